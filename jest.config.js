@@ -1,0 +1,20 @@
+/**
+ * Two projects: the unit and integration suites (fast, in-process, 127.0.0.1 only), and the
+ * browser suite (demo end-to-end in Debian's Chromium). Both run under `npm test`.
+ * jose ships ESM only, so it is the one dependency ts-jest transforms.
+ */
+const shared = {
+  testEnvironment: 'node',
+  transform: {
+    '^.+\\.[tj]sx?$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.jest.json' }],
+  },
+  transformIgnorePatterns: ['/node_modules/(?!(jose)/)'],
+  moduleNameMapper: { '^redux-observable-token-refresh$': '<rootDir>/src/index.ts' },
+};
+
+export default {
+  projects: [
+    { ...shared, displayName: 'unit', testMatch: ['<rootDir>/__tests__/**/*.test.ts'], testPathIgnorePatterns: ['/e2e/'] },
+    { ...shared, displayName: 'e2e', testMatch: ['<rootDir>/__tests__/e2e/**/*.test.ts'], testTimeout: 60_000 },
+  ],
+};
