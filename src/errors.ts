@@ -1,0 +1,120 @@
+/**
+ * Every way a request can end without a value, as a small class with a stable `name` and `code`.
+ * `instanceof` works within one realm; the `is…` guards also accept errors from another realm
+ * (an iframe, a second copy of this package) by checking `name`.
+ */
+export type TokenRefreshErrorCode =
+  | 'REFRESH_FAILED'
+  | 'REFRESH_TIMEOUT'
+  | 'RETRY_LIMIT'
+  | 'LOGGED_OUT'
+  | 'NOT_AUTHENTICATED'
+  | 'EPIC_NOT_RUNNING';
+
+abstract class NamedError extends Error {
+  abstract override readonly name: string;
+  abstract readonly code: TokenRefreshErrorCode;
+}
+
+/**
+ * The refresh call was rejected (401/400/`invalid_grant`), kept failing with transient errors, or
+ * answered with something that is not tokens. Tokens are cleared; the user must log in again.
+ * `cause` is what the refresh call failed with.
+ */
+export class TokenRefreshError extends NamedError {
+  override readonly name: string = 'TokenRefreshError';
+  readonly code: TokenRefreshErrorCode = 'REFRESH_FAILED';
+}
+
+/** The refresh call, retries included, did not answer within `refreshTimeoutMs`. */
+export class RefreshTimeoutError extends TokenRefreshError {
+  override readonly name = 'RefreshTimeoutError';
+  override readonly code = 'REFRESH_TIMEOUT';
+  constructor(readonly timeoutMs: number) {
+    super(`The token refresh did not answer within ${timeoutMs} ms (option refreshTimeoutMs).`);
+  }
+}
+
+/**
+ * The call was refreshed and replayed `maxRetries` times and the API still answered with an auth
+ * error, so the token is not what the API objects to. `cause` is the last auth error.
+ */
+export class RetryLimitError extends NamedError {
+  readonly name = 'RetryLimitError';
+  readonly code = 'RETRY_LIMIT';
+  constructor(readonly retries: number, cause: unknown) {
+    super(
+      `The request still failed with an auth error after ${retries} refresh(es); it is not retried again (option maxRetries).`,
+      { cause },
+    );
+  }
+}
+
+/** The session ended (logout) while the call was waiting for a refresh. */
+export class LoggedOutError extends NamedError {
+  readonly name = 'LoggedOutError';
+  readonly code = 'LOGGED_OUT';
+  constructor() {
+    super('Logged out while the request was waiting for a token refresh; it was not sent.');
+  }
+}
+
+/** There are no tokens: nobody logged in, or the session ended. Nothing was sent. */
+export class NotAuthenticatedError extends NamedError {
+  readonly name = 'NotAuthenticatedError';
+  readonly code = 'NOT_AUTHENTICATED';
+  constructor() {
+    super('No access token: log in and call auth.setTokens(tokens) first. The request was not sent.');
+  }
+}
+
+/** A refresh was needed but `auth.epic` is not running, so nobody could perform it. */
+export class EpicNotRunningError extends NamedError {
+  readonly name = 'EpicNotRunningError';
+  readonly code = 'EPIC_NOT_RUNNING';
+  constructor() {
+    super(
+      'A token refresh is needed but auth.epic is not running: add auth.epic to your root epic (combineEpics(auth.epic, ...)) and call epicMiddleware.run(rootEpic).',
+    );
+  }
+}
+
+/** Any error this package ends a request with. */
+export type AuthRefreshError =
+  | TokenRefreshError
+  | RetryLimitError
+  | LoggedOutError
+  | NotAuthenticatedError
+  | EpicNotRunningError;
+
+const names = new Set([
+  'TokenRefreshError',
+  'RefreshTimeoutError',
+  'RetryLimitError',
+  'LoggedOutError',
+  'NotAuthenticatedError',
+  'EpicNotRunningError',
+]);
+
+/**
+ * True for any error this package ends a request with, also across realms.
+ *
+ * @example
+ * catchError(error => isAuthRefreshError(error) && error.code === 'REFRESH_FAILED'
+ *   ? of(sessionExpired()) : of(requestFailed(error)))
+ */
+export function isAuthRefreshError(error: unknown): error is AuthRefreshError {
+  return error instanceof NamedError || names.has((error as Error | null)?.name as string);
+}
+
+/** The `{ name, code, message }` of an error: safe for actions and state, never a token or a cause. */
+export interface SerializedAuthError {
+  name: string;
+  code?: string;
+  message: string;
+}
+
+export function serializeError(error: unknown): SerializedAuthError {
+  const { name = 'Error', code, message = String(error) } = (error ?? {}) as Partial<NamedError>;
+  return code === undefined ? { name, message } : { name, code, message };
+}
