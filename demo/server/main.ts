@@ -1,0 +1,55 @@
+/**
+ * `tsx demo/server/main.ts [--port 5173] [--access-ttl 15] [--refresh-ttl 600]`
+ * (or PORT, ACCESS_TTL, REFRESH_TTL): the demo's API and the built demo app on one origin, so the
+ * browser needs no proxy and no CORS.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { startAuthServer } from './authServer';
+
+const { values } = parseArgs({
+  options: { port: { type: 'string' }, 'access-ttl': { type: 'string' }, 'refresh-ttl': { type: 'string' } },
+});
+
+function numberSetting(name: string, raw: string | undefined, fallback: number, max: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0 || value > max) {
+    console.error(`Invalid ${name} '${raw}': expected a number from 0 to ${max}.`);
+    process.exit(2);
+  }
+  return value;
+}
+
+const port = numberSetting('port', values.port ?? process.env.PORT, 5173, 65_535);
+const accessTtl = numberSetting('access TTL (seconds)', values['access-ttl'] ?? process.env.ACCESS_TTL, 15, 86_400);
+const refreshTtl = numberSetting('refresh TTL (seconds)', values['refresh-ttl'] ?? process.env.REFRESH_TTL, 600, 30 * 86_400);
+
+const distDir = fileURLToPath(new URL('../dist', import.meta.url));
+const hasDist = existsSync(join(distDir, 'index.html'));
+
+const server = await startAuthServer({
+  port: Math.trunc(port),
+  accessTtlMs: accessTtl * 1000,
+  refreshTtlMs: refreshTtl * 1000,
+  staticDir: hasDist ? distDir : undefined,
+});
+
+console.log(`Demo server listening on ${server.url}`);
+console.log(`  log in as demo / demo; access tokens live ${accessTtl} s, refresh tokens ${refreshTtl} s`);
+console.log(`  OAuth clients: demo-app (public), demo-confidential / demo-secret; stats at ${server.url}/stats`);
+if (!hasDist) {
+  console.log(`  No demo build at ${distDir}: serving the API only. Build it with \`npx vite build\` in demo/ (or \`npm run demo\`).`);
+}
+
+let stopping = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`\n${signal}: stopping the demo server`);
+    void server.close().then(() => process.exit(0));
+  });
+}
