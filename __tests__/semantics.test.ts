@@ -8,6 +8,7 @@ import {
   TokenRefreshError,
   createTokenRefresh,
   memoryStorage,
+  type TokenRefresh,
 } from '../src';
 import { FakeServer, fakeJwt, newTestScheduler, runEpic, setup, unauthorized } from './support/harness';
 
@@ -288,7 +289,7 @@ describe('9. logout', () => {
   test('tokens from a refresh that answers after clearTokens() are not stored', async () => {
     let store!: ReturnType<typeof runEpic>;
     const storage = memoryStorage();
-    let auth!: ReturnType<typeof createTokenRefresh>;
+    let auth!: TokenRefresh;
     ts.run(({ flush }) => {
       const server = new FakeServer(() => ts.now());
       // A promise cannot be cancelled: it resolves after the logout all the same.

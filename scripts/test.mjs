@@ -1,0 +1,52 @@
+#!/usr/bin/env node
+/**
+ * `npm test`: every check a release needs, in one run, ending with one line `N passed, N failed`
+ * that CI reads. Jest tests count one each; the type check, the build, publint and
+ * @arethetypeswrong/cli count one each. Extra arguments go to jest (e.g. a test path).
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+
+let passed = 0;
+let failed = 0;
+const failures = [];
+
+function step(name, command, args) {
+  console.log(`\n▶ ${name}: ${command} ${args.join(' ')}`);
+  const { status } = spawnSync(command, args, { stdio: 'inherit' });
+  if (status === 0) passed++;
+  else (failed++, failures.push(name));
+  return status === 0;
+}
+
+const jestArgs = process.argv.slice(2);
+const onlyJest = jestArgs.length > 0;
+
+if (!onlyJest) step('type check', 'npx', ['tsc', '--noEmit', '-p', '.']);
+
+mkdirSync('.test-results', { recursive: true });
+rmSync('.test-results/jest.json', { force: true });
+console.log('\n▶ jest');
+spawnSync('npx', ['jest', '--json', '--outputFile=.test-results/jest.json', ...jestArgs], { stdio: 'inherit' });
+try {
+  const report = JSON.parse(readFileSync('.test-results/jest.json', 'utf8'));
+  passed += report.numPassedTests;
+  failed += report.numFailedTests;
+  // A suite that fails to load runs no test; count it, or a syntax error would look like success.
+  const broken = report.testResults.filter((suite) => suite.status === 'failed' && suite.assertionResults.length === 0);
+  failed += broken.length;
+  failures.push(...broken.map((suite) => `suite ${suite.name}`));
+  if (report.numFailedTests) failures.push(`${report.numFailedTests} jest test(s)`);
+} catch {
+  failed++;
+  failures.push('jest produced no report');
+}
+
+if (!onlyJest && step('build (tsup)', 'npx', ['tsup'])) {
+  step('publint', 'npx', ['publint', '--strict']);
+  step('attw', 'npx', ['attw', '--pack', '.']);
+}
+
+if (failures.length) console.log(`\nFailed: ${failures.join('; ')}`);
+console.log(`\n${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);

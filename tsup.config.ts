@@ -1,0 +1,22 @@
+import { defineConfig } from 'tsup';
+
+/**
+ * One entry per layer a user opts into: the core, and each adapter on its own subpath so that an
+ * app that only uses epics never bundles the fetch or axios code. Splitting keeps the error classes
+ * in one shared chunk, so `instanceof` holds across entries in CJS as in ESM.
+ */
+export const entries = {
+  index: 'src/index.ts',
+} as const;
+
+export default defineConfig({
+  entry: entries,
+  format: ['esm', 'cjs'],
+  dts: true,
+  splitting: true,
+  sourcemap: true,
+  clean: true,
+  treeshake: true,
+  target: 'es2020',
+  external: ['rxjs', 'redux', 'redux-observable', '@reduxjs/toolkit', 'jwt-decode'],
+});
