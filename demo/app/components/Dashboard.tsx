@@ -1,0 +1,75 @@
+import { useEffect, useState } from 'react';
+import { useDispatch, useSelector } from 'react-redux';
+import { auth, tokenInfo } from '../auth';
+import { panels, type DemoPanel } from '../panel';
+import { logoutRequested } from '../features/session';
+import type { RootState } from '../store';
+import { Logo } from './Logo';
+
+function useNow(intervalMs: number): number {
+  const [now, setNow] = useState(Date.now);
+  useEffect(() => {
+    const timer = setInterval(() => setNow(Date.now()), intervalMs);
+    return () => clearInterval(timer);
+  }, [intervalMs]);
+  return now;
+}
+
+function SessionBadge() {
+  const { status, expiresAt } = useSelector((state: RootState) => auth.selectState(state));
+  const now = useNow(1000);
+  const info = tokenInfo(auth.getAccessToken());
+  const seconds = expiresAt === null ? null : Math.max(0, Math.round((expiresAt - now) / 1000));
+  return (
+    <div className="session" data-testid="session-badge" data-status={status}>
+      <span className={`pill pill-${status}`}>{status === 'refreshing' ? 'Refreshing token…' : 'Signed in'}</span>
+      <span className="session-meta">
+        token gen <b data-testid="token-gen">{info?.gen ?? '–'}</b>
+        {seconds !== null && <> · expires in {seconds} s</>}
+      </span>
+    </div>
+  );
+}
+
+function PanelCard({ panel }: { panel: DemoPanel }) {
+  const { Component, Actions } = panel;
+  return (
+    <section className="card" data-testid={`panel-${panel.id}`}>
+      <header className="card-header">
+        <div>
+          <h2>{panel.title}</h2>
+          {panel.subtitle && <p className="muted">{panel.subtitle}</p>}
+        </div>
+        {Actions && <Actions />}
+      </header>
+      <Component />
+    </section>
+  );
+}
+
+export function Dashboard() {
+  const dispatch = useDispatch();
+  const user = tokenInfo(auth.getAccessToken())?.sub ?? '';
+  const column = (name: DemoPanel['column']) => panels.filter((panel) => panel.column === name).map((panel) => <PanelCard key={panel.id} panel={panel} />);
+  return (
+    <div className="app" data-testid="dashboard">
+      <header className="topbar">
+        <div className="brand">
+          <Logo /> <span>Acme Console</span>
+        </div>
+        <SessionBadge />
+        <div className="user">
+          <span className="avatar">{user.slice(0, 1).toUpperCase()}</span>
+          <span>{user}</span>
+          <button className="button ghost" onClick={() => dispatch(logoutRequested())}>
+            Log out
+          </button>
+        </div>
+      </header>
+      <div className="columns">
+        <div className="column-main">{column('main')}</div>
+        <aside className="column-side">{column('side')}</aside>
+      </div>
+    </div>
+  );
+}

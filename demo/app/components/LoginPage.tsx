@@ -1,0 +1,53 @@
+import { useState, type FormEvent } from 'react';
+import { useDispatch, useSelector } from 'react-redux';
+import type { RootState } from '../store';
+import { loginRequested } from '../features/session';
+import { Logo } from './Logo';
+
+export function LoginPage() {
+  const dispatch = useDispatch();
+  const { submitting, notice, loginError } = useSelector((state: RootState) => state.session);
+  const [username, setUsername] = useState('demo');
+  const [password, setPassword] = useState('demo');
+
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    dispatch(loginRequested({ username, password }));
+  };
+
+  return (
+    <main className="login" data-testid="login-page">
+      <section className="login-card">
+        <div className="brand brand-large">
+          <Logo /> <span>Acme Console</span>
+        </div>
+        <h1>Sign in</h1>
+        <p className="muted">A small app that stays signed in with short-lived tokens, one refresh at a time.</p>
+        {notice && (
+          <div className={`notice notice-${notice.tone}`} role="alert" data-testid="session-notice">
+            <strong>{notice.title}</strong>
+            {notice.detail && <span>{notice.detail}</span>}
+            {notice.technical && <code>{notice.technical}</code>}
+          </div>
+        )}
+        <form onSubmit={submit}>
+          <label>
+            Username
+            <input name="username" autoComplete="username" value={username} onChange={(e) => setUsername(e.target.value)} />
+          </label>
+          <label>
+            Password
+            <input name="password" type="password" autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} />
+          </label>
+          {loginError && <p className="form-error" role="alert">{loginError}</p>}
+          <button className="button primary wide" type="submit" disabled={submitting}>
+            {submitting ? 'Signing in…' : 'Sign in'}
+          </button>
+        </form>
+        <p className="hint">
+          Demo credentials: <code>demo</code> / <code>demo</code>
+        </p>
+      </section>
+    </main>
+  );
+}
