@@ -27,6 +27,11 @@ export function LoginPage() {
           <div className={`notice notice-${notice.tone}`} role="alert" data-testid="session-notice">
             <strong>{notice.title}</strong>
             {notice.detail && <span>{notice.detail}</span>}
+            {notice.unfinished > 0 && (
+              <span data-testid="unfinished-requests">
+                {notice.unfinished === 1 ? '1 request' : `${notice.unfinished} requests`} could not finish; nothing was retried.
+              </span>
+            )}
             {notice.technical && <code>{notice.technical}</code>}
           </div>
         )}

@@ -9,6 +9,7 @@ import type { Epic } from 'redux-observable';
 import type { UnknownAction } from 'redux';
 import { EMPTY, catchError, filter, from, ignoreElements, map, of, switchMap, tap } from 'rxjs';
 import { auth, login, revokeSession, storage } from '../auth';
+import { requestFailed } from './requests';
 
 export const loginRequested = createAction<{ username: string; password: string }>('session/loginRequested');
 export const loginSucceeded = createAction('session/loginSucceeded');
@@ -18,7 +19,7 @@ export const logoutRequested = createAction<{ reason?: string } | undefined>('se
 export interface SessionState {
   submitting: boolean;
   /** Why the login form is showing: a failed refresh, a logout. Cleared by the next login. */
-  notice: { tone: 'error' | 'info'; title: string; detail?: string; technical?: string } | null;
+  notice: { tone: 'error' | 'info'; title: string; detail?: string; technical?: string; unfinished: number } | null;
   /** The last login attempt's error (wrong password, server down). */
   loginError: string | null;
 }
@@ -36,7 +37,7 @@ export const sessionSlice = createSlice({
       .addCase(loginFailed, (state, { payload }) => ({ ...state, submitting: false, loginError: payload.message }))
       .addCase(logoutRequested, (state, { payload }) => ({
         ...state,
-        notice: { tone: 'info', title: 'You have signed out.', detail: payload?.reason },
+        notice: { tone: 'info', title: 'You have signed out.', detail: payload?.reason, unfinished: 0 },
       }))
       .addCase(auth.actions.refreshFailed, (state, { payload }) => ({
         ...state,
@@ -48,8 +49,13 @@ export const sessionSlice = createSlice({
               ? 'The server took too long to renew it.'
               : 'The server would not renew it: your sign-in is no longer valid.',
           technical: `${payload.error.name}: ${payload.error.message}`,
+          unfinished: 0,
         },
-      })),
+      }))
+      // The requests that were waiting for the refresh fail right after it: say how many.
+      .addCase(requestFailed, (state) => {
+        if (state.notice) state.notice.unfinished++;
+      }),
 });
 
 export const loginEpic: Epic<UnknownAction, UnknownAction> = (action$) =>
