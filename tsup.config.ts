@@ -7,6 +7,11 @@ import { defineConfig } from 'tsup';
  */
 export const entries = {
   index: 'src/index.ts',
+  'rtk-query': 'src/adapters/rtkQuery.ts',
+  fetch: 'src/adapters/fetch.ts',
+  axios: 'src/adapters/axios.ts',
+  oauth2: 'src/adapters/oauth2.ts',
+  epics: 'epics/index.ts',
 } as const;
 
 export default defineConfig({
@@ -18,5 +23,5 @@ export default defineConfig({
   clean: true,
   treeshake: true,
   target: 'es2020',
-  external: ['rxjs', 'redux', 'redux-observable', '@reduxjs/toolkit', 'jwt-decode'],
+  external: ['rxjs', 'redux', 'redux-observable', '@reduxjs/toolkit', 'jwt-decode', 'axios'],
 });

@@ -21,6 +21,7 @@ import type { AuthActions } from '../src/actions';
 import type { RefreshCoordinator, RefreshCycle } from '../src/coordinator';
 import { RefreshTimeoutError, TokenRefreshError } from '../src/errors';
 import { httpStatusOf } from '../src/httpErrors';
+import { markRefreshSignal } from '../src/refreshSignal';
 import type { TokenStorage } from '../src/storage';
 import type { Tokens } from '../src/tokens';
 
@@ -95,6 +96,7 @@ function runRefresh(cycle: RefreshCycle, config: RefreshEpicConfig): Observable<
 function callRefresh(cycle: RefreshCycle, { storage, refresh }: RefreshEpicConfig): Observable<Tokens> {
   return new Observable<Tokens>((subscriber) => {
     const controller = new AbortController();
+    markRefreshSignal(controller.signal); // adapters let the refresh call through, never queue it
     let done = false;
     const once = (): Observable<Tokens> => {
       const stored = storage.get();

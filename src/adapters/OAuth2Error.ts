@@ -1,0 +1,19 @@
+/**
+ * The token endpoint refused the refresh grant (RFC 6749 §5.2), or answered with something that is
+ * not a token response. `status` is what the default `isTransientError` reads: 5xx, 408 and 429 are
+ * retried, everything else (`invalid_grant` above all: the refresh token is spent, expired or
+ * revoked) is final and ends the session with a `TokenRefreshError` whose `cause` is this error.
+ */
+export class OAuth2Error extends Error {
+  override readonly name = 'OAuth2Error';
+  constructor(
+    /** The HTTP status of the answer. */
+    readonly status: number,
+    /** RFC 6749's error code: `invalid_grant`, `invalid_client`, … or `invalid_response` for a malformed answer. */
+    readonly error: string,
+    /** The server's `error_description`, if any. */
+    readonly errorDescription?: string,
+  ) {
+    super(`The token endpoint answered ${status} ${error}${errorDescription ? `: ${errorDescription}` : ''}.`);
+  }
+}

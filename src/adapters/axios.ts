@@ -1,0 +1,97 @@
+import type { AxiosError, AxiosInstance, AxiosRequestConfig, InternalAxiosRequestConfig } from 'axios';
+import { firstValueFrom, from, of, throwError } from 'rxjs';
+import { RetryLimitError } from '../errors';
+import { isUnauthorized } from '../httpErrors';
+import { isRefreshSignal } from '../refreshSignal';
+import { checkAuth, type AuthClient } from './AuthClient';
+import { createOriginGuard, type OriginOptions } from './originGuard';
+
+export type { AuthClient } from './AuthClient';
+export type { OriginOptions } from './originGuard';
+
+declare module 'axios' {
+  interface AxiosRequestConfig {
+    /**
+     * Send this request as written: no token, no refresh on its 401 (a login call, the refresh
+     * call itself). Replays made by `attachAxios` carry it too, so they are never replayed again.
+     */
+    skipAuthRefresh?: boolean;
+  }
+}
+
+export type AttachAxiosOptions = OriginOptions;
+
+/** The token each request was sent with. Keyed by the config object axios hands from interceptor to error. */
+const sentWith = new WeakMap<object, string>();
+
+/**
+ * Puts an axios instance on the same refresh coordinator as your epics, with two interceptors:
+ * the request interceptor waits while a refresh is in flight (or refreshes first when the token is
+ * known to expire) and adds `Authorization: Bearer`; the response interceptor turns a 401 into
+ * "join the one shared refresh, then replay with the new token". A 401 for a token already
+ * replaced is replayed at once, without a refresh. Returns a function that removes both.
+ *
+ * How a request ends: it resolves as usual; a 401 that persists after `maxRetries` refreshes
+ * rejects with that last `AxiosError`; it rejects with `TokenRefreshError` when the refresh failed
+ * (the session is over) and with `LoggedOutError` when the user logged out while it waited. With no
+ * session at all (before login), requests go out without a token.
+ *
+ * Untouched: requests with `skipAuthRefresh: true`, requests to origins not in `allowedOrigins`,
+ * and requests carrying the `signal` of a refresh call, so the refresh can use this very instance.
+ * axios itself is not imported: you pass your instance, and axios stays an optional peer.
+ *
+ * @example
+ * ```ts
+ * import axios from 'axios';
+ * import { attachAxios } from 'redux-observable-token-refresh/axios';
+ *
+ * const api = axios.create({ baseURL: 'https://api.example.com' });
+ * const detach = attachAxios(auth, api, { allowedOrigins: ['https://api.example.com'] });
+ * const { data } = await api.get('/profile');
+ * await api.post('/auth/login', credentials, { skipAuthRefresh: true });
+ * ```
+ */
+export function attachAxios(auth: AuthClient, instance: AxiosInstance, options: AttachAxiosOptions = {}): () => void {
+  checkAuth('attachAxios', auth);
+  if (typeof instance?.interceptors?.request?.use !== 'function' || typeof instance.request !== 'function') {
+    throw new TypeError('attachAxios: the second argument must be an axios instance, e.g. attachAxios(auth, axios.create({ baseURL })).');
+  }
+  const allowed = createOriginGuard('attachAxios', options ?? {});
+
+  const onRequest = async (config: InternalAxiosRequestConfig): Promise<InternalAxiosRequestConfig> => {
+    if (config.skipAuthRefresh || isRefreshSignal(config.signal) || auth.getAccessToken() === undefined) return config;
+    if (!allowed(instance.getUri(config))) return config;
+    // `authorized` with an identity request is "the token to send now": it waits for a refresh in
+    // flight and refreshes first when the token is known to expire.
+    const token = await firstValueFrom(auth.authorized((current) => of(current)));
+    config.headers.set('Authorization', `Bearer ${token}`);
+    sentWith.set(config, token);
+    return config;
+  };
+
+  const onResponseError = (error: AxiosError): Promise<unknown> => {
+    const config = error?.config;
+    const token = config && sentWith.get(config);
+    if (!config || token === undefined || !isUnauthorized(error)) return Promise.reject(error);
+    // The first attempt is the request that already failed: re-throwing its error with the token it
+    // carried lets `authorized` decide (refresh, or replay at once for a late 401) and count retries.
+    const replay$ = auth.authorized((current) =>
+      current === token ? throwError(() => error) : from(instance.request(withToken(config, current))),
+    );
+    return firstValueFrom(replay$).catch((failure: unknown) => {
+      throw failure instanceof RetryLimitError ? failure.cause : failure;
+    });
+  };
+
+  const requestId = instance.interceptors.request.use(onRequest);
+  const responseId = instance.interceptors.response.use(undefined, onResponseError);
+  return () => {
+    instance.interceptors.request.eject(requestId);
+    instance.interceptors.response.eject(responseId);
+  };
+}
+
+function withToken(config: InternalAxiosRequestConfig, token: string): AxiosRequestConfig {
+  const headers = { ...(config.headers?.toJSON?.() as Record<string, unknown> | undefined), Authorization: `Bearer ${token}` };
+  return { ...config, headers: headers as AxiosRequestConfig['headers'], skipAuthRefresh: true };
+}
