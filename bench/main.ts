@@ -1,0 +1,164 @@
+/**
+ * The whole benchmark: sizes, in-process costs, then every scenario against the demo server in its
+ * own process, a row per client and the ideal row. Prints the tables and writes results.md and
+ * results.json next to this file. `--quick` runs small sizes only (a minute or so).
+ */
+import { execSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { clients } from './clients/index';
+import { measureMemory, measureOverhead, measureRelease, measureSeedRelease, type ReleaseResult } from './costs';
+import { deviations, memoryTable, overheadTable, releaseTable, scenarioTable, sizeTable, table } from './report';
+import { idealRow, requestCount, runScenario, scenarioSpecs, type Row, type ScenarioSpec } from './scenarios';
+import { startServerProcess, type ServerSettings } from './serverProcess';
+import { measureSizes } from './size';
+import { CONNECTIONS } from './transport';
+
+const quick = process.argv.includes('--quick');
+const root = fileURLToPath(new URL('..', import.meta.url));
+const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
+
+const settings: ServerSettings = { apiLatencyMs: 10, refreshLatencyMs: 50 };
+const bursts = quick ? [1, 10, 100] : [1, 10, 100, 1_000, 10_000];
+const waveSize = quick ? 10 : 100;
+const releaseSizes = quick ? [1_000, 10_000] : [1_000, 10_000, 100_000];
+/** The seed pattern's release grows faster than linearly; 100,000 would take minutes. */
+const seedReleaseSizes = [1_000, 10_000];
+const HANG_MS = 10_000;
+
+/** 10 s plus what the scenario needs at best with CONNECTIONS sockets, so only a real hang counts. */
+function hangBound(spec: ScenarioSpec): number {
+  const waves = Math.ceil(requestCount(spec) / CONNECTIONS);
+  return HANG_MS + 2 * waves * settings.apiLatencyMs + settings.refreshLatencyMs + 400;
+}
+
+const started = Date.now();
+const log = (line: string) => console.log(line);
+const out: string[] = [];
+const section = (title: string, body: string) => {
+  log(`\n## ${title}\n\n${body}`);
+  out.push(`## ${title}\n\n${body}\n`);
+};
+
+const machine = {
+  nproc: Number(execSync('nproc').toString().trim()),
+  cpu: cpus()[0]?.model ?? 'unknown',
+  memoryGiB: Math.round(totalmem() / 2 ** 30),
+  node: process.version,
+  date: new Date().toISOString(),
+  commit: (() => {
+    try {
+      return execSync('git rev-parse --short HEAD', { cwd: root }).toString().trim();
+    } catch {
+      return 'unknown';
+    }
+  })(),
+};
+log(`machine: ${machine.nproc} cores, ${machine.cpu}, ${machine.memoryGiB} GiB, node ${machine.node}, ${machine.date}`);
+
+// 1. Size
+const sizes = await measureSizes(root);
+section('Size (esbuild, ESM, minified, gzip -9; peers external)', sizeTable(sizes));
+
+// 2. In-process costs
+const overhead = await measureOverhead(quick ? 300 : 1_000);
+section('Per-request overhead (synchronous fake transport, tinybench, 100 requests per iteration)', overheadTable(overhead));
+
+// Warm the JIT on the release path first, then keep the median of a few runs per size.
+for (let i = 0; i < 3; i++) measureRelease(1_000);
+const median = (runs: ReleaseResult[]) => runs.sort((a, b) => a.ms - b.ms)[Math.floor(runs.length / 2)]!;
+const release: ReleaseResult[] = [];
+for (const size of releaseSizes) release.push(median(Array.from({ length: size >= 100_000 ? 3 : 5 }, () => measureRelease(size))));
+measureSeedRelease(1_000);
+for (const size of seedReleaseSizes) release.push(median(Array.from({ length: 3 }, () => measureSeedRelease(size))));
+section('Queue release: calls waiting on one refresh, released when it lands (synchronous refresh and transport)', releaseTable(release));
+
+const memory = measureMemory(100, 1_000);
+section('Memory: 100,000 calls across 100 refresh cycles (each call meets a 401 and waits), after global.gc()', memoryTable(memory));
+
+// 3. Scenarios against the server process
+const server = await startServerProcess(here('./server.ts'), settings);
+const specs = scenarioSpecs(bursts, waveSize);
+const rows: Row[] = [];
+try {
+  // One unrecorded round per client: module loading and JIT would otherwise land on the first row.
+  for (const client of clients) await runScenario(server, client, { name: 'warm-up', kind: 'burst', n: 10 }, { hangBoundMs: 3_000, baseline: false });
+  for (const spec of specs) {
+    const specRows: Row[] = [];
+    for (const client of clients) {
+      const row = await runScenario(server, client, spec, { hangBoundMs: hangBound(spec) });
+      specRows.push(row);
+      log(`  ${spec.name} · ${client.name}: ${row.refreshCalls} refresh, ${row.ok} ok, ${row.errors} errors, ${row.hung} hung, ${row.wallMs.toFixed(0)} ms`);
+    }
+    rows.push(...specRows);
+    section(`${spec.name}`, scenarioTable(spec, specRows, settings, hangBound(spec)));
+  }
+} finally {
+  await server.close();
+}
+
+// 4. Targets for this package, judged on this run's figures
+const own = clients[0]!.name;
+const targets: Array<{ target: string; met: boolean; detail: string }> = [];
+const misses = specs.flatMap((spec) => {
+  const row = rows.find((r) => r.scenario === spec.name && r.client === own)!;
+  const off = deviations(row, idealRow(spec, settings));
+  return off.length ? [`${spec.name}: ${off.map((key) => `${key} ${row[key]} (ideal ${idealRow(spec, settings)[key]})`).join(', ')}`] : [];
+});
+targets.push({ target: 'ideal counts in every scenario', met: misses.length === 0, detail: misses.length ? misses.join('; ') : 'all scenarios' });
+
+const thousand = specs.find((spec) => spec.kind === 'burst' && spec.n === 1_000) ?? specs.filter((spec) => spec.kind === 'burst').at(-1)!;
+const burstRows = rows.filter((row) => row.scenario === thousand.name);
+const ownBurst = burstRows.find((row) => row.client === own)!;
+const correctPeers = burstRows.filter((row) => row.client !== own && row.ok === thousand.n && row.errors === 0 && row.hung === 0);
+const fastestPeer = correctPeers.sort((a, b) => a.wallMs - b.wallMs)[0];
+targets.push({
+  target: `wall time at ${thousand.name} no slower than the fastest peer that ends correctly`,
+  met: !fastestPeer || ownBurst.wallMs <= fastestPeer.wallMs,
+  detail: fastestPeer
+    ? `${ms(ownBurst.wallMs)} ms vs ${fastestPeer.client} ${ms(fastestPeer.wallMs)} ms (${(ownBurst.wallMs / fastestPeer.wallMs).toFixed(2)}×)`
+    : 'no peer ended correctly',
+});
+
+const ownRelease = release.filter((r) => r.client === own);
+const perCall = ownRelease.map((r) => r.usPerCall);
+const linear = Math.max(...perCall) / Math.min(...perCall) <= 2 && ownRelease.at(-1)!.usPerCall <= 2 * ownRelease[0]!.usPerCall;
+targets.push({
+  target: 'linear queue release',
+  met: linear,
+  detail: ownRelease.map((r) => `${r.size.toLocaleString('en')}: ${r.usPerCall.toFixed(2)} µs/call`).join(', '),
+});
+
+const mainSize = sizes[0]!;
+targets.push({ target: 'main entry ≤ 2 kB min+gzip', met: mainSize.gzipBytes <= 2_048, detail: `${mainSize.gzipBytes.toLocaleString('en')} B min+gzip (${mainSize.entry}, peers external)` });
+section('Targets for this package (judged on this run)', table(['target', 'met', 'measured'], targets.map((t) => [t.target, t.met ? 'yes' : 'no', t.detail])));
+
+function ms(value: number): string {
+  return value.toFixed(0);
+}
+
+// 5. Files
+const minutes = ((Date.now() - started) / 60_000).toFixed(1);
+const header = [
+  '# Benchmark results',
+  '',
+  `Machine: ${machine.nproc} cores (\`nproc\`), ${machine.cpu}, ${machine.memoryGiB} GiB; Node ${machine.node}; ${machine.date}; commit ${machine.commit}; the run took ${minutes} min.`,
+  '',
+  `Rerun: \`npm run bench\` from the repository root (after \`npm ci\`)${quick ? '; this was a `--quick` run' : ''}.`,
+  '',
+  `Setup: the demo auth server (demo/server/authServer.ts) in its own process on 127.0.0.1, API latency ${settings.apiLatencyMs} ms, refresh latency ${settings.refreshLatencyMs} ms, rotating single-use refresh tokens with reuse detection (the family is revoked), only the newest access token accepted. Every client gets ${CONNECTIONS} keep-alive connections (undici Agent \`connections: ${CONNECTIONS}\` for fetch, http.Agent \`maxSockets: ${CONNECTIONS}\` for axios). Each row starts from a server reset and a new login; the access token is then expired server-side (the client only learns it from a 401, except in known-expiry). A request not settled within 10 s plus the scenario's latency floor counts as hung; the row then stops and cancels it. "wall vs valid token" divides by the same number of requests sent at once with a valid token, measured just before. Production mode (NODE_ENV=production) for every client.`,
+  '',
+  'Clients:',
+  '',
+  ...clients.map((client) => `- **${client.name}**: ${client.setup}`),
+  '',
+  'Scenarios: burst-N (N concurrent requests with the expired token); during-refresh (a second wave starts once the server has received the refresh call, which answers 100 ms late); late-401 (a first wave at 300 ms API latency, all decided 401 on arrival, then one fast request triggers the refresh, which lands before the slow 401s come back); refresh-revoked (refresh tokens revoked, 10 requests); known-expiry (the client is told the token expires 300 ms after login, the burst starts at 500 ms).',
+  '',
+];
+writeFileSync(here('./results.md'), `${header.join('\n')}\n${out.join('\n')}`);
+writeFileSync(
+  here('./results.json'),
+  `${JSON.stringify({ machine, quick, settings, connections: CONNECTIONS, sizes, overhead, release, memory, scenarios: specs.map((spec) => ({ ...spec, ideal: idealRow(spec, settings), hangBoundMs: hangBound(spec), rows: rows.filter((row) => row.scenario === spec.name) })), targets }, null, 2)}\n`,
+);
+log(`\nwrote bench/results.md and bench/results.json (${minutes} min)`);
