@@ -1,0 +1,107 @@
+import axios, { AxiosError, type AxiosInstance } from 'axios';
+import { attachAxios } from '../../src/adapters/axios';
+import { describeAdapterSemantics, type Outcome } from '../support/adapterSemantics';
+import { genOf, jsonRefresh, startServer, startSession, type AuthServer } from '../support/realServer';
+
+async function read(request: Promise<{ data: { gen: number } }>): Promise<Outcome> {
+  try {
+    return { ok: true, gen: (await request).data.gen };
+  } catch (error) {
+    if (error instanceof AxiosError && error.response) return { status: error.response.status };
+    return { error: (error as Error).name };
+  }
+}
+
+describeAdapterSemantics('attachAxios', {
+  make({ server, auth, beforeSend }) {
+    const instance = axios.create({ baseURL: server.url });
+    attachAxios(auth, instance, { allowedOrigins: [server.url] });
+    // Registered last, so axios runs it first; it only touches the server, not the request.
+    instance.interceptors.request.use((config) => (beforeSend(), config));
+    return { get: (n) => read(instance.get(`/api/echo?n=${n}`)) };
+  },
+});
+
+describe('attachAxios: opting out, origins, detaching', () => {
+  let api: AuthServer;
+  let elsewhere: AuthServer;
+  let instance: AxiosInstance;
+  beforeAll(async () => {
+    [api, elsewhere] = await Promise.all([startServer(), startServer()]);
+  });
+  afterAll(() => Promise.all([api.close(), elsewhere.close()]));
+  beforeEach(() => {
+    api.reset();
+    elsewhere.reset();
+    instance = axios.create();
+  });
+
+  test('a request to an origin not in allowedOrigins goes out without Authorization, and its 401 is not refreshed', async () => {
+    const { auth } = await startSession(api);
+    attachAxios(auth, instance, { allowedOrigins: [api.url] });
+    expect(await read(instance.get(`${elsewhere.url}/api/echo`))).toEqual({ status: 401 });
+    expect(elsewhere.stats()).toMatchObject({ requestsWithoutToken: 1, apiRequests: 1 });
+    expect(api.stats().refreshCalls).toBe(0);
+    expect(await read(instance.get(`${api.url}/api/echo`))).toEqual({ ok: true, gen: 1 });
+  });
+
+  test('baseURL counts: a relative url on an instance with baseURL goes to that origin', async () => {
+    const { auth } = await startSession(api);
+    const scoped = axios.create({ baseURL: elsewhere.url });
+    attachAxios(auth, scoped, { allowedOrigins: [api.url] });
+    expect(await read(scoped.get('/api/echo'))).toEqual({ status: 401 });
+    expect(elsewhere.stats().requestsWithoutToken).toBe(1);
+  });
+
+  test('skipAuthRefresh: true sends the request as written', async () => {
+    const { auth } = await startSession(api);
+    attachAxios(auth, instance, { allowedOrigins: [api.url] });
+    expect(await read(instance.get(`${api.url}/api/echo`, { skipAuthRefresh: true }))).toEqual({ status: 401 });
+    expect(api.stats()).toMatchObject({ requestsWithoutToken: 1, refreshCalls: 0 });
+  });
+
+  test('the refresh call may use the same instance: its signal marks it, so it is not intercepted or queued', async () => {
+    const viaAxios: typeof fetch = async (input, init) => {
+      const answer = await instance.post(String(input), init?.body, {
+        headers: { 'Content-Type': 'application/json' },
+        signal: init?.signal ?? undefined,
+        validateStatus: () => true,
+      });
+      return new Response(JSON.stringify(answer.data), { status: answer.status });
+    };
+    const { auth } = await startSession(api, { refresh: jsonRefresh(api, viaAxios), refreshTimeoutMs: 1_000 });
+    attachAxios(auth, instance, { allowedOrigins: [api.url] });
+    api.control.expireAccessTokens();
+    expect(await read(instance.get(`${api.url}/api/echo`))).toEqual({ ok: true, gen: 2 });
+    expect(api.stats().refreshCalls).toBe(1);
+  });
+
+  test('a replayed request keeps its method and headers', async () => {
+    const { auth } = await startSession(api);
+    attachAxios(auth, instance, { allowedOrigins: [api.url] });
+    api.control.expireAccessTokens();
+    const sent: unknown[] = [];
+    instance.interceptors.request.use((config) => (sent.push([config.method, config.headers.get('X-Trace')]), config));
+    expect(await read(instance.get(`${api.url}/api/echo`, { headers: { 'X-Trace': 'abc' } }))).toEqual({ ok: true, gen: 2 });
+    expect(sent).toEqual([
+      ['get', 'abc'],
+      ['get', 'abc'],
+    ]);
+    expect(genOf(auth.getAccessToken())).toBe(2);
+  });
+
+  test('the function attachAxios returns removes both interceptors', async () => {
+    const { auth } = await startSession(api);
+    const detach = attachAxios(auth, instance, { allowedOrigins: [api.url] });
+    detach();
+    expect(await read(instance.get(`${api.url}/api/echo`))).toEqual({ status: 401 });
+    expect(api.stats().requestsWithoutToken).toBe(1);
+  });
+
+  test('bad arguments throw a TypeError naming what to pass', async () => {
+    const { auth } = await startSession(api, { loggedIn: false });
+    expect(() => attachAxios(auth, {} as never, { allowedOrigins: [api.url] })).toThrow(/axios instance/);
+    expect(() => attachAxios(auth, instance)).toThrow(/option "allowedOrigins" is required/);
+    expect(() => attachAxios(auth, instance, { allowedOrigins: 'http://x' as never })).toThrow(/must be an array/);
+  });
+});

@@ -1,0 +1,93 @@
+/**
+ * The adapters' tests run against the real demo server on 127.0.0.1: real HTTP, real JWTs, real
+ * rotation. These helpers log in, refresh through `/auth/refresh` with plain fetch, and run
+ * `auth.epic` in a real store, the way an app does.
+ */
+import { configureStore, type Middleware, type Reducer } from '@reduxjs/toolkit';
+import type { UnknownAction } from 'redux';
+import { combineEpics, createEpicMiddleware, type Epic } from 'redux-observable';
+import { decodeJwt } from 'jose';
+import { createTokenRefresh, type RefreshFn, type TokenRefresh, type TokenRefreshOptions, type Tokens } from '../../src';
+import { startAuthServer, type AuthServer, type AuthServerOptions } from '../../demo/server/authServer';
+
+export type { AuthServer } from '../../demo/server/authServer';
+
+/** Long-lived access tokens: in these tests only the server's controls make a token stale. */
+export function startServer(options: AuthServerOptions = {}): Promise<AuthServer> {
+  return startAuthServer({ quiet: true, accessTtlMs: 600_000, ...options });
+}
+
+export async function login(server: AuthServer): Promise<Tokens> {
+  const response = await fetch(`${server.url}/auth/login`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ username: 'demo', password: 'demo' }),
+  });
+  const body = (await response.json()) as { accessToken: string; refreshToken: string };
+  return { accessToken: body.accessToken, refreshToken: body.refreshToken };
+}
+
+/** The refresh function of a first-party API: JSON in, JSON out, the refresh's signal passed on. */
+export function jsonRefresh(server: AuthServer, fetchFn: typeof fetch = (input, init) => fetch(input, init)): RefreshFn {
+  return async (refreshToken, { signal }) => {
+    const response = await fetchFn(`${server.url}/auth/refresh`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ refreshToken }),
+      signal,
+    });
+    const body = (await response.json().catch(() => ({}))) as { accessToken: string; refreshToken: string; error?: string };
+    if (!response.ok) throw Object.assign(new Error(`refresh answered ${response.status}`), { status: response.status, error: body.error });
+    return { accessToken: body.accessToken, refreshToken: body.refreshToken };
+  };
+}
+
+export interface Session {
+  auth: TokenRefresh;
+  store: ReturnType<typeof configureStore>;
+  /** Every action the store saw, types without the prefix. */
+  types(): string[];
+}
+
+export interface SessionOptions extends Partial<TokenRefreshOptions> {
+  epics?: Array<Epic<UnknownAction, UnknownAction>>;
+  reducers?: Record<string, Reducer>;
+  middleware?: Middleware[];
+  /** Log in and store the tokens. @default true */
+  loggedIn?: boolean;
+}
+
+/** `auth` with its epic running in a real store, logged in to `server`. */
+export async function startSession(server: AuthServer, { epics = [], reducers = {}, middleware = [], loggedIn = true, ...options }: SessionOptions = {}): Promise<Session> {
+  const auth = createTokenRefresh({ refresh: jsonRefresh(server), refreshBackoffMs: 10, ...options });
+  const seen: UnknownAction[] = [];
+  const record: Middleware = () => (next) => (action) => (seen.push(action as UnknownAction), next(action));
+  const epicMiddleware = createEpicMiddleware<UnknownAction, UnknownAction>();
+  const store = configureStore({
+    reducer: { [auth.reducerPath]: auth.reducer, ...reducers },
+    middleware: (getDefault) => getDefault().concat(record, epicMiddleware, ...middleware),
+  });
+  epicMiddleware.run(combineEpics(auth.epic, ...epics) as never);
+  if (loggedIn) auth.setTokens(await login(server));
+  return { auth, store, types: () => seen.map((a) => a.type.replace(/^tokenRefresh\//, '')) };
+}
+
+/** The generation of the session a token belongs to: 1 at login, +1 per refresh. */
+export const genOf = (token: string | undefined): unknown => (token ? decodeJwt(token).gen : undefined);
+
+/** Waits for something the server or the client will do, instead of sleeping a guessed time. */
+export async function until(condition: () => boolean, what: string, timeoutMs = 2_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+}
+
+/** The API requests the server recorded, as [status, generation of the token carried]. */
+export const apiRecords = (server: AuthServer): Array<[number, number | null]> =>
+  server
+    .stats()
+    .recent.filter((r) => r.path.startsWith('/api/'))
+    .map((r): [number, number | null] => [r.status, r.gen])
+    .sort((a, b) => a[0] - b[0] || (a[1] ?? 0) - (b[1] ?? 0));
