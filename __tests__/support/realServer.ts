@@ -50,7 +50,8 @@ export interface Session {
 }
 
 export interface SessionOptions extends Partial<TokenRefreshOptions> {
-  epics?: Array<Epic<UnknownAction, UnknownAction>>;
+  /** The app's epics, run next to `auth.epic`. */
+  epics?: (auth: TokenRefresh) => Array<Epic<UnknownAction, UnknownAction>>;
   reducers?: Record<string, Reducer>;
   middleware?: Middleware[];
   /** Log in and store the tokens. @default true */
@@ -58,7 +59,7 @@ export interface SessionOptions extends Partial<TokenRefreshOptions> {
 }
 
 /** `auth` with its epic running in a real store, logged in to `server`. */
-export async function startSession(server: AuthServer, { epics = [], reducers = {}, middleware = [], loggedIn = true, ...options }: SessionOptions = {}): Promise<Session> {
+export async function startSession(server: AuthServer, { epics = () => [], reducers = {}, middleware = [], loggedIn = true, ...options }: SessionOptions = {}): Promise<Session> {
   const auth = createTokenRefresh({ refresh: jsonRefresh(server), refreshBackoffMs: 10, ...options });
   const seen: UnknownAction[] = [];
   const record: Middleware = () => (next) => (action) => (seen.push(action as UnknownAction), next(action));
@@ -67,7 +68,7 @@ export async function startSession(server: AuthServer, { epics = [], reducers = 
     reducer: { [auth.reducerPath]: auth.reducer, ...reducers },
     middleware: (getDefault) => getDefault().concat(record, epicMiddleware, ...middleware),
   });
-  epicMiddleware.run(combineEpics(auth.epic, ...epics) as never);
+  epicMiddleware.run(combineEpics(auth.epic, ...epics(auth)) as never);
   if (loggedIn) auth.setTokens(await login(server));
   return { auth, store, types: () => seen.map((a) => a.type.replace(/^tokenRefresh\//, '')) };
 }

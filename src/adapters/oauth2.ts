@@ -1,4 +1,3 @@
-import type { RefreshFn } from '../../epics/refreshEpic';
 import type { Tokens } from '../tokens';
 import { OAuth2Error } from './OAuth2Error';
 
@@ -38,6 +37,9 @@ export interface OAuth2RefreshGrantOptions {
   now?: () => number;
 }
 
+/** A `refresh` for `createTokenRefresh`: spends `refreshToken` at the token endpoint. */
+export type OAuth2RefreshFn = (refreshToken: string, context: { signal: AbortSignal }) => Promise<Tokens>;
+
 const defaultFetchFn: NonNullable<OAuth2RefreshGrantOptions['fetchFn']> = (input, init) => fetch(input, init);
 
 /**
@@ -62,7 +64,7 @@ const defaultFetchFn: NonNullable<OAuth2RefreshGrantOptions['fetchFn']> = (input
  * });
  * ```
  */
-export function oauth2RefreshGrant(options: OAuth2RefreshGrantOptions): RefreshFn {
+export function oauth2RefreshGrant(options: OAuth2RefreshGrantOptions): OAuth2RefreshFn {
   if (typeof options !== 'object' || options === null) {
     throw new TypeError("oauth2RefreshGrant: pass an options object, e.g. oauth2RefreshGrant({ tokenEndpoint, clientId }).");
   }
