@@ -27,10 +27,32 @@ export class FakeServer {
   /** The refresh tokens presented, in order. */
   readonly spent: string[] = [];
 
+  /** When set, every token the server issues says when it expires (a known expiry). */
+  accessTtl: number | undefined;
+  /** The known expiry of each token issued, for checking that none is sent after it. */
+  readonly expiries = new Map<string, number>();
+  logins = 0;
+
   constructor(private readonly now: () => number) {}
 
   get tokens(): Tokens {
-    return { accessToken: this.validAccess, refreshToken: this.validRefresh };
+    const expiresAt = this.expiries.get(this.validAccess);
+    return expiresAt === undefined
+      ? { accessToken: this.validAccess, refreshToken: this.validRefresh }
+      : { accessToken: this.validAccess, refreshToken: this.validRefresh, expiresAt };
+  }
+
+  /** A new session: new token family, as a login endpoint would issue. */
+  login(): Tokens {
+    this.logins++;
+    this.issue(`access-L${this.logins}`, `refresh-L${this.logins}`);
+    return this.tokens;
+  }
+
+  private issue(access: string, refresh: string | undefined): void {
+    this.validAccess = access;
+    this.validRefresh = refresh;
+    if (this.accessTtl !== undefined) this.expiries.set(access, this.now() + this.accessTtl);
   }
 
   request = (token: string, latency = 2, value = 'ok'): Observable<string> =>
@@ -51,8 +73,7 @@ export class FakeServer {
           if (typeof plan === 'number') return throwError(() => ({ status: plan, error: plan === 400 ? 'invalid_grant' : undefined }));
           if (refreshToken !== this.validRefresh) return throwError(() => ({ status: 401, error: 'invalid_grant' }));
           this.generation++;
-          this.validAccess = `access-${this.generation}`;
-          if (plan !== 'no-rotate') this.validRefresh = `refresh-${this.generation}`;
+          this.issue(`access-${this.generation}`, plan === 'no-rotate' ? this.validRefresh : `refresh-${this.generation}`);
           return of(plan === 'no-rotate' ? { accessToken: this.validAccess } : this.tokens);
         }),
       );
