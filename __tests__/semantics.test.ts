@@ -222,6 +222,48 @@ describe('7. refresh rejected', () => {
     }));
 });
 
+describe('7b. requests in flight when the session ends', () => {
+  test('a 401 that arrives after the refresh failed fails with the same TokenRefreshError as the waiting calls', () =>
+    ts.run(({ flush }) => {
+      const { server, auth } = setup();
+      server.validAccess = 'expired-on-server';
+      server.refreshPlan = [400];
+      const errors: unknown[] = [];
+      auth.authorized((token) => server.request(token, 1)).subscribe({ error: (e) => errors.push(e) });
+      // Sent with the same token at 0, answered at 20: long after the refresh failed at 6.
+      auth.authorized((token) => server.request(token, 20)).subscribe({ error: (e) => errors.push(e) });
+      flush();
+      expect(errors).toHaveLength(2);
+      expect(errors[1]).toBe(errors[0]);
+      expect(errors[0]).toBeInstanceOf(TokenRefreshError);
+      expect(server.refreshCalls).toBe(1);
+    }));
+
+  test('a 401 that arrives after a logout fails with LoggedOutError and is not replayed', () =>
+    ts.run(({ flush }) => {
+      const { server, auth } = setup();
+      server.validAccess = 'expired-on-server';
+      const errors: unknown[] = [];
+      auth.authorized((token) => server.request(token, 10)).subscribe({ error: (e) => errors.push(e) });
+      ts.schedule(() => auth.clearTokens(), 5);
+      flush();
+      expect(errors).toEqual([expect.any(LoggedOutError)]);
+      expect(server.sent).toHaveLength(1);
+      expect(server.refreshCalls).toBe(0);
+    }));
+
+  test('after a new login, a call that is refused fails as before: NotAuthenticatedError only when no one is logged in', () =>
+    ts.run(({ flush }) => {
+      const { server, auth } = setup();
+      auth.clearTokens();
+      auth.setTokens(server.login());
+      const values: unknown[] = [];
+      auth.authorized((token) => server.request(token, 1, 'after relogin')).subscribe((v) => values.push(v));
+      flush();
+      expect(values).toEqual(['after relogin']);
+    }));
+});
+
 describe('8. transient refresh failures and timeout', () => {
   test('a 503 is retried refreshRetries times with exponential backoff before it succeeds', () =>
     ts.run(({ expectObservable, flush }) => {

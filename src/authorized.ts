@@ -27,8 +27,8 @@ export function createAuthorized(coordinator: RefreshCoordinator, { isAuthError,
             if (coordinator.accessToken === token) {
               if (refreshes === maxRetries) throw new RetryLimitError(maxRetries, error);
               refreshes++;
-              coordinator.rejected(token);
             }
+            coordinator.rejected(token);
             return attempt();
           }),
         );

@@ -47,6 +47,8 @@ export class RefreshCoordinator {
   private session: Session | null = null;
   private cycle: Cycle | null = null;
   private runner: RefreshRunner | null = null;
+  /** How the last session ended, so a 401 still on its way for its token fails for the same reason. */
+  private ended: { accessToken: string | undefined; error: unknown } | null = null;
 
   constructor(private readonly config: CoordinatorConfig) {
     this.session = this.load(config.storage.get());
@@ -83,10 +85,14 @@ export class RefreshCoordinator {
   /**
    * The API rejected `accessToken`. Starts a refresh only if it is still the current token and no
    * refresh is running: a late 401 for a token already replaced, or a second 401 during a refresh,
-   * starts nothing. The caller then acquires again.
+   * starts nothing. The caller then acquires again. A 401 that arrives after the session ended
+   * with this token (a request in flight when the refresh failed or the user logged out) throws
+   * what the waiting requests got, rather than a puzzling `NotAuthenticatedError`.
    */
   rejected(accessToken: string): void {
-    if (!this.cycle && this.session?.accessToken === accessToken) this.start('unauthorized');
+    if (!this.session) {
+      if (this.ended?.accessToken === accessToken) throw this.ended.error;
+    } else if (!this.cycle && this.session.accessToken === accessToken) this.start('unauthorized');
   }
 
   /** Refresh now (or join the running refresh). Completes when it succeeded. */
@@ -99,6 +105,7 @@ export class RefreshCoordinator {
   /** Store tokens from a login. Requests waiting for a refresh are replayed with them. */
   setTokens(tokens: Tokens): void {
     this.session = toSession(tokens, null, this.config.now(), this.config.expirySkewMs);
+    this.ended = null;
     this.persist();
     this.emit(this.config.actions.tokensSet({ expiresAt: this.session.expiresAt ?? null }));
     this.settle(null);
@@ -110,10 +117,9 @@ export class RefreshCoordinator {
    */
   logout(announce: boolean): void {
     if (!this.session && !this.cycle) return;
-    this.session = null;
-    this.config.storage.clear();
+    this.end(new LoggedOutError());
     if (announce) this.emit(this.config.actions.loggedOut());
-    this.settle(new LoggedOutError());
+    this.settle(this.ended!.error);
   }
 
   /** The runner's report: the refresh of `cycle` answered with `tokens`. */
@@ -132,10 +138,15 @@ export class RefreshCoordinator {
   /** The runner's report: the refresh of `cycle` failed for good. */
   fail(cycle: RefreshCycle, error: unknown): void {
     if (cycle !== this.cycle) return;
-    this.session = null;
-    this.config.storage.clear();
+    this.end(error);
     this.emit(this.config.actions.refreshFailed({ error: serializeError(error) }));
     this.settle(error);
+  }
+
+  private end(error: unknown): void {
+    this.ended = { accessToken: this.session?.accessToken, error };
+    this.session = null;
+    this.config.storage.clear();
   }
 
   /** `auth.epic` registers here while it runs; only one runner at a time. */
