@@ -40,6 +40,7 @@ const server = await startAuthServer({
 console.log(`Demo server listening on ${server.url}`);
 console.log(`  log in as demo / demo; access tokens live ${accessTtl} s, refresh tokens ${refreshTtl} s`);
 console.log(`  OAuth clients: demo-app (public), demo-confidential / demo-secret; stats at ${server.url}/stats`);
+console.log('  Press Ctrl-C to stop.');
 if (!hasDist) {
   console.log(`  No demo build at ${distDir}: serving the API only. Build it with \`npx vite build\` in demo/ (or \`npm run demo\`).`);
 }

@@ -15,6 +15,8 @@ function useNow(intervalMs: number): number {
   return now;
 }
 
+const duration = (seconds: number) => (seconds < 60 ? `${seconds} s` : `${Math.floor(seconds / 60)} min ${seconds % 60} s`);
+
 function SessionBadge() {
   const { status, expiresAt } = useSelector((state: RootState) => auth.selectState(state));
   const now = useNow(1000);
@@ -25,7 +27,7 @@ function SessionBadge() {
       <span className={`pill pill-${status}`}>{status === 'refreshing' ? 'Refreshing token…' : 'Signed in'}</span>
       <span className="session-meta">
         token gen <b data-testid="token-gen">{info?.gen ?? '–'}</b>
-        {seconds !== null && <> · expires in {seconds} s</>}
+        {seconds !== null && <> · expires in {duration(seconds)}</>}
       </span>
     </div>
   );

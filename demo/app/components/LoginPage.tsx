@@ -29,7 +29,7 @@ export function LoginPage() {
             {notice.detail && <span>{notice.detail}</span>}
             {notice.unfinished > 0 && (
               <span data-testid="unfinished-requests">
-                {notice.unfinished === 1 ? '1 request' : `${notice.unfinished} requests`} could not finish; nothing was retried.
+                {notice.unfinished === 1 ? '1 request' : `${notice.unfinished} requests`} could not finish and were not sent again.
               </span>
             )}
             {notice.technical && <code>{notice.technical}</code>}

@@ -53,6 +53,8 @@ export interface RequestEntry {
   /** Token generation carried by each attempt. */
   gens: Array<number | null>;
   unauthorized: number;
+  /** Started while a refresh ran, so it was held back until the new token arrived. */
+  waited: boolean;
   summary?: string;
   error?: string;
   startedAt: number;
@@ -82,12 +84,16 @@ export const requestsSlice = createSlice({
       .addCase(requestStarted, (state, { payload }) => {
         state.byId[payload.id] = {
           id: payload.id, wave: payload.wave, endpoint: payload.endpoint, state: 'in-flight',
-          attempts: 0, gens: [], unauthorized: 0, startedAt: payload.at,
+          attempts: 0, gens: [], unauthorized: 0, waited: false, startedAt: payload.at,
         };
         state.latest[payload.endpoint] = payload.id;
         delete state.byId[payload.id - KEEP];
       })
-      .addCase(requestWaiting, (state, { payload }) => update(state, payload.id, (entry) => void (entry.state = 'waiting')))
+      .addCase(requestWaiting, (state, { payload }) =>
+        update(state, payload.id, (entry) => {
+          entry.state = 'waiting';
+          entry.waited = true;
+        }))
       .addCase(requestSent, (state, { payload }) =>
         update(state, payload.id, (entry) => {
           entry.state = 'in-flight';

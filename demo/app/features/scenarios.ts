@@ -7,7 +7,7 @@ import type { Epic } from 'redux-observable';
 import type { UnknownAction } from 'redux';
 import { EMPTY, catchError, concat, delay, endWith, filter, ignoreElements, map, merge, mergeMap, of, take, takeUntil, timeout, type Observable } from 'rxjs';
 import { auth, control } from '../auth';
-import { loadEverything } from './requests';
+import { loadEverything, requestStarted } from './requests';
 import { logoutRequested } from './session';
 
 export type ScenarioId = 'expired' | 'slowRefresh' | 'revoked' | 'logoutDuringRefresh';
@@ -20,8 +20,8 @@ export const SCENARIOS: Record<ScenarioId, { title: string; description: string;
   },
   slowRefresh: {
     title: 'Slow refresh',
-    description: 'The next refresh takes 3 s. One second into it, a second wave of requests starts.',
-    expect: 'The second wave waits for the new token: nothing reaches the server with the old one.',
+    description: 'The next refresh takes 3 s. One request gets a 401 and starts it; one second in, every endpoint is called.',
+    expect: 'The new requests wait for the new token: none reaches the server with the old one.',
   },
   revoked: {
     title: 'Revoked refresh token',
@@ -55,8 +55,8 @@ export const scenariosSlice = createSlice({
 export const serverControls = {
   expire: { label: 'Expire access token', run: () => control('expire'), text: 'access token expired' },
   revoke: { label: 'Revoke refresh token', run: () => control('revoke'), text: 'refresh token revoked' },
-  slow: { label: 'Slow next refresh (3 s)', run: () => control('slow-refresh', { ms: 3000 }), text: 'next refresh will take 3 s' },
-  fail: { label: 'Fail next refresh (500)', run: () => control('fail-refresh', { status: 500, times: 1 }), text: 'next refresh answers 500 once' },
+  slow: { label: 'Slow refresh (3 s)', run: () => control('slow-refresh', { ms: 3000 }), text: 'next refresh will take 3 s' },
+  fail: { label: 'Refresh 500 once', run: () => control('fail-refresh', { status: 500, times: 1 }), text: 'next refresh answers 500 once (retried)' },
 } as const;
 export type ControlId = keyof typeof serverControls;
 export const controlRequested = createAction<{ id: ControlId }>('scenarios/controlRequested');
@@ -81,12 +81,13 @@ export const scenarioEpic: Epic<UnknownAction, UnknownAction> = (action$) => {
   const steps: Record<ScenarioId, () => Observable<UnknownAction>> = {
     expired: () => concat(apply('expire'), of(loadEverything())),
     revoked: () => concat(apply('revoke'), apply('expire'), of(loadEverything())),
-    // `merge` subscribes to "refresh started" before the requests that cause it are dispatched.
+    // `merge` subscribes to "refresh started" before the request that causes it is dispatched.
+    // One request starts the refresh, so every old-token request provably left before it.
     slowRefresh: () =>
       concat(
         apply('slow'),
         apply('expire'),
-        merge(refreshStarted$.pipe(delay(1000), map(() => loadEverything())), of(loadEverything())),
+        merge(refreshStarted$.pipe(delay(1000), map(() => loadEverything())), of(requestStarted('heartbeat', 0))),
       ),
     logoutDuringRefresh: () =>
       concat(

@@ -12,11 +12,14 @@ const stateLabel: Record<RequestEntry['state'], string> = {
   failed: 'Failed',
 };
 
+/** How the request went, token by token: "401 with gen 1, replayed with gen 2". */
 function history(entry: RequestEntry): string {
-  const gens = entry.gens.map((gen) => `gen ${gen ?? '?'}`).join(' → ');
-  if (entry.unauthorized > 0 && entry.attempts > 1) return `401 with ${gens.split(' → ')[0]}, replayed with ${gens.split(' → ').slice(1).join(', ')}`;
-  if (entry.unauthorized > 0) return `401 with ${gens}`;
-  return gens ? `sent with ${gens}` : 'not sent';
+  const [first, ...replays] = entry.gens.map((gen) => `gen ${gen ?? '?'}`);
+  if (first === undefined) return entry.waited ? 'waiting for the refresh, not sent' : 'not sent';
+  const sent = entry.waited ? `waited for the refresh, sent with ${first}` : `sent with ${first}`;
+  if (entry.unauthorized === 0) return sent;
+  const rejected = entry.waited ? `${sent}: 401` : `401 with ${first}`;
+  return replays.length > 0 ? `${rejected}, replayed with ${replays.join(', ')}` : rejected;
 }
 
 function Tile({ endpoint }: { endpoint: EndpointKey }) {
