@@ -15,6 +15,12 @@ const shared = {
 export default {
   projects: [
     { ...shared, displayName: 'unit', testMatch: ['<rootDir>/__tests__/**/*.test.ts'], testPathIgnorePatterns: ['/e2e/'] },
-    { ...shared, displayName: 'e2e', testMatch: ['<rootDir>/__tests__/e2e/**/*.test.ts'], testTimeout: 60_000 },
+    {
+      ...shared,
+      displayName: 'e2e',
+      testMatch: ['<rootDir>/__tests__/e2e/**/*.test.ts'],
+      // 60 s per test: `testTimeout` is a global option, so the project sets it in a setup file.
+      setupFilesAfterEnv: ['<rootDir>/__tests__/e2e/support/timeout.ts'],
+    },
   ],
 };

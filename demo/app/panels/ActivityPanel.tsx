@@ -5,9 +5,9 @@ import { clock, countersReset, type ActivityState } from '../features/activity';
 
 const selectActivity = (state: { activity: ActivityState }) => state.activity;
 
-function Counter({ id, label, value, tone }: { id: string; label: string; value: number | string; tone?: string }) {
+function Counter({ id, label, value, tone, hint }: { id: string; label: string; value: number | string; tone?: string; hint?: string }) {
   return (
-    <div className={`counter ${tone ? `counter-${tone}` : ''}`}>
+    <div className={`counter ${tone ? `counter-${tone}` : ''}`} title={hint}>
       <span className="counter-value" data-testid={`count-${id}`}>{value}</span>
       <span className="counter-label">{label}</span>
     </div>
@@ -34,7 +34,13 @@ function ActivityPanel() {
         <Counter id="server-api" label="API requests" value={server?.apiRequests ?? '–'} />
         <Counter id="server-401" label="API 401s" value={server?.api401 ?? '–'} tone="warn" />
         <Counter id="server-refresh" label="refresh calls" value={server?.refreshCalls ?? '–'} tone="accent" />
-        <Counter id="server-old-token" label="sent with old token" value={server?.requestsWithReplacedToken ?? '–'} tone="bad" />
+        <Counter
+          id="server-old-token"
+          label="old token after refresh"
+          value={server?.requestsWithReplacedToken ?? '–'}
+          tone="warn"
+          hint="API requests that reached the server after a refresh had replaced their token. Requests started during a refresh wait and never count here; one sent just before it can still arrive after it (a late 401, replayed without a second refresh)."
+        />
       </div>
       <h3 className="section-title">Activity</h3>
       <ol className="log" ref={log} data-testid="activity-log">
