@@ -145,6 +145,12 @@ describeInBrowser('demo app in Chromium', () => {
     // The server's own counters reach the panel through the /stats poll.
     await page.waitForFunction(() => document.querySelector('[data-testid="count-server-refresh"]')?.textContent === '1');
     await screenshot('1-expired-token-one-refresh');
+
+    // localStorageStorage keeps the session across a reload, with the refreshed token.
+    await page.reload();
+    await page.waitForSelector('[data-testid="dashboard"]');
+    expect(await text('token-gen')).toBe('2');
+    expect(server.stats().refreshCalls).toBe(1);
   });
 
   test('requests started during a slow refresh wait for it: none reaches the server with the old token', async () => {
