@@ -110,6 +110,16 @@ describe('authBaseQuery: results in RTK Query shape', () => {
     expect(seen).toEqual([['abc', 'Bearer ']]);
   });
 
+  test('a base query with other arguments must say how to add the token (a compile error otherwise)', async () => {
+    const { auth } = await startSession(server, { loggedIn: false });
+    const graphqlBaseQuery = async (args: { document: string; token?: string }) => ({ data: args.token ?? null });
+    // @ts-expect-error withToken and toError are required when the arguments are not fetchBaseQuery's
+    authBaseQuery(auth, graphqlBaseQuery);
+    const wrapped = authBaseQuery(auth, graphqlBaseQuery, { withToken: (args, token) => ({ ...args, token }), toError: (error) => error.message });
+    auth.setTokens({ accessToken: 'opaque-token' });
+    expect(await wrapped({ document: '{ me }' }, {} as never, {})).toEqual({ data: 'opaque-token' });
+  });
+
   test('bad arguments throw a TypeError naming what to pass', async () => {
     const { auth } = await startSession(server, { loggedIn: false });
     expect(() => authBaseQuery({} as never, fetchBaseQuery())).toThrow(/createTokenRefresh/);
