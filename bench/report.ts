@@ -18,17 +18,18 @@ export function deviations(row: Row, ideal: Row): Array<(typeof COUNTS)[number]>
 
 const ms = (value: number) => (value >= 100 ? value.toFixed(0) : value.toFixed(1));
 
-export function scenarioTable(spec: ScenarioSpec, rows: Row[], settings: ServerSettings, hangBoundMs: number): string {
+export function scenarioTable(spec: ScenarioSpec, rows: Row[], settings: ServerSettings): string {
   const ideal = idealRow(spec, settings);
-  const line = (row: Row, isIdeal = false) => [
+  const line = (row: Row, isIdeal = false) => row.skipped ? [row.client, `skipped: ${row.skipped}`, ...Array(12).fill('')] : [
     isIdeal ? '*ideal*' : row.client,
     ...COUNTS.map((key) => row[key]),
-    isIdeal ? `≥ ${row.wallMs} (latency floor)` : row.hung ? `> ${hangBoundMs} (bound)` : ms(row.wallMs),
+    isIdeal ? `≥ ${row.wallMs} (latency floor)` : row.hung ? `> ${(row.hangBoundMs ?? row.wallMs).toFixed(0)} (bound)` : ms(row.wallMs),
     isIdeal ? '' : row.ratio === undefined ? '–' : `${row.ratio.toFixed(2)}×`,
+    isIdeal ? '' : row.clientCpuMs === undefined ? '–' : ms(row.clientCpuMs),
     isIdeal ? '' : deviations(row, ideal).length === 0 ? 'yes' : 'no',
   ];
   return table(
-    ['client', 'refresh calls', 'reuse detections', 'server saw', '401s', 'ok', 'errors', 'hung', 'sent with replaced token', 'wall ms', 'wall vs valid token', 'ideal counts'],
+    ['client', 'refresh calls', 'reuse detections', 'server saw', '401s', 'ok', 'errors', 'hung', 'sent with replaced token', 'wall ms', 'wall vs valid token', 'client CPU ms', 'ideal counts'],
     [...rows.map((row) => line(row)), line(ideal, true)],
   );
 }

@@ -32,10 +32,20 @@ export interface Row {
   /** The same number of requests, sent at once with a valid token. */
   baselineMs?: number;
   ratio?: number;
+  /** CPU time of the client process (user + system) during the row, baseline excluded. */
+  clientCpuMs?: number;
+  /** Why the row was not run (the counts are then zero). */
+  skipped?: string;
+  /** The hang bound this row ran with. */
+  hangBoundMs?: number;
 }
 
 export interface RunOptions {
-  /** A request not settled this long after the row started counts as hung. */
+  /**
+   * A request not settled this long after the row started counts as hung. With the baseline on,
+   * the bound becomes at least `hangBoundMs` plus twice the baseline's wall time: the scenario sends
+   * about twice the requests, and a slow server or client is not a hang.
+   */
   hangBoundMs: number;
   /** Also run the valid-token baseline for the wall ratio. @default true */
   baseline?: boolean;
@@ -151,6 +161,7 @@ function wave(client: BenchClient, tracker: Tracker, n: number): void {
 }
 
 async function freshClient(server: BenchServer, factory: ClientFactory, expiresAt?: number): Promise<BenchClient> {
+  await server.quiesce();
   await server.reset();
   const login = await server.login();
   const tokens: BenchTokens = { accessToken: login.accessToken, refreshToken: login.refreshToken };
@@ -173,10 +184,11 @@ async function baselineMs(server: BenchServer, factory: ClientFactory, n: number
 
 /** Runs one scenario for one client on a freshly reset server and a fresh login. */
 export async function runScenario(server: BenchServer, factory: ClientFactory, spec: ScenarioSpec, options: RunOptions): Promise<Row> {
-  const { hangBoundMs } = options;
-  const baseline = options.baseline === false ? undefined : await baselineMs(server, factory, requestCount(spec), hangBoundMs);
+  const baseline = options.baseline === false ? undefined : await baselineMs(server, factory, requestCount(spec), options.hangBoundMs + 2 * requestCount(spec));
+  const hangBoundMs = options.hangBoundMs + 2 * (baseline ?? 0);
 
   const knownExpiry = spec.kind === 'known-expiry';
+  const cpu = process.cpuUsage();
   const client = await freshClient(server, factory, knownExpiry ? Date.now() + KNOWN_EXPIRY_IN_MS : undefined);
   let outcome: Outcome;
   let stats: ServerStats;
@@ -214,6 +226,7 @@ export async function runScenario(server: BenchServer, factory: ClientFactory, s
   } finally {
     await client.dispose();
   }
+  const cpuUsed = process.cpuUsage(cpu);
   return {
     scenario: spec.name,
     client: factory.name,
@@ -228,5 +241,15 @@ export async function runScenario(server: BenchServer, factory: ClientFactory, s
     wallMs: outcome.wallMs,
     baselineMs: baseline,
     ratio: baseline ? outcome.wallMs / baseline : undefined,
+    clientCpuMs: (cpuUsed.user + cpuUsed.system) / 1000,
+    hangBoundMs,
+  };
+}
+
+/** A row for a client not run in a scenario, with the reason. */
+export function skippedRow(spec: ScenarioSpec, factory: ClientFactory, reason: string): Row {
+  return {
+    scenario: spec.name, client: factory.name, refreshCalls: 0, reuseDetections: 0, apiRequests: 0, api401: 0, ok: 0, errors: 0,
+    hung: 0, sentWithReplacedToken: 0, wallMs: 0, skipped: reason,
   };
 }

@@ -35,6 +35,11 @@ export interface BenchServer {
   readonly url: string;
   readonly settings: ServerSettings;
   stats(): Promise<ServerStats>;
+  /**
+   * Waits until the server has seen no new request for `quietMs` (at most `maxMs`): a row that
+   * hung leaves requests the server is still working through, which must not land in the next row.
+   */
+  quiesce(quietMs?: number, maxMs?: number): Promise<void>;
   /** Zero the counters, clear injected faults, latency back to `settings`. */
   reset(): Promise<void>;
   login(): Promise<LoginTokens>;
@@ -74,7 +79,22 @@ export async function startServerProcess(script: string, settings: ServerSetting
   });
   const control = new Agent({ connections: 4 });
 
+  /**
+   * Control calls are retried on a dropped socket: the server may close an idle keep-alive socket
+   * just as a call goes out on it. Every control call is safe to repeat.
+   */
   async function call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await callOnce<T>(method, path, body);
+      } catch (error) {
+        const code = (error as { code?: string }).code ?? '';
+        if (attempt >= 3 || !/^(UND_ERR_SOCKET|ECONNRESET|EPIPE|UND_ERR_CLOSED)$/.test(code)) throw error;
+      }
+    }
+  }
+
+  async function callOnce<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
     const response = await request(`${url}${path}`, {
       method,
       dispatcher: control,
@@ -90,6 +110,17 @@ export async function startServerProcess(script: string, settings: ServerSetting
     url,
     settings,
     stats: () => call<ServerStats>('GET', '/stats'),
+    async quiesce(quietMs = 100, maxMs = 15_000) {
+      const seen = (stats: ServerStats) => stats.apiRequests + stats.refreshCalls;
+      const deadline = performance.now() + maxMs;
+      let last = seen(await call<ServerStats>('GET', '/stats'));
+      while (performance.now() < deadline) {
+        await new Promise((done) => setTimeout(done, quietMs));
+        const now = seen(await call<ServerStats>('GET', '/stats'));
+        if (now === last) return;
+        last = now;
+      }
+    },
     reset: () => call('POST', '/control/reset'),
     login: () => call<LoginTokens>('POST', '/auth/login', { username: 'demo', password: 'demo' }),
     expireAccessTokens: () => call('POST', '/control/expire'),

@@ -5,8 +5,10 @@
  * the stalled requests are using the newly fetched data".
  *
  * Options: v5 renamed `pauseInstanceWhileRefreshing` to `deduplicateRefresh` and made it the default,
- * so "defaults" and "the option recommended for concurrent requests" are the same code path; the
- * second row is the documented opt-out, `deduplicateRefresh: false` (refresh marked `skipAuthRefresh`).
+ * so "defaults" and "pauseInstanceWhileRefreshing: true" are the same code path. While the instance
+ * is paused, 401s of other requests are not intercepted (they fail); the maintainer's advice for
+ * concurrent 401s (issues #56, #90) is to turn pausing off and mark the refresh call
+ * `skipAuthRefresh`, which is the second row.
  */
 import { setMaxListeners } from 'node:events';
 import axios from 'axios';
@@ -55,6 +57,6 @@ export const axiosAuthRefreshDefaults: ClientFactory = {
 
 export const axiosAuthRefreshNoDedupe: ClientFactory = {
   name: 'axios-auth-refresh (deduplicateRefresh: false)',
-  setup: 'the same with the documented opt-out deduplicateRefresh: false (instance not paused while refreshing)',
+  setup: "the same with deduplicateRefresh: false and the refresh marked skipAuthRefresh, the maintainer's advice for concurrent 401s (Flyrell/axios-auth-refresh#56, #90)",
   create: (context) => createAxiosAuthRefreshClient({ deduplicateRefresh: false }, context),
 };

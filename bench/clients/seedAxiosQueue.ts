@@ -5,7 +5,8 @@
  * while `refreshing`, every failed response is queued. Adapted only where the article is specific to
  * its server: our 401 is the HTTP status (the article reads a NestJS body's `statusCode`), the refresh
  * is POST /auth/refresh, and `alert()` is dropped. As in the article, `refreshToken()` goes through
- * the same axios instance (hence its `!config.url.includes('/refresh')` check).
+ * the same axios instance (hence its `!config.url.includes('/refresh')` check), and the queue is
+ * replayed but never emptied.
  */
 import { setMaxListeners } from 'node:events';
 import axios, { type AxiosRequestConfig } from 'axios';
