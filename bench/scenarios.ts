@@ -216,7 +216,8 @@ export async function runScenario(server: BenchServer, factory: ClientFactory, s
         // fast request triggers the refresh, which lands before the slow 401s come back.
         await server.setLatency({ apiMs: LATE_WAVE_LATENCY_MS });
         wave(client, tracker, spec.n);
-        await until(server, (s) => s.apiRequests >= spec.n, hangBoundMs / 2);
+        // Decided, not just arrived: the server reads the latency after checking the token.
+        await until(server, (s) => s.api401 + s.apiOk >= spec.n, hangBoundMs / 2);
         await server.setLatency({ apiMs: server.settings.apiLatencyMs });
         wave(client, tracker, 1);
         break;
