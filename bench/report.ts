@@ -23,7 +23,7 @@ export function scenarioTable(spec: ScenarioSpec, rows: Row[], settings: ServerS
   const line = (row: Row, isIdeal = false) => row.skipped ? [row.client, `skipped: ${row.skipped}`, ...Array(12).fill('')] : [
     isIdeal ? '*ideal*' : row.client,
     ...COUNTS.map((key) => row[key]),
-    isIdeal ? `≥ ${row.wallMs} (latency floor)` : row.hung ? `> ${(row.hangBoundMs ?? row.wallMs).toFixed(0)} (bound)` : ms(row.wallMs),
+    isIdeal ? `≥ ${row.wallMs} (latency floor)` : row.hung ? `> ${(row.hangBoundMs ?? row.wallMs).toFixed(0)} (bound)` : `${ms(row.wallMs)}${row.runs ? ` (runs: ${row.runs.join(', ')})` : ''}`,
     isIdeal ? '' : row.ratio === undefined ? '–' : `${row.ratio.toFixed(2)}×`,
     isIdeal ? '' : row.clientCpuMs === undefined ? '–' : ms(row.clientCpuMs),
     isIdeal ? '' : deviations(row, ideal).length === 0 ? 'yes' : 'no',

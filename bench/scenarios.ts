@@ -5,6 +5,7 @@
  */
 import type { BenchServer, ServerStats } from './serverProcess';
 import type { BenchClient, BenchTokens, ClientFactory } from './clients/types';
+import { CONNECTIONS } from './transport';
 
 export interface ScenarioSpec {
   /** e.g. burst-1000 */
@@ -38,6 +39,8 @@ export interface Row {
   skipped?: string;
   /** The hang bound this row ran with. */
   hangBoundMs?: number;
+  /** Wall ms of each run when the row is the median of several. */
+  runs?: number[];
 }
 
 export interface RunOptions {
@@ -62,7 +65,8 @@ const KNOWN_EXPIRY_WAIT_MS = 500;
 export const scenarioSpecs = (bursts: number[], n: number): ScenarioSpec[] => [
   ...bursts.map((size): ScenarioSpec => ({ name: `burst-${size}`, kind: 'burst', n: size })),
   { name: `during-refresh (2×${n})`, kind: 'during-refresh', n },
-  { name: `late-401 (${n}+1)`, kind: 'late-401', n },
+  // The slow wave must be in flight all at once: no larger than half the connection pool.
+  { name: `late-401 (${Math.min(n, CONNECTIONS / 2)}+1)`, kind: 'late-401', n: Math.min(n, CONNECTIONS / 2) },
   { name: 'refresh-revoked (10)', kind: 'refresh-revoked', n: 10 },
   { name: `known-expiry (${n})`, kind: 'known-expiry', n },
 ];
