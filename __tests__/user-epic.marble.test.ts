@@ -45,7 +45,7 @@ describe('marble-testing an epic that uses auth.authorized', () => {
       });
       auth.setTokens({ accessToken: 'old', refreshToken: 'r0' });
       const getJSON = (_url: string, headers: Record<string, string>) =>
-        headers.Authorization === 'Bearer new-for-r0' ? cold('-u|', { u: { name: 'Ada' } }) : cold('-#', undefined, { status: 401 });
+        headers.Authorization === 'Bearer new-for-r0' ? cold('-u|', { u: { name: 'Ada' } }) : cold<{ name: string }>('-#', undefined, { status: 401 });
 
       const action$ = hot<UnknownAction>('a-b', { a: fetchUser('1'), b: fetchUser('2') });
       const state$ = new StateObservable<unknown>(new Subject(), {});

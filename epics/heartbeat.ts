@@ -80,7 +80,7 @@ export interface HeartbeatOptions {
  * epicMiddleware.run(combineEpics(auth.epic, heartbeatEpic));
  * ```
  */
-export function createHeartbeatEpic(auth: HeartbeatAuth, options: HeartbeatOptions): Epic<UnknownAction, UnknownAction> {
+export function createHeartbeatEpic(auth: HeartbeatAuth, options: HeartbeatOptions): Epic<unknown, UnknownAction, unknown, unknown> {
   if (typeof auth?.refresh !== 'function' || typeof auth.getAccessToken !== 'function' || typeof auth.actions?.tokensSet?.match !== 'function') {
     throw new TypeError('createHeartbeatEpic: the first argument must be the object createTokenRefresh() returns.');
   }

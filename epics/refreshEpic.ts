@@ -45,7 +45,7 @@ export interface RefreshEpicConfig {
  * call (with timeout, backoff on transient failures, abort on logout), reports the outcome, emits
  * the coordinator's actions to the store, and turns a dispatched `loggedOut` into a logout.
  */
-export function createRefreshEpic(config: RefreshEpicConfig): Epic<UnknownAction, UnknownAction> {
+export function createRefreshEpic(config: RefreshEpicConfig): Epic<unknown, UnknownAction, unknown, unknown> {
   const { coordinator, actions } = config;
   return (action$) =>
     new Observable<UnknownAction>((subscriber) => {

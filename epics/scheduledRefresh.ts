@@ -40,7 +40,7 @@ export interface ScheduledRefreshOptions {
 export function createScheduledRefreshEpic(
   auth: ScheduledRefreshAuth,
   { expirySkewMs = 30_000, scheduler = asyncScheduler }: ScheduledRefreshOptions = {},
-): Epic<UnknownAction, UnknownAction> {
+): Epic<unknown, UnknownAction, unknown, unknown> {
   if (typeof auth?.refresh !== 'function' || typeof auth.actions?.tokensSet?.match !== 'function') {
     throw new TypeError('createScheduledRefreshEpic: the first argument must be the object createTokenRefresh() returns.');
   }

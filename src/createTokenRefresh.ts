@@ -73,7 +73,7 @@ export interface TokenRefreshOptions<Name extends string = 'tokenRefresh'> {
 
 export interface TokenRefresh<Name extends string = 'tokenRefresh'> {
   /** Add to your root epic. It performs refreshes and tells the store about them. */
-  readonly epic: Epic<UnknownAction, UnknownAction>;
+  readonly epic: Epic<unknown, UnknownAction, unknown, unknown>;
   /** Mount under `reducerPath`: the session's status, expiry and last error, never a token. */
   readonly reducer: Reducer<TokenRefreshState, UnknownAction, TokenRefreshState | undefined>;
   /** The reducer's key in the root state: the `name` option. */
