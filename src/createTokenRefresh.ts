@@ -92,6 +92,11 @@ export interface TokenRefresh<Name extends string = 'tokenRefresh'> {
   clearTokens(): void;
   /** Refresh now, or join the running refresh. Resolves when it succeeded, rejects with its error. */
   refresh(reason?: RefreshReason): Promise<void>;
+  /**
+   * The `isAuthError` this coordinator was created with, so that adapters (fetch, axios, RTK
+   * Query) decide "token not accepted" exactly as `authorized` does.
+   */
+  readonly isAuthError: (error: unknown) => boolean;
   /** The access token to send now, without waiting: `undefined` when logged out. Prefer `authorized`. */
   getAccessToken(): string | undefined;
   /** Selects this package's slice from the root state. */
@@ -145,17 +150,21 @@ export function createTokenRefresh<Name extends string = 'tokenRefresh'>(
     name = 'tokenRefresh' as Name,
     scheduler = asyncScheduler,
   } = options;
+  // The full check is for development, where mistakes are made; bundlers drop it from production
+  // builds. `refresh` is checked everywhere: without it nothing works, and late is worse than early.
   check(typeof refresh === 'function', 'refresh', 'a function (refreshToken, { signal }) => Observable | Promise of { accessToken, refreshToken? }');
-  check(typeof storage?.get === 'function' && typeof storage.set === 'function' && typeof storage.clear === 'function', 'storage', 'an object with get(), set(tokens) and clear(), e.g. memoryStorage() or localStorageStorage(key)');
-  check(typeof isAuthError === 'function', 'isAuthError', 'a function (error) => boolean');
-  check(typeof isTransientError === 'function', 'isTransientError', 'a function (error) => boolean');
-  check(Number.isInteger(maxRetries) && maxRetries >= 0, 'maxRetries', 'a whole number >= 0');
-  check(Number.isInteger(refreshRetries) && refreshRetries >= 0, 'refreshRetries', 'a whole number >= 0');
-  check(isDuration(refreshTimeoutMs) && refreshTimeoutMs > 0, 'refreshTimeoutMs', 'a number of milliseconds > 0');
-  check(isDuration(refreshBackoffMs), 'refreshBackoffMs', 'a number of milliseconds >= 0');
-  check(isDuration(expirySkewMs), 'expirySkewMs', 'a number of milliseconds >= 0');
-  check(typeof name === 'string' && name !== '', 'name', 'a non-empty string');
-  check(typeof scheduler?.now === 'function', 'scheduler', 'an RxJS scheduler');
+  if (process.env.NODE_ENV !== 'production') {
+    check(typeof storage?.get === 'function' && typeof storage.set === 'function' && typeof storage.clear === 'function', 'storage', 'an object with get(), set(tokens) and clear(), e.g. memoryStorage() or localStorageStorage(key)');
+    check(typeof isAuthError === 'function', 'isAuthError', 'a function (error) => boolean');
+    check(typeof isTransientError === 'function', 'isTransientError', 'a function (error) => boolean');
+    check(Number.isInteger(maxRetries) && maxRetries >= 0, 'maxRetries', 'a whole number >= 0');
+    check(Number.isInteger(refreshRetries) && refreshRetries >= 0, 'refreshRetries', 'a whole number >= 0');
+    check(isDuration(refreshTimeoutMs) && refreshTimeoutMs > 0, 'refreshTimeoutMs', 'a number of milliseconds > 0');
+    check(isDuration(refreshBackoffMs), 'refreshBackoffMs', 'a number of milliseconds >= 0');
+    check(isDuration(expirySkewMs), 'expirySkewMs', 'a number of milliseconds >= 0');
+    check(typeof name === 'string' && name !== '', 'name', 'a non-empty string');
+    check(typeof scheduler?.now === 'function', 'scheduler', 'an RxJS scheduler');
+  }
 
   const actions = createAuthActions(name);
   const coordinator = new RefreshCoordinator({ storage, actions, now: () => scheduler.now(), expirySkewMs });
@@ -185,6 +194,7 @@ export function createTokenRefresh<Name extends string = 'tokenRefresh'>(
           reject(error);
         }
       }),
+    isAuthError,
     getAccessToken: () => coordinator.accessToken,
     selectState: (rootState) => rootState[name],
   };
