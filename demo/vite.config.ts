@@ -1,6 +1,7 @@
 /**
- * Builds demo/app into demo/dist. The package is imported from its source (`../src/index.ts`), so
- * the demo always shows the code in this repository, not a published build.
+ * Builds demo/app into demo/dist. The package is imported from its source (`../src/index.ts`, and
+ * the adapters' subpaths from `../src/adapters/*.ts`), so the demo always shows the code in this
+ * repository, not a published build.
  * Vite 8 transforms TSX itself (automatic JSX runtime from tsconfig), so no React plugin is needed.
  */
 import { fileURLToPath } from 'node:url';
@@ -12,7 +13,12 @@ export default defineConfig({
   root: here('./app'),
   base: '/',
   resolve: {
-    alias: { 'redux-observable-token-refresh': here('../src/index.ts') },
+    // Exact matches: a plain string key would also catch the subpaths, as `../src/index.ts/fetch`.
+    alias: [
+      { find: /^redux-observable-token-refresh$/, replacement: here('../src/index.ts') },
+      { find: /^redux-observable-token-refresh\/rtk-query$/, replacement: here('../src/adapters/rtkQuery.ts') },
+      { find: /^redux-observable-token-refresh\/fetch$/, replacement: here('../src/adapters/fetch.ts') },
+    ],
   },
   build: {
     outDir: here('./dist'),

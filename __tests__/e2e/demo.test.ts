@@ -206,6 +206,64 @@ describeInBrowser('demo app in Chromium', () => {
     await screenshot('3-revoked-refresh-token-login');
   });
 
+  test('every client at once after an expired token: the epics, RTK Query and authFetch share exactly one refresh', async () => {
+    // A laptop screen, to check that the layout holds with the two extra panels.
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await signIn();
+    await page.click('[data-testid="control-expire"]');
+    await page.waitForSelector('[data-testid="activity-log"] >> text=Server: access token expired');
+    const refreshCallsBefore = server.stats().refreshCalls;
+
+    // One click: the five epic requests, the two RTK Query endpoints and the fetch widget.
+    await page.click('[data-testid="load-every-client"]');
+    await allTilesLoaded();
+    for (const testId of ['rtk-profile', 'rtk-items', 'fetch-echo']) {
+      await page.waitForSelector(`[data-testid="${testId}"][data-state="ok"]`);
+    }
+
+    // Exactly one refresh for the eight 401s of three different clients.
+    const stats = server.stats();
+    expect(stats.refreshCalls - refreshCallsBefore).toBe(1);
+    expect(stats).toMatchObject({ refreshCalls: 1, refreshOk: 1, apiRequests: 16, api401: 8, apiOk: 8 });
+    const paths = (gen: number) => apiRecords().filter((record) => record.gen === gen).map(({ path, status }) => `${path} ${status}`).sort();
+    const everyPath = [...ENDPOINTS, 'profile', 'items', 'echo'].map((endpoint) => `/api/${endpoint}`);
+    expect(paths(1)).toEqual(everyPath.map((path) => `${path} 401`).sort());
+    expect(paths(2)).toEqual(everyPath.map((path) => `${path} 200`).sort());
+
+    // Every client shows success, replayed with the refreshed token.
+    for (const endpoint of ENDPOINTS) {
+      expect(await text(`tile-${endpoint}`)).toContain('401 with gen 1, replayed with gen 2');
+    }
+    expect(await text('rtk-profile')).toContain('Demo User');
+    expect(await text('rtk-items')).toContain('5 items');
+    expect(await text('rtk-profile-status')).toContain('status fulfilled');
+    for (const testId of ['rtk-profile', 'rtk-items', 'fetch-echo']) {
+      expect(await text(testId)).toContain('401 with gen 1, replayed with gen 2');
+    }
+    expect(await text('fetch-echo-result')).toContain('Server accepted token gen 2 for demo');
+
+    // The activity panel counts every client's 401s and replays, and one refresh.
+    expect(await text('count-401')).toBe('8');
+    expect(await text('count-refreshes')).toBe('1');
+    expect(await text('count-replays')).toBe('8');
+    expect(await text('token-gen')).toBe('2');
+    const replayedBy = await page.$$eval('[data-testid="activity-log"] li.log-replay .client-tag', (tags) => tags.map((tag) => tag.textContent).sort());
+    expect(replayedBy).toEqual([...Array(5).fill('epic'), 'fetch', 'RTK Query', 'RTK Query'].sort());
+    await page.waitForFunction(() => document.querySelector('[data-testid="count-server-refresh"]')?.textContent === '1');
+    await screenshot('5-every-client-one-refresh');
+
+    // RTK Query's own button refetches with the new token: no 401, no refresh.
+    await page.click('[data-testid="rtk-refetch"]');
+    await eventually('the refetch to reach the server', () => server.stats().apiRequests === 18);
+    await page.waitForFunction(() =>
+      ['rtk-profile', 'rtk-items'].every((id) => {
+        const tile = document.querySelector(`[data-testid="${id}"][data-state="ok"]`);
+        return tile?.textContent?.includes('sent with gen 2') && !tile.textContent.includes('401 with');
+      }),
+    );
+    expect(server.stats()).toMatchObject({ refreshCalls: 1, api401: 8, apiOk: 10 });
+  });
+
   test('logging out during a slow refresh sends nothing more and drops the late tokens', async () => {
     await signIn();
     await page.click('[data-testid="scenario-logoutDuringRefresh"]');

@@ -1,7 +1,8 @@
 /**
  * The live panel's data: a log line for each request attempt, each 401, each refresh and each
- * replay, built from the package's actions and the demo's own; client-side counters; and the
- * server's own counters from GET /stats, polled while signed in.
+ * replay, built from the package's actions and the demo's own (the epics' requests, and the calls
+ * of the RTK Query panel and the fetch widget); client-side counters; and the server's own
+ * counters from GET /stats, polled while signed in.
  */
 import { createAction, createSlice } from '@reduxjs/toolkit';
 import type { Epic } from 'redux-observable';
@@ -10,6 +11,7 @@ import { EMPTY, catchError, distinctUntilChanged, exhaustMap, filter, from, igno
 import { auth, control, tokenInfo } from '../auth';
 import { ENDPOINTS, requestFailed, requestRejected, requestSent, requestStarted, requestSucceeded, requestWaiting } from './requests';
 import { scenarioStarted, controlApplied, scenarioFailed, SCENARIOS } from './scenarios';
+import { CLIENT_LABELS, clientCallStarted, clientFailed, clientRejected, clientSent, clientSucceeded } from './clients';
 import type { RefreshReason } from 'redux-observable-token-refresh';
 
 export type EventKind = 'send' | 'replay' | 'wait' | 'unauthorized' | 'refresh' | 'success' | 'failure' | 'session' | 'control';
@@ -19,6 +21,8 @@ export interface ActivityEvent {
   at: number;
   kind: EventKind;
   text: string;
+  /** The client that made the request: `epic`, `RTK Query` or `fetch`. */
+  client?: string;
 }
 
 export interface Counters {
@@ -39,8 +43,8 @@ export interface ActivityState {
   events: ActivityEvent[];
   counters: Counters;
   server: ServerStats | null;
-  /** Endpoint of each request id seen, to name requests in log lines. */
-  names: Record<number, string>;
+  /** Endpoint of each request id (epics) or call id (other clients) seen, to name requests in log lines. */
+  names: Record<number | string, { name: string; client: string }>;
 }
 
 export const statsReceived = createAction<ServerStats>('activity/statsReceived');
@@ -65,35 +69,52 @@ export const activitySlice = createSlice({
   initialState,
   reducers: {},
   extraReducers: (builder) => {
-    const log = (state: ActivityState, kind: EventKind, text: string) => {
+    const log = (state: ActivityState, kind: EventKind, text: string, client?: string) => {
       const seq = (state.events[state.events.length - 1]?.seq ?? 0) + 1;
-      state.events.push({ seq, at: Date.now(), kind, text });
+      state.events.push({ seq, at: Date.now(), kind, text, ...(client ? { client } : {}) });
       if (state.events.length > KEEP) state.events.splice(0, state.events.length - KEEP);
     };
-    const name = (state: ActivityState, id: number) => state.names[id] ?? `#${id}`;
+    // Every client's request tells the same story: waits, sent, 401, replayed, answered or failed.
+    const request = {
+      waiting: (state: ActivityState, id: number | string) => log(state, 'wait', `${name(state, id)} waits for the refresh (not sent)`, client(state, id)),
+      sent: (state: ActivityState, id: number | string, attempt: number, gen: number | null) => {
+        state.counters.requests++;
+        if (attempt > 1) {
+          state.counters.replays++;
+          log(state, 'replay', `${name(state, id)} replayed with token gen ${gen}`, client(state, id));
+        } else {
+          log(state, 'send', `${name(state, id)} sent with token gen ${gen}`, client(state, id));
+        }
+      },
+      rejected: (state: ActivityState, id: number | string, status: number, message: string) => {
+        if (status === 401) state.counters.unauthorized++;
+        log(state, 'unauthorized', `${name(state, id)} ← ${status} ${message}`, client(state, id));
+      },
+      succeeded: (state: ActivityState, id: number | string) => log(state, 'success', `${name(state, id)} ← 200 OK`, client(state, id)),
+      failed: (state: ActivityState, id: number | string, error: { name: string }) => {
+        state.counters.failed++;
+        log(state, 'failure', `${name(state, id)} failed: ${error.name}`, client(state, id));
+      },
+    };
+    const name = (state: ActivityState, id: number | string) => state.names[id]?.name ?? `#${id}`;
+    const client = (state: ActivityState, id: number | string) => state.names[id]?.client;
     builder
       .addCase(requestStarted, (state, { payload }) => {
-        state.names[payload.id] = `${ENDPOINTS[payload.endpoint].path.split('?')[0]} #${payload.id}`;
+        state.names[payload.id] = { name: `${ENDPOINTS[payload.endpoint].path.split('?')[0]} #${payload.id}`, client: 'epic' };
       })
-      .addCase(requestWaiting, (state, { payload }) => log(state, 'wait', `${name(state, payload.id)} waits for the refresh (not sent)`))
-      .addCase(requestSent, (state, { payload }) => {
-        state.counters.requests++;
-        if (payload.attempt > 1) {
-          state.counters.replays++;
-          log(state, 'replay', `${name(state, payload.id)} replayed with token gen ${payload.gen}`);
-        } else {
-          log(state, 'send', `${name(state, payload.id)} sent with token gen ${payload.gen}`);
-        }
+      .addCase(requestWaiting, (state, { payload }) => request.waiting(state, payload.id))
+      .addCase(requestSent, (state, { payload }) => request.sent(state, payload.id, payload.attempt, payload.gen))
+      .addCase(requestRejected, (state, { payload }) => request.rejected(state, payload.id, payload.status, payload.message))
+      .addCase(requestSucceeded, (state, { payload }) => request.succeeded(state, payload.id))
+      .addCase(requestFailed, (state, { payload }) => request.failed(state, payload.id, payload.error))
+      .addCase(clientCallStarted, (state, { payload }) => {
+        state.names[payload.call] = { name: `${payload.path} #${payload.n}`, client: CLIENT_LABELS[payload.client] };
+        if (payload.waiting) request.waiting(state, payload.call);
       })
-      .addCase(requestRejected, (state, { payload }) => {
-        if (payload.status === 401) state.counters.unauthorized++;
-        log(state, 'unauthorized', `${name(state, payload.id)} ← ${payload.status} ${payload.message}`);
-      })
-      .addCase(requestSucceeded, (state, { payload }) => log(state, 'success', `${name(state, payload.id)} ← 200 OK`))
-      .addCase(requestFailed, (state, { payload }) => {
-        state.counters.failed++;
-        log(state, 'failure', `${name(state, payload.id)} failed: ${payload.error.name}`);
-      })
+      .addCase(clientSent, (state, { payload }) => request.sent(state, payload.call, payload.attempt, payload.gen))
+      .addCase(clientRejected, (state, { payload }) => request.rejected(state, payload.call, payload.status, payload.message))
+      .addCase(clientSucceeded, (state, { payload }) => request.succeeded(state, payload.call))
+      .addCase(clientFailed, (state, { payload }) => request.failed(state, payload.call, payload.error))
       .addCase(auth.actions.tokensSet, (state) => {
         const info = tokenInfo(auth.getAccessToken());
         log(state, 'session', `Signed in as ${info?.sub ?? '?'} · token gen ${info?.gen ?? '?'}`);

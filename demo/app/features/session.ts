@@ -4,12 +4,13 @@
  * session on the server. When a refresh fails for good the package dispatches `refreshFailed`, and
  * this slice keeps the message the login page shows.
  */
-import { createAction, createSlice } from '@reduxjs/toolkit';
+import { createAction, createSlice, isAnyOf } from '@reduxjs/toolkit';
 import type { Epic } from 'redux-observable';
 import type { UnknownAction } from 'redux';
 import { EMPTY, catchError, filter, from, ignoreElements, map, of, switchMap, tap } from 'rxjs';
 import { auth, login, revokeSession, storage } from '../auth';
 import { requestFailed } from './requests';
+import { clientFailed } from './clients';
 
 export const loginRequested = createAction<{ username: string; password: string }>('session/loginRequested');
 export const loginSucceeded = createAction('session/loginSucceeded');
@@ -52,8 +53,9 @@ export const sessionSlice = createSlice({
           unfinished: 0,
         },
       }))
-      // The requests that were waiting for the refresh fail right after it: say how many.
-      .addCase(requestFailed, (state) => {
+      // The requests that were waiting for the refresh fail right after it, whichever client made
+      // them (epics, RTK Query, fetch): say how many.
+      .addMatcher(isAnyOf(requestFailed, clientFailed), (state) => {
         if (state.notice) state.notice.unfinished++;
       }),
 });

@@ -44,11 +44,14 @@ function ActivityPanel() {
       </div>
       <h3 className="section-title">Activity</h3>
       <ol className="log" ref={log} data-testid="activity-log">
-        {events.length === 0 && <li className="log-empty">Nothing yet. Press “Load everything” or run a scenario.</li>}
+        {events.length === 0 && <li className="log-empty">Nothing yet. Press “Load everything”, “Load from every client” or run a scenario.</li>}
         {events.map((event) => (
           <li key={event.seq} className={`log-${event.kind}`}>
             <time>{clock(event.at)}</time>
-            <span>{event.text}</span>
+            <span>
+              {event.client && <span className={`client-tag client-${event.client.replace(/\W+/g, '-').toLowerCase()}`}>{event.client}</span>}
+              {event.text}
+            </span>
           </li>
         ))}
       </ol>

@@ -4,6 +4,7 @@ import {
   ENDPOINTS, ENDPOINT_KEYS, loadEverything, loadEverythingEpic, requestEpic, requestsSlice,
   type EndpointKey, type RequestEntry, type RequestsState,
 } from '../features/requests';
+import { loadFromEveryClient } from '../features/clients';
 
 const stateLabel: Record<RequestEntry['state'], string> = {
   waiting: 'Waiting for token',
@@ -51,12 +52,25 @@ function WorkspacePanel() {
   );
 }
 
-function LoadEverythingButton() {
+function LoadButtons() {
   const dispatch = useDispatch();
   return (
-    <button className="button primary" data-testid="load-everything" onClick={() => dispatch(loadEverything())}>
-      Load everything
-    </button>
+    <div className="card-actions">
+      <button
+        className="button secondary"
+        data-testid="load-every-client"
+        title="These five epics, the RTK Query panel and the fetch widget, in one click"
+        onClick={() => {
+          dispatch(loadEverything());
+          loadFromEveryClient.emit();
+        }}
+      >
+        Load from every client
+      </button>
+      <button className="button primary" data-testid="load-everything" onClick={() => dispatch(loadEverything())}>
+        Load everything
+      </button>
+    </div>
   );
 }
 
@@ -67,7 +81,7 @@ export const panel: DemoPanel = {
   column: 'main',
   order: 10,
   Component: WorkspacePanel,
-  Actions: LoadEverythingButton,
+  Actions: LoadButtons,
   reducers: { requests: requestsSlice.reducer },
   epics: [loadEverythingEpic, requestEpic],
 };
