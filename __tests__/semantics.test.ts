@@ -264,6 +264,62 @@ describe('7b. requests in flight when the session ends', () => {
     }));
 });
 
+describe('7c. re-entrancy and stored sessions', () => {
+  test('a stored token that expired while the app was closed is refreshed before the first request', () =>
+    ts.run(({ flush }) => {
+      const server = new FakeServer(() => ts.now());
+      const storage = memoryStorage({ accessToken: 'access-0', refreshToken: 'refresh-0', expiresAt: -60_000 });
+      const auth = createTokenRefresh({ refresh: server.refresh, storage });
+      runEpic(auth);
+      auth.authorized((token) => server.request(token)).subscribe();
+      flush();
+      expect(server.refreshCalls).toBe(1);
+      expect(server.sent.map((s) => s.token)).toEqual(['access-1']);
+    }));
+
+  test('a logout whose action is handled synchronously still fails a 401 in flight with LoggedOutError', () =>
+    ts.run(({ flush }) => {
+      const { server, auth } = setup();
+      server.validAccess = 'expired-on-server';
+      const errors: unknown[] = [];
+      auth.authorized((token) => server.request(token, 1)).subscribe({ error: (e) => errors.push(e) });
+      auth.authorized((token) => server.request(token, 10)).subscribe({ error: (e) => errors.push(e) });
+      ts.schedule(() => auth.clearTokens(), 3);
+      flush();
+      expect(errors).toEqual([expect.any(LoggedOutError), expect.any(LoggedOutError)]);
+      expect(server.refreshesAborted).toEqual(['refresh-0']);
+    }));
+
+  test('a failed refresh does not clear tokens that another tab stored meanwhile', () =>
+    ts.run(({ flush }) => {
+      const storage = memoryStorage();
+      const { server, auth } = setup({ storage });
+      server.validAccess = 'expired-on-server';
+      server.refreshPlan = [400];
+      auth.authorized((token) => server.request(token)).subscribe({ error: () => {} });
+      const otherTab = { accessToken: 'access-other-tab', refreshToken: 'refresh-other-tab' };
+      ts.schedule(() => storage.set(otherTab), 4);
+      flush();
+      expect(auth.getAccessToken()).toBeUndefined();
+      expect(storage.get()).toEqual(otherTab);
+    }));
+
+  test('a logout in reaction to refreshRequested means no refresh call is made', () =>
+    ts.run(({ flush }) => {
+      const server = new FakeServer(() => ts.now());
+      const auth = createTokenRefresh({ refresh: server.refresh });
+      const store = runEpic(auth, undefined, (action) => auth.actions.refreshRequested.match(action) && store.dispatch(auth.actions.loggedOut()));
+      auth.setTokens(server.tokens);
+      server.validAccess = 'expired-on-server';
+      const errors: unknown[] = [];
+      auth.authorized((token) => server.request(token)).subscribe({ error: (e) => errors.push(e) });
+      flush();
+      expect(server.refreshCalls).toBe(0);
+      expect(errors).toEqual([expect.any(LoggedOutError)]);
+      expect(store.types()).toEqual(['tokensSet', 'refreshRequested', 'loggedOut']);
+    }));
+});
+
 describe('8. transient refresh failures and timeout', () => {
   test('a 503 is retried refreshRetries times with exponential backoff before it succeeds', () =>
     ts.run(({ expectObservable, flush }) => {

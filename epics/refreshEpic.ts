@@ -3,7 +3,6 @@ import {
   catchError,
   defer,
   filter,
-  firstValueFrom,
   from,
   of,
   retry,
@@ -90,33 +89,55 @@ function runRefresh(cycle: RefreshCycle, config: RefreshEpicConfig): Observable<
 
 /**
  * One attempt. Under the storage's cross-tab lock where it has one; and if another tab already
- * spent our refresh token (the stored one differs), its result is adopted instead of spending the
- * old token again, which a server with reuse detection would punish by revoking the session.
+ * replaced the session (the stored access token is not the one this cycle replaces), its tokens
+ * are adopted instead of spending our refresh token again, which a server with reuse detection
+ * would punish by revoking the session, and which a non-rotating one would answer with a
+ * needless second refresh.
  */
 function callRefresh(cycle: RefreshCycle, { storage, refresh }: RefreshEpicConfig): Observable<Tokens> {
+  const controller = new AbortController();
+  markRefreshSignal(controller.signal); // adapters let the refresh call through, never queue it
+  const once = (): Observable<Tokens> => {
+    const stored = storage.get();
+    if (stored && stored.accessToken !== cycle.accessToken) return of(stored);
+    if (!cycle.refreshToken) {
+      throw new TokenRefreshError('There is no refresh token to refresh with: pass refreshToken to auth.setTokens() at login.');
+    }
+    return from(refresh(cycle.refreshToken, { signal: controller.signal })).pipe(
+      take(1),
+      throwIfEmpty(() => new TokenRefreshError('refresh() completed without tokens: it must emit or resolve { accessToken, refreshToken? }.')),
+    );
+  };
+  const lock = storage.lock?.bind(storage);
   return new Observable<Tokens>((subscriber) => {
-    const controller = new AbortController();
-    markRefreshSignal(controller.signal); // adapters let the refresh call through, never queue it
     let done = false;
-    const once = (): Observable<Tokens> => {
-      const stored = storage.get();
-      if (stored?.refreshToken && cycle.refreshToken && stored.refreshToken !== cycle.refreshToken) return of(stored);
-      if (!cycle.refreshToken) {
-        throw new TokenRefreshError('There is no refresh token to refresh with: pass refreshToken to auth.setTokens() at login.');
-      }
-      return from(refresh(cycle.refreshToken, { signal: controller.signal })).pipe(
-        take(1),
-        throwIfEmpty(() => new TokenRefreshError('refresh() completed without tokens: it must emit or resolve { accessToken, refreshToken? }.')),
-      );
-    };
-    const source$ = storage.lock ? from(storage.lock(() => firstValueFrom(defer(once)))) : defer(once);
-    const inner = source$.subscribe({
-      next: (tokens) => ((done = true), subscriber.next(tokens)),
+    const observer = {
+      // The coordinator stores the tokens synchronously in `next`, so with a lock they are in
+      // storage before the lock is released and the next tab reads them.
+      next: (tokens: Tokens) => ((done = true), subscriber.next(tokens)),
       error: (error: unknown) => ((done = true), subscriber.error(error)),
       complete: () => ((done = true), subscriber.complete()),
-    });
+    };
+    if (lock) {
+      lock(
+        () =>
+          new Promise<void>((release) => {
+            // Cancelled while queued for the lock: do not spend the refresh token for nobody.
+            if (controller.signal.aborted) return release();
+            const inner = defer(once).subscribe({
+              next: observer.next,
+              error: (error: unknown) => (observer.error(error), release()),
+              complete: () => (observer.complete(), release()),
+            });
+            // Cancelled while holding it: stop the call and let the other tabs go on.
+            controller.signal.addEventListener('abort', () => (inner.unsubscribe(), release()), { once: true });
+          }),
+      ).catch(observer.error);
+    } else {
+      const inner = defer(once).subscribe(observer);
+      subscriber.add(inner);
+    }
     return () => {
-      inner.unsubscribe();
       // Cancelled (logout, login, timeout): stop the request too, not just our interest in it.
       if (!done) controller.abort();
     };
@@ -124,7 +145,7 @@ function callRefresh(cycle: RefreshCycle, { storage, refresh }: RefreshEpicConfi
 }
 
 function warn(message: string): void {
-  if (typeof process === 'undefined' || process.env.NODE_ENV !== 'production') {
+  if (process.env.NODE_ENV !== 'production') {
     console.warn(`[redux-observable-token-refresh] ${message}`);
   }
 }

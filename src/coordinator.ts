@@ -11,7 +11,8 @@ import { toSession, type Session, type Tokens } from './tokens';
  * and removing one is O(1), so 100,000 waiting requests cost one pass when the refresh settles.
  */
 export interface RefreshCycle {
-  readonly reason: RefreshReason;
+  /** The access token this cycle replaces. */
+  readonly accessToken: string | undefined;
   /** The refresh token this cycle spends. */
   readonly refreshToken: string | undefined;
   /** Completes when the refresh succeeded; errors with the reason the waiting requests fail. */
@@ -90,9 +91,9 @@ export class RefreshCoordinator {
    * what the waiting requests got, rather than a puzzling `NotAuthenticatedError`.
    */
   rejected(accessToken: string): void {
-    if (!this.session) {
-      if (this.ended?.accessToken === accessToken) throw this.ended.error;
-    } else if (!this.cycle && this.session.accessToken === accessToken) this.start('unauthorized');
+    if (!this.cycle && this.session?.accessToken === accessToken) this.start('unauthorized');
+    // Also when the session ended just now, in reaction to the refresh this 401 started.
+    if (!this.session && this.ended?.accessToken === accessToken) throw this.ended.error;
   }
 
   /** Refresh now (or join the running refresh). Completes when it succeeded. */
@@ -117,9 +118,11 @@ export class RefreshCoordinator {
    */
   logout(announce: boolean): void {
     if (!this.session && !this.cycle) return;
-    this.end(new LoggedOutError());
+    const error = new LoggedOutError();
+    this.end(error, true);
+    // Settled before the action goes out, so that `auth.epic` seeing it finds nothing left to end.
+    this.settle(error);
     if (announce) this.emit(this.config.actions.loggedOut());
-    this.settle(this.ended!.error);
   }
 
   /** The runner's report: the refresh of `cycle` answered with `tokens`. */
@@ -138,15 +141,20 @@ export class RefreshCoordinator {
   /** The runner's report: the refresh of `cycle` failed for good. */
   fail(cycle: RefreshCycle, error: unknown): void {
     if (cycle !== this.cycle) return;
-    this.end(error);
+    this.end(error, false);
     this.emit(this.config.actions.refreshFailed({ error: serializeError(error) }));
     this.settle(error);
   }
 
-  private end(error: unknown): void {
-    this.ended = { accessToken: this.session?.accessToken, error };
+  /**
+   * A logout clears the shared storage for every tab. A failed refresh clears it only if it still
+   * holds the session that failed: another tab may have stored a good one meanwhile.
+   */
+  private end(error: unknown, logout: boolean): void {
+    const accessToken = this.session?.accessToken;
+    this.ended = { accessToken, error };
     this.session = null;
-    this.config.storage.clear();
+    if (logout || this.config.storage.get()?.accessToken === accessToken) this.config.storage.clear();
   }
 
   /** `auth.epic` registers here while it runs; only one runner at a time. */
@@ -163,7 +171,7 @@ export class RefreshCoordinator {
     if (!this.runner) throw new EpicNotRunningError();
     const waiters = new Set<Subscriber<never>>();
     const cycle: Cycle = {
-      reason,
+      accessToken: this.session?.accessToken,
       refreshToken: this.session?.refreshToken,
       waiters,
       settled: false,
@@ -177,6 +185,8 @@ export class RefreshCoordinator {
     };
     this.cycle = cycle;
     this.emit(this.config.actions.refreshRequested({ reason }));
+    // Whoever saw that action may have logged out (or in) at once: then there is nothing to refresh.
+    if (this.cycle !== cycle) return cycle;
     const run = this.runner(cycle);
     if (this.cycle === cycle) cycle.run = run;
     return cycle;
@@ -201,17 +211,25 @@ export class RefreshCoordinator {
     this.config.storage.set({ accessToken, refreshToken, expiresAt });
   }
 
-  /** Another tab changed the shared storage. */
+  /**
+   * Another tab changed the shared storage: it logged out, logged in, or refreshed. Its tokens
+   * replace ours, end a refresh we were running (the waiting requests replay with them), and the
+   * store hears of it like of a login.
+   */
   private adopt(tokens: Tokens | null): void {
     if (!tokens) return this.logout(true);
-    if (tokens.accessToken !== this.session?.accessToken) {
-      this.session = this.load(tokens);
-    }
+    if (tokens.accessToken === this.session?.accessToken) return;
+    const session = this.load(tokens);
+    if (!session) return;
+    this.session = session;
+    this.ended = null;
+    this.emit(this.config.actions.tokensSet({ expiresAt: session.expiresAt ?? null }));
+    this.settle(null);
   }
 
   private load(tokens: Tokens | null): Session | null {
     try {
-      return tokens ? toSession(tokens, null, this.config.now(), this.config.expirySkewMs) : null;
+      return tokens ? toSession(tokens, null, this.config.now(), this.config.expirySkewMs, false) : null;
     } catch {
       return null; // unreadable tokens in storage: start logged out rather than crash the app
     }

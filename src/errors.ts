@@ -44,7 +44,7 @@ export class RetryLimitError extends NamedError {
   readonly code = 'RETRY_LIMIT';
   constructor(readonly retries: number, cause: unknown) {
     super(
-      `The request still failed with an auth error after ${retries} refresh(es); it is not retried again (option maxRetries).`,
+      `The request still failed with an auth error after ${retries} token refresh(es), so the token is not the problem: check the user's permissions, or what your isAuthError option counts as an auth error (maxRetries: ${retries}).`,
       { cause },
     );
   }

@@ -5,7 +5,7 @@ export type { AuthActions, AuthAction, RefreshReason } from './actions';
 export type { AuthStatus, TokenRefreshState } from './reducer';
 export type { Tokens } from './tokens';
 export { memoryStorage, localStorageStorage } from './storage';
-export type { TokenStorage } from './storage';
+export type { TokenStorage, LocalStorageOptions, LocksLike } from './storage';
 export { isUnauthorized, isTransientError, httpStatusOf } from './httpErrors';
 export {
   TokenRefreshError,

@@ -34,21 +34,42 @@ export function memoryStorage(initial: Tokens | null = null): TokenStorage {
   };
 }
 
-interface LocksLike {
+/** The part of the Web Locks API this package uses (`navigator.locks`). */
+export interface LocksLike {
   request<T>(name: string, callback: () => Promise<T>): Promise<T>;
+}
+
+export interface LocalStorageOptions {
+  /** @default globalThis.localStorage */
+  storage?: Storage;
+  /** The cross-tab lock; `null` for none. @default navigator.locks */
+  locks?: LocksLike | null;
+  /** Where `storage` events arrive. @default globalThis (the window) */
+  events?: Pick<EventTarget, 'addEventListener' | 'removeEventListener'>;
 }
 
 /**
  * Tokens in `localStorage` under `key`, shared by the tabs of one origin: a refresh in one tab is
  * seen by the others (the `storage` event), and refreshes are serialized across tabs with the Web
- * Locks API where the browser has it, so two tabs never spend one rotating refresh token.
+ * Locks API, so two tabs never spend one rotating refresh token. Web Locks exist only in secure
+ * contexts (https, localhost); without them a warning says so in development.
  *
  * @example
  * createTokenRefresh({ refresh, storage: localStorageStorage('my-app/tokens') })
  */
-export function localStorageStorage(key = 'tokenRefresh', storage: Storage = globalThis.localStorage): TokenStorage {
+export function localStorageStorage(key = 'tokenRefresh', options: LocalStorageOptions = {}): TokenStorage {
+  const {
+    storage = globalThis.localStorage,
+    locks = (globalThis.navigator as { locks?: LocksLike } | undefined)?.locks ?? null,
+    events = globalThis as Partial<EventTarget>,
+  } = options;
   if (!storage) {
-    throw new TypeError('localStorageStorage: there is no localStorage here; pass one as the second argument or use memoryStorage().');
+    throw new TypeError('localStorageStorage: there is no localStorage here; pass { storage } or use memoryStorage().');
+  }
+  if (process.env.NODE_ENV !== 'production' && !locks) {
+    console.warn(
+      '[redux-observable-token-refresh] localStorageStorage: no Web Locks (navigator.locks needs https or localhost), so two tabs may refresh at once and spend one rotating refresh token.',
+    );
   }
   const read = (value: string | null): Tokens | null => {
     try {
@@ -57,17 +78,18 @@ export function localStorageStorage(key = 'tokenRefresh', storage: Storage = glo
       return null;
     }
   };
-  const locks = (globalThis.navigator as { locks?: LocksLike } | undefined)?.locks;
   return {
     get: () => read(storage.getItem(key)),
     set: (tokens) => storage.setItem(key, JSON.stringify(tokens)),
     clear: () => storage.removeItem(key),
     subscribe(listener) {
-      const onStorage = (event: StorageEvent) => {
-        if (event.key === key || event.key === null) listener(read(event.newValue));
+      const onStorage = (event: Event) => {
+        const { key: changed, newValue, storageArea } = event as StorageEvent;
+        // sessionStorage fires the same event; `key` null means the whole storage was cleared.
+        if (storageArea === storage && (changed === key || changed === null)) listener(read(newValue));
       };
-      globalThis.addEventListener?.('storage', onStorage);
-      return () => globalThis.removeEventListener?.('storage', onStorage);
+      events.addEventListener?.('storage', onStorage);
+      return () => events.removeEventListener?.('storage', onStorage);
     },
     lock: locks ? (task) => locks.request(`${key}:refresh`, task) : undefined,
   };

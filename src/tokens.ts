@@ -38,20 +38,35 @@ export function expiryOf(tokens: Tokens, now: number): number | undefined {
   return typeof claims.iat === 'number' ? now + (claims.exp - claims.iat) * 1000 : claims.exp * 1000;
 }
 
-export function toSession(tokens: Tokens, previous: Session | null | undefined, now: number, skewMs: number): Session {
+/**
+ * @param fresh the tokens come from the server just now (a login or a refresh), rather than from
+ *   storage (a reload, another tab), whose tokens may have aged or expired meanwhile.
+ */
+export function toSession(
+  tokens: Tokens,
+  previous: Session | null | undefined,
+  now: number,
+  skewMs: number,
+  fresh = true,
+): Session {
   if (typeof tokens?.accessToken !== 'string' || tokens.accessToken === '') {
     throw new TypeError(
       'Tokens must be { accessToken: string, refreshToken?: string, expiresAt?: number }: accessToken is missing. Check what your login or refresh function returns.',
     );
   }
   const expiresAt = expiryOf(tokens, now);
-  // Refresh `skewMs` early, but never before half the lifetime has passed: a 15 s token with a
-  // 30 s skew would otherwise be "about to expire" the moment it arrives and refresh forever.
-  // A token that arrives already expired is sent anyway; the server's answer decides.
+  // Refresh `skewMs` early, but never before half the lifetime of a fresh token has passed: a 15 s
+  // token with a 30 s skew would otherwise be "about to expire" the moment it arrives and refresh
+  // forever. A fresh token that arrives already expired (a wrong clock) is sent anyway and the
+  // server's answer decides; a stored one that has expired is refreshed before it is sent.
   const refreshAt =
-    expiresAt === undefined || expiresAt <= now
+    expiresAt === undefined
       ? Infinity
-      : Math.max(expiresAt - skewMs, now + (expiresAt - now) / 2);
+      : !fresh
+        ? expiresAt - skewMs
+        : expiresAt <= now
+          ? Infinity
+          : Math.max(expiresAt - skewMs, now + (expiresAt - now) / 2);
   return {
     accessToken: tokens.accessToken,
     // A refresh response without a refresh token keeps the old one (RFC 6749 §6).

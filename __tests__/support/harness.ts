@@ -87,7 +87,7 @@ export class FakeServer {
 /**
  * Runs `auth.epic` the way a store does: its output is reduced and fed back into `action$`.
  */
-export function runEpic(auth: TokenRefresh, initial?: TokenRefreshState) {
+export function runEpic(auth: TokenRefresh, initial?: TokenRefreshState, onAction?: (action: UnknownAction) => void) {
   const action$ = new Subject<UnknownAction>();
   const actions: UnknownAction[] = [];
   let state = initial ?? auth.reducer(undefined, { type: '@@INIT' });
@@ -96,6 +96,7 @@ export function runEpic(auth: TokenRefresh, initial?: TokenRefreshState) {
     actions.push(action);
     state = auth.reducer(state, action);
     action$.next(action);
+    onAction?.(action);
   };
   const subscription = auth.epic(action$, state$ as never, undefined).subscribe(dispatch);
   return {

@@ -1,0 +1,79 @@
+import type { LocksLike } from '../../src';
+
+/**
+ * Several browser tabs of one origin in one process: a shared localStorage whose writes raise a
+ * `storage` event in every other tab (as browsers do, never in the writing tab), and a Web Locks
+ * implementation shared by all tabs (one holder per name, FIFO). Only the browser is simulated;
+ * the package, the stores and the server are real.
+ */
+export class Browser {
+  private readonly data = new Map<string, string>();
+  private readonly tabs: Tab[] = [];
+  private readonly queues = new Map<string, Promise<unknown>>();
+  /** Names of the locks held right now. */
+  readonly held = new Set<string>();
+
+  /**
+   * @param eventDelayMs how late a `storage` event reaches the other tabs. Browsers queue it as a
+   *   task, unordered with a lock grant: a tab may get the lock before it hears of the write.
+   */
+  constructor(private readonly eventDelayMs = 0) {}
+
+  readonly locks: LocksLike = {
+    request: <T>(name: string, callback: () => Promise<T>): Promise<T> => {
+      const previous = this.queues.get(name) ?? Promise.resolve();
+      const run = previous.then(async () => {
+        this.held.add(name);
+        try {
+          return await callback();
+        } finally {
+          this.held.delete(name);
+        }
+      });
+      this.queues.set(name, run.catch(() => undefined));
+      return run;
+    },
+  };
+
+  openTab(): Tab {
+    const tab = new Tab(this);
+    this.tabs.push(tab);
+    return tab;
+  }
+
+  /** @internal */
+  write(from: Tab, key: string, value: string | null): void {
+    const oldValue = this.data.get(key) ?? null;
+    if (oldValue === value) return;
+    if (value === null) this.data.delete(key);
+    else this.data.set(key, value);
+    for (const tab of this.tabs) {
+      if (tab === from) continue;
+      const event = Object.assign(new Event('storage'), { key, oldValue, newValue: value, storageArea: tab.localStorage });
+      if (this.eventDelayMs === 0) tab.events.dispatchEvent(event);
+      else setTimeout(() => tab.events.dispatchEvent(event), this.eventDelayMs);
+    }
+  }
+
+  /** @internal */
+  read(key: string): string | null {
+    return this.data.get(key) ?? null;
+  }
+}
+
+export class Tab {
+  readonly events = new EventTarget();
+  readonly localStorage: Storage;
+
+  constructor(browser: Browser) {
+    const tab = this;
+    this.localStorage = {
+      getItem: (key: string) => browser.read(key),
+      setItem: (key: string, value: string) => browser.write(tab, key, String(value)),
+      removeItem: (key: string) => browser.write(tab, key, null),
+      clear: () => {},
+      key: () => null,
+      length: 0,
+    };
+  }
+}
