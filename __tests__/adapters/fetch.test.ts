@@ -77,6 +77,16 @@ describe('authFetch: where the token goes', () => {
     expect(api.stats().refreshCalls).toBe(1);
   });
 
+  test('a refresh through authFetch that drops the signal waits for itself: RefreshTimeoutError at refreshTimeoutMs (pass signal on)', async () => {
+    let apiFetch!: ReturnType<typeof authFetch>;
+    const withoutSignal: typeof fetch = (input, init) => apiFetch(input, { ...init, signal: undefined });
+    const { auth } = await startSession(api, { refresh: jsonRefresh(api, withoutSignal), refreshTimeoutMs: 200, refreshRetries: 0 });
+    apiFetch = authFetch(auth, { allowedOrigins: [api.url] });
+    api.control.expireAccessTokens();
+    await expect(apiFetch(`${api.url}/api/echo`)).rejects.toMatchObject({ name: 'RefreshTimeoutError', code: 'REFRESH_TIMEOUT' });
+    expect(api.stats().refreshCalls).toBe(0); // the refresh call never left: it was queued behind itself
+  });
+
   test('a Request object is replayed from a clone, its own headers kept and the token replaced', async () => {
     const { auth } = await startSession(api);
     const seen: Array<string | null> = [];

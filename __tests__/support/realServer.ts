@@ -6,6 +6,8 @@
 import { configureStore, type Middleware, type Reducer } from '@reduxjs/toolkit';
 import type { UnknownAction } from 'redux';
 import { combineEpics, createEpicMiddleware, type Epic } from 'redux-observable';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { decodeJwt } from 'jose';
 import { createTokenRefresh, type RefreshFn, type TokenRefresh, type TokenRefreshOptions, type Tokens } from '../../src';
 import { startAuthServer, type AuthServer, type AuthServerOptions } from '../../demo/server/authServer';
@@ -92,3 +94,37 @@ export const apiRecords = (server: AuthServer): Array<[number, number | null]> =
     .recent.filter((r) => r.path.startsWith('/api/'))
     .map((r): [number, number | null] => [r.status, r.gen])
     .sort((a, b) => a[0] - b[0] || (a[1] ?? 0) - (b[1] ?? 0));
+
+export interface BodyCodeApi {
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * A second real API on 127.0.0.1 in front of the demo server, for APIs that do not say "token
+ * expired" with a 401: it forwards each `GET /api/*` with its `Authorization` to `server`, and turns
+ * the server's 401 into `403 { code: 1002 }` with an `X-Error-Code: 1002` header. Everything else
+ * passes through. The server's stats still count every request and refresh.
+ */
+export async function startBodyCodeApi(server: AuthServer): Promise<BodyCodeApi> {
+  const api = createServer((req, res) => {
+    const headers: Record<string, string> = req.headers.authorization ? { Authorization: req.headers.authorization } : {};
+    fetch(`${server.url}${req.url}`, { headers }).then(
+      async (answer) => {
+        if (answer.status === 401) {
+          await answer.body?.cancel();
+          res.writeHead(403, { 'Content-Type': 'application/json', 'X-Error-Code': '1002' }).end(JSON.stringify({ code: 1002, message: 'token expired' }));
+        } else {
+          res.writeHead(answer.status, { 'Content-Type': answer.headers.get('content-type') ?? 'application/json' }).end(await answer.text());
+        }
+      },
+      () => res.writeHead(502).end(),
+    );
+  });
+  api.keepAliveTimeout = 100;
+  await new Promise<void>((ready) => api.listen(0, '127.0.0.1', ready));
+  return {
+    url: `http://127.0.0.1:${(api.address() as AddressInfo).port}`,
+    close: () => new Promise<void>((done) => (api.closeAllConnections(), api.close(() => done()))),
+  };
+}

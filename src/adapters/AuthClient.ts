@@ -1,11 +1,23 @@
 import type { TokenRefresh } from '../createTokenRefresh';
+import { RetryLimitError } from '../errors';
+import { isUnauthorized } from '../httpErrors';
 
 /**
  * What an adapter needs of the object `createTokenRefresh` returns: the `authorized` operator
- * (every request goes through it, so every client shares one refresh) and a look at whether
- * there is a session at all. Structural, so a test double or a wrapped `auth` fits too.
+ * (every request goes through it, so every client shares one refresh), a look at whether there is
+ * a session at all, and `isAuthError`, so that a client's error means "token not accepted" exactly
+ * when it does for `authorized`. Structural, so a test double or a wrapped `auth` fits too; one
+ * without `isAuthError` gets the default, HTTP 401 (`isUnauthorized`).
+ *
+ * @example
+ * ```ts
+ * // The real thing
+ * const client: AuthClient = createTokenRefresh({ refresh });
+ * // A wrapper that logs every call an adapter makes
+ * const logged: AuthClient = { ...auth, authorized: (request) => (console.log('request'), auth.authorized(request)) };
+ * ```
  */
-export type AuthClient = Pick<TokenRefresh<string>, 'authorized' | 'getAccessToken'>;
+export type AuthClient = Pick<TokenRefresh<string>, 'authorized' | 'getAccessToken'> & Partial<Pick<TokenRefresh<string>, 'isAuthError'>>;
 
 /** @internal Throws the `TypeError` that names the argument when `auth` is not an auth object. */
 export function checkAuth(adapter: string, auth: unknown): asserts auth is AuthClient {
@@ -13,4 +25,30 @@ export function checkAuth(adapter: string, auth: unknown): asserts auth is AuthC
   if (typeof candidate?.authorized !== 'function' || typeof candidate.getAccessToken !== 'function') {
     throw new TypeError(`${adapter}: the first argument must be the object createTokenRefresh() returns, e.g. ${adapter}(auth, ...).`);
   }
+  if (candidate.isAuthError !== undefined && typeof candidate.isAuthError !== 'function') {
+    throw new TypeError(`${adapter}: auth.isAuthError must be a function (error) => boolean, or absent.`);
+  }
+}
+
+/** @internal The coordinator's `isAuthError`, or HTTP 401 for a test double without one. */
+export function authErrorTest(auth: AuthClient): (error: unknown) => boolean {
+  return auth.isAuthError ?? isUnauthorized;
+}
+
+/**
+ * @internal No session at all (before login, after logout): the request goes out as written. That is
+ * how a login call through the same client works, and why a pre-login 401 is not refreshed.
+ */
+export function hasNoSession(auth: AuthClient): boolean {
+  return auth.getAccessToken() === undefined;
+}
+
+/**
+ * @internal Whether `failure`, what `authorized` ended with, is the API's own answer `last`: the API
+ * still said "not accepted" after `maxRetries` refreshes (`RetryLimitError` whose cause it is), or
+ * `authorized` passed it on as it was. Each adapter then answers in its client's shape (the last 401
+ * `Response`, `AxiosError` or `{ error: { status: 401 } }`) instead of this package's error.
+ */
+export function isApiAnswer(failure: unknown, last: unknown): boolean {
+  return last !== undefined && (failure === last || (failure instanceof RetryLimitError && failure.cause === last));
 }

@@ -3,6 +3,18 @@
  * not a token response. `status` is what the default `isTransientError` reads: 5xx, 408 and 429 are
  * retried, everything else (`invalid_grant` above all: the refresh token is spent, expired or
  * revoked) is final and ends the session with a `TokenRefreshError` whose `cause` is this error.
+ *
+ * @example
+ * ```ts
+ * import { OAuth2Error } from 'redux-observable-token-refresh/oauth2';
+ *
+ * try {
+ *   await auth.refresh();
+ * } catch (error) {
+ *   // TokenRefreshError; its cause says what the token endpoint answered
+ *   if (error.cause instanceof OAuth2Error && error.cause.error === 'invalid_grant') showLogin('Your session has ended.');
+ * }
+ * ```
  */
 export class OAuth2Error extends Error {
   override readonly name = 'OAuth2Error';

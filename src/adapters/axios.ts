@@ -1,9 +1,8 @@
 import type { AxiosError, AxiosInstance, AxiosRequestConfig, InternalAxiosRequestConfig } from 'axios';
-import { firstValueFrom, from, of, throwError } from 'rxjs';
-import { RetryLimitError } from '../errors';
-import { isUnauthorized } from '../httpErrors';
+import { firstValueFrom, from, of, throwError, type Observable } from 'rxjs';
 import { isRefreshSignal } from '../refreshSignal';
-import { checkAuth, type AuthClient } from './AuthClient';
+import { untilAborted } from './abort';
+import { authErrorTest, checkAuth, hasNoSession, isApiAnswer, type AuthClient } from './AuthClient';
 import { createOriginGuard, type OriginOptions } from './originGuard';
 
 export type { AuthClient } from './AuthClient';
@@ -14,11 +13,25 @@ declare module 'axios' {
     /**
      * Send this request as written: no token, no refresh on its 401 (a login call, the refresh
      * call itself). Replays made by `attachAxios` carry it too, so they are never replayed again.
+     *
+     * @example
+     * ```ts
+     * await http.post('/auth/login', credentials, { skipAuthRefresh: true });
+     * ```
      */
     skipAuthRefresh?: boolean;
   }
 }
 
+/**
+ * Options of `attachAxios`: the origins that get the token. The URL checked is the one axios will
+ * call, `baseURL` combined with `url`.
+ *
+ * @example
+ * ```ts
+ * attachAxios(auth, http, { allowedOrigins: ['https://api.example.com', 'https://files.example.com'] });
+ * ```
+ */
 export type AttachAxiosOptions = OriginOptions;
 
 /** The token each request was sent with. Keyed by the config object axios hands from interceptor to error. */
@@ -36,8 +49,19 @@ const sentWith = new WeakMap<object, string>();
  * (the session is over) and with `LoggedOutError` when the user logged out while it waited. With no
  * session at all (before login), requests go out without a token.
  *
+ * An error counts as "token not accepted" when the coordinator's `isAuthError` says so (HTTP 401 by
+ * default), so an API that signals expiry with a body code refreshes here as in your epics:
+ * `createTokenRefresh({ refresh, isAuthError: e => isUnauthorized(e) || e?.response?.data?.code === 1002 })`.
+ *
+ * A request whose `signal` aborts while it waits for a refresh stops waiting at once and is never
+ * sent: it rejects as axios rejects any aborted request, with a `CanceledError`
+ * (`axios.isCancel(error)`). The refresh goes on for everyone else.
+ *
  * Untouched: requests with `skipAuthRefresh: true`, requests to origins not in `allowedOrigins`,
  * and requests carrying the `signal` of a refresh call, so the refresh can use this very instance.
+ * **If your `refresh` function uses this same instance, it must pass on the `signal` it is given
+ * (or send with `skipAuthRefresh: true`)**: otherwise the refresh call waits in the request
+ * interceptor for the refresh it is making, until `refreshTimeoutMs` fails it.
  * axios itself is not imported: you pass your instance, and axios stays an optional peer.
  *
  * @example
@@ -58,12 +82,17 @@ export function attachAxios(auth: AuthClient, instance: AxiosInstance, options: 
   }
   const allowed = createOriginGuard('attachAxios', options ?? {});
 
+  const isAuthError = authErrorTest(auth);
+
   const onRequest = async (config: InternalAxiosRequestConfig): Promise<InternalAxiosRequestConfig> => {
-    if (config.skipAuthRefresh || isRefreshSignal(config.signal) || auth.getAccessToken() === undefined) return config;
+    if (config.skipAuthRefresh || isRefreshSignal(config.signal) || hasNoSession(auth)) return config;
     if (!allowed(instance.getUri(config))) return config;
     // `authorized` with an identity request is "the token to send now": it waits for a refresh in
     // flight and refreshes first when the token is known to expire.
-    const token = await firstValueFrom(auth.authorized((current) => of(current)));
+    const token = await unlessAborted(auth.authorized((current) => of(current)), config);
+    // Aborted while waiting: handed back without a token. axios checks the signal before it sends,
+    // and rejects with its own CanceledError; nothing leaves.
+    if (token === undefined) return config;
     config.headers.set('Authorization', `Bearer ${token}`);
     sentWith.set(config, token);
     return config;
@@ -72,15 +101,20 @@ export function attachAxios(auth: AuthClient, instance: AxiosInstance, options: 
   const onResponseError = (error: AxiosError): Promise<unknown> => {
     const config = error?.config;
     const token = config && sentWith.get(config);
-    if (!config || token === undefined || !isUnauthorized(error)) return Promise.reject(error);
+    if (!config || token === undefined || !isAuthError(error)) return Promise.reject(error);
+    let last: unknown = error; // the API's latest "not accepted", in axios' own shape
     // The first attempt is the request that already failed: re-throwing its error with the token it
     // carried lets `authorized` decide (refresh, or replay at once for a late 401) and count retries.
     const replay$ = auth.authorized((current) =>
-      current === token ? throwError(() => error) : from(instance.request(withToken(config, current))),
+      current === token
+        ? throwError(() => error)
+        : from(instance.request(withToken(config, current)).catch((failure: unknown) => Promise.reject((last = failure)))),
     );
-    return firstValueFrom(replay$).catch((failure: unknown) => {
-      throw failure instanceof RetryLimitError ? failure.cause : failure;
-    });
+    return unlessAborted(replay$, config).then(
+      // Aborted while waiting for the refresh: axios rejects it unsent, as it rejects any aborted request.
+      (answer) => (answer === undefined ? instance.request({ ...config, skipAuthRefresh: true }) : answer),
+      (failure: unknown) => Promise.reject(isApiAnswer(failure, last) ? last : failure),
+    );
   };
 
   const requestId = instance.interceptors.request.use(onRequest);
@@ -94,4 +128,15 @@ export function attachAxios(auth: AuthClient, instance: AxiosInstance, options: 
 function withToken(config: InternalAxiosRequestConfig, token: string): AxiosRequestConfig {
   const headers = { ...(config.headers?.toJSON?.() as Record<string, unknown> | undefined), Authorization: `Bearer ${token}` };
   return { ...config, headers: headers as AxiosRequestConfig['headers'], skipAuthRefresh: true };
+}
+
+/**
+ * What `source$` gives, or `undefined` when the request's signal aborted first (at once, not when
+ * a refresh it waits for ends): the caller then lets axios reject the aborted request its own way.
+ */
+function unlessAborted<T>(source$: Observable<T>, { signal }: AxiosRequestConfig): Promise<T | undefined> {
+  return firstValueFrom(source$.pipe(untilAborted(signal))).catch((failure: unknown) => {
+    if (signal?.aborted) return undefined;
+    throw failure;
+  });
 }

@@ -1,12 +1,24 @@
 import { firstValueFrom, from, map, type Observable } from 'rxjs';
-import { RetryLimitError } from '../errors';
 import { isRefreshSignal } from '../refreshSignal';
-import { checkAuth, type AuthClient } from './AuthClient';
+import { untilAborted } from './abort';
+import { authErrorTest, checkAuth, hasNoSession, isApiAnswer, type AuthClient } from './AuthClient';
+import { defaultFetchFn } from './defaultFetchFn';
 import { createOriginGuard, type OriginOptions } from './originGuard';
 
 export type { AuthClient } from './AuthClient';
 export type { OriginOptions } from './originGuard';
 
+/**
+ * Options of `authFetch`: where the token may go (`allowedOrigins`, `baseOrigin`) and the transport.
+ *
+ * @example
+ * ```ts
+ * const apiFetch = authFetch(auth, {
+ *   allowedOrigins: ['https://api.example.com'],
+ *   fetchFn: (input, init) => window.fetch(input, { ...init, credentials: 'include' }),
+ * });
+ * ```
+ */
 export interface AuthFetchOptions extends OriginOptions {
   /**
    * The `fetch` that sends the requests. Inject one in tests or to add your own layer.
@@ -15,16 +27,30 @@ export interface AuthFetchOptions extends OriginOptions {
   fetchFn?: (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;
 }
 
-/** `RequestInit`, plus a way for one request to opt out. */
+/**
+ * `RequestInit`, plus a way for one request to opt out.
+ *
+ * @example
+ * ```ts
+ * await apiFetch('https://api.example.com/auth/login', { method: 'POST', body, skipAuthRefresh: true });
+ * ```
+ */
 export interface AuthFetchInit extends RequestInit {
   /** Send this request as written: no token, no refresh on its 401 (a login call, a public URL). */
   skipAuthRefresh?: boolean;
 }
 
-/** A drop-in `fetch` that carries the access token and shares the refresh with everything else. */
+/**
+ * A drop-in `fetch` that carries the access token and shares the refresh with everything else.
+ *
+ * @example
+ * ```ts
+ * const apiFetch: AuthFetch = authFetch(auth, { allowedOrigins: ['https://api.example.com'] });
+ * const controller = new AbortController();
+ * const response = await apiFetch('https://api.example.com/profile', { signal: controller.signal });
+ * ```
+ */
 export type AuthFetch = (input: RequestInfo | URL, init?: AuthFetchInit) => Promise<Response>;
-
-const defaultFetchFn: NonNullable<AuthFetchOptions['fetchFn']> = (input, init) => fetch(input, init);
 
 /**
  * A drop-in `fetch` on the same refresh coordinator as your epics: it adds `Authorization: Bearer`
@@ -38,8 +64,19 @@ const defaultFetchFn: NonNullable<AuthFetchOptions['fetchFn']> = (input, init) =
  *   `LoggedOutError` when the user logged out while the request waited;
  * - with no session at all (before login), requests go out without a token, like the login call.
  *
+ * A response counts as "token not accepted" when the coordinator's `isAuthError` says so (HTTP 401
+ * by default; the `Response` itself is what it is given, so an API that answers 403 with an
+ * `X-Error-Code` header can say `e => isUnauthorized(e) || e?.headers?.get?.('x-error-code') === '1002'`).
+ *
+ * The caller's `signal` (in `init` or on a `Request`) is watched while the request waits for a
+ * refresh: aborting rejects at once with the signal's reason (an `AbortError`), and the request is
+ * never sent. The refresh goes on for everyone else.
+ *
  * Requests elsewhere, with `skipAuthRefresh: true`, or carrying the `signal` of a refresh call are
  * passed through untouched, so the refresh call can use this `fetch` without waiting on itself.
+ * **If your `refresh` function calls this same `authFetch`, it must pass on the `signal` it is
+ * given (or send with `skipAuthRefresh: true`)**: otherwise the refresh call waits for the refresh
+ * it is making, until `refreshTimeoutMs` fails it.
  * Replaying needs a body that can be sent twice: a string, `FormData`, `Blob`, `URLSearchParams`
  * or a `Request` (cloned per attempt), not a one-shot `ReadableStream`.
  *
@@ -62,28 +99,30 @@ export function authFetch(auth: AuthClient, options: AuthFetchOptions = {}): Aut
     const { skipAuthRefresh, ...requestInit } = init ?? {};
     const request = isRequest(input) ? input : undefined;
     const url = request ? request.url : input instanceof URL ? input : String(input);
-    if (skipAuthRefresh || isRefreshSignal(requestInit.signal ?? request?.signal) || !allowed(url) || auth.getAccessToken() === undefined) {
+    const signal = requestInit.signal ?? request?.signal;
+    if (skipAuthRefresh || isRefreshSignal(signal) || !allowed(url) || hasNoSession(auth)) {
       return fetchFn(input, init === undefined ? undefined : requestInit);
     }
+    const isAuthError = authErrorTest(auth);
     let rejected: Response | undefined;
     const send = (token: string): Observable<Response> => {
-      discard(rejected); // a replay: the 401 before it is not needed any more
+      discard(rejected); // a replay: the rejected answer before it is not needed any more
       rejected = undefined;
       const headers = new Headers(requestInit.headers ?? request?.headers);
       headers.set('Authorization', `Bearer ${token}`);
       return from(fetchFn(request ? request.clone() : input, { ...requestInit, headers })).pipe(
         map((response) => {
-          if (response.status !== 401) return response;
-          // Thrown as is: the default isAuthError reads `status` from a Response.
+          if (!isAuthError(response)) return response;
+          // Thrown to `authorized`, which refreshes (or replays a late one) and counts the retries.
           rejected = response;
           throw response;
         }),
       );
     };
-    return firstValueFrom(auth.authorized(send)).catch((error: unknown) => {
-      // The API still says 401 after a refresh (RetryLimitError), or your isAuthError did not take
-      // this 401 as an auth error: either way it is the API's answer, and fetch resolves with it.
-      if (rejected && (error === rejected || (error instanceof RetryLimitError && error.cause === rejected))) return rejected;
+    return firstValueFrom(auth.authorized(send).pipe(untilAborted(signal))).catch((error: unknown) => {
+      // The API still says no after a refresh (RetryLimitError), or a test double's `authorized`
+      // passed the answer on: either way it is the API's answer, and fetch resolves with it.
+      if (isApiAnswer(error, rejected)) return rejected as Response;
       discard(rejected);
       throw error;
     });

@@ -1,8 +1,23 @@
 import type { Tokens } from '../tokens';
+import { optionChecker } from './checkOption';
+import { defaultFetchFn } from './defaultFetchFn';
 import { OAuth2Error } from './OAuth2Error';
 
 export { OAuth2Error } from './OAuth2Error';
 
+/**
+ * Where the token endpoint is and how this client authenticates to it.
+ *
+ * @example
+ * ```ts
+ * const options: OAuth2RefreshGrantOptions = {
+ *   tokenEndpoint: 'https://auth.example.com/oauth/token',
+ *   clientId: 'backoffice',
+ *   clientSecret: process.env.CLIENT_SECRET,
+ *   scope: ['profile', 'items'],
+ * };
+ * ```
+ */
 export interface OAuth2RefreshGrantOptions {
   /** The token endpoint's URL, e.g. `https://auth.example.com/oauth/token`. */
   tokenEndpoint: string | URL;
@@ -37,10 +52,18 @@ export interface OAuth2RefreshGrantOptions {
   now?: () => number;
 }
 
-/** A `refresh` for `createTokenRefresh`: spends `refreshToken` at the token endpoint. */
+/**
+ * A `refresh` for `createTokenRefresh`: spends `refreshToken` at the token endpoint.
+ *
+ * @example
+ * ```ts
+ * const refresh: OAuth2RefreshFn = oauth2RefreshGrant({ tokenEndpoint, clientId: 'my-spa' });
+ * const auth = createTokenRefresh({ refresh });
+ * ```
+ */
 export type OAuth2RefreshFn = (refreshToken: string, context: { signal: AbortSignal }) => Promise<Tokens>;
 
-const defaultFetchFn: NonNullable<OAuth2RefreshGrantOptions['fetchFn']> = (input, init) => fetch(input, init);
+const check = optionChecker('oauth2RefreshGrant');
 
 /**
  * Makes the `refresh` function for `createTokenRefresh` from an OAuth 2.0 token endpoint, following
@@ -136,8 +159,4 @@ function base64(value: string): string {
   let binary = '';
   for (const byte of bytes) binary += String.fromCharCode(byte);
   return btoa(binary);
-}
-
-function check(ok: boolean, option: string, expected: string): void {
-  if (!ok) throw new TypeError(`oauth2RefreshGrant: option "${option}" must be ${expected}.`);
 }

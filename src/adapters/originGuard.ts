@@ -1,4 +1,12 @@
-/** Where a token may be sent: shared by the fetch and axios adapters. */
+/**
+ * Where a token may be sent: shared by the fetch and axios adapters.
+ *
+ * @example
+ * ```ts
+ * // In the browser the app's own origin is the default; in Node, say where relative URLs go.
+ * authFetch(auth, { allowedOrigins: ['https://api.example.com'], baseOrigin: 'https://app.example.com' });
+ * ```
+ */
 export interface OriginOptions {
   /**
    * The origins (`scheme://host:port`) that receive the access token. A request anywhere else goes

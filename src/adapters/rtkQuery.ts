@@ -1,10 +1,23 @@
 import type { BaseQueryFn, FetchArgs, FetchBaseQueryError, QueryReturnValue } from '@reduxjs/toolkit/query';
 import { defer, firstValueFrom } from 'rxjs';
-import { RetryLimitError, isAuthRefreshError, serializeError, type AuthRefreshError } from '../errors';
-import { checkAuth, type AuthClient } from './AuthClient';
+import { isAuthRefreshError, serializeError, type AuthRefreshError } from '../errors';
+import { abortReason, untilAborted } from './abort';
+import { checkAuth, hasNoSession, isApiAnswer, type AuthClient } from './AuthClient';
 
 export type { AuthClient } from './AuthClient';
 
+/**
+ * How `authBaseQuery` adds the token to a base query's arguments, and how it shapes the error of a
+ * session that ended. Both have defaults for `fetchBaseQuery`; pass both for any other base query.
+ *
+ * @example
+ * ```ts
+ * const baseQuery = authBaseQuery(auth, graphqlBaseQuery, {
+ *   withToken: (args, accessToken) => ({ ...args, headers: { ...args.headers, Authorization: `Bearer ${accessToken}` } }),
+ *   toError: (error) => ({ message: error.message, code: error.code }),
+ * });
+ * ```
+ */
 export interface AuthBaseQueryOptions<Args, BaseQueryError> {
   /**
    * Returns the arguments of one attempt with the access token added.
@@ -31,6 +44,10 @@ type AnyBaseQuery<Args, Result, BaseQueryError, DefinitionExtraOptions, Meta> = 
  * Results keep RTK Query's shape: a 401 that persists after `maxRetries` refreshes is returned as
  * that last `{ error: { status: 401 } }`; a failed refresh or a logout becomes `toError(error)`
  * (by default `{ status: 'CUSTOM_ERROR', data: { name, code } }`, e.g. `code: 'REFRESH_FAILED'`).
+ * A query aborted while it waits for a refresh (`api.signal`: RTK Query aborts it, and has
+ * already rejected the query's promise with its own `AbortError`) stops waiting at once and is
+ * never sent; what it returns, `{ error: { status: 'FETCH_ERROR', error: 'AbortError: …' } }` as
+ * `fetchBaseQuery` answers an aborted fetch, is discarded by RTK Query.
  * With no session at all (before login), queries run without a token, so a login mutation in the
  * same API works. Any base query fits: pass `withToken` (and `toError`) for one that does not take
  * `fetchBaseQuery`'s arguments.
@@ -72,7 +89,7 @@ export function authBaseQuery<Args, Result, BaseQueryError, DefinitionExtraOptio
 
   type Returned = QueryReturnValue<Result, BaseQueryError, Meta>;
   return async (args, api, extraOptions) => {
-    if (auth.getAccessToken() === undefined) return baseQuery(args, api, extraOptions);
+    if (hasNoSession(auth)) return baseQuery(args, api, extraOptions);
     let last: Returned | undefined;
     const attempt = (token: string) =>
       defer(async () => {
@@ -83,11 +100,13 @@ export function authBaseQuery<Args, Result, BaseQueryError, DefinitionExtraOptio
         if (last.error !== undefined) throw last.error;
         return last;
       });
+    const signal = api?.signal;
     try {
-      return await firstValueFrom(auth.authorized(attempt));
+      return await firstValueFrom(auth.authorized(attempt).pipe(untilAborted(signal)));
     } catch (error) {
-      if (last?.error !== undefined && (error === last.error || (error instanceof RetryLimitError && error.cause === last.error))) return last;
+      if (isApiAnswer(error, last?.error)) return last as Returned;
       if (isAuthRefreshError(error)) return { error: toError(error) };
+      if (signal?.aborted) return { error: abortedError(abortReason(signal)) as BaseQueryError };
       throw error;
     }
   };
@@ -108,4 +127,9 @@ function addBearer(args: string | FetchArgs, accessToken: string): FetchArgs {
 
 function customError(error: AuthRefreshError): FetchBaseQueryError {
   return { status: 'CUSTOM_ERROR', error: error.message, data: serializeError(error) };
+}
+
+/** What `fetchBaseQuery` answers for an aborted fetch. RTK Query discards it: the query already rejected. */
+function abortedError(reason: unknown): FetchBaseQueryError {
+  return { status: 'FETCH_ERROR', error: String(reason) };
 }
