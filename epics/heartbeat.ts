@@ -5,7 +5,6 @@ import {
   asyncScheduler,
   catchError,
   combineLatest,
-  defer,
   distinctUntilChanged,
   exhaustMap,
   filter,
@@ -14,6 +13,7 @@ import {
   ignoreElements,
   map,
   merge,
+  mergeMap,
   of,
   scan,
   startWith,
@@ -26,12 +26,36 @@ import {
   type ObservableInput,
   type SchedulerLike,
 } from 'rxjs';
+import { optionChecker } from '../src/adapters/checkOption';
 import type { TokenRefresh } from '../src/createTokenRefresh';
 import { isUnauthorized } from '../src/httpErrors';
+import { sessionEvents } from './sessionEvents';
 
-/** What the epic needs of the object `createTokenRefresh` returns. */
-export type HeartbeatAuth = Pick<TokenRefresh<string>, 'actions' | 'refresh' | 'getAccessToken'>;
+/**
+ * What the epic needs of the object `createTokenRefresh` returns: `authorized` gives each check
+ * the token to send now (waiting while a refresh runs), `refresh` asks for one when the check is
+ * rejected.
+ *
+ * @example
+ * ```ts
+ * const heartbeatAuth: HeartbeatAuth = auth; // the whole auth object fits
+ * ```
+ */
+export type HeartbeatAuth = Pick<TokenRefresh<string>, 'actions' | 'refresh' | 'getAccessToken' | 'authorized'>;
 
+/**
+ * How often and how the token is checked, and when the page counts as visible.
+ *
+ * @example
+ * ```ts
+ * createHeartbeatEpic(auth, {
+ *   intervalMs: 60_000,
+ *   check: (token) => ajax.getJSON<{ active: boolean }>('/api/session', { Authorization: `Bearer ${token}` }),
+ *   // an API that answers 200 { active: false } for a revoked session
+ *   isAuthError: (answer) => isUnauthorized(answer) || (answer as { active?: boolean })?.active === false,
+ * });
+ * ```
+ */
 export interface HeartbeatOptions {
   /** How often the token is checked while the session lasts and the page is visible. */
   intervalMs: number;
@@ -67,6 +91,9 @@ export interface HeartbeatOptions {
  * expired on the server is noticed before the user's next action meets a 401. Runs from `tokensSet`
  * until `loggedOut` or `refreshFailed`, paused while the page is hidden. A rejection of a token
  * that was replaced while the check ran is ignored: the new token was not the one checked.
+ * Each check gets its token from `auth.authorized`, as every request does: a tick while a refresh
+ * runs waits for it and checks the new token (the old one is never sent), and a token known to
+ * expire is refreshed before it is checked. At most one check (or wait) runs at a time.
  * It emits no action of its own.
  *
  * @example
@@ -81,42 +108,50 @@ export interface HeartbeatOptions {
  * ```
  */
 export function createHeartbeatEpic(auth: HeartbeatAuth, options: HeartbeatOptions): Epic<unknown, UnknownAction, unknown, unknown> {
-  if (typeof auth?.refresh !== 'function' || typeof auth.getAccessToken !== 'function' || typeof auth.actions?.tokensSet?.match !== 'function') {
+  if (
+    typeof auth?.refresh !== 'function' ||
+    typeof auth.authorized !== 'function' ||
+    typeof auth.getAccessToken !== 'function' ||
+    typeof auth.actions?.tokensSet?.match !== 'function'
+  ) {
     throw new TypeError('createHeartbeatEpic: the first argument must be the object createTokenRefresh() returns.');
   }
   if (typeof options !== 'object' || options === null) {
     throw new TypeError('createHeartbeatEpic: pass an options object, e.g. createHeartbeatEpic(auth, { intervalMs, check }).');
   }
   const { intervalMs, check, isAuthError = isUnauthorized, visible$, scheduler = asyncScheduler } = options;
-  if (typeof intervalMs !== 'number' || !Number.isFinite(intervalMs) || intervalMs <= 0) {
-    throw new TypeError('createHeartbeatEpic: option "intervalMs" must be a number of milliseconds > 0.');
-  }
-  if (typeof check !== 'function') throw new TypeError('createHeartbeatEpic: option "check" must be a function (accessToken) => Observable | Promise.');
-  if (typeof isAuthError !== 'function') throw new TypeError('createHeartbeatEpic: option "isAuthError" must be a function (error) => boolean.');
-  if (visible$ !== undefined && typeof visible$?.subscribe !== 'function') {
-    throw new TypeError('createHeartbeatEpic: option "visible$" must be an Observable<boolean>.');
-  }
-  if (typeof scheduler?.now !== 'function') throw new TypeError('createHeartbeatEpic: option "scheduler" must be an RxJS scheduler.');
-  const { tokensSet, refreshSucceeded, loggedOut, refreshFailed } = auth.actions;
+  const checkOption = optionChecker('createHeartbeatEpic');
+  checkOption(typeof intervalMs === 'number' && Number.isFinite(intervalMs) && intervalMs > 0, 'intervalMs', 'a number of milliseconds > 0');
+  checkOption(typeof check === 'function', 'check', 'a function (accessToken) => Observable | Promise');
+  checkOption(typeof isAuthError === 'function', 'isAuthError', 'a function (error) => boolean');
+  checkOption(visible$ === undefined || typeof visible$?.subscribe === 'function', 'visible$', 'an Observable<boolean>');
+  checkOption(typeof scheduler?.now === 'function', 'scheduler', 'an RxJS scheduler');
 
+  // `authorized` with an identity request is "the token to send now": it waits while a refresh
+  // runs and refreshes first when the token is known to expire, so a check never carries a token
+  // that is being replaced. The check itself runs outside it: a rejection asks for a refresh with
+  // reason 'heartbeat' and is not replayed (the next tick checks the new token).
   const checkOnce = () =>
-    defer(() => {
-      const token = auth.getAccessToken();
-      if (token === undefined) return EMPTY;
-      return from(check(token)).pipe(
-        take(1),
-        timeout({ first: intervalMs, scheduler }),
-        map((value) => value === false || isAuthError(value)),
-        catchError((error: unknown) => of(isAuthError(error))),
-        filter((rejected) => rejected && auth.getAccessToken() === token),
-        tap(() => void auth.refresh('heartbeat').catch(() => {})),
-      );
-    });
+    auth.authorized((current) => of(current)).pipe(
+      take(1),
+      mergeMap((token) =>
+        from(check(token)).pipe(
+          take(1),
+          timeout({ first: intervalMs, scheduler }),
+          map((value) => value === false || isAuthError(value)),
+          catchError((error: unknown) => of(isAuthError(error))),
+          filter((rejected) => rejected && auth.getAccessToken() === token),
+          tap(() => void auth.refresh('heartbeat').catch(() => {})),
+        ),
+      ),
+      // No session, or the refresh it waited for failed: refreshFailed or loggedOut stops the ticks.
+      catchError(() => EMPTY),
+    );
 
   return (action$) => {
     const session$ = action$.pipe(
-      filter((action) => tokensSet.match(action) || refreshSucceeded.match(action) || loggedOut.match(action) || refreshFailed.match(action)),
-      map((action) => tokensSet.match(action) || refreshSucceeded.match(action)),
+      sessionEvents(auth.actions),
+      map((session) => session !== null),
       startWith(auth.getAccessToken() !== undefined),
       distinctUntilChanged(),
     );

@@ -1,12 +1,29 @@
 import type { UnknownAction } from 'redux';
 import type { Epic } from 'redux-observable';
-import { EMPTY, asyncScheduler, filter, ignoreElements, map, startWith, switchMap, tap, timer, type SchedulerLike } from 'rxjs';
+import { EMPTY, asyncScheduler, ignoreElements, map, startWith, switchMap, tap, timer, type SchedulerLike } from 'rxjs';
+import { isDuration, optionChecker } from '../src/adapters/checkOption';
 import type { TokenRefresh } from '../src/createTokenRefresh';
 import type { TokenRefreshState } from '../src/reducer';
+import { sessionEvents } from './sessionEvents';
 
-/** What the epic needs of the object `createTokenRefresh` returns. */
+/**
+ * What the epic needs of the object `createTokenRefresh` returns.
+ *
+ * @example
+ * ```ts
+ * const scheduledAuth: ScheduledRefreshAuth = auth; // the whole auth object fits
+ * ```
+ */
 export type ScheduledRefreshAuth = Pick<TokenRefresh<string>, 'actions' | 'refresh' | 'reducerPath'>;
 
+/**
+ * When the background refresh runs, and on which clock.
+ *
+ * @example
+ * ```ts
+ * createScheduledRefreshEpic(auth, { expirySkewMs: 60_000 }); // the skew you gave createTokenRefresh
+ * ```
+ */
 export interface ScheduledRefreshOptions {
   /**
    * How long before the access token's expiry the background refresh runs (never before half the
@@ -44,19 +61,17 @@ export function createScheduledRefreshEpic(
   if (typeof auth?.refresh !== 'function' || typeof auth.actions?.tokensSet?.match !== 'function') {
     throw new TypeError('createScheduledRefreshEpic: the first argument must be the object createTokenRefresh() returns.');
   }
-  if (typeof expirySkewMs !== 'number' || !Number.isFinite(expirySkewMs) || expirySkewMs < 0) {
-    throw new TypeError('createScheduledRefreshEpic: option "expirySkewMs" must be a number of milliseconds >= 0.');
-  }
-  if (typeof scheduler?.now !== 'function') throw new TypeError('createScheduledRefreshEpic: option "scheduler" must be an RxJS scheduler.');
-  const { tokensSet, refreshSucceeded, loggedOut, refreshFailed } = auth.actions;
+  const check = optionChecker('createScheduledRefreshEpic');
+  check(isDuration(expirySkewMs), 'expirySkewMs', 'a number of milliseconds >= 0');
+  check(typeof scheduler?.now === 'function', 'scheduler', 'an RxJS scheduler');
 
   return (action$, state$) => {
     // The session may predate the epic (tokens from storage, a login before `run`): start from the store.
     const slice = (state$?.value as Record<string, TokenRefreshState | undefined> | undefined)?.[auth.reducerPath];
     const initial = slice?.status === 'unauthenticated' ? null : (slice?.expiresAt ?? null);
     return action$.pipe(
-      filter((action) => tokensSet.match(action) || refreshSucceeded.match(action) || loggedOut.match(action) || refreshFailed.match(action)),
-      map((action) => (tokensSet.match(action) || refreshSucceeded.match(action) ? action.payload.expiresAt : null)),
+      sessionEvents(auth.actions),
+      map((session) => session?.expiresAt ?? null),
       startWith(initial),
       // switchMap: each new expiry (or the end of the session) replaces the pending timer.
       switchMap((expiresAt) => {

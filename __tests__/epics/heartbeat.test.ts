@@ -97,6 +97,42 @@ describe('createHeartbeatEpic', () => {
       expectObservable(store.refreshReasons$, '550ms !').toBe('400ms h 99ms h', { h: 'heartbeat' });
     }));
 
+  test('a tick during a refresh does not send the old token: it waits, then checks the new one', () =>
+    ts.run(({ expectObservable, flush }) => {
+      const { server, auth } = setup();
+      server.refreshLatency = 250; // the refresh runs from 150 to 400
+      auth.setTokens(server.tokens);
+      const store = runStore(ts, 550, auth, createHeartbeatEpic(auth, { intervalMs: 100, check: (token) => server.request(token) }));
+      ts.schedule(() => void auth.refresh().catch(() => {}), 150);
+      // One refresh (the one started at 150); the heartbeat neither starts nor duplicates one.
+      expectObservable(store.refreshReasons$, '550ms !').toBe('150ms m', { m: 'manual' });
+      flush();
+      // The tick at 200 waits for the refresh (the one at 300 finds it waiting: no pile-up), and
+      // checks with the new token at 400. No check carries access-0 after the refresh started.
+      expect(checks(server)).toEqual([
+        [100, 'access-0'],
+        [400, 'access-1'],
+        [500, 'access-1'],
+      ]);
+    }));
+
+  test('a token known to expire is refreshed before the check, not sent', () =>
+    ts.run(({ expectObservable, flush }) => {
+      const server = new FakeServer(() => ts.now());
+      server.accessTtl = 1_000;
+      server.login();
+      const auth = createTokenRefresh({ refresh: server.refresh, expirySkewMs: 100 });
+      auth.setTokens(server.tokens); // expires at 1000: refreshed first from 900 on
+      const store = runStore(ts, 1_050, auth, createHeartbeatEpic(auth, { intervalMs: 300, check: (token) => server.request(token) }));
+      expectObservable(store.refreshReasons$, '1050ms !').toBe('900ms e', { e: 'expired' });
+      flush();
+      expect(checks(server)).toEqual([
+        [300, 'access-L1'],
+        [600, 'access-L1'],
+        [905, 'access-1'],
+      ]);
+    }));
+
   test('bad options throw a TypeError naming the option', () => {
     const { auth } = setup();
     const check = () => of(true);
