@@ -4,7 +4,7 @@ import type { Epic } from 'redux-observable';
 import { createRefreshEpic, type RefreshFn } from '../epics/refreshEpic';
 import { createAuthActions, type AuthActions, type RefreshReason } from './actions';
 import { createAuthorized } from './authorized';
-import { RefreshCoordinator } from './coordinator';
+import { createCoordinator } from './coordinator';
 import { isTransientError as defaultIsTransientError, isUnauthorized } from './httpErrors';
 import { createAuthReducer, type TokenRefreshState } from './reducer';
 import { memoryStorage, type TokenStorage } from './storage';
@@ -167,7 +167,7 @@ export function createTokenRefresh<Name extends string = 'tokenRefresh'>(
   }
 
   const actions = createAuthActions(name);
-  const coordinator = new RefreshCoordinator({ storage, actions, now: () => scheduler.now(), expirySkewMs });
+  const coordinator = createCoordinator({ storage, actions, now: () => scheduler.now(), expirySkewMs });
   return {
     epic: createRefreshEpic({
       coordinator,
