@@ -26,7 +26,7 @@ import {
   type ObservableInput,
   type SchedulerLike,
 } from 'rxjs';
-import { optionChecker } from '../src/adapters/checkOption';
+import { optionChecker } from '../src/checkOption';
 import type { TokenRefresh } from '../src/createTokenRefresh';
 import { isUnauthorized } from '../src/httpErrors';
 import { sessionEvents } from './sessionEvents';

@@ -1,7 +1,7 @@
 import type { UnknownAction } from 'redux';
 import type { Epic } from 'redux-observable';
 import { EMPTY, asyncScheduler, ignoreElements, map, startWith, switchMap, tap, timer, type SchedulerLike } from 'rxjs';
-import { isDuration, optionChecker } from '../src/adapters/checkOption';
+import { isDuration, optionChecker } from '../src/checkOption';
 import type { TokenRefresh } from '../src/createTokenRefresh';
 import type { TokenRefreshState } from '../src/reducer';
 import { sessionEvents } from './sessionEvents';

@@ -4,11 +4,14 @@ import type { Epic } from 'redux-observable';
 import { createRefreshEpic, type RefreshFn } from '../epics/refreshEpic';
 import { createAuthActions, type AuthActions, type RefreshReason } from './actions';
 import { createAuthorized } from './authorized';
+import { isDuration, optionChecker } from './checkOption';
 import { createCoordinator } from './coordinator';
 import { isTransientError as defaultIsTransientError, isUnauthorized } from './httpErrors';
 import { createAuthReducer, type TokenRefreshState } from './reducer';
 import { memoryStorage, type TokenStorage } from './storage';
 import type { Tokens } from './tokens';
+
+const check = optionChecker('createTokenRefresh');
 
 export interface TokenRefreshOptions<Name extends string = 'tokenRefresh'> {
   /**
@@ -198,12 +201,4 @@ export function createTokenRefresh<Name extends string = 'tokenRefresh'>(
     getAccessToken: () => coordinator.accessToken,
     selectState: (rootState) => rootState[name],
   };
-}
-
-function isDuration(value: unknown): value is number {
-  return typeof value === 'number' && Number.isFinite(value) && value >= 0;
-}
-
-function check(ok: boolean, option: string, expected: string): void {
-  if (!ok) throw new TypeError(`createTokenRefresh: option "${option}" must be ${expected}.`);
 }

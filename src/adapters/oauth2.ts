@@ -1,5 +1,5 @@
 import type { Tokens } from '../tokens';
-import { optionChecker } from './checkOption';
+import { optionChecker } from '../checkOption';
 import { defaultFetchFn } from './defaultFetchFn';
 import { OAuth2Error } from './OAuth2Error';
 

@@ -1,7 +1,7 @@
 /**
  * @internal Returns `check(ok, option, expected)`, which throws the `TypeError` that names the
  * option and says what it must be: `oauth2RefreshGrant: option "clientId" must be a non-empty string.`
- * Shared by the adapters and the epics, so every misuse reads the same way.
+ * Shared by the core, the adapters and the epics, so every misuse reads the same way.
  */
 export function optionChecker(owner: string): (ok: boolean, option: string, expected: string) => void {
   return (ok, option, expected) => {
