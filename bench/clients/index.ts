@@ -4,12 +4,14 @@ import { rtkQueryMutex } from './rtkQueryMutex';
 import { seedAxiosQueue } from './seedAxiosQueue';
 import { seedEpicExhaustMap, seedEpicMergeMap } from './seedEpics';
 import { thisPackage, thisPackageAxios } from './thisPackage';
+import { thisPackageAttachAxios } from './thisPackageAttachAxios';
 import { thisPackageRtkQuery } from './thisPackageRtkQuery';
 import type { ClientFactory } from './types';
 
 export const clients: ClientFactory[] = [
   thisPackage,
   thisPackageAxios,
+  thisPackageAttachAxios,
   thisPackageRtkQuery,
   axiosAuthRefreshDefaults,
   axiosAuthRefreshNoDedupe,
