@@ -17,7 +17,9 @@ export interface TokenRefreshOptions<Name extends string = 'tokenRefresh'> {
   /**
    * Calls your refresh endpoint with the refresh token and answers with the new tokens. Return an
    * Observable, a Promise or anything RxJS's `from` takes. Abort the request when `signal` aborts
-   * (logout, timeout). It is never intercepted by this package, so it cannot wait on itself.
+   * (logout, timeout). If it goes through a client wrapped by `attachAxios` or `authFetch`, pass
+   * `signal` on: that is how the adapters know it is the refresh and let it through instead of
+   * making it wait for itself.
    */
   refresh: RefreshFn;
   /**
