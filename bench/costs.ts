@@ -10,24 +10,30 @@ import { Observable, Subject, catchError, defer, filter, mergeMap, of, take, tak
 import { Bench } from 'tinybench';
 import { createTokenRefresh, type TokenRefresh, type Tokens } from '../src/index';
 
-/** A store-like loop around `auth.epic` that counts who is subscribed to `action$`. */
-function runAuth(refresh: () => Observable<Tokens>) {
+/** An action stream that counts who is subscribed to it: the figure "subscribers on action$". */
+function countedActions() {
   const action$ = new Subject<UnknownAction>();
-  let subscribers = 0;
+  const counter = { subscribers: 0 };
   const counted$ = new Observable<UnknownAction>((subscriber) => {
-    subscribers++;
+    counter.subscribers++;
     const inner = action$.subscribe(subscriber);
     return () => {
-      subscribers--;
+      counter.subscribers--;
       inner.unsubscribe();
     };
   });
+  return { action$, counted$, counter };
+}
+
+/** A store-like loop around `auth.epic` that counts who is subscribed to `action$`. */
+function runAuth(refresh: () => Observable<Tokens>) {
+  const { action$, counted$, counter } = countedActions();
   const auth = createTokenRefresh({ refresh });
   const state$ = new StateObservable(new Subject(), auth.reducer(undefined, { type: '@@INIT' }));
   const subscription = auth.epic(counted$, state$ as never, undefined).subscribe((action) => action$.next(action));
   // Opaque tokens: no expiry known, so the per-request path never refreshes on its own.
   auth.setTokens({ accessToken: 'access-0', refreshToken: 'refresh-0' });
-  return { auth, action$, subscribers: () => subscribers, stop: () => subscription.unsubscribe() };
+  return { auth, action$, subscribers: () => counter.subscribers, stop: () => subscription.unsubscribe() };
 }
 
 /** A refresh the test answers by hand: each call is a Subject, settled with `answer()`. */
@@ -129,16 +135,7 @@ export function measureRelease(size: number): ReleaseResult {
  * `take(1)` + `takeUntil` subscription on action$, released by one REFRESH_TOKEN_SUCCESS.
  */
 export function measureSeedRelease(size: number): ReleaseResult {
-  const action$ = new Subject<UnknownAction>();
-  let subscribers = 0;
-  const counted$ = new Observable<UnknownAction>((subscriber) => {
-    subscribers++;
-    const inner = action$.subscribe(subscriber);
-    return () => {
-      subscribers--;
-      inner.unsubscribe();
-    };
-  });
+  const { action$, counted$, counter } = countedActions();
   const ofType = (type: string) => filter((action: UnknownAction) => action.type === type);
   const state = { accessToken: 'expired' };
   let valid = 'access-0';
@@ -153,7 +150,7 @@ export function measureSeedRelease(size: number): ReleaseResult {
       )
       .subscribe({ complete: () => completed++ });
   }
-  const subscribersWhileWaiting = subscribers;
+  const subscribersWhileWaiting = counter.subscribers;
   const started = performance.now();
   valid = state.accessToken = 'access-1';
   action$.next({ type: 'REFRESH_TOKEN_SUCCESS' });

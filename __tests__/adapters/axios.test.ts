@@ -1,7 +1,7 @@
 import axios, { AxiosError, type AxiosInstance } from 'axios';
 import { attachAxios } from '../../src/adapters/axios';
 import { describeAdapterSemantics, type Outcome } from '../support/adapterSemantics';
-import { genOf, jsonRefresh, startServer, startSession, type AuthServer } from '../support/realServer';
+import { genOf, jsonRefresh, startSession, useTwoServers } from '../support/realServer';
 
 async function read(request: Promise<{ data: { gen: number } }>): Promise<Outcome> {
   try {
@@ -23,41 +23,34 @@ describeAdapterSemantics('attachAxios', {
 });
 
 describe('attachAxios: opting out, origins, detaching', () => {
-  let api: AuthServer;
-  let elsewhere: AuthServer;
+  const servers = useTwoServers();
   let instance: AxiosInstance;
-  beforeAll(async () => {
-    [api, elsewhere] = await Promise.all([startServer(), startServer()]);
-  });
-  afterAll(() => Promise.all([api.close(), elsewhere.close()]));
   beforeEach(() => {
-    api.reset();
-    elsewhere.reset();
     instance = axios.create();
   });
 
   test('a request to an origin not in allowedOrigins goes out without Authorization, and its 401 is not refreshed', async () => {
-    const { auth } = await startSession(api);
-    attachAxios(auth, instance, { allowedOrigins: [api.url] });
-    expect(await read(instance.get(`${elsewhere.url}/api/echo`))).toEqual({ status: 401 });
-    expect(elsewhere.stats()).toMatchObject({ requestsWithoutToken: 1, apiRequests: 1 });
-    expect(api.stats().refreshCalls).toBe(0);
-    expect(await read(instance.get(`${api.url}/api/echo`))).toEqual({ ok: true, gen: 1 });
+    const { auth } = await startSession(servers.api);
+    attachAxios(auth, instance, { allowedOrigins: [servers.api.url] });
+    expect(await read(instance.get(`${servers.elsewhere.url}/api/echo`))).toEqual({ status: 401 });
+    expect(servers.elsewhere.stats()).toMatchObject({ requestsWithoutToken: 1, apiRequests: 1 });
+    expect(servers.api.stats().refreshCalls).toBe(0);
+    expect(await read(instance.get(`${servers.api.url}/api/echo`))).toEqual({ ok: true, gen: 1 });
   });
 
   test('baseURL counts: a relative url on an instance with baseURL goes to that origin', async () => {
-    const { auth } = await startSession(api);
-    const scoped = axios.create({ baseURL: elsewhere.url });
-    attachAxios(auth, scoped, { allowedOrigins: [api.url] });
+    const { auth } = await startSession(servers.api);
+    const scoped = axios.create({ baseURL: servers.elsewhere.url });
+    attachAxios(auth, scoped, { allowedOrigins: [servers.api.url] });
     expect(await read(scoped.get('/api/echo'))).toEqual({ status: 401 });
-    expect(elsewhere.stats().requestsWithoutToken).toBe(1);
+    expect(servers.elsewhere.stats().requestsWithoutToken).toBe(1);
   });
 
   test('skipAuthRefresh: true sends the request as written', async () => {
-    const { auth } = await startSession(api);
-    attachAxios(auth, instance, { allowedOrigins: [api.url] });
-    expect(await read(instance.get(`${api.url}/api/echo`, { skipAuthRefresh: true }))).toEqual({ status: 401 });
-    expect(api.stats()).toMatchObject({ requestsWithoutToken: 1, refreshCalls: 0 });
+    const { auth } = await startSession(servers.api);
+    attachAxios(auth, instance, { allowedOrigins: [servers.api.url] });
+    expect(await read(instance.get(`${servers.api.url}/api/echo`, { skipAuthRefresh: true }))).toEqual({ status: 401 });
+    expect(servers.api.stats()).toMatchObject({ requestsWithoutToken: 1, refreshCalls: 0 });
   });
 
   test('the refresh call may use the same instance: its signal marks it, so it is not intercepted or queued', async () => {
@@ -69,20 +62,20 @@ describe('attachAxios: opting out, origins, detaching', () => {
       });
       return new Response(JSON.stringify(answer.data), { status: answer.status });
     };
-    const { auth } = await startSession(api, { refresh: jsonRefresh(api, viaAxios), refreshTimeoutMs: 1_000 });
-    attachAxios(auth, instance, { allowedOrigins: [api.url] });
-    api.control.expireAccessTokens();
-    expect(await read(instance.get(`${api.url}/api/echo`))).toEqual({ ok: true, gen: 2 });
-    expect(api.stats().refreshCalls).toBe(1);
+    const { auth } = await startSession(servers.api, { refresh: jsonRefresh(servers.api, viaAxios), refreshTimeoutMs: 1_000 });
+    attachAxios(auth, instance, { allowedOrigins: [servers.api.url] });
+    servers.api.control.expireAccessTokens();
+    expect(await read(instance.get(`${servers.api.url}/api/echo`))).toEqual({ ok: true, gen: 2 });
+    expect(servers.api.stats().refreshCalls).toBe(1);
   });
 
   test('a replayed request keeps its method and headers', async () => {
-    const { auth } = await startSession(api);
-    attachAxios(auth, instance, { allowedOrigins: [api.url] });
-    api.control.expireAccessTokens();
+    const { auth } = await startSession(servers.api);
+    attachAxios(auth, instance, { allowedOrigins: [servers.api.url] });
+    servers.api.control.expireAccessTokens();
     const sent: unknown[] = [];
     instance.interceptors.request.use((config) => (sent.push([config.method, config.headers.get('X-Trace')]), config));
-    expect(await read(instance.get(`${api.url}/api/echo`, { headers: { 'X-Trace': 'abc' } }))).toEqual({ ok: true, gen: 2 });
+    expect(await read(instance.get(`${servers.api.url}/api/echo`, { headers: { 'X-Trace': 'abc' } }))).toEqual({ ok: true, gen: 2 });
     expect(sent).toEqual([
       ['get', 'abc'],
       ['get', 'abc'],
@@ -91,16 +84,16 @@ describe('attachAxios: opting out, origins, detaching', () => {
   });
 
   test('the function attachAxios returns removes both interceptors', async () => {
-    const { auth } = await startSession(api);
-    const detach = attachAxios(auth, instance, { allowedOrigins: [api.url] });
+    const { auth } = await startSession(servers.api);
+    const detach = attachAxios(auth, instance, { allowedOrigins: [servers.api.url] });
     detach();
-    expect(await read(instance.get(`${api.url}/api/echo`))).toEqual({ status: 401 });
-    expect(api.stats().requestsWithoutToken).toBe(1);
+    expect(await read(instance.get(`${servers.api.url}/api/echo`))).toEqual({ status: 401 });
+    expect(servers.api.stats().requestsWithoutToken).toBe(1);
   });
 
   test('bad arguments throw a TypeError naming what to pass', async () => {
-    const { auth } = await startSession(api, { loggedIn: false });
-    expect(() => attachAxios(auth, {} as never, { allowedOrigins: [api.url] })).toThrow(/axios instance/);
+    const { auth } = await startSession(servers.api, { loggedIn: false });
+    expect(() => attachAxios(auth, {} as never, { allowedOrigins: [servers.api.url] })).toThrow(/axios instance/);
     expect(() => attachAxios(auth, instance)).toThrow(/option "allowedOrigins" is required/);
     expect(() => attachAxios(auth, instance, { allowedOrigins: 'http://x' as never })).toThrow(/must be an array/);
   });

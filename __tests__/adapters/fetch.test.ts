@@ -1,6 +1,6 @@
 import { authFetch } from '../../src/adapters/fetch';
 import { describeAdapterSemantics, type Outcome } from '../support/adapterSemantics';
-import { genOf, jsonRefresh, startServer, startSession, type AuthServer } from '../support/realServer';
+import { genOf, jsonRefresh, startSession, useTwoServers } from '../support/realServer';
 
 async function read(response: Promise<Response>): Promise<Outcome> {
   try {
@@ -23,35 +23,26 @@ describeAdapterSemantics('authFetch', {
 });
 
 describe('authFetch: where the token goes', () => {
-  let api: AuthServer;
-  let elsewhere: AuthServer;
-  beforeAll(async () => {
-    [api, elsewhere] = await Promise.all([startServer(), startServer()]);
-  });
-  afterAll(() => Promise.all([api.close(), elsewhere.close()]));
-  beforeEach(() => {
-    api.reset();
-    elsewhere.reset();
-  });
+  const servers = useTwoServers();
 
   test('a request to an origin not in allowedOrigins goes out without Authorization, and its 401 is not refreshed', async () => {
-    const { auth } = await startSession(api);
-    const apiFetch = authFetch(auth, { allowedOrigins: [api.url] });
-    const response = await apiFetch(`${elsewhere.url}/api/echo`);
+    const { auth } = await startSession(servers.api);
+    const apiFetch = authFetch(auth, { allowedOrigins: [servers.api.url] });
+    const response = await apiFetch(`${servers.elsewhere.url}/api/echo`);
     expect(response.status).toBe(401);
-    expect(elsewhere.stats()).toMatchObject({ requestsWithoutToken: 1, apiRequests: 1 });
-    expect(api.stats().refreshCalls).toBe(0);
+    expect(servers.elsewhere.stats()).toMatchObject({ requestsWithoutToken: 1, apiRequests: 1 });
+    expect(servers.api.stats().refreshCalls).toBe(0);
     // Same host, other port: another origin.
-    expect(new URL(api.url).hostname).toBe(new URL(elsewhere.url).hostname);
+    expect(new URL(servers.api.url).hostname).toBe(new URL(servers.elsewhere.url).hostname);
   });
 
   test('a relative URL is the own origin (baseOrigin): it carries the token', async () => {
-    const { auth } = await startSession(api);
+    const { auth } = await startSession(servers.api);
     const sent: string[] = [];
     const apiFetch = authFetch(auth, {
-      baseOrigin: api.url,
+      baseOrigin: servers.api.url,
       // Node's fetch cannot resolve a relative URL; a browser resolves it against location.
-      fetchFn: (input, init) => (sent.push(String(input)), fetch(new URL(String(input), api.url), init)),
+      fetchFn: (input, init) => (sent.push(String(input)), fetch(new URL(String(input), servers.api.url), init)),
     });
     const response = await apiFetch('/api/echo');
     expect(response.status).toBe(200);
@@ -60,52 +51,52 @@ describe('authFetch: where the token goes', () => {
   });
 
   test('skipAuthRefresh: true sends the request as written', async () => {
-    const { auth } = await startSession(api);
-    const apiFetch = authFetch(auth, { allowedOrigins: [api.url] });
-    const response = await apiFetch(`${api.url}/api/echo`, { skipAuthRefresh: true });
+    const { auth } = await startSession(servers.api);
+    const apiFetch = authFetch(auth, { allowedOrigins: [servers.api.url] });
+    const response = await apiFetch(`${servers.api.url}/api/echo`, { skipAuthRefresh: true });
     expect(response.status).toBe(401);
-    expect(api.stats()).toMatchObject({ requestsWithoutToken: 1, refreshCalls: 0 });
+    expect(servers.api.stats()).toMatchObject({ requestsWithoutToken: 1, refreshCalls: 0 });
   });
 
   test('the refresh call may use authFetch itself: its signal marks it, so it is not queued behind itself', async () => {
     let apiFetch!: ReturnType<typeof authFetch>;
-    const { auth } = await startSession(api, { refresh: jsonRefresh(api, (input, init) => apiFetch(input, init)), refreshTimeoutMs: 1_000 });
-    apiFetch = authFetch(auth, { allowedOrigins: [api.url] });
-    api.control.expireAccessTokens();
-    const response = await apiFetch(`${api.url}/api/echo`);
+    const { auth } = await startSession(servers.api, { refresh: jsonRefresh(servers.api, (input, init) => apiFetch(input, init)), refreshTimeoutMs: 1_000 });
+    apiFetch = authFetch(auth, { allowedOrigins: [servers.api.url] });
+    servers.api.control.expireAccessTokens();
+    const response = await apiFetch(`${servers.api.url}/api/echo`);
     expect(await response.json()).toMatchObject({ gen: 2 });
-    expect(api.stats().refreshCalls).toBe(1);
+    expect(servers.api.stats().refreshCalls).toBe(1);
   });
 
   test('a refresh through authFetch that drops the signal waits for itself: RefreshTimeoutError at refreshTimeoutMs (pass signal on)', async () => {
     let apiFetch!: ReturnType<typeof authFetch>;
     const withoutSignal: typeof fetch = (input, init) => apiFetch(input, { ...init, signal: undefined });
-    const { auth } = await startSession(api, { refresh: jsonRefresh(api, withoutSignal), refreshTimeoutMs: 200, refreshRetries: 0 });
-    apiFetch = authFetch(auth, { allowedOrigins: [api.url] });
-    api.control.expireAccessTokens();
-    await expect(apiFetch(`${api.url}/api/echo`)).rejects.toMatchObject({ name: 'RefreshTimeoutError', code: 'REFRESH_TIMEOUT' });
-    expect(api.stats().refreshCalls).toBe(0); // the refresh call never left: it was queued behind itself
+    const { auth } = await startSession(servers.api, { refresh: jsonRefresh(servers.api, withoutSignal), refreshTimeoutMs: 200, refreshRetries: 0 });
+    apiFetch = authFetch(auth, { allowedOrigins: [servers.api.url] });
+    servers.api.control.expireAccessTokens();
+    await expect(apiFetch(`${servers.api.url}/api/echo`)).rejects.toMatchObject({ name: 'RefreshTimeoutError', code: 'REFRESH_TIMEOUT' });
+    expect(servers.api.stats().refreshCalls).toBe(0); // the refresh call never left: it was queued behind itself
   });
 
   test('a Request object is replayed from a clone, its own headers kept and the token replaced', async () => {
-    const { auth } = await startSession(api);
+    const { auth } = await startSession(servers.api);
     const seen: Array<string | null> = [];
     const apiFetch = authFetch(auth, {
-      allowedOrigins: [api.url],
+      allowedOrigins: [servers.api.url],
       fetchFn: (input, init) => (seen.push(new Headers(init?.headers).get('x-trace')), fetch(input, init)),
     });
-    api.control.expireAccessTokens();
-    const response = await apiFetch(new Request(`${api.url}/api/echo`, { headers: { 'X-Trace': 'abc' } }));
+    servers.api.control.expireAccessTokens();
+    const response = await apiFetch(new Request(`${servers.api.url}/api/echo`, { headers: { 'X-Trace': 'abc' } }));
     expect(await response.json()).toMatchObject({ gen: 2 });
     expect(seen).toEqual(['abc', 'abc']);
     expect(genOf(auth.getAccessToken())).toBe(2);
   });
 
   test('bad options throw a TypeError naming the option', async () => {
-    const { auth } = await startSession(api, { loggedIn: false });
+    const { auth } = await startSession(servers.api, { loggedIn: false });
     expect(() => authFetch(auth)).toThrow(/option "allowedOrigins" is required/);
-    expect(() => authFetch(auth, { allowedOrigins: ['https://api.example.com/v1'] })).toThrow(/option "allowedOrigins" must hold origins/);
-    expect(() => authFetch(auth, { allowedOrigins: [api.url], fetchFn: 1 as never })).toThrow(/option "fetchFn"/);
+    expect(() => authFetch(auth, { allowedOrigins: ['https://servers.api.example.com/v1'] })).toThrow(/option "allowedOrigins" must hold origins/);
+    expect(() => authFetch(auth, { allowedOrigins: [servers.api.url], fetchFn: 1 as never })).toThrow(/option "fetchFn"/);
     expect(() => authFetch({} as never)).toThrow(TypeError);
   });
 });

@@ -19,6 +19,23 @@ export function startServer(options: AuthServerOptions = {}): Promise<AuthServer
   return startAuthServer({ quiet: true, accessTtlMs: 600_000, ...options });
 }
 
+/**
+ * Two servers for one describe block: `api`, the app's own, and `elsewhere`, another origin (another
+ * port) that must never see the token. Started once, reset before each test, closed after all.
+ */
+export function useTwoServers(): { api: AuthServer; elsewhere: AuthServer } {
+  const servers = {} as { api: AuthServer; elsewhere: AuthServer };
+  beforeAll(async () => {
+    [servers.api, servers.elsewhere] = await Promise.all([startServer(), startServer()]);
+  });
+  afterAll(() => Promise.all([servers.api.close(), servers.elsewhere.close()]));
+  beforeEach(() => {
+    servers.api.reset();
+    servers.elsewhere.reset();
+  });
+  return servers;
+}
+
 export async function login(server: AuthServer): Promise<Tokens> {
   const response = await fetch(`${server.url}/auth/login`, {
     method: 'POST',
