@@ -12,7 +12,7 @@ import { configureStore, type Middleware, type Reducer, type UnknownAction } fro
 import { combineEpics, createEpicMiddleware, ofType, type Epic } from 'redux-observable';
 import { Subject, catchError, defer, exhaustMap, from, map, merge, mergeMap, of, take, takeUntil } from 'rxjs';
 import { createFetchPool } from '../transport';
-import { readJson, type BenchClient, type ClientContext, type ClientFactory } from './types';
+import { createPendingRequests, readJson, type BenchClient, type ClientContext, type ClientFactory } from './types';
 
 const FETCH_DATA = 'FETCH_DATA';
 const FETCH_DATA_SUCCESS = 'FETCH_DATA_SUCCESS';
@@ -75,11 +75,12 @@ function createSeedEpicClient(flatten: 'mergeMap' | 'exhaustMap', { baseUrl, tok
   const refreshTokenEpic: Epic<Action, Action, State> = (action$) =>
     action$.pipe(ofType(REFRESH_TOKEN), flatten === 'mergeMap' ? mergeMap(refreshCycle) : exhaustMap(refreshCycle));
 
-  const pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: unknown) => void }>();
+  // `store` is assigned below, before any request is sent.
+  const requests = createPendingRequests((id, path) => store.dispatch({ type: FETCH_DATA, id, path }));
   const settle: Middleware = () => (next) => (action) => {
     const { type, id } = action as Action;
-    if (type === FETCH_DATA_SUCCESS) pending.get(id!)?.resolve(undefined);
-    else if (type === FETCH_DATA_FAILURE) pending.get(id!)?.reject(new Error('request failed'));
+    if (type === FETCH_DATA_SUCCESS) requests.resolve(id!);
+    else if (type === FETCH_DATA_FAILURE) requests.reject(id!, new Error('request failed'));
     return next(action);
   };
 
@@ -92,18 +93,8 @@ function createSeedEpicClient(flatten: 'mergeMap' | 'exhaustMap', { baseUrl, tok
   const latestRefreshToken = () => store.getState().auth.refreshToken;
   epicMiddleware.run((action$, state$, deps) => combineEpics(fetchDataEpic, refreshTokenEpic)(action$, state$, deps).pipe(takeUntil(stop$)));
 
-  let nextId = 0;
   return {
-    request(path) {
-      const id = nextId++;
-      return new Promise((resolve, reject) => {
-        pending.set(id, {
-          resolve: (value) => (pending.delete(id), resolve(value)),
-          reject: (error) => (pending.delete(id), reject(error)),
-        });
-        store.dispatch({ type: FETCH_DATA, id, path });
-      });
-    },
+    request: requests.send,
     async dispose() {
       stop$.next();
       abort.abort();

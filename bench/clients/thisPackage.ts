@@ -10,7 +10,7 @@ import { Subject, catchError, filter, from, map, mergeMap, of, takeUntil, type O
 import { fromFetch } from 'rxjs/fetch';
 import { createTokenRefresh } from '../../src/index';
 import { createFetchPool, createHttpAgent } from '../transport';
-import { readJson, type BenchClient, type ClientContext, type ClientFactory } from './types';
+import { createPendingRequests, readJson, type BenchClient, type ClientContext, type ClientFactory } from './types';
 
 const fetchRequested = createAction<{ id: number; path: string }>('bench/fetchRequested');
 const fetchSucceeded = createAction<{ id: number }>('bench/fetchSucceeded');
@@ -53,11 +53,11 @@ function createThisPackageClient(transport: 'fetch' | 'axios', { baseUrl, tokens
       ),
     );
 
-  const pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: unknown) => void }>();
-  // Where the app would render: settle the caller's promise when the epic answers.
+  // `store` is assigned below, before any request is sent.
+  const requests = createPendingRequests((id, path) => store.dispatch(fetchRequested({ id, path })));
   const settle: Middleware = () => (next) => (action) => {
-    if (fetchSucceeded.match(action)) pending.get(action.payload.id)?.resolve(undefined);
-    else if (fetchFailed.match(action)) pending.get(action.payload.id)?.reject(new Error(action.payload.error));
+    if (fetchSucceeded.match(action)) requests.resolve(action.payload.id);
+    else if (fetchFailed.match(action)) requests.reject(action.payload.id, new Error(action.payload.error));
     return next(action);
   };
 
@@ -70,18 +70,8 @@ function createThisPackageClient(transport: 'fetch' | 'axios', { baseUrl, tokens
   epicMiddleware.run((action$, state$, deps) => combineEpics(auth.epic, fetchEpic)(action$, state$, deps).pipe(takeUntil(stop$)));
   auth.setTokens(tokens);
 
-  let nextId = 0;
   return {
-    request(path) {
-      const id = nextId++;
-      return new Promise((resolve, reject) => {
-        pending.set(id, {
-          resolve: (value) => (pending.delete(id), resolve(value)),
-          reject: (error) => (pending.delete(id), reject(error)),
-        });
-        store.dispatch(fetchRequested({ id, path }));
-      });
-    },
+    request: requests.send,
     async dispose() {
       stop$.next();
       auth.clearTokens();

@@ -40,3 +40,26 @@ export async function readJson(response: Response): Promise<unknown> {
   if (!response.ok) throw Object.assign(new Error(`HTTP ${response.status}`), { status: response.status, body });
   return body;
 }
+
+/**
+ * Requests that are an action in and a success or failure action out: `send` numbers a request
+ * and dispatches it, `resolve`/`reject` settle the caller's promise when the answer action passes
+ * (where the app would render). Shared by the epic-based clients.
+ */
+export function createPendingRequests(dispatch: (id: number, path: string) => void) {
+  const pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: unknown) => void }>();
+  let nextId = 0;
+  return {
+    send: (path: string) =>
+      new Promise<unknown>((resolve, reject) => {
+        const id = nextId++;
+        pending.set(id, {
+          resolve: (value) => (pending.delete(id), resolve(value)),
+          reject: (error) => (pending.delete(id), reject(error)),
+        });
+        dispatch(id, path);
+      }),
+    resolve: (id: number) => pending.get(id)?.resolve(undefined),
+    reject: (id: number, error: Error) => pending.get(id)?.reject(error),
+  };
+}
