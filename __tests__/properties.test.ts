@@ -35,11 +35,17 @@ const scenario = fc.record({
   events: fc.array(event, { minLength: 1, maxLength: 30 }),
 });
 
+/** Events happen by frame 300 and every wait is bounded, so a run is over long before SETTLED_BY. */
+const SETTLED_BY = 10_000;
+const FRAME_BUDGET = 100_000;
+
 test('invariants hold for any interleaving (1,000 random runs in virtual time)', () => {
   fc.assert(
     fc.property(scenario, (s) => {
       const ts = newTestScheduler();
       ts.run(({ flush }) => {
+        // A livelock would flush forever and exhaust memory; bounded, it is a counterexample.
+        ts.maxFrames = FRAME_BUDGET;
         const server = new FakeServer(() => ts.now());
         server.accessTtl = s.accessTtl;
         server.refreshLatency = s.refreshLatency;
@@ -107,6 +113,7 @@ test('invariants hold for any interleaving (1,000 random runs in virtual time)',
 
         const refreshes = store.actions.filter((a) => auth.actions.refreshRequested.match(a)).length;
         const knownExpiries = s.accessTtl === undefined ? 0 : server.expiries.size;
+        expect(ts.now()).toBeLessThan(SETTLED_BY);
         expect(violations).toEqual([]);
         expect(maxInFlight).toBeLessThanOrEqual(1);
         expect(calls.filter((c) => !c.settled && !c.cancelled)).toEqual([]);

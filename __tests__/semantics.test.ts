@@ -89,6 +89,33 @@ describe('4. late 401', () => {
       expect(server.refreshCalls).toBe(1);
       expect(server.sent.filter((s) => s.at === 10)).toEqual([{ token: 'access-1', at: 10 }]);
     }));
+  test('two slow calls that keep running into each other\'s refresh stop with RetryLimitError instead of replaying forever', () =>
+    ts.run(({ flush }) => {
+      // A livelock fast-check found: tokens live 10 frames, calls take 25, so every answer is a late
+      // 401 for a token the other call's replay has just refreshed. Past the budget, the test fails
+      // on unsettled calls rather than hanging.
+      ts.maxFrames = 10_000;
+      const server = new FakeServer(() => ts.now());
+      server.accessTtl = 10;
+      server.refreshLatency = 0;
+      const auth = createTokenRefresh({ refresh: server.refresh, expirySkewMs: 0, maxRetries: 0 });
+      runEpic(auth);
+      auth.setTokens(server.login());
+      const outcomes: unknown[] = [];
+      const call = (frame: number, latency: number) =>
+        at(frame, () => auth.authorized((token) => server.request(token, latency))).subscribe({
+          next: (value) => outcomes.push(value),
+          error: (error) => outcomes.push(error),
+        });
+      call(0, 25);
+      call(0, 1);
+      call(10, 25);
+      flush();
+      // The first slow call gives up; with the race over, the second one gets through.
+      expect(outcomes).toEqual(['ok', expect.any(RetryLimitError), 'ok']);
+      expect(outcomes[1]).toMatchObject({ replaced: true, retries: 0 });
+      expect(ts.now()).toBeLessThan(200);
+    }));
 });
 
 describe('5. known expiry', () => {

@@ -38,13 +38,23 @@ export class RefreshTimeoutError extends TokenRefreshError {
 /**
  * The call was refreshed and replayed `maxRetries` times and the API still answered with an auth
  * error, so the token is not what the API objects to. `cause` is the last auth error.
+ *
+ * With `replaced: true` the call kept being answered 401 for tokens that another refresh had
+ * already replaced: tokens are refreshed faster than the call completes, so replaying it again
+ * would not end.
  */
 export class RetryLimitError extends NamedError {
   readonly name = 'RetryLimitError';
   readonly code = 'RETRY_LIMIT';
-  constructor(readonly retries: number, cause: unknown) {
+  constructor(
+    readonly retries: number,
+    cause: unknown,
+    readonly replaced = false,
+  ) {
     super(
-      `The request still failed with an auth error after ${retries} token refresh(es), so the token is not the problem: check the user's permissions, or what your isAuthError option counts as an auth error (maxRetries: ${retries}).`,
+      replaced
+        ? `The request kept being answered with an auth error for tokens that other refreshes had already replaced: tokens are replaced faster than this request completes. Give access tokens a lifetime longer than your slowest request, or look for what refreshes on every call (maxRetries: ${retries}).`
+        : `The request still failed with an auth error after ${retries} token refresh(es), so the token is not the problem: check the user's permissions, or what your isAuthError option counts as an auth error (maxRetries: ${retries}).`,
       { cause },
     );
   }
