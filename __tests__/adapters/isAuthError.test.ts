@@ -1,6 +1,8 @@
 import { configureStore } from '@reduxjs/toolkit';
 import { createApi, fetchBaseQuery } from '@reduxjs/toolkit/query';
 import axios, { AxiosError } from 'axios';
+import { firstValueFrom, map } from 'rxjs';
+import { fromFetch } from 'rxjs/fetch';
 import { isUnauthorized } from '../../src';
 import { attachAxios } from '../../src/adapters/axios';
 import { authFetch } from '../../src/adapters/fetch';
@@ -97,5 +99,100 @@ describe("the adapters use auth.isAuthError: an API that signals expiry with a b
     const results = await Promise.all([1, 2].map((n) => store.dispatch(echo.endpoints.echo.initiate(n, { subscribe: false }))));
     expect(results.map((result) => result.data?.gen)).toEqual([2, 2]);
     expect(server.stats().refreshCalls).toBe(1);
+  });
+});
+
+/**
+ * Seed 002's API: an expired token is answered `200 { code: 1002 }`, a success to every HTTP
+ * client. Each client turns that answer into its own error first, at the place the client offers
+ * for it; from there the shared refresh works as for a 401. These are the recipes of docs/adapters.md.
+ */
+describe('an API that answers 200 { code: 1002 } for an expired token (seed 002)', () => {
+  let okApi: BodyCodeApi;
+  beforeAll(async () => {
+    okApi = await startBodyCodeApi(server, { expiredStatus: 200 });
+  });
+  afterAll(() => okApi.close());
+
+  const expiredBody = (body: unknown) => (body as { code?: unknown } | null)?.code === 1002;
+
+  test('epics: the request throws a 401 for the body code inside authorized(); one refresh, both calls replayed', async () => {
+    const { auth } = await startSession(server);
+    const echo = (n: number) =>
+      firstValueFrom(
+        auth.authorized((token) =>
+          fromFetch(`${okApi.url}/api/echo?n=${n}`, { headers: { Authorization: `Bearer ${token}` }, selector: (response) => response.json() }).pipe(
+            map((body: { gen: number }) => {
+              if (expiredBody(body)) throw { status: 401, body };
+              return body;
+            }),
+          ),
+        ),
+      );
+    server.control.expireAccessTokens();
+    expect((await Promise.all([echo(1), echo(2)])).map((body) => body.gen)).toEqual([2, 2]);
+    expect(server.stats()).toMatchObject({ refreshCalls: 1, api401: 2, apiOk: 2 });
+  });
+
+  test('axios: an interceptor registered before attachAxios rejects the 200; isAuthError matches its body code', async () => {
+    const { auth } = await startSession(server, { isAuthError: expiredByCode });
+    const instance = axios.create({ baseURL: okApi.url });
+    instance.interceptors.response.use((response) =>
+      expiredBody(response.data) ? Promise.reject(new AxiosError('token expired', 'ERR_TOKEN_EXPIRED', response.config, response.request, response)) : response,
+    );
+    attachAxios(auth, instance, { allowedOrigins: [okApi.url] });
+    server.control.expireAccessTokens();
+    const answers = await Promise.all([instance.get('/api/echo?n=1'), instance.get('/api/echo?n=2')]);
+    expect(answers.map((answer) => answer.data.gen)).toEqual([2, 2]);
+    expect(server.stats()).toMatchObject({ refreshCalls: 1, api401: 2, apiOk: 2 });
+  });
+
+  test('axios: registered after attachAxios, the same interceptor is too late and the 1002 reaches the caller unrefreshed', async () => {
+    const { auth } = await startSession(server, { isAuthError: expiredByCode });
+    const instance = axios.create({ baseURL: okApi.url });
+    attachAxios(auth, instance, { allowedOrigins: [okApi.url] });
+    instance.interceptors.response.use((response) =>
+      expiredBody(response.data) ? Promise.reject(new AxiosError('token expired', 'ERR_TOKEN_EXPIRED', response.config, response.request, response)) : response,
+    );
+    server.control.expireAccessTokens();
+    const failure = await instance.get('/api/echo').catch((error: unknown) => error);
+    expect((failure as AxiosError).response?.data).toEqual({ code: 1002, message: 'token expired' });
+    expect(server.stats().refreshCalls).toBe(0);
+  });
+
+  test('RTK Query: a base query wrapped to return { error: { status: 401 } } for the body code refreshes with the default isAuthError', async () => {
+    const { auth } = await startSession(server);
+    const raw = fetchBaseQuery({ baseUrl: `${okApi.url}/` });
+    const codeAware: typeof raw = async (...args) => {
+      const result = await raw(...args);
+      return expiredBody(result.data) ? { error: { status: 401, data: result.data }, meta: result.meta } : result;
+    };
+    const echo = createApi({
+      keepUnusedDataFor: 0,
+      baseQuery: authBaseQuery(auth, codeAware),
+      endpoints: (build) => ({ echo: build.query<{ gen: number }, number>({ query: (n) => `api/echo?n=${n}` }) }),
+    });
+    const store = configureStore({ reducer: { [echo.reducerPath]: echo.reducer }, middleware: (getDefault) => getDefault().concat(echo.middleware) });
+    server.control.expireAccessTokens();
+    const results = await Promise.all([1, 2].map((n) => store.dispatch(echo.endpoints.echo.initiate(n, { subscribe: false }))));
+    expect(results.map((result) => result.data?.gen)).toEqual([2, 2]);
+    expect(server.stats()).toMatchObject({ refreshCalls: 1, api401: 2, apiOk: 2 });
+  });
+
+  test('authFetch: a fetchFn that answers the body code with a 401 Response refreshes with the default isAuthError', async () => {
+    const { auth } = await startSession(server);
+    const apiFetch = authFetch(auth, {
+      allowedOrigins: [okApi.url],
+      fetchFn: async (input, init) => {
+        const response = await fetch(input, init);
+        if (!response.headers.get('content-type')?.includes('json')) return response;
+        const body: unknown = await response.clone().json();
+        return expiredBody(body) ? new Response(JSON.stringify(body), { status: 401, headers: response.headers }) : response;
+      },
+    });
+    server.control.expireAccessTokens();
+    const responses = await Promise.all([apiFetch(`${okApi.url}/api/echo?n=1`), apiFetch(`${okApi.url}/api/echo?n=2`)]);
+    expect(await Promise.all(responses.map((response) => response.json()))).toEqual([expect.objectContaining({ gen: 2 }), expect.objectContaining({ gen: 2 })]);
+    expect(server.stats()).toMatchObject({ refreshCalls: 1, api401: 2, apiOk: 2 });
   });
 });

@@ -120,17 +120,19 @@ export interface BodyCodeApi {
 /**
  * A second real API on 127.0.0.1 in front of the demo server, for APIs that do not say "token
  * expired" with a 401: it forwards each `GET /api/*` with its `Authorization` to `server`, and turns
- * the server's 401 into `403 { code: 1002 }` with an `X-Error-Code: 1002` header. Everything else
+ * the server's 401 into `403 { code: 1002 }` with an `X-Error-Code: 1002` header, or with
+ * `expiredStatus: 200` into `200 { code: 1002 }` and no header, as the API of seed 002 answers. Everything else
  * passes through. The server's stats still count every request and refresh.
  */
-export async function startBodyCodeApi(server: AuthServer): Promise<BodyCodeApi> {
+export async function startBodyCodeApi(server: AuthServer, { expiredStatus = 403 }: { expiredStatus?: 200 | 403 } = {}): Promise<BodyCodeApi> {
   const api = createServer((req, res) => {
     const headers: Record<string, string> = req.headers.authorization ? { Authorization: req.headers.authorization } : {};
     fetch(`${server.url}${req.url}`, { headers }).then(
       async (answer) => {
         if (answer.status === 401) {
           await answer.body?.cancel();
-          res.writeHead(403, { 'Content-Type': 'application/json', 'X-Error-Code': '1002' }).end(JSON.stringify({ code: 1002, message: 'token expired' }));
+          const headers = expiredStatus === 200 ? { 'Content-Type': 'application/json' } : { 'Content-Type': 'application/json', 'X-Error-Code': '1002' };
+          res.writeHead(expiredStatus, headers).end(JSON.stringify({ code: 1002, message: 'token expired' }));
         } else {
           res.writeHead(answer.status, { 'Content-Type': answer.headers.get('content-type') ?? 'application/json' }).end(await answer.text());
         }
