@@ -53,7 +53,7 @@ export class RetryLimitError extends NamedError {
   ) {
     super(
       replaced
-        ? `The request kept being answered with an auth error for tokens that other refreshes had already replaced: tokens are replaced faster than this request completes. Give access tokens a lifetime longer than your slowest request, or look for what refreshes on every call (maxRetries: ${retries}).`
+        ? `Auth errors kept coming for tokens that other refreshes had already replaced: tokens are replaced faster than this request completes. Make access tokens outlive your slowest request (maxRetries: ${retries}).`
         : `The request still failed with an auth error after ${retries} token refresh(es), so the token is not the problem: check the user's permissions, or what your isAuthError option counts as an auth error (maxRetries: ${retries}).`,
       { cause },
     );
