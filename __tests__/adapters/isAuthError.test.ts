@@ -1,6 +1,6 @@
 import { configureStore } from '@reduxjs/toolkit';
 import { createApi, fetchBaseQuery } from '@reduxjs/toolkit/query';
-import axios, { AxiosError } from 'axios';
+import axios, { AxiosError, type AxiosResponse } from 'axios';
 import { firstValueFrom, map } from 'rxjs';
 import { fromFetch } from 'rxjs/fetch';
 import { isUnauthorized } from '../../src';
@@ -115,6 +115,9 @@ describe('an API that answers 200 { code: 1002 } for an expired token (seed 002)
   afterAll(() => okApi.close());
 
   const expiredBody = (body: unknown) => (body as { code?: unknown } | null)?.code === 1002;
+  /** The docs' axios recipe: a 200 carrying the code becomes an AxiosError, as a 403 would. */
+  const rejectExpiredBody = (response: AxiosResponse) =>
+    expiredBody(response.data) ? Promise.reject(new AxiosError('token expired', 'ERR_TOKEN_EXPIRED', response.config, response.request, response)) : response;
 
   test('epics: the request throws a 401 for the body code inside authorized(); one refresh, both calls replayed', async () => {
     const { auth } = await startSession(server);
@@ -137,9 +140,7 @@ describe('an API that answers 200 { code: 1002 } for an expired token (seed 002)
   test('axios: an interceptor registered before attachAxios rejects the 200; isAuthError matches its body code', async () => {
     const { auth } = await startSession(server, { isAuthError: expiredByCode });
     const instance = axios.create({ baseURL: okApi.url });
-    instance.interceptors.response.use((response) =>
-      expiredBody(response.data) ? Promise.reject(new AxiosError('token expired', 'ERR_TOKEN_EXPIRED', response.config, response.request, response)) : response,
-    );
+    instance.interceptors.response.use(rejectExpiredBody);
     attachAxios(auth, instance, { allowedOrigins: [okApi.url] });
     server.control.expireAccessTokens();
     const answers = await Promise.all([instance.get('/api/echo?n=1'), instance.get('/api/echo?n=2')]);
@@ -151,9 +152,7 @@ describe('an API that answers 200 { code: 1002 } for an expired token (seed 002)
     const { auth } = await startSession(server, { isAuthError: expiredByCode });
     const instance = axios.create({ baseURL: okApi.url });
     attachAxios(auth, instance, { allowedOrigins: [okApi.url] });
-    instance.interceptors.response.use((response) =>
-      expiredBody(response.data) ? Promise.reject(new AxiosError('token expired', 'ERR_TOKEN_EXPIRED', response.config, response.request, response)) : response,
-    );
+    instance.interceptors.response.use(rejectExpiredBody);
     server.control.expireAccessTokens();
     const failure = await instance.get('/api/echo').catch((error: unknown) => error);
     expect((failure as AxiosError).response?.data).toEqual({ code: 1002, message: 'token expired' });
