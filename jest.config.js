@@ -10,11 +10,13 @@ const shared = {
   },
   transformIgnorePatterns: ['/node_modules/(?!(jose)/)'],
   moduleNameMapper: { '^redux-observable-token-refresh$': '<rootDir>/src/index.ts' },
+  // StrykerJS's sandboxes (`npm run mutation`) hold a copy of the project: never run or resolve those.
+  modulePathIgnorePatterns: ['<rootDir>/.stryker-tmp/'],
 };
 
 export default {
   projects: [
-    { ...shared, displayName: 'unit', testMatch: ['<rootDir>/__tests__/**/*.test.ts'], testPathIgnorePatterns: ['/e2e/'] },
+    { ...shared, displayName: 'unit', testMatch: ['<rootDir>/__tests__/**/*.test.ts'], testPathIgnorePatterns: ['/e2e/', '/.stryker-tmp/'] },
     {
       ...shared,
       displayName: 'e2e',

@@ -1,0 +1,35 @@
+/**
+ * `npm run mutation`: StrykerJS over the core (where a refresh is decided, where a request gets its
+ * token, what a token is, the epic that runs the refresh, and the session, storage and tab files),
+ * with the fast suites of jest.mutation.config.js. Not part of `npm test`: it takes many minutes.
+ * The HTML and JSON reports land in reports/mutation/.
+ *
+ * @type {import('@stryker-mutator/api/core').PartialStrykerOptions}
+ */
+export default {
+  packageManager: 'npm',
+  testRunner: 'jest',
+  jest: { projectType: 'custom', configFile: 'jest.mutation.config.js', enableFindRelatedTests: false },
+  mutate: [
+    'src/coordinator.ts',
+    'src/authorized.ts',
+    'src/tokens.ts',
+    'epics/refreshEpic.ts',
+    'src/session*.ts',
+    'src/storage/**/*.ts',
+    'src/tabs.ts',
+  ],
+  // Each mutant runs only the tests that cover it.
+  coverageAnalysis: 'perTest',
+  concurrency: 2,
+  // Livelocks and hangs fail fast inside the tests (jest.mutation.config.js); this is the last resort.
+  timeoutMS: 6_000,
+  timeoutFactor: 1.5,
+  ignoreStatic: true,
+  reporters: ['clear-text', 'progress-append-only', 'html', 'json'],
+  htmlReporter: { fileName: 'reports/mutation/index.html' },
+  jsonReporter: { fileName: 'reports/mutation/mutation.json' },
+  tempDirName: '.stryker-tmp',
+  cleanTempDir: 'always',
+  thresholds: { high: 85, low: 70, break: null },
+};
