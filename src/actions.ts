@@ -1,4 +1,4 @@
-import { createAction } from '@reduxjs/toolkit';
+import { createAction } from './createAction';
 import type { SerializedAuthError } from './errors';
 
 /** Why a refresh started: a 401, a token known to expire, a timer, a heartbeat, or you. */

@@ -1,4 +1,4 @@
-import type { UnknownAction } from 'redux';
+import type { UnknownAction } from './reduxTypes';
 import { Observable, Subject, type Subscriber, type Subscription } from 'rxjs';
 import type { AuthActions, RefreshReason } from './actions';
 import { EpicNotRunningError, LoggedOutError, NotAuthenticatedError, TokenRefreshError, serializeError } from './errors';
