@@ -12,7 +12,8 @@
  * 3. esm: the same scenario through Node's native ESM;
  * 4. bundle: the ESM entry bundled by esbuild for the browser (the package's ESM build, no warning
  *    about it), then run;
- * 5. types: the README's quick start (read from README.md) and scripts/stacks/types*.ts compiled
+ * 5. types: the README's quick start (read from README.md), docs/adapters.md's shared setup and
+ *    scripts/stacks/types*.ts compiled
  *    with `skipLibCheck: false`, with the resolution apps of that TypeScript use (`node` for 4.9,
  *    `bundler` for 5.x), and as CommonJS and as ESM (`node16`) where the stack's own packages have
  *    types there (see `node16` below).
@@ -149,6 +150,14 @@ function quickStart(): string {
   ].join('\n');
 }
 
+/** docs/adapters.md's shared setup (the block after "All recipes below share this setup"), as written. */
+function adaptersSetup(): string {
+  const docs = readFileSync(join(root, 'docs', 'adapters.md'), 'utf8');
+  const block = docs.split('All recipes below share this setup')[1]?.match(/```ts\n([\s\S]*?)```/)?.[1];
+  if (!block) throw new Error('docs/adapters.md: no ```ts block after "All recipes below share this setup"');
+  return `// docs/adapters.md's shared setup, copied by scripts/stacks.ts.\n${block}`;
+}
+
 function tsconfig(files: string[], module: string, moduleResolution: string): string {
   return JSON.stringify(
     {
@@ -221,8 +230,9 @@ async function runStack(stack: Stack, tarball: string, serverUrl: string, base: 
     const code = quickStart();
     writeFileSync(join(dir, 'quickstart.ts'), code);
     writeFileSync(join(dir, 'quickstart.mts'), code);
+    writeFileSync(join(dir, 'adapters-setup.ts'), adaptersSetup());
     const classic = stack.resolution === 'node' ? ['commonjs', 'node'] : ['esnext', 'bundler'];
-    writeFileSync(join(dir, 'tsconfig.classic.json'), tsconfig(['quickstart.ts', 'types.ts', 'types-rtk-query.ts'], classic[0], classic[1]));
+    writeFileSync(join(dir, 'tsconfig.classic.json'), tsconfig(['quickstart.ts', 'adapters-setup.ts', 'types.ts', 'types-rtk-query.ts'], classic[0], classic[1]));
     ok(await run('npx', ['tsc', '-p', 'tsconfig.classic.json'], dir, 180_000), `tsc (${classic[1]})`);
     const checked = [classic[1]];
     if (stack.node16 !== 'none') {
