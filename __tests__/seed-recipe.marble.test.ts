@@ -16,6 +16,8 @@ import type { UnknownAction } from 'redux';
 import { combineEpics, createEpicMiddleware, type Epic } from 'redux-observable';
 import { Subject, catchError, defer, filter, map, merge, mergeMap, of, take, takeUntil, type Observable } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createTokenRefresh, isUnauthorized, type RefreshFn, type TokenRefresh } from '../src';
 
 // The app's code: the README's recipe.
@@ -141,4 +143,11 @@ describe("the seed article's shape, written with auth.actions", () => {
       flush();
       expect(refreshes).toBe(1);
     }));
+});
+
+test("the README's recipe is this file's epic, as written", () => {
+  const readme = readFileSync(join(__dirname, '..', 'README.md'), 'utf8');
+  const recipe = readme.split("If you want exactly the article's epic")[1]?.match(/```ts\n([\s\S]*?)```/)?.[1];
+  expect(recipe).toBeDefined();
+  expect(readFileSync(__filename, 'utf8')).toContain(recipe!.trim());
 });
