@@ -5,11 +5,13 @@ import {
   RefreshUnavailableError,
   TokenRefreshError,
   createTokenRefresh,
+  localStorageStorage,
   memoryStorage,
   type TokenStorage,
   type Tokens,
 } from '../src';
 import { FakeServer, fakeJwt, newTestScheduler, runEpic, setup, unauthorized } from './support/harness';
+import { Browser } from './support/tabs';
 
 /**
  * Issue 8, in virtual time: the world a user's app meets. Each test names the behaviour a user
@@ -523,4 +525,31 @@ describe('actions mean what they say (issue 10)', () => {
     auth.authorized((t) => of(t)).subscribe({ error: (e) => (error = e) });
     expect(error).toBeInstanceOf(NotAuthenticatedError);
   });
+});
+
+describe('5b. tokens adopted from another tab', () => {
+  test('follow the half-lifetime rule of fresh tokens: 20 s tokens and a 30 s skew, 10 requests alternating between two tabs, one refresh', () =>
+    ts.run(({ flush }) => {
+      const browser = new Browser();
+      const server = new FakeServer(() => ts.now());
+      server.accessTtl = 20_000;
+      server.refreshLatency = 5;
+      const tabs = [browser.openTab(), browser.openTab()].map((tab) => {
+        const auth = createTokenRefresh({
+          refresh: server.refresh,
+          storage: localStorageStorage('app/tokens', { storage: tab.localStorage, locks: null, events: tab.events }),
+        });
+        runEpic(auth);
+        return auth;
+      });
+      tabs[0]!.setTokens(server.login()); // the other tab adopts it
+      for (let i = 0; i < 10; i++) {
+        at(11_000 + i * 1_000, () => tabs[i % 2]!.authorized((token) => server.request(token))).subscribe({ error: () => {} });
+      }
+      flush();
+      // The first request at 11 s (past half of 20 s) refreshes; the other tab adopts the new tokens
+      // and, like the tab that got them, does not refresh them again before half their lifetime.
+      expect(server.refreshCalls).toBe(1);
+      expect(server.sent.every((s) => s.at < (server.expiries.get(s.token) ?? Infinity))).toBe(true);
+    }));
 });
