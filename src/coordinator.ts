@@ -176,9 +176,21 @@ export function createCoordinator({ storage, actions, now, expirySkewMs, retryBa
     if (cycle === started) started.run = subscription;
   }
 
+  /** The current token may be sent: not refused by the API, and not due for a refresh we have not tried yet. */
+  function usable(at = now()): boolean {
+    return (
+      !!session &&
+      session.accessToken !== rejectedToken &&
+      (at < session.refreshAt || (proactive === session.accessToken && at < session.expiresAt!))
+    );
+  }
+
   function start(reason: RefreshReason): Cycle {
     // A restore asked for before `epicMiddleware.run` waits for the epic; a refresh cannot.
     if (!runner && reason !== 'restore') throw new EpicNotRunningError();
+    // A token refreshed before it expired: if that refresh cannot be done, it is still sent until
+    // it expires, and never refreshed early again of our own accord.
+    if (session && session.accessToken !== rejectedToken && !(session.expiresAt! <= now())) proactive = session.accessToken;
     const started = open();
     started.queued = !runner;
     emit(actions.refreshRequested({ reason }));
@@ -246,7 +258,8 @@ export function createCoordinator({ storage, actions, now, expirySkewMs, retryBa
       outage = { error, failures, retryAt: now() + Math.min(retryBackoffMs * 2 ** failures, 30_000) };
       lastError = serializeError(error);
       emit(actions.refreshUnavailable({ error: lastError }));
-      return release(failed as Cycle, error);
+      // Waiters whose token is still good go on with it; the others learn it cannot be had now.
+      return release(failed as Cycle, usable() ? null : error);
     }
     // A restore the server said no to: there is no session, which is no error. Waiters ask again
     // and get NotAuthenticatedError.
@@ -311,19 +324,12 @@ export function createCoordinator({ storage, actions, now, expirySkewMs, retryBa
       if (owner && owner !== session?.identity) throw owner.ended ?? new LoggedOutError();
       if (cycle) return cycle.wait$;
       const at = now();
-      if (
-        session &&
-        session.accessToken !== rejectedToken &&
-        (at < session.refreshAt || (proactive === session.accessToken && at < session.expiresAt!))
-      ) {
-        return session.accessToken;
-      }
+      if (usable(at)) return session!.accessToken;
       if (outage) {
         if (at < outage.retryAt) throw outage.error;
         return start(!session ? 'restore' : rejectedToken ? 'unauthorized' : 'expired').wait$;
       }
       if (!session) throw new NotAuthenticatedError();
-      if (session.accessToken !== rejectedToken) proactive = session.accessToken;
       return start('expired').wait$;
     },
     rejected(accessToken, owner) {

@@ -212,15 +212,19 @@ export function createTokenRefresh<Name extends string = 'tokenRefresh'>(
   } = options;
   const cookie = refreshTokenIn === 'cookie';
   let { storage = memoryStorage(), syncTabs = cookie } = options;
-  // Checked in every build: a wrong type here ('1' for 1) would loop or hang in production.
-  check(typeof refresh === 'function', 'refresh', 'a function (refreshToken, { signal }) => Observable | Promise of { accessToken, refreshToken? }');
+  // Checked in every build: a wrong type here ('1' for 1) would loop or hang in production. The rest
+  // is for development, where mistakes are made; bundlers drop it from production builds.
+  check(typeof refresh === 'function', 'refresh', 'a function (refreshToken, { signal }) => Observable | Promise of tokens');
   check(cookie || refreshTokenIn === 'storage', 'refreshTokenIn', "'storage' or 'cookie'");
-  check(typeof storage?.get === 'function' && typeof storage.set === 'function' && typeof storage.clear === 'function', 'storage', 'an object with get(), set(tokens) and clear()');
-  for (const [option, value] of Object.entries({ isAuthError, isSessionEnded, isTransientError })) check(typeof value === 'function', option, 'a function (error) => boolean');
-  for (const [option, value] of Object.entries({ maxRetries, refreshRetries })) check(Number.isInteger(value) && value >= 0, option, 'a whole number >= 0');
-  for (const [option, value] of Object.entries({ refreshTimeoutMs, refreshBackoffMs, expirySkewMs })) check(isDuration(value) && (value > 0 || option !== 'refreshTimeoutMs'), option, 'a number of milliseconds');
-  check(typeof name === 'string' && name !== '', 'name', 'a non-empty string');
-  check(typeof scheduler?.now === 'function', 'scheduler', 'an RxJS scheduler');
+  for (const [option, value] of Object.entries({ maxRetries, refreshRetries, refreshTimeoutMs, refreshBackoffMs, expirySkewMs })) {
+    check(isDuration(value) && (option.endsWith('Ms') || Number.isInteger(value)) && (value > 0 || option !== 'refreshTimeoutMs'), option, 'a number >= 0');
+  }
+  if (typeof process === 'object' && process.env.NODE_ENV !== 'production') {
+    check(typeof storage?.get === 'function' && typeof storage.set === 'function' && typeof storage.clear === 'function', 'storage', 'an object with get(), set(tokens) and clear()');
+    for (const [option, value] of Object.entries({ isAuthError, isSessionEnded, isTransientError })) check(typeof value === 'function', option, 'a function (error) => boolean');
+    check(typeof name === 'string' && name !== '', 'name', 'a non-empty string');
+    check(typeof scheduler?.now === 'function', 'scheduler', 'an RxJS scheduler');
+  }
 
   storage.named?.(name);
   if (syncTabs && !storage.lock && !storage.subscribe) storage = syncStorageTabs(storage, name);

@@ -34,7 +34,11 @@ export interface Session {
   readonly identity: Identity;
 }
 
-const shape = 'Tokens must be { accessToken: string, refreshToken?: string, expiresAt?: epoch ms | Date | ISO string }';
+/** The one message of a bad token shape: which field, and what to do. */
+const invalid = (field: string, value: unknown) =>
+  new TypeError(
+    `Tokens must be { accessToken: string, refreshToken?: string, expiresAt?: epoch ms | Date | ISO 8601 string }, but ${field} is ${value === undefined ? 'missing' : typeof value === 'number' ? value : typeof value}: fix what your login or refresh function returns.`,
+  );
 
 /**
  * Turns the `expiresAt` a server or an app handed us into epoch milliseconds, or says what is wrong.
@@ -47,9 +51,7 @@ function toEpochMs(value: unknown): number | undefined {
   const ms =
     value instanceof Date ? value.getTime() : typeof value === 'string' && /^\d{4}-\d\d-\d\d/.test(value) ? Date.parse(value) : value;
   if (typeof ms === 'number' && Number.isFinite(ms)) return ms;
-  throw new TypeError(
-    `${shape}: expiresAt is ${typeof value === 'number' ? value : typeof value}, not epoch milliseconds, a Date or an ISO 8601 string. Convert it in your login or refresh function.`,
-  );
+  throw invalid('expiresAt', value);
 }
 
 /**
@@ -98,12 +100,8 @@ export function toSession(
   cookie = false,
 ): Session {
   const { accessToken, refreshToken } = (tokens ?? {}) as Partial<Tokens>;
-  if (typeof accessToken !== 'string' || accessToken === '') {
-    throw new TypeError(`${shape}: accessToken is missing. Check what your login or refresh function returns.`);
-  }
-  if (refreshToken != null && typeof refreshToken !== 'string') {
-    throw new TypeError(`${shape}: refreshToken is ${typeof refreshToken}. Pass the refresh token string, or leave it out.`);
-  }
+  if (typeof accessToken !== 'string' || accessToken === '') throw invalid('accessToken', accessToken);
+  if (refreshToken != null && typeof refreshToken !== 'string') throw invalid('refreshToken', refreshToken);
   const expiresAt = expiryOf(tokens, now);
   // Refresh `skewMs` early, but never before half the remaining lifetime has passed: a 15 s token
   // with a 30 s skew would otherwise be "about to expire" the moment it arrives and refresh
