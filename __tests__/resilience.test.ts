@@ -407,7 +407,7 @@ describe('4. tokens of any shape never loop', () => {
       auth.authorized((token) => server.request(token)).subscribe(observer);
       flush();
       expect(calls).toBe(1);
-      expect((seen[0]!.error as Error).message).toMatch(/refresh\(\) returned nothing/);
+      expect((seen[0]!.error as Error).message).toMatch(/refresh\(\) gave no tokens/);
     }));
 
   test('refresh throwing a TypeError (a bug in user code) is not retried as if it were a network error', () =>

@@ -146,12 +146,10 @@ function callRefresh(cycle: RefreshCycle, { coordinator, refresh, cookie }: Refr
     if (!cookie && !cycle.refreshToken) {
       throw new TokenRefreshError("There is no refresh token to refresh with: pass refreshToken to auth.setTokens() at login, or use refreshTokenIn: 'cookie'.");
     }
+    const noTokens = () => new TokenRefreshError('refresh() gave no tokens: return an Observable or a Promise of { accessToken, refreshToken?, expiresAt? }.');
     const answer = (refresh as RefreshFn)(cycle.refreshToken!, { signal: controller.signal });
-    if (answer == null) throw new TokenRefreshError('refresh() returned nothing: return an Observable or a Promise of { accessToken, refreshToken?, expiresAt? }.');
-    return from(answer).pipe(
-      take(1),
-      throwIfEmpty(() => new TokenRefreshError('refresh() completed without tokens: it must emit or resolve { accessToken, refreshToken?, expiresAt? }.')),
-    );
+    if (answer == null) throw noTokens();
+    return from(answer).pipe(take(1), throwIfEmpty(noTokens));
   };
   const lock = coordinator.lock;
   return new Observable<Tokens>((subscriber) => {

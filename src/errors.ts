@@ -50,7 +50,7 @@ export class RefreshUnavailableError extends NamedError {
   readonly name = 'RefreshUnavailableError';
   readonly code = 'REFRESH_UNAVAILABLE';
   constructor(cause: unknown) {
-    super('The access token could not be refreshed now (network, timeout or server error); the session is kept and the refresh is tried again later.', { cause });
+    super('The access token could not be refreshed now (offline, timeout or server error); the session is kept and the refresh tried again later.', { cause });
   }
 }
 
