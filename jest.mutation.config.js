@@ -30,6 +30,8 @@ export default {
     '/adapters/',
     'integration\\.test\\.ts$',
     'faults\\.test\\.ts$',
+    // Builds and packing (they bundle the sources with esbuild, outside Stryker's instrumentation).
+    'noProcess\\.test\\.ts$',
     '(stack|pack|packing|package|publish|size)[^/]*\\.test\\.ts$',
   ],
 };

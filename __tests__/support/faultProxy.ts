@@ -58,6 +58,8 @@ export interface ProxiedRequest {
   upstreamStatus?: number;
   /** The client's side of it is over: answered, cut, or given up by the client. */
   settled: boolean;
+  /** The bearer token it carried, if any (tests only: to tell whose session a request ran in). */
+  bearer?: string;
 }
 
 export interface FaultProxy {
@@ -156,6 +158,8 @@ export async function startFaultProxy(upstream: string, { maxRequests = 5_000, l
     }
     const fault = take(method, path);
     const record: ProxiedRequest = { method, path, fault: fault?.kind ?? 'pass', forwarded: false, settled: false };
+    const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+    if (bearer) record.bearer = bearer;
     requests.push(record);
     res.on('close', () => ((record.settled = true), settled()));
 
