@@ -1,6 +1,7 @@
 import fc from 'fast-check';
-import { defer, finalize, type Subscription } from 'rxjs';
-import { createTokenRefresh, isAuthRefreshError } from '../src';
+import { catchError, defer, finalize, from, map, mergeMap, throwError, timer, type Subscription } from 'rxjs';
+import { createTokenRefresh, isAuthRefreshError, type Tokens } from '../src';
+import { faultyStorage } from './support/faultyStorage';
 import { FakeServer, newTestScheduler, runEpic } from './support/harness';
 
 /**
@@ -126,4 +127,238 @@ test('invariants hold for any interleaving (1,000 random runs in virtual time)',
     }),
     { numRuns: 1000 },
   );
+});
+
+/**
+ * The real world among the races: network outages (the token endpoint and the API unreachable for a
+ * while), storage faults (get, set or clear throwing), and account switches (another user's login,
+ * or the same user's re-login with `sameUser`), drawn among calls, expiries, logouts and unsubscribes.
+ *
+ * `PROPERTY_RUNS` and `PROPERTY_SEED` set the number of runs and the seed (a soak:
+ * `PROPERTY_RUNS=100000 npx jest __tests__/properties.test.ts -t outages`); 1,000 in `npm test`.
+ */
+type RealWorldEvent =
+  | Event
+  | { at: number; kind: 'outage'; duration: number }
+  | { at: number; kind: 'storageFault'; operation: 'get' | 'set' | 'clear'; times: number }
+  | { at: number; kind: 'sameUserLogin' };
+
+type StorageOperation = 'get' | 'set' | 'clear';
+const realWorldEvent = (faulty: StorageOperation[]): fc.Arbitrary<RealWorldEvent> =>
+  fc.oneof(
+    { weight: 8, arbitrary: event },
+    { weight: 2, arbitrary: fc.record({ at: fc.nat(300), kind: fc.constant('outage' as const), duration: fc.integer({ min: 1, max: 200 }) }) },
+    { weight: 1, arbitrary: fc.record({ at: fc.nat(300), kind: fc.constant('storageFault' as const), operation: fc.constantFrom(...faulty), times: fc.integer({ min: 1, max: 3 }) }) },
+    { weight: 1, arbitrary: fc.record({ at: fc.nat(300), kind: fc.constant('sameUserLogin' as const) }) },
+  );
+
+const realWorld = (faulty: StorageOperation[] = ['get', 'clear']) => fc.record({
+  accessTtl: fc.option(fc.integer({ min: 10, max: 200 }), { nil: undefined }),
+  expirySkewMs: fc.integer({ min: 0, max: 60 }),
+  refreshLatency: fc.integer({ min: 0, max: 40 }),
+  refreshTimeoutMs: fc.integer({ min: 20, max: 150 }),
+  refreshRetries: fc.integer({ min: 0, max: 2 }),
+  refreshBackoffMs: fc.integer({ min: 0, max: 20 }),
+  maxRetries: fc.integer({ min: 0, max: 2 }),
+  plan: fc.array(fc.constantFrom<'ok' | 401 | 503 | 'never'>('ok', 'ok', 'ok', 'ok', 401, 503, 'never'), { maxLength: 8 }),
+  events: fc.array(realWorldEvent(faulty), { minLength: 1, maxLength: 30 }),
+});
+
+type RealWorld = ReturnType<typeof realWorld> extends fc.Arbitrary<infer T> ? T : never;
+
+const PROPERTY_RUNS = Number(process.env.PROPERTY_RUNS ?? 1000);
+const PROPERTY_SEED = process.env.PROPERTY_SEED === undefined ? undefined : Number(process.env.PROPERTY_SEED);
+
+/**
+ * One run. `firstTokenOwnership`: also check calls that had not been sent yet when their session
+ * ended (they waited for a refresh or a known expiry from the start); see the failing test below.
+ */
+function realWorldRun(s: RealWorld, firstTokenOwnership: boolean): void {
+      const ts = newTestScheduler();
+      ts.run(({ flush }) => {
+        ts.maxFrames = FRAME_BUDGET;
+        const server = new FakeServer(() => ts.now());
+        server.accessTtl = s.accessTtl;
+        server.refreshLatency = s.refreshLatency;
+        server.refreshPlan = [...s.plan];
+        const storage = faultyStorage();
+        const violations: string[] = [];
+
+        // The network: down while `offlineUntil` is ahead. Requests and refreshes sent then get fetch's TypeError.
+        let offlineUntil = -1;
+        const offline = () => ts.now() < offlineUntil;
+        const networkError = () => new TypeError('fetch failed');
+
+        // Sessions as the app sees them: a logout or another user's login starts a new one; a refresh
+        // or the same user's re-login keeps it. Every token the server issues belongs to the session current then.
+        let appSession = 0;
+        let loggedIn = true;
+        const sessionOf = new Map<string, number>();
+        const issued = (tokens: Tokens) => (sessionOf.set(tokens.accessToken, appSession), tokens);
+
+        // Definitive answers of the token endpoint (400/401): the only refresh outcome that may end a session.
+        let definitive = 0;
+        let inFlight = 0;
+        let maxInFlight = 0;
+        const refresh = server.refresh;
+        const auth = createTokenRefresh({
+          ...s,
+          storage,
+          refresh: (token, context) =>
+            defer(() => {
+              maxInFlight = Math.max(maxInFlight, ++inFlight);
+              if (offline()) return timer(s.refreshLatency).pipe(mergeMap(() => throwError(networkError)));
+              return from(refresh(token, context)).pipe(
+                map(issued),
+                catchError((error: { status?: number }) => {
+                  if (error?.status === 400 || error?.status === 401) definitive++;
+                  return throwError(() => error);
+                }),
+              );
+            }).pipe(finalize(() => inFlight--)),
+        });
+
+        // Early refreshes per token: a refresh started of our own accord before the token expired.
+        const early = new Map<string, number>();
+        let logouts = 0;
+        const store = runEpic(auth, undefined, (action) => {
+          if (auth.actions.refreshRequested.match(action) && action.payload.reason === 'expired') {
+            const token = auth.getAccessToken();
+            const expiresAt = token === undefined ? undefined : server.expiries.get(token);
+            if (token !== undefined && expiresAt !== undefined && ts.now() < expiresAt) early.set(token, (early.get(token) ?? 0) + 1);
+          }
+          if (auth.actions.refreshUnavailable.match(action) && auth.getAccessToken() === undefined) violations.push(`tokens dropped by an outage at ${ts.now()}`);
+        });
+        auth.setTokens(issued(server.login()));
+
+        const send = server.request;
+        const calls: Array<{ session: number; sent: number; settled: boolean; cancelled: boolean; subscription?: Subscription; error?: unknown }> = [];
+        const request = (call: (typeof calls)[number], latency: number) => (token: string) =>
+          defer(() => {
+            if (!loggedIn) violations.push(`sent at ${ts.now()} after logout`);
+            if (sessionOf.get(token) !== call.session) {
+              if (call.sent > 0 || firstTokenOwnership) {
+                violations.push(`a call of session ${call.session} sent with a token of session ${sessionOf.get(token)} at ${ts.now()}${call.sent ? '' : ' (its first send)'}`);
+              } else {
+                call.session = sessionOf.get(token)!; // the core binds a call at its first token (the gap below): from here on, that is its session
+              }
+            }
+            call.sent++;
+            const expiresAt = server.expiries.get(token);
+            if (expiresAt !== undefined && ts.now() >= expiresAt) violations.push(`sent ${token} at ${ts.now()}, expired at ${expiresAt}`);
+            if (offline()) return timer(latency).pipe(mergeMap(() => throwError(networkError)));
+            return send(token, latency);
+          });
+
+        let expiries = 0;
+        for (const e of s.events) {
+          ts.schedule(() => {
+            switch (e.kind) {
+              case 'call': {
+                const call: (typeof calls)[number] = { session: appSession, sent: 0, settled: false, cancelled: false };
+                calls.push(call);
+                call.subscription = auth.authorized(request(call, e.latency)).subscribe({
+                  complete: () => (call.settled = true),
+                  error: (error) => ((call.settled = true), (call.error = error)),
+                });
+                break;
+              }
+              case 'expire':
+                expiries++;
+                server.validAccess = `expired-${ts.now()}`;
+                break;
+              case 'logout':
+                logouts++;
+                appSession++;
+                loggedIn = false;
+                auth.clearTokens();
+                break;
+              case 'login':
+                appSession++;
+                loggedIn = true;
+                auth.setTokens(issued(server.login()));
+                break;
+              case 'sameUserLogin':
+                if (!loggedIn) appSession++; // after a logout, a login is a new session whoever it is
+                loggedIn = true;
+                auth.setTokens(issued(server.login()), { sameUser: true });
+                break;
+              case 'outage':
+                offlineUntil = Math.max(offlineUntil, ts.now() + e.duration);
+                break;
+              case 'storageFault':
+                storage.fail(e.operation, { times: e.times });
+                break;
+              case 'unsubscribe': {
+                const call = calls[e.index];
+                if (call && !call.settled) (call.cancelled = true), call.subscription?.unsubscribe();
+                break;
+              }
+            }
+          }, e.at);
+        }
+        flush();
+
+        const failed = store.actions.filter((a) => auth.actions.refreshFailed.match(a)).length;
+        const loggedOut = store.actions.filter((a) => auth.actions.loggedOut.match(a)).length;
+        expect(ts.now()).toBeLessThan(SETTLED_BY);
+        expect(violations).toEqual([]);
+        expect(maxInFlight).toBeLessThanOrEqual(1);
+        // Nothing hangs: every call ended, in a value or an error.
+        expect(calls.filter((c) => !c.settled && !c.cancelled)).toEqual([]);
+        for (const call of calls) {
+          if (call.error !== undefined && !isAuthRefreshError(call.error)) expect(call.error).toEqual(networkError());
+        }
+        // A session ends only by the token endpoint's "no" or a logout.
+        expect(failed).toBeLessThanOrEqual(definitive);
+        expect(loggedOut).toBeLessThanOrEqual(logouts);
+        if (loggedIn && failed === 0) expect(auth.getAccessToken()).toBeDefined();
+        // No token is refreshed early twice of our own accord.
+        expect([...early.values()].filter((n) => n > 1)).toEqual([]);
+      });
+}
+
+// Storage faults here: get and clear. A failing set is the failing test further down (core gap).
+test(`invariants hold with network outages, storage faults and account switches (${PROPERTY_RUNS.toLocaleString('en')} random runs in virtual time)`, () => {
+  const seed = PROPERTY_SEED ?? Date.now() ^ (Math.random() * 0x7fffffff);
+  const started = Date.now();
+  // Storage faults are reported by a development warning each: expected here, thousands of them.
+  const warn = jest.spyOn(console, 'warn').mockImplementation(() => {});
+  try {
+    fc.assert(fc.property(realWorld(), (s) => realWorldRun(s, false)), { numRuns: PROPERTY_RUNS, seed });
+  } finally {
+    warn.mockRestore();
+  }
+  if (process.env.PROPERTY_RUNS) console.log(`property soak: ${PROPERTY_RUNS} runs, seed ${seed}, ${((Date.now() - started) / 1000).toFixed(1)} s`);
+});
+
+// CORE GAP (reported): a call binds to its session only when it first gets a token
+// (authorized.ts sets `owner` after `acquire` returned one). A call that starts while the token is
+// known to expire, or while a refresh runs, waits without an owner; if another user logs in
+// meanwhile, it goes out with that user's token. Shrunk counterexample: accessTtl 10, skew 0, a call
+// at 202 (token expired at 10: it waits for the refresh), another user's login at 203 → the call is
+// sent at 203 with the new user's token. faults.test.ts shows the same against the real server.
+test.failing('a call that waits for its first token never runs in another user\'s session (core gap)', () => {
+  const warn = jest.spyOn(console, 'warn').mockImplementation(() => {});
+  try {
+    fc.assert(fc.property(realWorld(), (s) => realWorldRun(s, true)), { numRuns: 1000 });
+  } finally {
+    warn.mockRestore();
+  }
+});
+
+// CORE GAP (reported): after a storage.set that failed (QuotaExceededError), storage still holds the
+// previous tokens. The next refresh reads storage under the lock (refreshEpic callRefresh), sees an
+// access token other than the one it replaces, takes it for another tab's newer session and adopts
+// the stale tokens: the expired token is sent, its refresh token is spent already, and the session
+// ends (with reuse detection, the server revokes it). Shrunk counterexample: accessTtl 10, skew 0,
+// maxRetries 0; a set fault at 0, a 401 at 1 (refresh ok, its write fails), a call at 11 → sent
+// with access-L1, expired at 10. faults.test.ts shows it against the real server.
+test.failing('a failed storage write never brings stale tokens back (core gap)', () => {
+  const warn = jest.spyOn(console, 'warn').mockImplementation(() => {});
+  try {
+    fc.assert(fc.property(realWorld(['set']), (s) => realWorldRun(s, false)), { numRuns: 1000 });
+  } finally {
+    warn.mockRestore();
+  }
 });
