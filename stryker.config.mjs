@@ -6,6 +6,9 @@
  *
  * @type {import('@stryker-mutator/api/core').PartialStrykerOptions}
  */
+// Read by the suites (contract.test.ts, properties.test.ts) to scale their biggest loops down per mutant.
+process.env.MUTATION_TESTING = '1';
+
 export default {
   packageManager: 'npm',
   testRunner: 'jest',

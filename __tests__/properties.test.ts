@@ -166,7 +166,7 @@ const realWorld = (faulty: StorageOperation[] = ['get', 'clear']) => fc.record({
 
 type RealWorld = ReturnType<typeof realWorld> extends fc.Arbitrary<infer T> ? T : never;
 
-const PROPERTY_RUNS = Number(process.env.PROPERTY_RUNS ?? 1000);
+const PROPERTY_RUNS = Number(process.env.PROPERTY_RUNS ?? (process.env.MUTATION_TESTING ? 300 : 1000));
 const PROPERTY_SEED = process.env.PROPERTY_SEED === undefined ? undefined : Number(process.env.PROPERTY_SEED);
 
 /**

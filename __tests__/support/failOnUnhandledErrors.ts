@@ -13,7 +13,7 @@
  */
 import { VirtualAction, config } from 'rxjs';
 
-const LIVELOCK_ACTIONS = 2_000_000;
+const LIVELOCK_ACTIONS = 50_000;
 
 const unhandled: unknown[] = [];
 config.onUnhandledError = (error) => void unhandled.push(error);
