@@ -72,7 +72,7 @@ export class RetryLimitError extends NamedError {
   ) {
     super(
       retries === 0
-        ? 'The request got an auth error and was not replayed (maxRetries: 0); a token refresh was started for the next request.'
+        ? 'The request got an auth error and was not replayed (maxRetries: 0); the next request gets a refreshed token.'
         : replaced
         ? `Auth errors kept coming for tokens that other refreshes had already replaced: tokens are replaced faster than this request completes. Make access tokens outlive your slowest request (maxRetries: ${retries}).`
         : `The request still failed with an auth error after ${retries} token refresh(es), so the token is not the problem: check the user's permissions, or what your isAuthError option counts as an auth error (maxRetries: ${retries}).`,
