@@ -1,3 +1,5 @@
+import { redactSecrets } from './redact';
+
 /**
  * Every way a request can end without a value, as a small class with a stable `name` and `code`.
  * `instanceof` works within one realm; the `is…` guards also accept errors from another realm
@@ -14,6 +16,12 @@ export type TokenRefreshErrorCode =
 abstract class NamedError extends Error {
   abstract override readonly name: string;
   abstract readonly code: TokenRefreshErrorCode;
+  constructor(message?: string, options?: { cause?: unknown }) {
+    super(message, options);
+    // A cause is often an AxiosError holding the request: the token, the refresh body. Strip them
+    // before the error reaches a logger or an error tracker (see src/redact.ts, README "Security").
+    if (options !== undefined) redactSecrets(options.cause);
+  }
 }
 
 /**
@@ -117,14 +125,72 @@ export function isAuthRefreshError(error: unknown): error is AuthRefreshError {
   return error instanceof NamedError || names.has((error as Error | null)?.name as string);
 }
 
-/** The `{ name, code, message }` of an error: safe for actions and state, never a token or a cause. */
+/**
+ * What of an error may go into actions, state and RTK Query's `CUSTOM_ERROR`: its `name`, its
+ * `code`, its HTTP `status` and a `message` written by this package. Never the error's own message,
+ * its cause or a server body: those can quote a token (a JSON parse error of a plain-text token,
+ * an error page that echoes the request), and the store is what DevTools, loggers and persisted
+ * state show.
+ */
 export interface SerializedAuthError {
   name: string;
   code?: string;
+  /** The HTTP status of the error or of its cause, when there is one. */
+  status?: number;
   message: string;
 }
 
+/** This package's own words per code: a message is never copied from the error itself. */
+const ownMessages: Record<string, string> = {
+  REFRESH_FAILED: 'The token refresh failed; the user must log in again.',
+  REFRESH_TIMEOUT: 'The token refresh did not answer in time.',
+  REFRESH_UNAVAILABLE: 'The token refresh is unavailable for now (network, timeout or server error); the session is kept and retried later.',
+  RETRY_LIMIT: 'The request still failed with an auth error after a token refresh: the token is not the problem.',
+  LOGGED_OUT: 'Logged out while the request was waiting for a token refresh; it was not sent.',
+  NOT_AUTHENTICATED: 'No access token: log in first. The request was not sent.',
+  EPIC_NOT_RUNNING: 'A token refresh is needed but auth.epic is not running.',
+};
+
+/** A name or code worth keeping: short and identifier-like, so it cannot carry a token or a sentence. */
+const identifier = /^[A-Za-z_$][\w$.-]{0,63}$/;
+
+function keep(value: unknown): string | undefined {
+  return typeof value === 'string' && identifier.test(value) ? value : undefined;
+}
+
+function statusOf(error: unknown): number | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const e = error as { status?: unknown; originalStatus?: unknown; response?: { status?: unknown } };
+  const status = typeof e.status === 'number' ? e.status : typeof e.originalStatus === 'number' ? e.originalStatus : e.response?.status;
+  return typeof status === 'number' && Number.isInteger(status) && status >= 0 && status < 1000 ? status : undefined;
+}
+
+/**
+ * The error as it may be stored: `{ name, code?, status?, message }`, where `message` is this
+ * package's text for the error's `code` (or a generic one naming the status or the error's class)
+ * and `name`/`code` are kept only when they are short identifiers. The error's own `message`, its
+ * `cause` and any server body stay out, so a token quoted by a server or a parser never reaches
+ * DevTools. The error object itself, with its cause, is still what your `catchError` receives.
+ *
+ * @example
+ * ```ts
+ * serializeError(new SyntaxError(`Unexpected token 'R', "RT0-SECRET" is not valid JSON`));
+ * // { name: 'SyntaxError', message: 'Failed with SyntaxError (details are kept out of the store).' }
+ * serializeError(Object.assign(new Error('invalid refresh token RT0-SECRET'), { status: 400 }));
+ * // { name: 'Error', status: 400, message: 'Failed with HTTP 400 (details are kept out of the store).' }
+ * ```
+ */
 export function serializeError(error: unknown): SerializedAuthError {
-  const { name = 'Error', code, message = String(error) } = (error ?? {}) as Partial<NamedError>;
-  return code === undefined ? { name, message } : { name, code, message };
+  const e = (typeof error === 'object' && error !== null ? error : {}) as { name?: unknown; code?: unknown; cause?: unknown };
+  const name = keep(e.name) ?? (typeof error === 'object' && error !== null ? 'Error' : typeof error);
+  const code = keep(e.code);
+  const status = statusOf(error) ?? (code !== undefined && code in ownMessages ? statusOf(e.cause) : undefined);
+  const own = code !== undefined && isAuthRefreshError(error) ? ownMessages[code] : undefined;
+  const message =
+    own !== undefined
+      ? status === undefined
+        ? own
+        : `${own} (HTTP ${status})`
+      : `Failed with ${status === undefined ? name : `HTTP ${status}`} (details are kept out of the store).`;
+  return { name, ...(code === undefined ? {} : { code }), ...(status === undefined ? {} : { status }), message };
 }

@@ -9,7 +9,7 @@ import type { TokenRefresh } from '../../src';
 function echoApi(auth: TokenRefresh, baseUrl: string, fetchFn: typeof fetch = (input, init) => fetch(input, init)) {
   return createApi({
     keepUnusedDataFor: 0, // no cache timers left behind when the test ends
-    baseQuery: authBaseQuery(auth, fetchBaseQuery({ baseUrl, fetchFn })),
+    baseQuery: authBaseQuery(auth, { baseUrl, fetchFn }),
     endpoints: (build) => ({
       // A distinct argument per call: RTK Query would otherwise share one request between callers.
       echo: build.query<{ gen: number }, number>({ query: (n) => `api/echo?n=${n}` }),
@@ -60,7 +60,7 @@ describe('authBaseQuery: results in RTK Query shape', () => {
     expect(result.error).toEqual({
       status: 'CUSTOM_ERROR',
       error: expect.stringContaining('The token refresh failed'),
-      data: { name: 'TokenRefreshError', code: 'REFRESH_FAILED', message: expect.any(String) },
+      data: { name: 'TokenRefreshError', code: 'REFRESH_FAILED', status: expect.any(Number), message: expect.any(String) },
     });
     expect(api.endpoints.echo.select(1)(store.getState()).isError).toBe(true);
   });
@@ -79,7 +79,7 @@ describe('authBaseQuery: results in RTK Query shape', () => {
     const { auth } = await startSession(server);
     const notFound = createApi({
       keepUnusedDataFor: 0,
-      baseQuery: authBaseQuery(auth, fetchBaseQuery({ baseUrl: `${server.url}/` })),
+      baseQuery: authBaseQuery(auth, { baseUrl: `${server.url}/` }),
       endpoints: (build) => ({ nothing: build.query<unknown, void>({ query: () => 'api/nothing' }) }),
     });
     const notFoundStore = storeFor(notFound as never);
@@ -93,17 +93,14 @@ describe('authBaseQuery: results in RTK Query shape', () => {
     const seen: Array<[string | null, string | null]> = [];
     const api = createApi({
       keepUnusedDataFor: 0,
-      baseQuery: authBaseQuery(
-        auth,
-        fetchBaseQuery({
-          baseUrl: `${server.url}/`,
-          fetchFn: (input, init) => {
-            const headers = (input as Request).headers;
-            seen.push([headers.get('x-trace'), headers.get('authorization')?.slice(0, 7) ?? null]);
-            return fetch(input, init);
-          },
-        }),
-      ),
+      baseQuery: authBaseQuery(auth, {
+        baseUrl: `${server.url}/`,
+        fetchFn: (input, init) => {
+          const headers = (input as Request).headers;
+          seen.push([headers.get('x-trace'), headers.get('authorization')?.slice(0, 7) ?? null]);
+          return fetch(input, init);
+        },
+      }),
       endpoints: (build) => ({ echo: build.query<unknown, void>({ query: () => ({ url: 'api/echo', headers: { 'X-Trace': 'abc', 'X-Gone': undefined } }) }) }),
     });
     await storeFor(api as never).dispatch(api.endpoints.echo.initiate(undefined, { subscribe: false }));
@@ -113,8 +110,8 @@ describe('authBaseQuery: results in RTK Query shape', () => {
   test('a base query with other arguments must say how to add the token (a compile error otherwise)', async () => {
     const { auth } = await startSession(server, { loggedIn: false });
     const graphqlBaseQuery = async (args: { document: string; token?: string }) => ({ data: args.token ?? null });
-    // @ts-expect-error withToken and toError are required when the arguments are not fetchBaseQuery's
-    authBaseQuery(auth, graphqlBaseQuery);
+    // @ts-expect-error withToken and toError are required for a base query passed as a function
+    expect(() => authBaseQuery(auth, graphqlBaseQuery)).toThrow(/withToken/);
     const wrapped = authBaseQuery(auth, graphqlBaseQuery, { withToken: (args, token) => ({ ...args, token }), toError: (error) => error.message });
     auth.setTokens({ accessToken: 'opaque-token' });
     expect(await wrapped({ document: '{ me }' }, {} as never, {})).toEqual({ data: 'opaque-token' });
@@ -122,7 +119,9 @@ describe('authBaseQuery: results in RTK Query shape', () => {
 
   test('bad arguments throw a TypeError naming what to pass', async () => {
     const { auth } = await startSession(server, { loggedIn: false });
-    expect(() => authBaseQuery({} as never, fetchBaseQuery())).toThrow(/createTokenRefresh/);
-    expect(() => authBaseQuery(auth, 'nope' as never)).toThrow(/base query/);
+    expect(() => authBaseQuery({} as never, {})).toThrow(/createTokenRefresh/);
+    expect(() => authBaseQuery(auth, 'nope' as never)).toThrow(/fetchBaseQuery's options/);
+    // The old form, fetchBaseQuery(...) passed in, cannot keep its headers nor check origins: it says what to write instead.
+    expect(() => authBaseQuery(auth, fetchBaseQuery({ baseUrl: '/api' }) as never)).toThrow(/authBaseQuery\(auth, \{ baseUrl: '\/api' \}\)/);
   });
 });
