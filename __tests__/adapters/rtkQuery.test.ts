@@ -2,8 +2,9 @@ import { configureStore } from '@reduxjs/toolkit';
 import { createApi, fetchBaseQuery, type FetchBaseQueryError } from '@reduxjs/toolkit/query';
 import { authBaseQuery } from '../../src/adapters/rtkQuery';
 import { describeAdapterSemantics, type Outcome } from '../support/adapterSemantics';
-import { startServer, startSession, type AuthServer } from '../support/realServer';
-import type { TokenRefresh } from '../../src';
+import { startServer, startSession, until, useTwoServers, type AuthServer } from '../support/realServer';
+import { startEchoServer, type EchoServer } from '../support/echoServer';
+import { createTokenRefresh, type TokenRefresh } from '../../src';
 
 /** A real RTK Query API on `auth`; `fetchFn` is the transport fetchBaseQuery uses. */
 function echoApi(auth: TokenRefresh, baseUrl: string, fetchFn: typeof fetch = (input, init) => fetch(input, init)) {
@@ -123,5 +124,94 @@ describe('authBaseQuery: results in RTK Query shape', () => {
     expect(() => authBaseQuery(auth, 'nope' as never)).toThrow(/fetchBaseQuery's options/);
     // The old form, fetchBaseQuery(...) passed in, cannot keep its headers nor check origins: it says what to write instead.
     expect(() => authBaseQuery(auth, fetchBaseQuery({ baseUrl: '/api' }) as never)).toThrow(/authBaseQuery\(auth, \{ baseUrl: '\/api' \}\)/);
+  });
+});
+
+describe('issue 11: authBaseQuery sends the token only where it belongs, and only the current one', () => {
+  const servers = useTwoServers();
+
+  test('#3 an absolute URL outside baseUrl\'s origin gets no token, and its 401 spends no refresh token', async () => {
+    const { auth } = await startSession(servers.api);
+    const api = createApi({
+      keepUnusedDataFor: 0,
+      baseQuery: authBaseQuery(auth, { baseUrl: `${servers.api.url}/` }),
+      endpoints: (build) => ({ partner: build.query<unknown, void>({ query: () => `${servers.elsewhere.url}/api/echo` }) }),
+    });
+    const result = await storeFor(api as never).dispatch(api.endpoints.partner.initiate(undefined, { subscribe: false }));
+    expect(result.error).toMatchObject({ status: 401 });
+    expect(servers.elsewhere.stats()).toMatchObject({ requestsWithoutToken: 1, apiRequests: 1 });
+    expect(servers.api.stats().refreshCalls).toBe(0);
+  });
+
+  test('#3 allowedOrigins opens another origin', async () => {
+    const { auth } = await startSession(servers.api);
+    const api = createApi({
+      keepUnusedDataFor: 0,
+      baseQuery: authBaseQuery(auth, { baseUrl: `${servers.api.url}/`, allowedOrigins: [servers.api.url, servers.elsewhere.url] }),
+      endpoints: (build) => ({ partner: build.query<unknown, void>({ query: () => `${servers.elsewhere.url}/api/echo` }) }),
+    });
+    await storeFor(api as never).dispatch(api.endpoints.partner.initiate(undefined, { subscribe: false }));
+    // The other server did not issue this session's token, so it says 401; what matters is that it got one.
+    expect(servers.elsewhere.stats().requestsWithoutToken).toBe(0);
+    expect(servers.elsewhere.stats().apiRequests).toBeGreaterThan(0);
+  });
+
+  test('#4 a query handed to RTK Query before a refresh, that leaves after it, carries the new token: nothing is sent with the old one', async () => {
+    const { auth } = await startSession(servers.api);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const api = createApi({
+      keepUnusedDataFor: 0,
+      // RTK Query's own async work between the call and the fetch, made long and under our control.
+      baseQuery: authBaseQuery(auth, { baseUrl: `${servers.api.url}/`, prepareHeaders: async (headers) => (await gate, headers) }),
+      endpoints: (build) => ({ echo: build.query<{ gen: number }, number>({ query: (n) => `api/echo?n=${n}` }) }),
+    });
+    const query = storeFor(api as never).dispatch(api.endpoints.echo.initiate(1, { subscribe: false }));
+    await auth.refresh();
+    release();
+    expect(read(await query)).toEqual({ ok: true, gen: 2 });
+    expect(servers.api.stats()).toMatchObject({ refreshCalls: 1, api401: 0, apiRequests: 1 });
+  });
+
+  test('#4 one that leaves while the refresh is in flight waits for it, and is sent once, with the new token', async () => {
+    const { auth } = await startSession(servers.api);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const api = createApi({
+      keepUnusedDataFor: 0,
+      baseQuery: authBaseQuery(auth, { baseUrl: `${servers.api.url}/`, prepareHeaders: async (headers) => (await gate, headers) }),
+      endpoints: (build) => ({ echo: build.query<{ gen: number }, number>({ query: (n) => `api/echo?n=${n}` }) }),
+    });
+    const query = storeFor(api as never).dispatch(api.endpoints.echo.initiate(1, { subscribe: false }));
+    servers.api.control.slowNextRefresh(100);
+    const refreshed = auth.refresh();
+    await until(() => servers.api.stats().refreshCalls === 1, 'the refresh call');
+    release();
+    expect(read(await query)).toEqual({ ok: true, gen: 2 });
+    await refreshed;
+    expect(servers.api.stats()).toMatchObject({ refreshCalls: 1, api401: 0, apiRequests: 1 });
+  });
+});
+
+describe('issue 11 #10: a 401 that another origin gave, through a redirect, refreshes nothing', () => {
+  let home: EchoServer;
+  let third: EchoServer;
+  beforeAll(async () => {
+    [home, third] = await Promise.all([startEchoServer(), startEchoServer()]);
+  });
+  afterAll(() => Promise.all([home.close(), third.close()]));
+
+  test('#10 authBaseQuery: a redirect from baseUrl\'s origin to a third party that answers 401', async () => {
+    const refresh = jest.fn(async () => ({ accessToken: 'tok-2' }));
+    const auth = createTokenRefresh({ refresh });
+    auth.setTokens({ accessToken: 'tok-1', refreshToken: 'r' });
+    const baseQuery = authBaseQuery(auth, { baseUrl: home.url });
+    const api = { signal: new AbortController().signal, dispatch: () => {}, getState: () => ({}), endpoint: 'e', type: 'query' } as never;
+    const redirected = await baseQuery(`redirect?to=${encodeURIComponent(`${third.url}/status/401`)}`, api, {});
+    expect(redirected.error).toMatchObject({ status: 401 });
+    expect(refresh).not.toHaveBeenCalled();
+    // The same 401 from home itself is the API's word on the token: it does start a refresh (no epic here, so it fails fast).
+    const direct = await baseQuery('status/401', api, {});
+    expect(direct.error).toMatchObject({ status: 'CUSTOM_ERROR', data: { code: 'EPIC_NOT_RUNNING' } });
   });
 });

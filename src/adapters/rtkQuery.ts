@@ -168,29 +168,28 @@ function authFetchBaseQuery(auth: AuthClient, options: AuthFetchBaseQueryOptions
       if (failure !== undefined) throw failure;
       return result;
     };
-    const isOurs401 = (result: Returned) => result.error !== undefined && sent !== undefined && isAuthError(result.error);
-
+    if (hasNoSession(auth)) return run(args, api, extraOptions); // before login: as written (a login mutation)
     let last: Returned | undefined;
+    let rejected: { token: string; error: unknown } | undefined;
+    // `authorized` decides what a 401 means (refresh, join the refresh, replay at once for a late
+    // 401, or the session's end) and counts replays, for the token it handed out. The token that
+    // left is read again at fetch time, so it can be newer; then its 401 is handed back to
+    // `authorized` once more, as the 401 of that token, before anything is sent again.
+    const attempts$ = auth.authorized((current) => {
+      if (rejected?.token === current) {
+        const { error } = rejected;
+        rejected = undefined;
+        return throwError(() => error);
+      }
+      return defer(async () => {
+        const result = (last = await once());
+        if (result.error === undefined || sent === undefined || !isAuthError(result.error)) return result;
+        if (sent !== current) rejected = { token: sent, error: result.error };
+        throw result.error;
+      });
+    });
     try {
-      last = await once();
-      if (!isOurs401(last)) return last;
-      // The API rejected the token `sent`. `authorized` decides what that means (refresh, join the
-      // refresh, or replay at once for a late 401) and counts replays: its first attempt hands
-      // the 401 back with the token it was for, later ones replay the query.
-      let rejected = { token: sent, error: last.error };
-      const replay$ = auth.authorized((current) =>
-        current === rejected.token
-          ? throwError(() => rejected.error)
-          : defer(async () => {
-              const result = (last = await once());
-              if (!isOurs401(result)) return result;
-              rejected = { token: sent, error: result.error };
-              // Sent with a newer token than `current` (a refresh ended while RTK Query prepared
-              // the request): `authorized` replays at once and is handed this 401 again, above.
-              throw result.error;
-            }),
-      );
-      return await firstValueFrom(replay$.pipe(untilAborted(api?.signal)));
+      return await firstValueFrom(attempts$.pipe(untilAborted(api?.signal)));
     } catch (error) {
       if (isApiAnswer(error, last?.error)) return last as Returned;
       if (isAuthRefreshError(error)) return { error: toError(error) };
