@@ -84,31 +84,53 @@ export function attachAxios(auth: AuthClient, instance: AxiosInstance, options: 
 
   const isAuthError = authErrorTest(auth);
 
+  /**
+   * The token goes in at the last moment: a request transform, which axios runs after every request
+   * interceptor, on the config the adapter then sends. axios runs request interceptors in reverse
+   * order of registration, so one registered before `attachAxios` runs after ours and may rewrite
+   * `baseURL` or `url`; checked here, the URL is the one that is called. A transform list replaced
+   * by a later interceptor drops the token: the request goes out without it, never elsewhere with it.
+   */
+  const attachAtSend = (token: string, replay: boolean) => {
+    const attach = function (this: InternalAxiosRequestConfig, data: unknown) {
+      if (this?.headers && allowed(instance.getUri(this))) {
+        this.headers.set('Authorization', `Bearer ${token}`);
+        if (!replay) sentWith.set(this, token);
+      }
+      return data;
+    };
+    ours.add(attach);
+    return attach;
+  };
+  const withTransform = <C extends AxiosRequestConfig>(config: C, token: string, replay: boolean): C => ({
+    ...config,
+    transformRequest: [...toArray(config.transformRequest).filter((fn) => !ours.has(fn)), attachAtSend(token, replay)],
+  });
+
   const onRequest = async (config: InternalAxiosRequestConfig): Promise<InternalAxiosRequestConfig> => {
     if (config.skipAuthRefresh || isRefreshSignal(config.signal) || hasNoSession(auth)) return config;
-    if (!allowed(instance.getUri(config))) return config;
+    if (!allowed(instance.getUri(config))) return config; // no wait for a request that will not get the token
     // `authorized` with an identity request is "the token to send now": it waits for a refresh in
     // flight and refreshes first when the token is known to expire.
     const token = await unlessAborted(auth.authorized((current) => of(current)), config);
     // Aborted while waiting: handed back without a token. axios checks the signal before it sends,
     // and rejects with its own CanceledError; nothing leaves.
     if (token === undefined) return config;
-    config.headers.set('Authorization', `Bearer ${token}`);
-    sentWith.set(config, token);
+    config.transformRequest = withTransform(config, token, false).transformRequest;
     return config;
   };
 
   const onResponseError = (error: AxiosError): Promise<unknown> => {
     const config = error?.config;
     const token = config && sentWith.get(config);
-    if (!config || token === undefined || !isAuthError(error)) return Promise.reject(error);
+    if (!config || token === undefined || !isAuthError(error) || redirectedElsewhere(error, allowed)) return Promise.reject(error);
     let last: unknown = error; // the API's latest "not accepted", in axios' own shape
     // The first attempt is the request that already failed: re-throwing its error with the token it
     // carried lets `authorized` decide (refresh, or replay at once for a late 401) and count retries.
     const replay$ = auth.authorized((current) =>
       current === token
         ? throwError(() => error)
-        : from(instance.request(withToken(config, current)).catch((failure: unknown) => Promise.reject((last = failure)))),
+        : from(instance.request(withTransform(replayOf(config), current, true)).catch((failure: unknown) => Promise.reject((last = failure)))),
     );
     return unlessAborted(replay$, config).then(
       // Aborted while waiting for the refresh: axios rejects it unsent, as it rejects any aborted request.
@@ -125,9 +147,28 @@ export function attachAxios(auth: AuthClient, instance: AxiosInstance, options: 
   };
 }
 
-function withToken(config: InternalAxiosRequestConfig, token: string): AxiosRequestConfig {
-  const headers = { ...(config.headers?.toJSON?.() as Record<string, unknown> | undefined), Authorization: `Bearer ${token}` };
+/** Our last-moment transforms, told apart from the user's when a replay replaces the token. */
+const ours = new WeakSet<object>();
+
+function toArray<T>(value: T | readonly T[] | undefined): T[] {
+  return value === undefined ? [] : Array.isArray(value) ? [...value] : [value as T];
+}
+
+/** The failed request again, without the token it carried; the replay's own transform adds the current one. */
+function replayOf(config: InternalAxiosRequestConfig): AxiosRequestConfig {
+  const { Authorization: _sent, authorization: _sentLower, ...headers } = (config.headers?.toJSON?.() ?? {}) as Record<string, unknown>;
   return { ...config, headers: headers as AxiosRequestConfig['headers'], skipAuthRefresh: true };
+}
+
+/**
+ * Whether axios followed a redirect to an origin that does not get the token: that server's 401
+ * says nothing about our token. The final URL is `responseURL` in browsers (XHR) and
+ * follow-redirects' `responseUrl` in Node.
+ */
+function redirectedElsewhere(error: AxiosError, allowed: (url: string) => boolean): boolean {
+  const request = error.request as { responseURL?: unknown; res?: { responseUrl?: unknown } } | undefined;
+  const finalUrl = request?.responseURL || request?.res?.responseUrl;
+  return typeof finalUrl === 'string' && finalUrl !== '' && !allowed(finalUrl);
 }
 
 /**
