@@ -4,7 +4,7 @@
  * - `/echo…`: 200 JSON `{ method, url, headers, body }` (headers lower-cased, `host` left out);
  * - `/text`: 200 text/plain; `/html`: 200 text/html that is not JSON; `/empty`: 204;
  * - `/status/<n>`: status n with the echo as JSON body;
- * - `/redirect?to=<url>`: 302 to `to`;
+ * - `/redirect?to=<url>&status=<3xx>`: a redirect to `to` (302 unless `status` says otherwise);
  * - `/hang`: never answers (until the client goes away).
  */
 import { createServer, type IncomingMessage } from 'node:http';
@@ -48,7 +48,10 @@ export async function startEchoServer(): Promise<EchoServer> {
     if (path === '/html') return res.writeHead(200, { 'Content-Type': 'text/html' }).end('<html>captive portal</html>');
     if (path === '/empty') return res.writeHead(204).end();
     if (path.startsWith('/status/')) return json(Number(path.slice('/status/'.length)), echo);
-    if (path === '/redirect') return res.writeHead(302, { Location: new URL(req.url!, 'http://x').searchParams.get('to')! }).end();
+    if (path === '/redirect') {
+      const query = new URL(req.url!, 'http://x').searchParams;
+      return res.writeHead(Number(query.get('status') ?? 302), { Location: query.get('to')! }).end();
+    }
     if (path === '/hang') return; // never answers
     return json(200, echo);
   });
