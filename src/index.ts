@@ -17,3 +17,4 @@ export {
   isAuthRefreshError,
 } from './errors';
 export type { AuthRefreshError, TokenRefreshErrorCode, SerializedAuthError } from './errors';
+export { serializeError } from './errors';
