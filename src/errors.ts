@@ -1,3 +1,4 @@
+import { httpStatusOf } from './httpErrors';
 import { redactSecrets } from './redact';
 
 /**
@@ -140,30 +141,17 @@ export interface SerializedAuthError {
   message: string;
 }
 
-/** This package's own words per code: a message is never copied from the error itself. */
-const ownMessages: Record<string, string> = {
+/**
+ * The codes whose message may be built from foreign text (the refresh's failure, a field's value):
+ * they get fixed words here. The other errors of this package have fixed messages of their own.
+ */
+const fixedMessages: Record<string, string> = {
   REFRESH_FAILED: 'The token refresh failed; the user must log in again.',
-  REFRESH_TIMEOUT: 'The token refresh did not answer in time.',
-  REFRESH_UNAVAILABLE: 'The token refresh is unavailable for now (network, timeout or server error); the session is kept and retried later.',
-  RETRY_LIMIT: 'The request still failed with an auth error after a token refresh: the token is not the problem.',
-  LOGGED_OUT: 'Logged out while the request was waiting for a token refresh; it was not sent.',
-  NOT_AUTHENTICATED: 'No access token: log in first. The request was not sent.',
-  EPIC_NOT_RUNNING: 'A token refresh is needed but auth.epic is not running.',
+  REFRESH_UNAVAILABLE: 'The token refresh is unavailable for now; the session is kept.',
 };
 
 /** A name or code worth keeping: short and identifier-like, so it cannot carry a token or a sentence. */
-const identifier = /^[A-Za-z_$][\w$.-]{0,63}$/;
-
-function keep(value: unknown): string | undefined {
-  return typeof value === 'string' && identifier.test(value) ? value : undefined;
-}
-
-function statusOf(error: unknown): number | undefined {
-  if (typeof error !== 'object' || error === null) return undefined;
-  const e = error as { status?: unknown; originalStatus?: unknown; response?: { status?: unknown } };
-  const status = typeof e.status === 'number' ? e.status : typeof e.originalStatus === 'number' ? e.originalStatus : e.response?.status;
-  return typeof status === 'number' && Number.isInteger(status) && status >= 0 && status < 1000 ? status : undefined;
-}
+const keep = (value: unknown): string | undefined => (typeof value === 'string' && /^[A-Za-z_$][\w$.-]{0,63}$/.test(value) ? value : undefined);
 
 /**
  * The error as it may be stored: `{ name, code?, status?, message }`, where `message` is this
@@ -181,11 +169,12 @@ function statusOf(error: unknown): number | undefined {
  * ```
  */
 export function serializeError(error: unknown): SerializedAuthError {
-  const e = (typeof error === 'object' && error !== null ? error : {}) as { name?: unknown; code?: unknown; cause?: unknown };
+  const e = (typeof error === 'object' && error !== null ? error : {}) as { name?: unknown; code?: unknown; cause?: unknown; message?: unknown };
   const name = keep(e.name) ?? (typeof error === 'object' && error !== null ? 'Error' : typeof error);
   const code = keep(e.code);
-  const status = statusOf(error) ?? (code !== undefined && code in ownMessages ? statusOf(e.cause) : undefined);
-  const own = code !== undefined && isAuthRefreshError(error) ? ownMessages[code] : undefined;
+  const ours = error instanceof NamedError;
+  const status = httpStatusOf(error) ?? (ours ? httpStatusOf(e.cause) : undefined);
+  const own = ours ? (fixedMessages[code!] ?? String(e.message)) : undefined;
   const message =
     own !== undefined
       ? status === undefined

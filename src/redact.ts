@@ -11,43 +11,28 @@
  */
 export const REDACTED = '[redacted]';
 
-const secretHeaders = new Set(['authorization', 'proxy-authorization', 'cookie']);
+const secretHeader = /^(proxy-)?authorization$|^cookie$/i;
+
+type Carrier = { cause?: unknown; response?: unknown; config?: { headers?: Record<string, unknown>; data?: unknown; auth?: unknown } };
 
 export function redactSecrets(value: unknown): void {
-  const seen = new Set<unknown>();
-  for (let error = value, depth = 0; isObject(error) && !seen.has(error) && depth < 8; error = (error as { cause?: unknown }).cause, depth++) {
-    seen.add(error);
-    const e = error as { config?: unknown; request?: unknown; response?: { config?: unknown; request?: unknown } };
-    redactConfig(e.config);
-    hide(e, 'request');
-    if (isObject(e.response)) {
-      redactConfig(e.response.config);
-      hide(e.response, 'request');
+  // Eight links deep at most: a cause chain that loops ends too.
+  for (let error = value as Carrier | undefined, depth = 0; isObject(error) && depth < 8; error = error.cause as Carrier | undefined, depth++) {
+    for (const owner of [error, error.response as Carrier | undefined]) {
+      if (!isObject(owner)) continue;
+      const config = owner.config;
+      if (isObject(config)) {
+        // AxiosHeaders and plain objects alike: own keys, matched without regard to case.
+        if (isObject(config.headers)) for (const key of Object.keys(config.headers)) if (secretHeader.test(key)) config.headers[key] = REDACTED;
+        if (config.data != null) config.data = REDACTED;
+        if (config.auth !== undefined) config.auth = REDACTED;
+      }
+      const request = Object.getOwnPropertyDescriptor(owner, 'request');
+      if (request?.enumerable && request.configurable) Object.defineProperty(owner, 'request', { ...request, enumerable: false });
     }
   }
 }
 
-function redactConfig(config: unknown): void {
-  if (!isObject(config)) return;
-  const c = config as { headers?: unknown; data?: unknown; auth?: unknown };
-  redactHeaders(c.headers);
-  if (c.data !== undefined && c.data !== null) c.data = REDACTED;
-  if (c.auth !== undefined) c.auth = REDACTED;
-}
-
-function redactHeaders(headers: unknown): void {
-  if (!isObject(headers)) return;
-  // AxiosHeaders and plain objects alike: own keys, matched without regard to case.
-  for (const key of Object.keys(headers)) {
-    if (secretHeaders.has(key.toLowerCase())) (headers as Record<string, unknown>)[key] = REDACTED;
-  }
-}
-
-function hide(owner: object, key: string): void {
-  const descriptor = Object.getOwnPropertyDescriptor(owner, key);
-  if (descriptor?.enumerable && descriptor.configurable) Object.defineProperty(owner, key, { ...descriptor, enumerable: false });
-}
-
-function isObject(value: unknown): value is object {
+function isObject<T>(value: T): value is T & object {
   return typeof value === 'object' && value !== null;
 }
