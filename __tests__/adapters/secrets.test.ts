@@ -79,7 +79,7 @@ describe('issue 11 #13: only the package’s own text reaches actions, state and
       name: 'TokenRefreshError',
       code: 'REFRESH_FAILED',
       status: 401,
-      message: 'The token refresh failed; the user must log in again. (HTTP 401)',
+      message: 'The refresh token was rejected (HTTP 401); the user must log in again.',
     });
     expect(serializeError('plain string')).toEqual({ name: 'string', message: 'Failed with string (details are kept out of the store).' });
   });

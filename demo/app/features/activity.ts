@@ -58,6 +58,9 @@ const reasons: Record<RefreshReason, string> = {
   unauthorized: 'a request got 401',
   expired: 'the access token is about to expire',
   scheduled: 'scheduled',
+  restore: 'the page loaded: restoring the session',
+  online: 'the network is back',
+  visible: 'the page is visible again',
   heartbeat: 'heartbeat',
   manual: 'requested',
 };
