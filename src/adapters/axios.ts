@@ -59,6 +59,9 @@ const sentWith = new WeakMap<object, string>();
  *
  * Untouched: requests with `skipAuthRefresh: true`, requests to origins not in `allowedOrigins`,
  * and requests carrying the `signal` of a refresh call, so the refresh can use this very instance.
+ * The origin is checked on the URL axios will call, after every request interceptor has run (even
+ * those registered before this one, which axios runs after it): the token is set by a request
+ * transform, at the last moment. A 401 that a redirect brought from another origin refreshes nothing.
  * **If your `refresh` function uses this same instance, it must pass on the `signal` it is given
  * (or send with `skipAuthRefresh: true`)**: otherwise the refresh call waits in the request
  * interceptor for the refresh it is making, until `refreshTimeoutMs` fails it.

@@ -72,6 +72,11 @@ export type AuthFetch = (input: RequestInfo | URL, init?: AuthFetchInit) => Prom
  * refresh: aborting rejects at once with the signal's reason (an `AbortError`), and the request is
  * never sent. The refresh goes on for everyone else.
  *
+ * The URL checked is the one fetch will call: a relative one is resolved against `document.baseURI`
+ * (so an injected `<base href>` moves the check with the request), a `Request` of any realm is
+ * read by its `url`, a `URL` object is read once and sent as that string. A 401 that a redirect
+ * brought from another origin is returned as is, with no refresh.
+ *
  * Requests elsewhere, with `skipAuthRefresh: true`, or carrying the `signal` of a refresh call are
  * passed through untouched, so the refresh call can use this `fetch` without waiting on itself.
  * **If your `refresh` function calls this same `authFetch`, it must pass on the `signal` it is
