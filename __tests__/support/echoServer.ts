@@ -5,7 +5,8 @@
  * - `/text`: 200 text/plain; `/html`: 200 text/html that is not JSON; `/empty`: 204;
  * - `/status/<n>`: status n with the echo as JSON body;
  * - `/redirect?to=<url>&status=<3xx>`: a redirect to `to` (302 unless `status` says otherwise);
- * - `/hang`: never answers (until the client goes away).
+ * - `/hang`: never answers (until the client goes away);
+ * - `/held/<n>`: answers status n when the test calls `release()`.
  */
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -14,6 +15,8 @@ export interface EchoServer {
   url: string;
   /** The requests seen, in order. */
   seen: Array<{ method: string; url: string; headers: Record<string, string> }>;
+  /** Answers every `/held/…` request waiting so far. */
+  release(): void;
   close(): Promise<void>;
 }
 
@@ -34,6 +37,7 @@ function readBody(req: IncomingMessage): Promise<string> {
 
 export async function startEchoServer(): Promise<EchoServer> {
   const seen: EchoServer['seen'] = [];
+  let held: Array<() => void> = [];
   const server = createServer(async (req, res) => {
     const headers = Object.fromEntries(
       Object.entries(req.headers)
@@ -53,6 +57,7 @@ export async function startEchoServer(): Promise<EchoServer> {
       return res.writeHead(Number(query.get('status') ?? 302), { Location: query.get('to')! }).end();
     }
     if (path === '/hang') return; // never answers
+    if (path.startsWith('/held/')) return void held.push(() => json(Number(path.slice('/held/'.length)), echo));
     return json(200, echo);
   });
   server.keepAliveTimeout = 100;
@@ -60,6 +65,11 @@ export async function startEchoServer(): Promise<EchoServer> {
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     seen,
+    release: () => {
+      const waiting = held;
+      held = [];
+      for (const answer of waiting) answer();
+    },
     close: () => new Promise<void>((done) => (server.closeAllConnections(), server.close(() => done()))),
   };
 }
