@@ -13,8 +13,8 @@ import {
   type ObservableInput,
   type SchedulerLike,
 } from 'rxjs';
-import type { UnknownAction } from 'redux';
-import type { Epic } from 'redux-observable';
+import type { UnknownAction } from '../src/reduxTypes';
+import type { Epic } from '../src/reduxTypes';
 import type { AuthActions } from '../src/actions';
 import type { RefreshCoordinator, RefreshCycle } from '../src/coordinator';
 import { RefreshTimeoutError, RefreshUnavailableError, TokenRefreshError } from '../src/errors';

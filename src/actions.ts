@@ -1,4 +1,4 @@
-import { createAction } from '@reduxjs/toolkit';
+import { createAction } from './createAction';
 import type { SerializedAuthError } from './errors';
 import type { StorageOperation } from './storage/guarded';
 

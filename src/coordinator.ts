@@ -1,4 +1,4 @@
-import type { UnknownAction } from 'redux';
+import type { UnknownAction } from './reduxTypes';
 import { EMPTY, Observable, concat, defer, type Subscriber, type Subscription } from 'rxjs';
 import type { AuthActions, RefreshReason } from './actions';
 import {

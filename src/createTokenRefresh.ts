@@ -1,6 +1,6 @@
-import type { Reducer, UnknownAction } from 'redux';
+import type { Reducer, UnknownAction } from './reduxTypes';
 import { asyncScheduler, type Observable, type ObservableInput, type SchedulerLike } from 'rxjs';
-import type { Epic } from 'redux-observable';
+import type { Epic } from './reduxTypes';
 import { createRefreshEpic, type CookieRefreshFn, type RefreshFn } from '../epics/refreshEpic';
 import { createAuthActions, type AuthActions, type RefreshReason } from './actions';
 import { createAuthorized, type AuthorizedOptions } from './authorized';

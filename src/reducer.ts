@@ -1,4 +1,4 @@
-import type { Reducer, UnknownAction } from 'redux';
+import type { Reducer, UnknownAction } from './reduxTypes';
 import type { SerializedAuthError } from './errors';
 
 /**
