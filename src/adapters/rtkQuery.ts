@@ -2,7 +2,6 @@ import {
   fetchBaseQuery,
   type BaseQueryFn,
   type FetchArgs,
-  type FetchBaseQueryArgs,
   type FetchBaseQueryError,
   type FetchBaseQueryMeta,
   type QueryReturnValue,
@@ -16,6 +15,9 @@ import { createOriginGuard, originOf, type OriginOptions } from './originGuard';
 
 export type { AuthClient } from './AuthClient';
 export type { OriginOptions } from './originGuard';
+
+/** fetchBaseQuery's options, read off the function: the type has no export of its own in every RTK version. */
+type FetchBaseQueryArgs = NonNullable<Parameters<typeof fetchBaseQuery>[0]>;
 
 /**
  * `fetchBaseQuery`'s own options, unchanged, plus where the token may go and the shape of a
