@@ -111,7 +111,7 @@ describe('an aborted request is released at once while it waits for a refresh, a
 
   test('authBaseQuery: the base query returns promptly when RTK Query aborts it (api.signal); the server never sees it', async () => {
     const { auth, refreshed } = await duringSlowRefresh();
-    const wrapped = authBaseQuery(auth, { baseUrl: `${server.url}/` });
+    const wrapped = authBaseQuery(auth, { fetchBaseQuery, baseUrl: `${server.url}/` });
     const finished: Array<Promise<{ result: unknown; at: number }>> = [];
     // RTK Query rejects an aborted query's promise by itself; this watches the base query's own answer.
     const watched: BaseQueryFn = (args, api, extra) => {

@@ -1,5 +1,5 @@
 import { configureStore } from '@reduxjs/toolkit';
-import { createApi } from '@reduxjs/toolkit/query';
+import { createApi, fetchBaseQuery } from '@reduxjs/toolkit/query';
 import axios, { AxiosError, type AxiosResponse } from 'axios';
 import { firstValueFrom, map } from 'rxjs';
 import { fromFetch } from 'rxjs/fetch';
@@ -91,7 +91,7 @@ describe("the adapters use auth.isAuthError: an API that signals expiry with a b
     const { auth } = await startSession(server, { isAuthError: expiredByCode });
     const echo = createApi({
       keepUnusedDataFor: 0,
-      baseQuery: authBaseQuery(auth, { baseUrl: `${api.url}/` }),
+      baseQuery: authBaseQuery(auth, { fetchBaseQuery, baseUrl: `${api.url}/` }),
       endpoints: (build) => ({ echo: build.query<{ gen: number }, number>({ query: (n) => `api/echo?n=${n}` }) }),
     });
     const store = configureStore({ reducer: { [echo.reducerPath]: echo.reducer }, middleware: (getDefault) => getDefault().concat(echo.middleware) });
@@ -169,7 +169,7 @@ describe('an API that answers 200 { code: 1002 } for an expired token (seed 002)
     };
     const echo = createApi({
       keepUnusedDataFor: 0,
-      baseQuery: authBaseQuery(auth, { baseUrl: `${okApi.url}/`, fetchFn: codeAware }),
+      baseQuery: authBaseQuery(auth, { fetchBaseQuery, baseUrl: `${okApi.url}/`, fetchFn: codeAware }),
       endpoints: (build) => ({ echo: build.query<{ gen: number }, number>({ query: (n) => `api/echo?n=${n}` }) }),
     });
     const store = configureStore({ reducer: { [echo.reducerPath]: echo.reducer }, middleware: (getDefault) => getDefault().concat(echo.middleware) });

@@ -3,7 +3,7 @@
  * burst of 401s from all of them costs one refresh, and all of them succeed afterwards.
  */
 import { createAction, type Reducer } from '@reduxjs/toolkit';
-import { createApi } from '@reduxjs/toolkit/query';
+import { createApi, fetchBaseQuery } from '@reduxjs/toolkit/query';
 import axios from 'axios';
 import type { UnknownAction } from 'redux';
 import type { Epic } from 'redux-observable';
@@ -46,7 +46,7 @@ test('an epic, an RTK Query endpoint, authFetch and axios hit 401 together: one 
   let auth!: TokenRefresh;
   const api = createApi({
     keepUnusedDataFor: 0,
-    baseQuery: (args, baseQueryApi, extraOptions) => authBaseQuery(auth, { baseUrl: `${server.url}/` })(args, baseQueryApi, extraOptions),
+    baseQuery: (args, baseQueryApi, extraOptions) => authBaseQuery(auth, { fetchBaseQuery, baseUrl: `${server.url}/` })(args, baseQueryApi, extraOptions),
     endpoints: (build) => ({ echo: build.query<{ gen: number }, void>({ query: () => 'api/echo?from=rtk-query' }) }),
   });
   const session = await startSession(server, {

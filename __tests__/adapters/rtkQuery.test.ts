@@ -10,7 +10,7 @@ import { createTokenRefresh, type TokenRefresh } from '../../src';
 function echoApi(auth: TokenRefresh, baseUrl: string, fetchFn: typeof fetch = (input, init) => fetch(input, init)) {
   return createApi({
     keepUnusedDataFor: 0, // no cache timers left behind when the test ends
-    baseQuery: authBaseQuery(auth, { baseUrl, fetchFn }),
+    baseQuery: authBaseQuery(auth, { fetchBaseQuery, baseUrl, fetchFn }),
     endpoints: (build) => ({
       // A distinct argument per call: RTK Query would otherwise share one request between callers.
       echo: build.query<{ gen: number }, number>({ query: (n) => `api/echo?n=${n}` }),
@@ -80,7 +80,7 @@ describe('authBaseQuery: results in RTK Query shape', () => {
     const { auth } = await startSession(server);
     const notFound = createApi({
       keepUnusedDataFor: 0,
-      baseQuery: authBaseQuery(auth, { baseUrl: `${server.url}/` }),
+      baseQuery: authBaseQuery(auth, { fetchBaseQuery, baseUrl: `${server.url}/` }),
       endpoints: (build) => ({ nothing: build.query<unknown, void>({ query: () => 'api/nothing' }) }),
     });
     const notFoundStore = storeFor(notFound as never);
@@ -95,6 +95,7 @@ describe('authBaseQuery: results in RTK Query shape', () => {
     const api = createApi({
       keepUnusedDataFor: 0,
       baseQuery: authBaseQuery(auth, {
+        fetchBaseQuery,
         baseUrl: `${server.url}/`,
         fetchFn: (input, init) => {
           const headers = (input as Request).headers;
@@ -120,10 +121,11 @@ describe('authBaseQuery: results in RTK Query shape', () => {
 
   test('bad arguments throw a TypeError naming what to pass', async () => {
     const { auth } = await startSession(server, { loggedIn: false });
-    expect(() => authBaseQuery({} as never, {})).toThrow(/createTokenRefresh/);
-    expect(() => authBaseQuery(auth, 'nope' as never)).toThrow(/fetchBaseQuery's options/);
+    expect(() => authBaseQuery({} as never, { fetchBaseQuery })).toThrow(/createTokenRefresh/);
+    expect(() => authBaseQuery(auth, 'nope' as never)).toThrow(/fetchBaseQuery and its options/);
+    expect(() => authBaseQuery(auth, { baseUrl: '/api' } as never)).toThrow(/authBaseQuery\(auth, \{ fetchBaseQuery, baseUrl: '\/api' \}\)/);
     // The old form, fetchBaseQuery(...) passed in, cannot keep its headers nor check origins: it says what to write instead.
-    expect(() => authBaseQuery(auth, fetchBaseQuery({ baseUrl: '/api' }) as never)).toThrow(/authBaseQuery\(auth, \{ baseUrl: '\/api' \}\)/);
+    expect(() => authBaseQuery(auth, fetchBaseQuery({ baseUrl: '/api' }) as never)).toThrow(/authBaseQuery\(auth, \{ fetchBaseQuery, baseUrl: '\/api' \}\)/);
   });
 });
 
@@ -134,7 +136,7 @@ describe('issue 11: authBaseQuery sends the token only where it belongs, and onl
     const { auth } = await startSession(servers.api);
     const api = createApi({
       keepUnusedDataFor: 0,
-      baseQuery: authBaseQuery(auth, { baseUrl: `${servers.api.url}/` }),
+      baseQuery: authBaseQuery(auth, { fetchBaseQuery, baseUrl: `${servers.api.url}/` }),
       endpoints: (build) => ({ partner: build.query<unknown, void>({ query: () => `${servers.elsewhere.url}/api/echo` }) }),
     });
     const result = await storeFor(api as never).dispatch(api.endpoints.partner.initiate(undefined, { subscribe: false }));
@@ -147,7 +149,7 @@ describe('issue 11: authBaseQuery sends the token only where it belongs, and onl
     const { auth } = await startSession(servers.api);
     const api = createApi({
       keepUnusedDataFor: 0,
-      baseQuery: authBaseQuery(auth, { baseUrl: `${servers.api.url}/`, allowedOrigins: [servers.api.url, servers.elsewhere.url] }),
+      baseQuery: authBaseQuery(auth, { fetchBaseQuery, baseUrl: `${servers.api.url}/`, allowedOrigins: [servers.api.url, servers.elsewhere.url] }),
       endpoints: (build) => ({ partner: build.query<unknown, void>({ query: () => `${servers.elsewhere.url}/api/echo` }) }),
     });
     await storeFor(api as never).dispatch(api.endpoints.partner.initiate(undefined, { subscribe: false }));
@@ -163,7 +165,7 @@ describe('issue 11: authBaseQuery sends the token only where it belongs, and onl
     const api = createApi({
       keepUnusedDataFor: 0,
       // RTK Query's own async work between the call and the fetch, made long and under our control.
-      baseQuery: authBaseQuery(auth, { baseUrl: `${servers.api.url}/`, prepareHeaders: async (headers) => (await gate, headers) }),
+      baseQuery: authBaseQuery(auth, { fetchBaseQuery, baseUrl: `${servers.api.url}/`, prepareHeaders: async (headers) => (await gate, headers) }),
       endpoints: (build) => ({ echo: build.query<{ gen: number }, number>({ query: (n) => `api/echo?n=${n}` }) }),
     });
     const query = storeFor(api as never).dispatch(api.endpoints.echo.initiate(1, { subscribe: false }));
@@ -179,7 +181,7 @@ describe('issue 11: authBaseQuery sends the token only where it belongs, and onl
     const gate = new Promise<void>((resolve) => (release = resolve));
     const api = createApi({
       keepUnusedDataFor: 0,
-      baseQuery: authBaseQuery(auth, { baseUrl: `${servers.api.url}/`, prepareHeaders: async (headers) => (await gate, headers) }),
+      baseQuery: authBaseQuery(auth, { fetchBaseQuery, baseUrl: `${servers.api.url}/`, prepareHeaders: async (headers) => (await gate, headers) }),
       endpoints: (build) => ({ echo: build.query<{ gen: number }, number>({ query: (n) => `api/echo?n=${n}` }) }),
     });
     const query = storeFor(api as never).dispatch(api.endpoints.echo.initiate(1, { subscribe: false }));
@@ -205,7 +207,7 @@ describe('issue 11 #10: a 401 that another origin gave, through a redirect, refr
     const refresh = jest.fn(async () => ({ accessToken: 'tok-2' }));
     const auth = createTokenRefresh({ refresh });
     auth.setTokens({ accessToken: 'tok-1', refreshToken: 'r' });
-    const baseQuery = authBaseQuery(auth, { baseUrl: home.url });
+    const baseQuery = authBaseQuery(auth, { fetchBaseQuery, baseUrl: home.url });
     const api = { signal: new AbortController().signal, dispatch: () => {}, getState: () => ({}), endpoint: 'e', type: 'query' } as never;
     const redirected = await baseQuery(`redirect?to=${encodeURIComponent(`${third.url}/status/401`)}`, api, {});
     expect(redirected.error).toMatchObject({ status: 401 });

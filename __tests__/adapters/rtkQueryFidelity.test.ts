@@ -1,5 +1,5 @@
 /**
- * Issue 11 #5: `authBaseQuery(auth, options)` is `fetchBaseQuery(options)` plus the token. Each case
+ * Issue 11 #5: `authBaseQuery(auth, { fetchBaseQuery, ...options })` is `fetchBaseQuery(options)` plus the token. Each case
  * runs one of fetchBaseQuery's documented behaviours twice against a real echo server on 127.0.0.1,
  * through the bare base query and through the adapter, and asserts the same result: data or error,
  * what the server received, `meta.request`, and nothing but `Authorization: Bearer <token>` added.
@@ -54,7 +54,7 @@ async function both(options: FetchBaseQueryArgs, args: string | FetchArgs, { ext
   const bare = await describe_(await fetchBaseQuery({ baseUrl: server.url, ...options })(args, api(), extraOptions));
   const bareSeen = server.seen.slice(from);
   const next = server.seen.length;
-  const wrapped = await describe_(await authBaseQuery(auth, { baseUrl: server.url, ...options })(args, api(), extraOptions));
+  const wrapped = await describe_(await authBaseQuery(auth, { fetchBaseQuery, baseUrl: server.url, ...options })(args, api(), extraOptions));
   const wrappedSeen = server.seen.slice(next);
   return { bare, wrapped, bareSeen, wrappedSeen };
 }

@@ -35,7 +35,7 @@ test('#5 under jsdom with node-fetch\'s Headers and Request, the token arrives, 
   const options = { baseUrl: server.url, headers: { 'x-api-key': 'k-1' } };
   const args = { url: 'echo', headers: new NodeFetchHeaders({ 'x-trace': 't-1' }) as unknown as Headers };
   const bare = await fetchBaseQuery(options)(args, api(), {});
-  const wrapped = await authBaseQuery(auth, options)(args, api(), {});
+  const wrapped = await authBaseQuery(auth, { fetchBaseQuery, ...options })(args, api(), {});
   expect(bare.error).toBeUndefined();
   const { authorization, ...rest } = (wrapped.data as Echo).headers;
   expect(authorization).toBe('Bearer tok-1');
@@ -49,7 +49,7 @@ test('#5 endpoint headers made with the other Headers class (Node\'s own, here) 
   const NativeHeaders = saved.Headers as typeof Headers;
   const args = { url: 'echo', headers: new NativeHeaders({ 'x-trace': 't-2' }) };
   const bare = await fetchBaseQuery({ baseUrl: server.url })(args, api(), {});
-  const wrapped = await authBaseQuery(auth, { baseUrl: server.url })(args, api(), {});
+  const wrapped = await authBaseQuery(auth, { fetchBaseQuery, baseUrl: server.url })(args, api(), {});
   expect((bare.data as Echo).headers['x-trace']).toBe('t-2');
   expect((wrapped.data as Echo).headers).toEqual({ ...(bare.data as Echo).headers, authorization: 'Bearer tok-1' });
 });

@@ -7,7 +7,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import axios, { type AxiosError } from 'axios';
 import { configureStore } from '@reduxjs/toolkit';
-import { createApi } from '@reduxjs/toolkit/query';
+import { createApi, fetchBaseQuery } from '@reduxjs/toolkit/query';
 import { firstValueFrom, from } from 'rxjs';
 import { RetryLimitError, TokenRefreshError } from '../../src';
 import { serializeError } from '../../src/errors';
@@ -52,7 +52,7 @@ describe('issue 11 #13: only the package’s own text reaches actions, state and
     });
     const api = createApi({
       keepUnusedDataFor: 0,
-      baseQuery: authBaseQuery(auth, { baseUrl: `${server.url}/` }),
+      baseQuery: authBaseQuery(auth, { fetchBaseQuery, baseUrl: `${server.url}/` }),
       endpoints: (build) => ({ echo: build.query<unknown, void>({ query: () => 'api/echo' }) }),
     });
     const apiStore = configureStore({ reducer: { [api.reducerPath]: api.reducer }, middleware: (d) => d().concat(api.middleware) });

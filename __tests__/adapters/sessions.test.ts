@@ -7,7 +7,7 @@
  */
 import axios, { type AxiosError } from 'axios';
 import { configureStore } from '@reduxjs/toolkit';
-import { createApi, type FetchBaseQueryError } from '@reduxjs/toolkit/query';
+import { createApi, fetchBaseQuery, type FetchBaseQueryError } from '@reduxjs/toolkit/query';
 import { createTokenRefresh } from '../../src';
 import { attachAxios } from '../../src/adapters/axios';
 import { authFetch } from '../../src/adapters/fetch';
@@ -41,7 +41,7 @@ const adapters: Record<string, (auth: ReturnType<typeof createTokenRefresh>) => 
   authBaseQuery: (auth) => {
     const api = createApi({
       keepUnusedDataFor: 0,
-      baseQuery: authBaseQuery(auth, { baseUrl: server.url }),
+      baseQuery: authBaseQuery(auth, { fetchBaseQuery, baseUrl: server.url }),
       endpoints: (build) => ({ held: build.query<unknown, void>({ query: () => 'held/401' }) }),
     });
     const store = configureStore({ reducer: { [api.reducerPath]: api.reducer }, middleware: (d) => d().concat(api.middleware) });

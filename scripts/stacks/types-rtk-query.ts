@@ -4,14 +4,14 @@
  * node16 (RTK 1.9 has no exports map; RTK 2 fixed that): on RTK 1.9 it is checked with `node` only.
  */
 import { configureStore } from '@reduxjs/toolkit';
-import { createApi } from '@reduxjs/toolkit/query';
+import { createApi, fetchBaseQuery } from '@reduxjs/toolkit/query';
 import { createTokenRefresh } from 'redux-observable-token-refresh';
 import { authBaseQuery } from 'redux-observable-token-refresh/rtk-query';
 
 const auth = createTokenRefresh({ refresh: async (refreshToken) => ({ accessToken: `for-${refreshToken}` }) });
 
 export const api = createApi({
-  baseQuery: authBaseQuery(auth, { baseUrl: '/api', headers: { 'x-api-key': 'k' }, allowedOrigins: ['https://api.example.com'] }),
+  baseQuery: authBaseQuery(auth, { fetchBaseQuery, baseUrl: '/api', headers: { 'x-api-key': 'k' }, allowedOrigins: ['https://api.example.com'] }),
   endpoints: (build) => ({ profile: build.query<{ name: string }, void>({ query: () => 'profile' }) }),
 });
 export const store = configureStore({

@@ -1,10 +1,10 @@
-import {
+import type {
   fetchBaseQuery,
-  type BaseQueryFn,
-  type FetchArgs,
-  type FetchBaseQueryError,
-  type FetchBaseQueryMeta,
-  type QueryReturnValue,
+  BaseQueryFn,
+  FetchArgs,
+  FetchBaseQueryError,
+  FetchBaseQueryMeta,
+  QueryReturnValue,
 } from '@reduxjs/toolkit/query';
 import { defer, firstValueFrom, of, throwError } from 'rxjs';
 import { isAuthRefreshError, serializeError, type AuthRefreshError } from '../errors';
@@ -20,13 +20,18 @@ export type { OriginOptions } from './originGuard';
 type FetchBaseQueryArgs = NonNullable<Parameters<typeof fetchBaseQuery>[0]>;
 
 /**
- * `fetchBaseQuery`'s own options, unchanged, plus where the token may go and the shape of a
- * session-ended error. `authBaseQuery(auth, options)` builds the `fetchBaseQuery` itself, so that
- * the token is added inside it, at fetch time, after your `headers` and `prepareHeaders`.
+ * `fetchBaseQuery` itself and its own options, unchanged, plus where the token may go and the shape
+ * of a session-ended error. `authBaseQuery(auth, options)` builds the `fetchBaseQuery`, so that the
+ * token is added inside it, at fetch time, after your `headers` and `prepareHeaders`. You pass
+ * `fetchBaseQuery` in: this entry imports nothing of RTK Query at runtime (RTK 1.9 cannot be
+ * imported from Node's native ESM), and it is the copy your app already bundles.
  *
  * @example
  * ```ts
+ * import { fetchBaseQuery } from '@reduxjs/toolkit/query/react';
+ *
  * const baseQuery = authBaseQuery(auth, {
+ *   fetchBaseQuery,
  *   baseUrl: 'https://api.example.com/v1',
  *   headers: { 'x-api-key': API_KEY },
  *   prepareHeaders: (headers) => headers.set('x-tenant', tenant),
@@ -36,6 +41,8 @@ type FetchBaseQueryArgs = NonNullable<Parameters<typeof fetchBaseQuery>[0]>;
  */
 export type AuthFetchBaseQueryOptions = FetchBaseQueryArgs &
   OriginOptions & {
+    /** RTK Query's `fetchBaseQuery`, from `@reduxjs/toolkit/query` or `@reduxjs/toolkit/query/react`. */
+    fetchBaseQuery: typeof fetchBaseQuery;
     /**
      * The `error` a query gets when the session ended: the refresh failed (`TokenRefreshError`) or
      * the user logged out while it waited (`LoggedOutError`).
@@ -67,7 +74,7 @@ type AnyBaseQuery<Args, Result, BaseQueryError, DefinitionExtraOptions, Meta> = 
 
 /**
  * An RTK Query base query on the same refresh coordinator as your epics and other clients. Give it
- * `fetchBaseQuery`'s options: it builds the `fetchBaseQuery` and adds the access token inside it, at
+ * `fetchBaseQuery` and its options: it builds the base query and adds the access token inside it, at
  * fetch time, so everything else is exactly what `fetchBaseQuery` does. It waits while a refresh is
  * in flight, refreshes first when the token is known to expire, and on a 401 joins the one shared
  * refresh and replays the query: ten endpoints failing at once cause one refresh, and a failed
@@ -96,18 +103,18 @@ type AnyBaseQuery<Args, Result, BaseQueryError, DefinitionExtraOptions, Meta> = 
  *
  * @example
  * ```ts
- * import { createApi } from '@reduxjs/toolkit/query/react';
+ * import { createApi, fetchBaseQuery } from '@reduxjs/toolkit/query/react';
  * import { authBaseQuery } from 'redux-observable-token-refresh/rtk-query';
  *
  * export const api = createApi({
- *   baseQuery: authBaseQuery(auth, { baseUrl: '/api', headers: { Accept: 'application/json' } }),
+ *   baseQuery: authBaseQuery(auth, { fetchBaseQuery, baseUrl: '/api', headers: { Accept: 'application/json' } }),
  *   endpoints: (build) => ({ profile: build.query<Profile, void>({ query: () => 'profile' }) }),
  * });
  * ```
  */
 export function authBaseQuery(
   auth: AuthClient,
-  options?: AuthFetchBaseQueryOptions,
+  options: AuthFetchBaseQueryOptions,
 ): BaseQueryFn<string | FetchArgs, unknown, FetchBaseQueryError, {}, FetchBaseQueryMeta>;
 export function authBaseQuery<Args, Result, BaseQueryError, DefinitionExtraOptions, Meta>(
   auth: AuthClient,
@@ -121,14 +128,14 @@ export function authBaseQuery(
 ): AnyBaseQuery<any, unknown, unknown, any, any> {
   checkAuth('authBaseQuery', auth);
   if (typeof baseQueryOrOptions === 'function') return wrapBaseQuery(auth, baseQueryOrOptions, options);
-  if (baseQueryOrOptions !== undefined && (typeof baseQueryOrOptions !== 'object' || baseQueryOrOptions === null)) {
-    throw new TypeError("authBaseQuery: the second argument must be fetchBaseQuery's options, e.g. authBaseQuery(auth, { baseUrl: '/api' }).");
+  if (typeof baseQueryOrOptions !== 'object' || baseQueryOrOptions === null || typeof baseQueryOrOptions.fetchBaseQuery !== 'function') {
+    throw new TypeError("authBaseQuery: the second argument must be fetchBaseQuery and its options, e.g. authBaseQuery(auth, { fetchBaseQuery, baseUrl: '/api' }).");
   }
-  return authFetchBaseQuery(auth, baseQueryOrOptions ?? {});
+  return authFetchBaseQuery(auth, baseQueryOrOptions);
 }
 
 function authFetchBaseQuery(auth: AuthClient, options: AuthFetchBaseQueryOptions): BaseQueryFn<string | FetchArgs, unknown, FetchBaseQueryError, {}, FetchBaseQueryMeta> {
-  const { allowedOrigins, baseOrigin, toError = customError, fetchFn = defaultFetchFn, ...fetchOptions } = options;
+  const { fetchBaseQuery, allowedOrigins, baseOrigin, toError = customError, fetchFn = defaultFetchFn, ...fetchOptions } = options;
   if (typeof toError !== 'function') throw new TypeError('authBaseQuery: option "toError" must be a function (error) => FetchBaseQueryError.');
   if (typeof fetchFn !== 'function') throw new TypeError('authBaseQuery: option "fetchFn" must be a function (request) => Promise<Response>.');
   const baseUrlOrigin = originOf(fetchOptions.baseUrl);
@@ -210,7 +217,7 @@ function wrapBaseQuery<Args, Result, BaseQueryError, DefinitionExtraOptions, Met
   const { withToken, toError } = options ?? ({} as Partial<AuthBaseQueryOptions<Args, BaseQueryError>>);
   if (typeof withToken !== 'function') {
     throw new TypeError(
-      "authBaseQuery: for fetchBaseQuery pass its options, authBaseQuery(auth, { baseUrl: '/api' }), not fetchBaseQuery(...): the token is then added after your headers and prepareHeaders, and only for allowed origins. For another base query pass withToken: (args, accessToken) => args.",
+      "authBaseQuery: for fetchBaseQuery pass it with its options, authBaseQuery(auth, { fetchBaseQuery, baseUrl: '/api' }), not fetchBaseQuery(...): the token is then added after your headers and prepareHeaders, and only for allowed origins. For another base query pass withToken: (args, accessToken) => args.",
     );
   }
   if (typeof toError !== 'function') throw new TypeError('authBaseQuery: option "toError" must be a function (error) => your base query error.');

@@ -1,15 +1,15 @@
 /**
  * RTK Query next to the epics: a real `createApi` whose base query is
- * `authBaseQuery(auth, { baseUrl: '/api' })` (fetchBaseQuery's options), on the same `auth` as every epic. A
+ * `authBaseQuery(auth, { fetchBaseQuery, baseUrl: '/api' })` (fetchBaseQuery's options), on the same `auth` as every epic. A
  * 401 here joins the one refresh the epics (and the fetch widget) share, and the query is replayed
  * with the new token: there is no `baseQueryWithReauth` of its own.
  *
  * `reportCalls` and `reportAttempts` are the demo's instrumentation only: they put each call and
  * each attempt in the activity panel, around the adapter and as its `fetchFn`. An app writes
- * `baseQuery: authBaseQuery(auth, { baseUrl: '/api' })` and nothing else.
+ * `baseQuery: authBaseQuery(auth, { fetchBaseQuery, baseUrl: '/api' })` and nothing else.
  */
 import { createSlice } from '@reduxjs/toolkit';
-import { createApi, type BaseQueryFn, type FetchArgs, type FetchBaseQueryError, type FetchBaseQueryMeta } from '@reduxjs/toolkit/query/react';
+import { createApi, fetchBaseQuery, type BaseQueryFn, type FetchArgs, type FetchBaseQueryError, type FetchBaseQueryMeta } from '@reduxjs/toolkit/query/react';
 import { useEffect } from 'react';
 import { useSelector } from 'react-redux';
 import type { UnknownAction } from 'redux';
@@ -73,7 +73,7 @@ interface ItemList { items: Array<{ id: number; name: string }> }
 
 export const api = createApi({
   reducerPath: 'rtkQueryApi',
-  baseQuery: reportCalls(authBaseQuery(auth, { baseUrl: '/api', fetchFn: reportAttempts })),
+  baseQuery: reportCalls(authBaseQuery(auth, { fetchBaseQuery, baseUrl: '/api', fetchFn: reportAttempts })),
   endpoints: (build) => ({
     profile: build.query<Profile, void>({ query: () => 'profile' }),
     items: build.query<ItemList, void>({ query: () => 'items' }),
@@ -212,7 +212,7 @@ function RefetchButton() {
 export const panel: DemoPanel = {
   id: 'rtk-query',
   title: 'RTK Query',
-  subtitle: 'createApi on authBaseQuery(auth, { baseUrl: "/api" })',
+  subtitle: 'createApi on authBaseQuery(auth, { fetchBaseQuery, baseUrl: "/api" })',
   column: 'main',
   order: 15,
   Component: RtkQueryPanel,
