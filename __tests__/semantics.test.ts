@@ -234,7 +234,7 @@ describe('7. refresh rejected', () => {
       expect(store.state).toEqual({
         status: 'unauthenticated',
         expiresAt: null,
-        lastError: { name: 'TokenRefreshError', code: 'REFRESH_FAILED', message: failed.message },
+        lastError: { name: 'TokenRefreshError', code: 'REFRESH_FAILED', status, message: failed.message },
       });
       expect(storage.get()).toBeNull();
       expect(auth.getAccessToken()).toBeUndefined();
