@@ -96,6 +96,7 @@ function startApp(options: Partial<TokenRefreshOptions> = {}): App {
 }
 
 const refreshes = () => proxy.count('/auth/refresh');
+const decodeSub = (token: string): unknown => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).sub;
 
 /** Node has no window: lend `globalThis` the event target the epic listens on for 'online', for one test. */
 function lendWindow(): EventTarget {
@@ -253,10 +254,8 @@ describe('2. a request never runs in a session it did not start in', () => {
     expect(proxy.requests.filter((r) => r.path === '/api/echo').map((r) => genOf(r.bearer))).toEqual([1]);
   });
 
-  // CORE GAP (reported): authorized.ts binds a call to its session only when it first gets a token.
-  // A call started while a refresh runs waits without one, and another user's login sends it with
-  // that user's token (properties.test.ts finds the same in virtual time).
-  test.failing('a request started during a refresh, before it ever got a token, fails with LoggedOutError when another user logs in', async () => {
+  // Was a core gap (a call bound to its session only at its first token); fixed on main in 656d572.
+  test('a request started during a refresh, before it ever got a token, fails with LoggedOutError when another user logs in', async () => {
     const app = startApp();
     app.auth.setTokens(await loginAs('demo'));
     server.control.expireAccessTokens();
@@ -299,11 +298,8 @@ describe('3. storage faults never hang anything', () => {
     expect((await app.call()).value).toMatchObject({ gen: 2 });
   });
 
-  // CORE GAP (reported): after a failed write, storage still holds the previous tokens; the next
-  // refresh reads them under the lock, takes them for another tab's newer session and adopts them.
-  // The superseded token is sent (401), its spent refresh token is presented, and the server's
-  // reuse detection revokes the session.
-  test.failing('storage.set failing once, then a second refresh: the stale stored tokens are not adopted, the session survives', async () => {
+  // Was a core gap (stale stored tokens adopted after a failed write); fixed on main in 656d572.
+  test('storage.set failing once, then a second refresh: the stale stored tokens are not adopted, the session survives', async () => {
     const storage = faultyStorage();
     const app = startApp({ storage });
     app.auth.setTokens(await loginAs());
@@ -316,6 +312,23 @@ describe('3. storage faults never hang anything', () => {
     expect(value).toMatchObject({ gen: 3 });
     expect(server.stats()).toMatchObject({ reuseDetections: 0 });
     expect(app.status()).toBe('authenticated');
+  });
+
+  // CORE GAP (reported): a login of another user whose storage write fails leaves the previous
+  // user's tokens in storage. The next refresh reads them under the lock (adoptStored), takes them for
+  // another tab's login (their sessionId is not the current login's) and adopts them: the app
+  // silently switches back to the previous user, with that user's token. This tab ended that login
+  // itself; tokens of a login it ended should never be adopted.
+  test.failing("another user's login whose storage write fails, then a refresh: the previous user's stale tokens are not adopted", async () => {
+    const storage = faultyStorage();
+    const app = startApp({ storage });
+    app.auth.setTokens(await loginAs('demo'));
+    storage.fail('set', { times: 1 });
+    app.auth.setTokens(await loginAs('bob'));
+    server.control.expireAccessTokens();
+    const { value } = await app.call();
+    expect(value).toMatchObject({ sub: 'bob' });
+    expect(proxy.requests.filter((r) => r.path === '/api/echo').map((r) => (r.bearer ? decodeSub(r.bearer) : null))).not.toContain('demo');
   });
 
   test('storage.get throwing during a refresh: the refresh goes on and later requests do not hang', async () => {
