@@ -179,11 +179,8 @@ describe('1. a network outage does not end the session', () => {
     expect(app.auth.getAccessToken()).toBe(tokens.accessToken);
   });
 
-  // CORE GAP (reported): a body cut off mid-way rejects `response.json()` with `TypeError: terminated`
-  // (undici; `cause.code` UND_ERR_SOCKET) or Chrome's `TypeError: network error`. isNetworkFailure()
-  // knows neither message, so refreshEpic takes it for "a bug in your refresh function" and ends the
-  // session with TokenRefreshError, although the server never said no.
-  test.failing('the answer cut in the middle of its body (a truncated response) is an outage, not a bug in refresh: the session is kept', async () => {
+  // Was a core gap (a cut-off body taken for a bug in refresh); fixed on main in bdf6213.
+  test('the answer cut in the middle of its body (a truncated response) is an outage, not a bug in refresh: the session is kept', async () => {
     const app = startApp({ refreshRetries: 0 });
     const tokens = await loginAs();
     app.auth.setTokens(tokens);
