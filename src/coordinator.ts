@@ -333,15 +333,15 @@ export function createCoordinator({ storage, actions, now, expirySkewMs, retryBa
       if (restored) establish(restored, actions.tokensSet(expiry(restored)), false);
       else end(null, actions.loggedOut(), false);
     };
-    stored.then(hydrate);
     // A storage that never answers (IndexedDB blocked by another tab) must not hold every request.
-    scheduler.schedule(() => {
+    const timer = scheduler.schedule(() => {
       if (cycle !== hydration) return;
       const error = new Error(`storage.get() did not answer within ${hydrationTimeoutMs} ms`);
       error.name = 'TimeoutError';
       report('get', error);
       hydrate(null);
     }, hydrationTimeoutMs);
+    stored.then((tokens) => (timer.unsubscribe(), hydrate(tokens)));
   } else {
     session = load(stored, newIdentity(stored ?? undefined), false);
     seen = stored?.accessToken;
