@@ -3,9 +3,9 @@
  * and the two HTTP helpers every feature uses. A request's token comes from `auth.authorized` here;
  * the decision to refresh is the package's (src/coordinator.ts).
  */
-import { from, type Observable } from 'rxjs';
+import { Subject, from, type Observable } from 'rxjs';
 import { fromFetch } from 'rxjs/fetch';
-import { createTokenRefresh, localStorageStorage, type Tokens } from 'redux-observable-token-refresh';
+import { createTokenRefresh, isTransientError, localStorageStorage, type Tokens } from 'redux-observable-token-refresh';
 
 /** localStorage key of the session: a reload keeps you signed in, logout removes it. */
 export const TOKEN_KEY = 'demo/tokens';
@@ -39,11 +39,59 @@ interface TokenResponse { accessToken: string; refreshToken: string; expiresIn: 
 
 const toTokens = ({ accessToken, refreshToken }: TokenResponse): Tokens => ({ accessToken, refreshToken });
 
+/**
+ * The package's timing options, spelled out because the activity panel explains them: a request
+ * this long before a known expiry refreshes first (but never before half the token's life), and a
+ * transient refresh failure is retried after a backoff that doubles.
+ */
+export const EXPIRY_SKEW_MS = 30_000;
+export const REFRESH_RETRIES = 2;
+export const REFRESH_BACKOFF_MS = 500;
+
+/** One refresh call as the activity panel shows it: each attempt, its answer, its backoff. */
+export type RefreshAttemptEvent =
+  | { type: 'sent'; at: number }
+  | { type: 'answered'; at: number; gen: number | null }
+  | { type: 'failed'; at: number; status: number | null; message: string; transient: boolean };
+
+/** The demo's instrumentation: `refresh` below reports each call here; an app does not need it. */
+export const refreshAttempts$ = new Subject<RefreshAttemptEvent>();
+
+async function refreshCall(refreshToken: string, signal: AbortSignal): Promise<Tokens> {
+  refreshAttempts$.next({ type: 'sent', at: Date.now() });
+  try {
+    const tokens = toTokens(await postJson<TokenResponse>('/auth/refresh', { refreshToken }, signal));
+    refreshAttempts$.next({ type: 'answered', at: Date.now(), gen: tokenInfo(tokens.accessToken)?.gen ?? null });
+    return tokens;
+  } catch (error) {
+    if (!signal.aborted) {
+      const { status, code, message } = error as Partial<HttpError>;
+      refreshAttempts$.next({
+        type: 'failed', at: Date.now(), status: status ?? null, message: code ?? message ?? String(error), transient: isTransientError(error),
+      });
+    }
+    throw error;
+  }
+}
+
 export const auth = createTokenRefresh({
   // The refresh token rotates: the server answers with a new one and the old one is spent.
-  refresh: (refreshToken, { signal }) => postJson<TokenResponse>('/auth/refresh', { refreshToken }, signal).then(toTokens),
+  refresh: (refreshToken, { signal }) => refreshCall(refreshToken, signal),
   storage,
+  expirySkewMs: EXPIRY_SKEW_MS,
+  refreshRetries: REFRESH_RETRIES,
+  refreshBackoffMs: REFRESH_BACKOFF_MS,
 });
+
+/**
+ * When the package will refresh this token before sending a request (its known-expiry rule):
+ * `EXPIRY_SKEW_MS` before `exp`, but not before half the lifetime it had when it arrived.
+ */
+export function refreshWindowOpensAt(token: TokenInfo | null): number | null {
+  if (!token || token.exp === null) return null;
+  const issuedAt = token.iat ?? token.exp;
+  return Math.max(token.exp - EXPIRY_SKEW_MS, issuedAt + (token.exp - issuedAt) / 2);
+}
 
 /** GET a protected API route with `token`; a non-2xx answer errors with `HttpError` (401 included). */
 export function getJson<T>(path: string, token: string): Observable<T> {
@@ -64,18 +112,19 @@ export const login = (username: string, password: string): Promise<Tokens> =>
 export const revokeSession = (refreshToken: string): Observable<void> => from(postJson<void>('/auth/logout', { refreshToken }));
 
 /** The demo server's fault controls (`/control/*`). */
-export const control = (path: 'expire' | 'revoke' | 'slow-refresh' | 'fail-refresh' | 'reset', body?: unknown): Observable<void> =>
+export const control = (path: 'expire' | 'revoke' | 'slow-refresh' | 'fail-refresh' | 'reset' | 'reset-stats', body?: unknown): Observable<void> =>
   from(postJson<void>(`/control/${path}`, body));
 
-/** What the demo shows of a token: its subject, its generation and its expiry. Never the token itself. */
-export interface TokenInfo { sub: string; gen: number | null; exp: number | null }
+/** What the demo shows of a token: its subject, its generation, issue and expiry (ms). Never the token itself. */
+export interface TokenInfo { sub: string; gen: number | null; iat: number | null; exp: number | null }
 
 export function tokenInfo(token: string | undefined): TokenInfo | null {
   const part = token?.split('.')[1];
   if (!part) return null;
   try {
-    const claims = JSON.parse(atob(part.replace(/-/g, '+').replace(/_/g, '/'))) as { sub?: string; gen?: number; exp?: number };
-    return { sub: claims.sub ?? '?', gen: claims.gen ?? null, exp: typeof claims.exp === 'number' ? claims.exp * 1000 : null };
+    const claims = JSON.parse(atob(part.replace(/-/g, '+').replace(/_/g, '/'))) as { sub?: string; gen?: number; iat?: number; exp?: number };
+    const ms = (seconds: unknown) => (typeof seconds === 'number' ? seconds * 1000 : null);
+    return { sub: claims.sub ?? '?', gen: claims.gen ?? null, iat: ms(claims.iat), exp: ms(claims.exp) };
   } catch {
     return null;
   }

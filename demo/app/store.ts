@@ -7,7 +7,7 @@ import type { Reducer, UnknownAction } from 'redux';
 import { auth } from './auth';
 import { panels } from './panel';
 import { loginEpic, logoutEpic, sessionSlice } from './features/session';
-import { activitySlice, resetEpic, statsEpic } from './features/activity';
+import { activitySlice, refreshAttemptsEpic, resetEpic, statsEpic } from './features/activity';
 
 const coreReducers = {
   [auth.reducerPath]: auth.reducer,
@@ -36,6 +36,7 @@ epicMiddleware.run(
     logoutEpic,
     statsEpic,
     resetEpic,
+    refreshAttemptsEpic,
     ...panels.flatMap((panel) => panel.epics ?? []),
   ),
 );

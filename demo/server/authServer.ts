@@ -41,7 +41,7 @@ export interface AuthServerOptions {
   oauthRotateRefreshTokens?: boolean;
   /** HS256 key, so tests can verify tokens themselves. @default 32 random bytes per server */
   jwtSecret?: string;
-  /** Silence the one-line event log (logins, refreshes, reuse, controls). @default false */
+  /** Silence the one-line event log (logins, refreshes, logouts, reuse, controls). @default false */
   quiet?: boolean;
 }
 
@@ -79,6 +79,8 @@ export interface AuthServerControl {
   /** Answer the next `times` refresh calls with `status` and `{ error: 'server_error' }`. */
   failNextRefresh(status?: number, times?: number): void;
   setLatency(latency: { apiMs?: number; refreshMs?: number }): void;
+  /** Zero the counters and the recent list only; injected faults, latency and sessions stay. */
+  resetStats(): void;
 }
 
 export interface AuthServer {
@@ -295,8 +297,16 @@ export async function startAuthServer(options: AuthServerOptions = {}): Promise<
     counters.refreshCalls++;
     const delayMs = latency.refreshMs + slowNextMs;
     slowNextMs = 0;
-    const done = (reply: Reply): Reply => {
+    const route = oauth ? 'refresh_token grant' : 'refresh';
+    const done = (reply: Reply, sid?: string): Reply => {
       counters[reply.status === 200 ? 'refreshOk' : 'refreshFailed']++;
+      const body = reply.body as { error?: string; error_description?: string } | undefined;
+      const after = delayMs > 0 ? `, answered after ${delayMs} ms` : '';
+      log(
+        reply.status === 200
+          ? `${route} ${reply.status}: session ${sid?.slice(0, 8)} now at token gen ${reply.gen}${after}`
+          : `${route} ${reply.status} ${body?.error ?? ''}: ${body?.error_description ?? ''}${after}`,
+      );
       return { ...reply, delayMs };
     };
     if (failures.times > 0) {
@@ -306,7 +316,7 @@ export async function startAuthServer(options: AuthServerOptions = {}): Promise<
     if (!token) return done({ status: 400, body: { error: 'invalid_request', error_description: 'refresh token missing' } });
     const outcome = redeem(token, clientId, oauth ? oauthRotateRefreshTokens : true, scope);
     if (!outcome.ok) return done({ status: oauth ? 400 : 401, body: { error: outcome.error, error_description: outcome.description } });
-    return done(await tokenReply(outcome.session, outcome.refreshToken, oauth, scope));
+    return done(await tokenReply(outcome.session, outcome.refreshToken, oauth, scope), outcome.session.sid);
   }
 
   type Verdict = { ok: true; sub: string; sid: string; gen: number; replaced: boolean } | { ok: false; reply: Reply };
@@ -424,6 +434,10 @@ export async function startAuthServer(options: AuthServerOptions = {}): Promise<
     setLatency({ apiMs = latency.apiMs, refreshMs = latency.refreshMs }) {
       latency = { apiMs: Math.max(0, apiMs), refreshMs: Math.max(0, refreshMs) };
     },
+    resetStats() {
+      counters = zeroCounters();
+      recent = [];
+    },
   };
 
   const stats = (): Stats => ({ ...counters, recent: recent.slice() });
@@ -455,7 +469,10 @@ export async function startAuthServer(options: AuthServerOptions = {}): Promise<
       const token = text((await readJson(req)).refreshToken);
       if (!token) throw badRequest('refreshToken missing');
       const session = sessions.get(refreshTokens.get(token)?.sid ?? '');
-      if (session) revokeFamily(session);
+      if (session) {
+        revokeFamily(session);
+        log(`logout: session ${session.sid.slice(0, 8)} revoked`);
+      }
       return { status: 204 };
     },
     'POST /oauth/token': oauthToken,
@@ -478,6 +495,7 @@ export async function startAuthServer(options: AuthServerOptions = {}): Promise<
       return acknowledge(() => control.setLatency({ apiMs, refreshMs }));
     },
     'POST /control/reset': async () => acknowledge(reset),
+    'POST /control/reset-stats': async () => acknowledge(control.resetStats),
     'GET /stats': async () => ({ status: 200, body: stats() }),
   };
   for (const [path, answer] of Object.entries(apiRoutes)) {

@@ -7,8 +7,8 @@
 import { createAction, createSlice, isAnyOf } from '@reduxjs/toolkit';
 import type { Epic } from 'redux-observable';
 import type { UnknownAction } from 'redux';
-import { EMPTY, catchError, filter, from, ignoreElements, map, of, switchMap, tap } from 'rxjs';
-import { auth, login, revokeSession, storage } from '../auth';
+import { EMPTY, catchError, concat, defer, filter, from, ignoreElements, map, of, switchMap, tap } from 'rxjs';
+import { auth, control, login, revokeSession, storage } from '../auth';
 import { requestFailed } from './requests';
 import { clientFailed } from './clients';
 
@@ -60,11 +60,18 @@ export const sessionSlice = createSlice({
       }),
 });
 
+/**
+ * A sign-in starts a new story in the activity panel: its log and counters start afresh (the
+ * activity slice clears them on `loginRequested`), and so do the server's counters.
+ */
 export const loginEpic: Epic<UnknownAction, UnknownAction> = (action$) =>
   action$.pipe(
     filter(loginRequested.match),
     switchMap(({ payload }) =>
-      from(login(payload.username, payload.password)).pipe(
+      concat(
+        control('reset-stats').pipe(catchError(() => EMPTY), ignoreElements()),
+        defer(() => login(payload.username, payload.password)),
+      ).pipe(
         tap((tokens) => auth.setTokens(tokens)),
         map(() => loginSucceeded()),
         catchError((error: Error & { status?: number }) =>

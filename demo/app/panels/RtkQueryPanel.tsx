@@ -18,6 +18,7 @@ import { authBaseQuery } from 'redux-observable-token-refresh/rtk-query';
 import { filter, map } from 'rxjs';
 import { auth } from '../auth';
 import { clock } from '../features/activity';
+import { mustWait } from '../features/requests';
 import {
   clientCallStarted, clientFailed, clientRejected, clientSent, clientSucceeded, createSignal, describeAttempts, genOf, loadFromEveryClient,
   type Attempts,
@@ -41,7 +42,7 @@ const describeError = (error: FetchBaseQueryError): { name: string; message: str
 
 /** Around the adapter: one call, from the hook's trigger to the result the hook gets. */
 const reportCalls = (baseQuery: FetchQuery): FetchQuery => async (args, api, extraOptions) => {
-  const waiting = auth.selectState(api.getState() as never).status === 'refreshing';
+  const waiting = mustWait(auth.selectState(api.getState() as never).status);
   const started = clientCallStarted('rtk-query', api.endpoint, pathOf(args), waiting);
   const { call } = started.payload;
   calls.set(api.signal, { call, attempts: 0 });
@@ -112,6 +113,15 @@ const rtkCallsSlice = createSlice({
         }))
       .addCase(clientSucceeded, (state, { payload }) => update(state, payload.call, (entry) => void (entry.state = 'ok')))
       .addCase(clientFailed, (state, { payload }) => update(state, payload.call, (entry) => void (entry.state = 'failed')))
+      // A refresh that starts before a call was sent holds it back, as one started during it.
+      .addCase(auth.actions.refreshRequested, (state) => {
+        for (const entry of Object.values(state.latest)) {
+          if (entry.state === 'in-flight' && entry.gens.length === 0) {
+            entry.state = 'waiting';
+            entry.waited = true;
+          }
+        }
+      })
       .addCase(auth.actions.tokensSet, () => ({ latest: {} }))
       .addCase(auth.actions.loggedOut, () => ({ latest: {} }));
   },
