@@ -294,6 +294,44 @@ describe('demo auth server', () => {
     expect(server!.stats()).toMatchObject({ logins: 0, apiRequests: 0, recent: [] });
   });
 
+  test('/control/reset-stats zeroes the counters only: an injected fault and the sessions stay', async () => {
+    await start();
+    const tokens = await login();
+    expect((await post('/control/fail-refresh', { status: 503, times: 1 })).status).toBe(204);
+    expect((await post('/control/reset-stats', {})).status).toBe(204);
+    expect(server!.stats()).toMatchObject({ logins: 0, refreshCalls: 0, recent: [] });
+    expect((await refresh(tokens.refreshToken)).status).toBe(503);
+    expect((await refresh(tokens.refreshToken)).status).toBe(200);
+    expect(server!.stats()).toMatchObject({ refreshCalls: 2, refreshOk: 1, refreshFailed: 1 });
+  });
+
+  test('the terminal log has a line for each login, refresh (with its outcome) and logout, as `quiet` says', async () => {
+    const lines: string[] = [];
+    const spy = jest.spyOn(console, 'log').mockImplementation((line: unknown) => void lines.push(String(line)));
+    try {
+      await start({ quiet: false });
+      const tokens = await login();
+      await post('/control/fail-refresh', { status: 500, times: 1 });
+      expect((await refresh(tokens.refreshToken)).status).toBe(500);
+      const rotated = (await (await refresh(tokens.refreshToken)).json()) as Tokens;
+      expect((await refresh(tokens.refreshToken)).status).toBe(401); // reuse of a spent token
+      await post('/auth/logout', { refreshToken: rotated.refreshToken });
+    } finally {
+      spy.mockRestore();
+    }
+    const sid = /login demo \(session (\w+)\)/.exec(lines.join('\n'))?.[1];
+    expect(sid).toBeDefined();
+    expect(lines).toEqual([
+      `[auth-server] login demo (session ${sid})`,
+      '[auth-server] control: next 1 refresh call(s) fail with 500',
+      '[auth-server] refresh 500 server_error: failure injected by failNextRefresh',
+      `[auth-server] refresh 200: session ${sid} now at token gen 2`,
+      `[auth-server] refresh token reuse detected: session ${sid} revoked`,
+      '[auth-server] refresh 401 invalid_grant: refresh token already used; session revoked',
+      `[auth-server] logout: session ${sid} revoked`,
+    ]);
+  });
+
   test('every request ends: bad JSON is 400, unknown routes 404, wrong methods 405', async () => {
     await start();
     const badJson = await fetch(`${server!.url}/auth/login`, { method: 'POST', body: '{nope' });

@@ -3,7 +3,7 @@
  * and the two HTTP helpers every feature uses. A request's token comes from `auth.authorized` here;
  * the decision to refresh is the package's (src/coordinator.ts).
  */
-import { Subject, from, type Observable } from 'rxjs';
+import { Subject, defer, type Observable } from 'rxjs';
 import { fromFetch } from 'rxjs/fetch';
 import { createTokenRefresh, isTransientError, localStorageStorage, type Tokens } from 'redux-observable-token-refresh';
 
@@ -85,12 +85,15 @@ export const auth = createTokenRefresh({
 
 /**
  * When the package will refresh this token before sending a request (its known-expiry rule):
- * `EXPIRY_SKEW_MS` before `exp`, but not before half the lifetime it had when it arrived.
+ * `EXPIRY_SKEW_MS` before it expires, but not before half its lifetime has passed. `expiresAt` is
+ * the store's (`auth.selectState(state).expiresAt`: the JWT's exp on the local clock); the lifetime
+ * is the JWT's `exp - iat`.
  */
-export function refreshWindowOpensAt(token: TokenInfo | null): number | null {
-  if (!token || token.exp === null) return null;
-  const issuedAt = token.iat ?? token.exp;
-  return Math.max(token.exp - EXPIRY_SKEW_MS, issuedAt + (token.exp - issuedAt) / 2);
+export function refreshWindowOpensAt(token: TokenInfo | null, expiresAt: number | null): number | null {
+  const expiry = expiresAt ?? token?.exp ?? null;
+  if (!token || expiry === null) return null;
+  const lifetime = token.exp !== null && token.iat !== null ? token.exp - token.iat : 0;
+  return Math.max(expiry - EXPIRY_SKEW_MS, expiry - lifetime / 2);
 }
 
 /** GET a protected API route with `token`; a non-2xx answer errors with `HttpError` (401 included). */
@@ -109,11 +112,11 @@ export const login = (username: string, password: string): Promise<Tokens> =>
   postJson<TokenResponse>('/auth/login', { username, password }).then(toTokens);
 
 /** Tell the server to revoke the session of `refreshToken`. Best effort: the tokens are already gone here. */
-export const revokeSession = (refreshToken: string): Observable<void> => from(postJson<void>('/auth/logout', { refreshToken }));
+export const revokeSession = (refreshToken: string): Observable<void> => defer(() => postJson<void>('/auth/logout', { refreshToken }));
 
-/** The demo server's fault controls (`/control/*`). */
+/** The demo server's fault controls (`/control/*`). Lazy: the POST is sent on subscription, so `concat` orders them. */
 export const control = (path: 'expire' | 'revoke' | 'slow-refresh' | 'fail-refresh' | 'reset' | 'reset-stats', body?: unknown): Observable<void> =>
-  from(postJson<void>(`/control/${path}`, body));
+  defer(() => postJson<void>(`/control/${path}`, body));
 
 /** What the demo shows of a token: its subject, its generation, issue and expiry (ms). Never the token itself. */
 export interface TokenInfo { sub: string; gen: number | null; iat: number | null; exp: number | null }

@@ -23,7 +23,7 @@ function SessionBadge() {
   const now = useNow(1000);
   const info = tokenInfo(auth.getAccessToken());
   const seconds = expiresAt === null ? null : Math.max(0, Math.round((expiresAt - now) / 1000));
-  const windowOpensAt = refreshWindowOpensAt(info);
+  const windowOpensAt = refreshWindowOpensAt(info, expiresAt);
   const windowIn = windowOpensAt === null ? null : Math.round((windowOpensAt - now) / 1000);
   const label = status === 'refreshing' ? 'Refreshing token…' : (status as string) === 'restoring' ? 'Restoring session…' : 'Signed in';
   return (

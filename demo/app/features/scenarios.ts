@@ -12,14 +12,15 @@ import { createAction, createSlice } from '@reduxjs/toolkit';
 import type { Epic } from 'redux-observable';
 import type { UnknownAction } from 'redux';
 import {
-  EMPTY, catchError, concat, defer, delay, endWith, filter, from, ignoreElements, map, merge, mergeMap, of, take, takeUntil, timeout, timer,
+  EMPTY, catchError, concat, defer, delay, endWith, filter, ignoreElements, map, merge, mergeMap, of, take, takeUntil, timeout, timer,
   type Observable,
 } from 'rxjs';
 import { EXPIRY_SKEW_MS, auth, control, refreshWindowOpensAt, tokenInfo } from '../auth';
 import { loadEverything, requestStarted } from './requests';
+import { loadFromEveryClient } from './clients';
 import { logoutRequested } from './session';
 
-export type ScenarioId = 'expired' | 'knownExpiry' | 'flakyRefresh' | 'slowRefresh' | 'revoked' | 'logoutDuringRefresh';
+export type ScenarioId = 'expired' | 'everyClient' | 'knownExpiry' | 'flakyRefresh' | 'slowRefresh' | 'revoked' | 'logoutDuringRefresh';
 
 /** What a scenario needs of the current token before it starts. */
 type Precondition = 'outside-refresh-window' | 'inside-refresh-window';
@@ -29,6 +30,12 @@ export const SCENARIOS: Record<ScenarioId, { title: string; description: string;
     title: 'Expired access token',
     description: 'The server expires the access token (its exp claim still says it is valid), then every endpoint is called at once.',
     expect: 'Five 401s, exactly one refresh, five replays that succeed.',
+    needs: 'outside-refresh-window',
+  },
+  everyClient: {
+    title: 'Expired token, every client',
+    description: 'The server expires the access token, then the five epics, the two RTK Query endpoints and the fetch widget call at once.',
+    expect: 'Eight 401s from three clients, exactly one refresh, eight replays that succeed.',
     needs: 'outside-refresh-window',
   },
   knownExpiry: {
@@ -113,14 +120,14 @@ const SETUP_MARGIN_MS = 2000;
  * Makes the scenario's precondition true. For the 401 scenarios: if the token is inside (or about
  * to enter) its refresh window, refresh it first. For the known-expiry one: wait for the window.
  */
-function prepare(needs: Precondition): Observable<UnknownAction> {
+function prepare(needs: Precondition, state: unknown): Observable<UnknownAction> {
   return defer(() => {
     const info = tokenInfo(auth.getAccessToken());
-    const opensAt = refreshWindowOpensAt(info);
+    const opensAt = refreshWindowOpensAt(info, auth.selectState(state as never).expiresAt);
     if (opensAt === null || !info) throw new Error('the access token has no known expiry');
     const gen = `token gen ${info.gen ?? '?'}`;
     if (needs === 'inside-refresh-window') {
-      const waitMs = opensAt - Date.now() + 200;
+      const waitMs = opensAt - Date.now() + 250;
       if (waitMs <= 0) return of(scenarioNote({ text: `Setup: ${gen} is inside its refresh window since ${time(opensAt)}` }));
       return concat(
         of(scenarioNote({ text: `Setup: waiting ${seconds(waitMs)} until ${gen} enters its refresh window at ${time(opensAt)}` })),
@@ -134,7 +141,7 @@ function prepare(needs: Precondition): Observable<UnknownAction> {
           `Setup: ${gen} enters its refresh window at ${time(opensAt)}, so a request now would refresh before it is sent and the ` +
           'server would never see the expired token. Refreshing it first:',
       })),
-      from(auth.refresh('manual')).pipe(ignoreElements()),
+      defer(() => auth.refresh('manual')).pipe(ignoreElements()),
     );
   });
 }
@@ -143,7 +150,7 @@ function prepare(needs: Precondition): Observable<UnknownAction> {
 const zeroCounters = (): Observable<UnknownAction> =>
   concat(control('reset-stats').pipe(ignoreElements()), of(scenarioCountersReset()));
 
-export const scenarioEpic: Epic<UnknownAction, UnknownAction> = (action$) => {
+export const scenarioEpic: Epic<UnknownAction, UnknownAction, unknown> = (action$, state$) => {
   const sessionEnded$ = action$.pipe(filter((action) => auth.actions.loggedOut.match(action) || auth.actions.refreshFailed.match(action)));
   // Bounded: a scenario whose refresh never starts ends after 10 s instead of showing "running" forever.
   const refreshStarted$ = action$.pipe(
@@ -153,6 +160,7 @@ export const scenarioEpic: Epic<UnknownAction, UnknownAction> = (action$) => {
   );
   const steps: Record<ScenarioId, () => Observable<UnknownAction>> = {
     expired: () => concat(apply('expire'), of(loadEverything())),
+    everyClient: () => concat(apply('expire'), defer(() => (loadFromEveryClient.emit(), of(loadEverything())))),
     knownExpiry: () => of(loadEverything()),
     flakyRefresh: () => concat(apply('fail'), apply('expire'), of(loadEverything())),
     revoked: () => concat(apply('revoke'), apply('expire'), of(loadEverything())),
@@ -177,7 +185,7 @@ export const scenarioEpic: Epic<UnknownAction, UnknownAction> = (action$) => {
   return action$.pipe(
     filter(scenarioStarted.match),
     mergeMap(({ payload }) =>
-      concat(prepare(SCENARIOS[payload.id].needs), zeroCounters(), defer(steps[payload.id])).pipe(
+      concat(prepare(SCENARIOS[payload.id].needs, state$.value), zeroCounters(), defer(steps[payload.id])).pipe(
         takeUntil(sessionEnded$),
         catchError((error: Error) => of(scenarioFailed({ message: error.message }))),
         endWith(scenarioFinished({ id: payload.id })),
