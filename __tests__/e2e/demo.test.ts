@@ -167,6 +167,8 @@ describeInBrowser('demo app in Chromium', () => {
       expect(await text(`tile-${endpoint}`)).toContain(`401 with gen ${gen}, replayed with gen ${gen + 1}`);
     }
     expect(await text('tile-profile')).toContain('Demo User');
+    // The page says why the browser's console shows red 401 lines.
+    expect(await text('console-note')).toContain('401s this demo provokes on purpose');
     // The server's own counters reach the panel through the /stats poll.
     await page.waitForFunction(() => document.querySelector('[data-testid="count-server-refresh"]')?.textContent === '1');
     await screenshot('1-expired-token-one-refresh');
