@@ -95,7 +95,7 @@ export function ActivityDock() {
       <button className="dock-bar" onClick={() => setOpen(!open)} aria-expanded={open} data-testid="activity-dock-toggle">
         <span className="dock-title">Activity</span>
         <span className="dock-counts">
-          <b data-testid="dock-401">{counters.unauthorized}</b> 401s · <b data-testid="dock-refreshes">{counters.refreshes}</b> refreshes
+          <b data-testid="dock-401">{counters.unauthorized}</b> 401s · <b data-testid="dock-refreshes">{counters.refreshes}</b> {counters.refreshes === 1 ? "refresh" : "refreshes"}
           · <b>{counters.replays}</b> replays · server <b>{server?.refreshCalls ?? '–'}</b> refresh calls
         </span>
         <span className="dock-chevron" aria-hidden="true">{open ? '▾' : '▴'}</span>
