@@ -2,12 +2,17 @@
  * The one place the demo talks to the token refresh package: the `auth` instance, the refresh call,
  * and the two HTTP helpers every feature uses. A request's token comes from `auth.authorized` here;
  * the decision to refresh is the package's (src/coordinator.ts).
+ *
+ * Two session models (mode.ts): the refresh token in localStorage (`localStorageStorage`, shared by
+ * the tabs), or in an HttpOnly cookie (`refreshTokenIn: 'cookie'`: the package never sees it, the
+ * browser sends it to /auth/refresh, and `auth.restore()` gets a session back after a reload).
  */
 import { Subject, defer, type Observable } from 'rxjs';
 import { fromFetch } from 'rxjs/fetch';
 import { createTokenRefresh, isTransientError, localStorageStorage, type Tokens } from 'redux-observable-token-refresh';
+import { mode } from './mode';
 
-/** localStorage key of the session: a reload keeps you signed in, logout removes it. */
+/** localStorage key of the session (storage mode): a reload keeps you signed in, logout removes it. */
 export const TOKEN_KEY = 'demo/tokens';
 export const storage = localStorageStorage(TOKEN_KEY);
 
@@ -35,9 +40,11 @@ async function postJson<T>(path: string, body: unknown, signal?: AbortSignal): P
   return (response.status === 204 ? undefined : await response.json()) as T;
 }
 
-interface TokenResponse { accessToken: string; refreshToken: string; expiresIn: number }
+/** In cookie mode the server sets the refresh token as a cookie and leaves it out of the body. */
+interface TokenResponse { accessToken: string; refreshToken?: string; expiresIn: number }
 
-const toTokens = ({ accessToken, refreshToken }: TokenResponse): Tokens => ({ accessToken, refreshToken });
+const toTokens = ({ accessToken, refreshToken }: TokenResponse): Tokens =>
+  (mode === 'cookie' ? { accessToken } : { accessToken, refreshToken }) as Tokens;
 
 /**
  * The package's timing options, spelled out because the activity panel explains them: a request
@@ -57,10 +64,11 @@ export type RefreshAttemptEvent =
 /** The demo's instrumentation: `refresh` below reports each call here; an app does not need it. */
 export const refreshAttempts$ = new Subject<RefreshAttemptEvent>();
 
-async function refreshCall(refreshToken: string, signal: AbortSignal): Promise<Tokens> {
+/** POST /auth/refresh: the refresh token in the body (storage mode), or none and the cookie goes (cookie mode). */
+async function refreshCall(refreshToken: string | undefined, signal: AbortSignal): Promise<Tokens> {
   refreshAttempts$.next({ type: 'sent', at: Date.now() });
   try {
-    const tokens = toTokens(await postJson<TokenResponse>('/auth/refresh', { refreshToken }, signal));
+    const tokens = toTokens(await postJson<TokenResponse>('/auth/refresh', refreshToken === undefined ? {} : { refreshToken }, signal));
     refreshAttempts$.next({ type: 'answered', at: Date.now(), gen: tokenInfo(tokens.accessToken)?.gen ?? null });
     return tokens;
   } catch (error) {
@@ -74,14 +82,25 @@ async function refreshCall(refreshToken: string, signal: AbortSignal): Promise<T
   }
 }
 
-export const auth = createTokenRefresh({
-  // The refresh token rotates: the server answers with a new one and the old one is spent.
-  refresh: (refreshToken, { signal }) => refreshCall(refreshToken, signal),
-  storage,
-  expirySkewMs: EXPIRY_SKEW_MS,
-  refreshRetries: REFRESH_RETRIES,
-  refreshBackoffMs: REFRESH_BACKOFF_MS,
-});
+const timing = { expirySkewMs: EXPIRY_SKEW_MS, refreshRetries: REFRESH_RETRIES, refreshBackoffMs: REFRESH_BACKOFF_MS };
+
+// The refresh token rotates: the server answers with a new one (body or cookie) and the old one is spent.
+const inStorage = () => createTokenRefresh({ refresh: (refreshToken, { signal }) => refreshCall(refreshToken, signal), storage, ...timing });
+export const auth: ReturnType<typeof inStorage> =
+  mode === 'cookie'
+    ? (createTokenRefresh({
+        refreshTokenIn: 'cookie',
+        refresh: (refreshToken: string | undefined, { signal }: { signal: AbortSignal }) => refreshCall(refreshToken, signal),
+        ...timing,
+      } as never) as ReturnType<typeof inStorage>)
+    : inStorage();
+
+/**
+ * Ask for a session once at page load: in cookie mode one refresh with the cookie (requests made
+ * meanwhile wait); in storage mode the stored tokens are already there.
+ */
+export const restoreSession = (): Promise<boolean> =>
+  (auth as unknown as { restore(): Promise<boolean> }).restore();
 
 /**
  * When the package will refresh this token before sending a request (its known-expiry rule):
@@ -107,12 +126,16 @@ export function getJson<T>(path: string, token: string): Observable<T> {
   });
 }
 
-/** Sign in with a password: POST /auth/login. */
+/** Sign in with a password: POST /auth/login, asking for the refresh token in a cookie in cookie mode. */
 export const login = (username: string, password: string): Promise<Tokens> =>
-  postJson<TokenResponse>('/auth/login', { username, password }).then(toTokens);
+  postJson<TokenResponse>('/auth/login', mode === 'cookie' ? { username, password, refreshTokenIn: 'cookie' } : { username, password }).then(toTokens);
 
-/** Tell the server to revoke the session of `refreshToken`. Best effort: the tokens are already gone here. */
-export const revokeSession = (refreshToken: string): Observable<void> => defer(() => postJson<void>('/auth/logout', { refreshToken }));
+/**
+ * Tell the server to revoke the session: of `refreshToken` (storage mode), or of the refresh cookie,
+ * which the server also clears (cookie mode). Best effort: the tokens are already gone here.
+ */
+export const revokeSession = (refreshToken: string | undefined): Observable<void> =>
+  defer(() => postJson<void>('/auth/logout', refreshToken === undefined ? {} : { refreshToken }));
 
 /** The demo server's fault controls (`/control/*`). Lazy: the POST is sent on subscription, so `concat` orders them. */
 export const control = (path: 'expire' | 'revoke' | 'slow-refresh' | 'fail-refresh' | 'reset' | 'reset-stats', body?: unknown): Observable<void> =>

@@ -6,7 +6,7 @@ import { combineEpics, createEpicMiddleware } from 'redux-observable';
 import type { Reducer, UnknownAction } from 'redux';
 import { auth } from './auth';
 import { panels } from './panel';
-import { loginEpic, logoutEpic, sessionSlice } from './features/session';
+import { loginEpic, logoutEpic, restoreEpic, sessionSlice } from './features/session';
 import { activitySlice, refreshAttemptsEpic, resetEpic, statsEpic } from './features/activity';
 
 const coreReducers = {
@@ -34,6 +34,7 @@ epicMiddleware.run(
     auth.epic,
     loginEpic,
     logoutEpic,
+    restoreEpic,
     statsEpic,
     resetEpic,
     refreshAttemptsEpic,

@@ -2,6 +2,7 @@ import { useEffect, useState } from 'react';
 import { useDispatch, useSelector } from 'react-redux';
 import { auth, refreshWindowOpensAt, tokenInfo } from '../auth';
 import { ActivityDock } from '../panels/ActivityPanel';
+import { mode } from '../mode';
 import { panels, type DemoPanel } from '../panel';
 import { logoutRequested } from '../features/session';
 import type { RootState } from '../store';
@@ -72,6 +73,9 @@ export function Dashboard() {
           <Logo /> <span>Acme Console</span>
         </div>
         <SessionBadge />
+        <span className="mode-pill" data-testid="session-mode" data-mode={mode} title="Where the refresh token lives (chosen on the sign-in page)">
+          refresh token: {mode === 'cookie' ? 'HttpOnly cookie' : 'localStorage'}
+        </span>
         <div className="user">
           <span className="avatar">{user.slice(0, 1).toUpperCase()}</span>
           <span>{user}</span>

@@ -15,7 +15,8 @@ import { REFRESH_BACKOFF_MS, REFRESH_RETRIES, auth, control, refreshAttempts$, t
 import { ENDPOINTS, requestFailed, requestRejected, requestSent, requestStarted, requestSucceeded, requestWaiting } from './requests';
 import { scenarioStarted, controlApplied, scenarioFailed, scenarioNote, scenarioCountersReset, SCENARIOS } from './scenarios';
 import { CLIENT_LABELS, clientCallStarted, clientFailed, clientRejected, clientSent, clientSucceeded } from './clients';
-import { loginRequested } from './session';
+import { loginRequested, pageLoaded, restoreFinished } from './session';
+import { MODE_LABELS } from '../mode';
 import type { RefreshReason } from 'redux-observable-token-refresh';
 
 export type EventKind =
@@ -187,6 +188,20 @@ export const activitySlice = createSlice({
         log(state, 'session', 'Signed out: tokens cleared, waiting requests cancelled');
         state.refresh = { attempts: 0, failedAt: null };
       })
+      .addCase(pageLoaded, (state, { payload }) => {
+        const where = `refresh token ${MODE_LABELS[payload.mode].title.toLowerCase()}`;
+        if (payload.mode === 'cookie') {
+          log(state, 'session', `Page loaded (${where}): no token in memory, so auth.restore() asks the server for one with the cookie`);
+        } else {
+          log(state, 'session', payload.gen === null
+            ? `Page loaded (${where}): no session stored`
+            : `Page loaded (${where}): session found in localStorage, token gen ${payload.gen}`);
+        }
+      })
+      .addCase(restoreFinished, (state, { payload }) =>
+        payload.restored
+          ? log(state, 'session', `Session restored from the cookie without a sign-in · token gen ${payload.gen ?? '?'}`)
+          : log(state, 'session', `No session to restore${payload.error ? ` (${payload.error})` : ' (no valid refresh cookie)'}: sign in`))
       .addCase(scenarioStarted, (state, { payload }) => log(state, 'control', `Scenario: ${SCENARIOS[payload.id].title}`))
       .addCase(scenarioNote, (state, { payload }) => log(state, 'note', payload.text))
       .addCase(scenarioCountersReset, (state) => {

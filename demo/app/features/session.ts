@@ -8,7 +8,8 @@ import { createAction, createSlice, isAnyOf } from '@reduxjs/toolkit';
 import type { Epic } from 'redux-observable';
 import type { UnknownAction } from 'redux';
 import { EMPTY, catchError, concat, defer, filter, from, ignoreElements, map, of, switchMap, tap } from 'rxjs';
-import { auth, control, login, revokeSession, storage } from '../auth';
+import { auth, control, login, restoreSession, revokeSession, storage, tokenInfo } from '../auth';
+import { mode, type SessionMode } from '../mode';
 import { requestFailed } from './requests';
 import { clientFailed } from './clients';
 
@@ -40,6 +41,9 @@ export const sessionSlice = createSlice({
         ...state,
         notice: { tone: 'info', title: 'You have signed out.', detail: payload?.reason, unfinished: 0 },
       }))
+      // Logged out elsewhere (another tab, or the session ended): the login page says so.
+      .addCase(auth.actions.loggedOut, (state) =>
+        state.notice ? state : { ...state, notice: { tone: 'info', title: 'You were signed out in another tab.', unfinished: 0 } })
       .addCase(auth.actions.refreshFailed, (state, { payload }) => ({
         ...state,
         notice: {
@@ -81,13 +85,35 @@ export const loginEpic: Epic<UnknownAction, UnknownAction> = (action$) =>
     ),
   );
 
-/** Read the refresh token before clearing, so the server can revoke the session it belongs to. */
+/**
+ * Read the refresh token before clearing, so the server can revoke the session it belongs to; in
+ * cookie mode there is none to read: the browser sends the cookie, and the server clears it.
+ */
 export const logoutEpic: Epic<UnknownAction, UnknownAction> = (action$) =>
   action$.pipe(
     filter(logoutRequested.match),
     switchMap(() => {
-      const refreshToken = storage.get()?.refreshToken;
+      const refreshToken = mode === 'cookie' ? undefined : storage.get()?.refreshToken;
       auth.clearTokens();
-      return refreshToken ? revokeSession(refreshToken).pipe(catchError(() => EMPTY), ignoreElements()) : EMPTY;
+      return mode === 'cookie' || refreshToken ? revokeSession(refreshToken).pipe(catchError(() => EMPTY), ignoreElements()) : EMPTY;
     }),
+  );
+
+/** The page load: what was restored, and how. */
+export const pageLoaded = createAction<{ mode: SessionMode; gen: number | null }>('session/pageLoaded');
+export const restoreFinished = createAction<{ mode: SessionMode; restored: boolean; gen: number | null; error?: string }>('session/restoreFinished');
+
+/**
+ * At page load: say so in the activity panel, and in cookie mode ask the server for a session with
+ * the refresh cookie (`auth.restore()`), which shows as status `restoring` until it settles.
+ */
+export const restoreEpic: Epic<UnknownAction, UnknownAction> = () =>
+  concat(
+    defer(() => of(pageLoaded({ mode, gen: tokenInfo(auth.getAccessToken())?.gen ?? null }))),
+    mode === 'cookie'
+      ? defer(() => restoreSession()).pipe(
+          map((restored) => restoreFinished({ mode, restored, gen: tokenInfo(auth.getAccessToken())?.gen ?? null })),
+          catchError((error: Error) => of(restoreFinished({ mode, restored: false, gen: null, error: error?.name ?? String(error) }))),
+        )
+      : EMPTY,
   );
