@@ -57,6 +57,8 @@ export interface ActivityState {
   unsent: Record<number | string, boolean>;
   /** The running refresh's attempts so far, and when the last one failed (for its backoff). */
   refresh: { attempts: number; failedAt: number | null };
+  /** This tab sent the sign-in form and waits for its tokens (else new tokens came from another tab). */
+  signingIn: boolean;
 }
 
 export const statsReceived = createAction<ServerStats>('activity/statsReceived');
@@ -64,7 +66,9 @@ export const countersReset = createAction('activity/countersReset');
 export const refreshAttempt = createAction<RefreshAttemptEvent>('activity/refreshAttempt');
 
 const zero: Counters = { requests: 0, unauthorized: 0, refreshes: 0, attempts: 0, replays: 0, failed: 0 };
-const initialState: ActivityState = { events: [], counters: zero, server: null, names: {}, unsent: {}, refresh: { attempts: 0, failedAt: null } };
+const initialState: ActivityState = {
+  events: [], counters: zero, server: null, names: {}, unsent: {}, refresh: { attempts: 0, failedAt: null }, signingIn: false,
+};
 const KEEP = 200;
 
 const reasons: Record<string, string> = {
@@ -134,7 +138,7 @@ export const activitySlice = createSlice({
       },
     };
     builder
-      .addCase(loginRequested, () => initialState)
+      .addCase(loginRequested, () => ({ ...initialState, signingIn: true }))
       .addCase(requestStarted, (state, { payload }) =>
         request.started(state, payload.id, { name: `${ENDPOINTS[payload.endpoint].path.split('?')[0]} #${payload.id}`, client: 'epic' }))
       .addCase(requestWaiting, (state, { payload }) => request.waiting(state, payload.id))
@@ -152,7 +156,9 @@ export const activitySlice = createSlice({
       .addCase(clientFailed, (state, { payload }) => request.failed(state, payload.call, payload.error))
       .addCase(auth.actions.tokensSet, (state) => {
         const info = tokenInfo(auth.getAccessToken());
-        log(state, 'session', `Signed in as ${info?.sub ?? '?'} · token gen ${info?.gen ?? '?'}, expires ${clock(info?.exp ?? null)}`);
+        const token = `token gen ${info?.gen ?? '?'}, expires ${clock(info?.exp ?? null)}`;
+        log(state, 'session', state.signingIn ? `Signed in as ${info?.sub ?? '?'} · ${token}` : `Tokens taken over from another tab (${info?.sub ?? '?'}) · ${token}`);
+        state.signingIn = false;
       })
       .addCase(auth.actions.refreshRequested, (state, { payload }) => {
         state.counters.refreshes++;

@@ -9,6 +9,7 @@ import { Subject, catchError, filter, finalize, from, map, merge, mergeMap, of, 
 import type { UnknownAction } from 'redux';
 import { auth, getJson, tokenInfo } from '../auth';
 import { nextRequestNumber } from './numbers';
+import { loginRequested } from './signIn';
 
 export const ENDPOINTS = {
   profile: { label: 'Profile', path: '/api/profile' },
@@ -125,7 +126,7 @@ export const requestsSlice = createSlice({
           }
         }
       })
-      .addCase(auth.actions.tokensSet, () => initialState);
+      .addCase(loginRequested, () => initialState);
   },
 });
 

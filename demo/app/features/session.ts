@@ -13,7 +13,8 @@ import { mode, type SessionMode } from '../mode';
 import { requestFailed } from './requests';
 import { clientFailed } from './clients';
 
-export const loginRequested = createAction<{ username: string; password: string }>('session/loginRequested');
+export { loginRequested } from './signIn';
+import { loginRequested } from './signIn';
 export const loginSucceeded = createAction('session/loginSucceeded');
 export const loginFailed = createAction<{ message: string }>('session/loginFailed');
 export const logoutRequested = createAction<{ reason?: string } | undefined>('session/logoutRequested');

@@ -19,6 +19,7 @@ import { filter, map } from 'rxjs';
 import { auth } from '../auth';
 import { clock } from '../features/activity';
 import { mustWait } from '../features/requests';
+import { loginRequested } from '../features/signIn';
 import {
   clientCallStarted, clientFailed, clientRejected, clientSent, clientSucceeded, createSignal, describeAttempts, genOf, loadFromEveryClient,
   type Attempts,
@@ -122,15 +123,18 @@ const rtkCallsSlice = createSlice({
           }
         }
       })
-      .addCase(auth.actions.tokensSet, () => ({ latest: {} }))
+      .addCase(loginRequested, () => ({ latest: {} }))
       .addCase(auth.actions.loggedOut, () => ({ latest: {} }));
   },
 });
 
-/** A session that ends takes its cached data with it: the next user must not see this one's profile. */
+/**
+ * A session that ends takes its cached data with it: the next user must not see this one's profile.
+ * (Tokens taken over from another tab of the same session keep it.)
+ */
 const resetOnSessionEndEpic: Epic<UnknownAction, UnknownAction> = (action$) =>
   action$.pipe(
-    filter((action) => auth.actions.loggedOut.match(action) || auth.actions.refreshFailed.match(action) || auth.actions.tokensSet.match(action)),
+    filter((action) => auth.actions.loggedOut.match(action) || auth.actions.refreshFailed.match(action) || loginRequested.match(action)),
     map(() => api.util.resetApiState()),
   );
 
