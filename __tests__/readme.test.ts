@@ -10,6 +10,9 @@
  *   there when a new snippet needs it; keep them few and obvious.
  * - `<!-- readme-check: continues -->` on the line just before a block compiles it in the same module
  *   as the checked block before it, so it can use that block's imports and names.
+ * - `<!-- readme-check: excerpt-of <path> -->` on the line just before a block checks instead that the
+ *   block is a verbatim part of that file (relative to the repository), which must be one the type
+ *   check (`tsc -p .`) compiles: an excerpt of a test, shown without its imports.
  * - `<!-- readme-check: skip: <reason> -->` on the line just before a block leaves it out.
  * Errors are reported with the README's own line numbers.
  */
@@ -41,7 +44,9 @@ interface Block {
   /** README line (1-based) of the block's first code line. */
   line: number;
   code: string;
-  directive: 'continues' | 'skip' | null;
+  directive: 'continues' | 'skip' | 'excerpt-of' | null;
+  /** For `excerpt-of`: the file the block is taken from. */
+  source?: string;
 }
 
 /** The README's fenced ts blocks, each with the directive on the line before its fence. */
@@ -57,9 +62,10 @@ export function extractBlocks(markdown: string): Block[] {
     if (['ts', 'typescript', 'tsx'].includes(language!.toLowerCase())) {
       let previous = i - 1;
       while (previous >= 0 && lines[previous]!.trim() === '') previous--;
-      const comment = /<!--\s*readme-check:\s*(continues|skip)\b/.exec(lines[previous] ?? '');
+      const comment = /<!--\s*readme-check:\s*(continues|skip|excerpt-of)\b\s*([^\s>]*)/.exec(lines[previous] ?? '');
       const body = lines.slice(i + 1, close).map((line) => (line.startsWith(indent!) ? line.slice(indent!.length) : line));
-      blocks.push({ line: i + 2, code: body.join('\n'), directive: (comment?.[1] as Block['directive']) ?? null });
+      const directive = (comment?.[1] as Block['directive']) ?? null;
+      blocks.push({ line: i + 2, code: body.join('\n'), directive, ...(directive === 'excerpt-of' ? { source: comment![2] } : {}) });
     }
     i = close;
   }
@@ -76,7 +82,7 @@ interface Module {
 function toModules(blocks: Block[]): Module[] {
   const modules: Module[] = [];
   for (const block of blocks) {
-    if (block.directive === 'skip') continue;
+    if (block.directive === 'skip' || block.directive === 'excerpt-of') continue;
     const lines = block.code.split('\n');
     const origin = lines.map((_, index) => block.line + index);
     const last = modules[modules.length - 1];
@@ -149,6 +155,18 @@ describe('README code blocks', () => {
   test('every TypeScript block type-checks as written', () => {
     expect(typeCheck(toModules(blocks))).toEqual([]);
   }, 60_000);
+
+  test('every excerpt is a verbatim part of its file, and that file is type-checked by `tsc -p .`', () => {
+    const config = ts.readConfigFile(join(ROOT, 'tsconfig.json'), ts.sys.readFile);
+    const compiled = new Set(ts.parseJsonConfigFileContent(config.config, ts.sys, ROOT).fileNames.map((file) => resolve(file)));
+    const problems: string[] = [];
+    for (const block of blocks.filter((candidate) => candidate.directive === 'excerpt-of')) {
+      const file = resolve(ROOT, block.source ?? '');
+      if (!compiled.has(file)) problems.push(`README.md:${block.line}: ${block.source} is not compiled by tsconfig.json`);
+      else if (!readFileSync(file, 'utf8').includes(block.code.trim())) problems.push(`README.md:${block.line}: not a verbatim part of ${block.source}`);
+    }
+    expect(problems).toEqual([]);
+  });
 
   test('the check is not vacuous: a wrong block is reported at its README line', () => {
     const markdown = ['# x', '', '```ts', "import { createTokenRefresh } from 'redux-observable-token-refresh';", 'createTokenRefresh({ refresh: 42 });', '```', ''].join('\n');

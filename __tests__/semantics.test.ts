@@ -4,6 +4,7 @@ import {
   LoggedOutError,
   NotAuthenticatedError,
   RefreshTimeoutError,
+  RefreshUnavailableError,
   RetryLimitError,
   TokenRefreshError,
   createTokenRefresh,
@@ -188,12 +189,17 @@ describe('6. retry counter', () => {
       expect((errors[0] as RetryLimitError).cause).toEqual(unauthorized());
     }));
 
-  test('maxRetries: 0 never refreshes on a 401', () =>
+  test('maxRetries: 0 refreshes the token for the next call but never replays the call that got the 401', () =>
     ts.run(({ expectObservable, flush }) => {
       const { server, auth } = setup({ maxRetries: 0 });
-      expectObservable(auth.authorized(alwaysUnauthorized)).toBe('-#', undefined, new RetryLimitError(0, unauthorized()));
+      server.validAccess = 'expired-on-server';
+      expectObservable(auth.authorized((token) => server.request(token))).toBe('--#', undefined, new RetryLimitError(0, unauthorized()));
+      // The next call waits for that refresh and goes out once, with the new token.
+      // 401 at 2, refresh 2..7; the next call starts at 3, waits, goes out at 7 and answers at 9.
+      expectObservable(at(3, () => auth.authorized((token) => server.request(token, 2, 'v')))).toBe('---------(v|)', { v: 'v' });
       flush();
-      expect(server.refreshCalls).toBe(0);
+      expect(server.refreshCalls).toBe(1);
+      expect(server.sent.map((s) => s.token)).toEqual(['access-0', 'access-1']);
     }));
 
   test('the refresh call itself is never intercepted: a 401 from it fails the session instead of refreshing again', () =>
@@ -216,7 +222,7 @@ describe('7. refresh rejected', () => {
       const { server, auth, store } = setup({ storage });
       server.validAccess = 'expired-on-server';
       server.refreshPlan = [status];
-      const failed = new TokenRefreshError(`The token refresh failed (HTTP ${status}); the user must log in again.`);
+      const failed = new TokenRefreshError(`The refresh token was rejected (HTTP ${status}); the user must log in again.`);
       for (let i = 0; i < 3; i++) {
         expectObservable(auth.authorized((token) => server.request(token))).toBe('-------#', undefined, failed);
       }
@@ -359,27 +365,36 @@ describe('8. transient refresh failures and timeout', () => {
       expect(server.refreshCalls).toBe(3);
     }));
 
-  test('after refreshRetries transient failures the refresh fails like a rejection', () =>
+  test('after refreshRetries transient failures the session is kept: RefreshUnavailableError, status unavailable, tokens stay', () =>
     ts.run(({ flush }) => {
-      const { server, auth, store } = setup({ refreshRetries: 2, refreshBackoffMs: 100 });
+      const storage = memoryStorage();
+      const { server, auth, store } = setup({ refreshRetries: 2, refreshBackoffMs: 100, storage });
       server.validAccess = 'expired-on-server';
       server.refreshPlan = [503, 502, 500];
       const errors: unknown[] = [];
       auth.authorized((token) => server.request(token)).subscribe({ error: (e) => errors.push(e) });
       flush();
       expect(server.refreshCalls).toBe(3);
-      expect(errors).toEqual([expect.any(TokenRefreshError)]);
-      expect(store.state.status).toBe('unauthenticated');
+      expect(errors).toEqual([expect.any(RefreshUnavailableError)]);
+      expect((errors[0] as RefreshUnavailableError).cause).toEqual({ status: 500 });
+      expect(store.state.status).toBe('unavailable');
+      expect(store.types()).toEqual(['tokensSet', 'refreshRequested', 'refreshUnavailable']);
+      expect(auth.getAccessToken()).toBe('access-0');
+      expect(storage.get()?.refreshToken).toBe('refresh-0');
     }));
 
-  test('a refresh that does not answer within refreshTimeoutMs fails with RefreshTimeoutError and is aborted', () =>
-    ts.run(({ expectObservable, flush }) => {
-      const { server, auth } = setup({ refreshTimeoutMs: 1000 });
+  test('a refresh that does not answer within refreshTimeoutMs is aborted; the waiting calls get RefreshUnavailableError caused by RefreshTimeoutError', () =>
+    ts.run(({ flush }) => {
+      const { server, auth, store } = setup({ refreshTimeoutMs: 1000 });
       server.validAccess = 'expired-on-server';
       server.refreshPlan = ['never'];
-      expectObservable(auth.authorized((token) => server.request(token))).toBe('-'.repeat(1002) + '#', undefined, new RefreshTimeoutError(1000));
+      const errors: Array<{ at: number; error: unknown }> = [];
+      auth.authorized((token) => server.request(token)).subscribe({ error: (error) => errors.push({ at: ts.now(), error }) });
       flush();
+      expect(errors).toEqual([{ at: 1002, error: expect.any(RefreshUnavailableError) }]);
+      expect((errors[0]!.error as RefreshUnavailableError).cause).toEqual(new RefreshTimeoutError(1000));
       expect(server.refreshesAborted).toEqual(['refresh-0']);
+      expect(store.state.status).toBe('unavailable');
     }));
 
   test('refreshTimeoutMs bounds the retries too', () =>
@@ -388,7 +403,7 @@ describe('8. transient refresh failures and timeout', () => {
       server.validAccess = 'expired-on-server';
       server.refreshPlan = [503, 503, 503, 503, 503, 503];
       let failedAt = -1;
-      auth.authorized((token) => server.request(token)).subscribe({ error: (e) => e instanceof RefreshTimeoutError && (failedAt = ts.now()) });
+      auth.authorized((token) => server.request(token)).subscribe({ error: (e) => e.cause instanceof RefreshTimeoutError && (failedAt = ts.now()) });
       flush();
       expect(failedAt).toBe(152);
       expect(server.refreshCalls).toBe(2);
@@ -508,11 +523,19 @@ describe('13. epic not running', () => {
       expect(server.sent).toEqual([]);
     }));
 
-  test('waiting calls fail with EpicNotRunningError when the epic stops during a refresh', () =>
-    ts.run(({ expectObservable }) => {
+  test('a refresh in flight when auth.epic stops (hot reload) still finishes: its tokens are kept and the waiting calls replay', () =>
+    ts.run(({ expectObservable, flush }) => {
       const { server, auth, store } = setup();
       server.validAccess = 'expired-on-server';
-      expectObservable(auth.authorized((token) => server.request(token))).toBe('---#', undefined, new EpicNotRunningError());
+      // 401 at 2, refresh 2..7; the epic stops at 3 and the next one starts at 4 (epic$ + switchMap).
+      expectObservable(auth.authorized((token) => server.request(token, 2, 'v'))).toBe('---------(v|)', { v: 'v' });
       ts.schedule(() => store.stop(), 3);
+      let next: ReturnType<typeof runEpic> | undefined;
+      ts.schedule(() => (next = runEpic(auth)), 4);
+      flush();
+      expect(server.refreshCalls).toBe(1);
+      expect(server.refreshesAborted).toEqual([]);
+      expect(auth.getAccessToken()).toBe('access-1');
+      expect(next!.state.status).toBe('authenticated');
     }));
 });

@@ -1,5 +1,5 @@
-import type { UnknownAction } from 'redux';
-import type { Epic } from 'redux-observable';
+import type { UnknownAction } from '../src/reduxTypes';
+import type { Epic } from '../src/reduxTypes';
 import {
   EMPTY,
   asyncScheduler,

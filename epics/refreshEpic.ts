@@ -2,7 +2,6 @@ import {
   Observable,
   catchError,
   defer,
-  filter,
   from,
   of,
   retry,
@@ -14,75 +13,118 @@ import {
   type ObservableInput,
   type SchedulerLike,
 } from 'rxjs';
-import type { UnknownAction } from 'redux';
-import type { Epic } from 'redux-observable';
+import type { UnknownAction } from '../src/reduxTypes';
+import type { Epic } from '../src/reduxTypes';
 import type { AuthActions } from '../src/actions';
 import type { RefreshCoordinator, RefreshCycle } from '../src/coordinator';
-import { RefreshTimeoutError, TokenRefreshError } from '../src/errors';
-import { httpStatusOf } from '../src/httpErrors';
+import { RefreshTimeoutError, RefreshUnavailableError, TokenRefreshError } from '../src/errors';
+import { httpStatusOf, isNetworkFailure } from '../src/httpErrors';
 import { markRefreshSignal } from '../src/refreshSignal';
-import type { TokenStorage } from '../src/storage';
+import { isThenable } from '../src/storage/types';
+import { devWarn } from '../src/tabs';
 import type { Tokens } from '../src/tokens';
 
 /** The refresh call you provide: spend `refreshToken`, answer with new tokens. */
 export type RefreshFn = (refreshToken: string, context: { signal: AbortSignal }) => ObservableInput<Tokens>;
 
+/** The refresh call in cookie mode: the browser sends the HttpOnly cookie; there is no refresh token here. */
+export type CookieRefreshFn = (refreshToken: undefined, context: { signal: AbortSignal }) => ObservableInput<Tokens>;
+
 export interface RefreshEpicConfig {
   coordinator: RefreshCoordinator;
   actions: AuthActions;
-  storage: TokenStorage;
-  refresh: RefreshFn;
+  refresh: RefreshFn | CookieRefreshFn;
+  cookie: boolean;
   refreshTimeoutMs: number;
   refreshRetries: number;
   refreshBackoffMs: number;
   isTransientError: (error: unknown) => boolean;
+  isSessionEnded: (error: unknown) => boolean;
   scheduler: SchedulerLike;
 }
 
 /**
  * The epic that performs refreshes. The coordinator decides when one is needed; this epic runs the
  * call (with timeout, backoff on transient failures, abort on logout), reports the outcome, emits
- * the coordinator's actions to the store, and turns a dispatched `loggedOut` into a logout.
+ * the coordinator's actions to the store, and carries out the commands others dispatch: a
+ * `loggedOut` logs out, a `refreshRequested` refreshes. It also retries a refresh that could not be
+ * done when the browser says the network or the page is back.
  */
 export function createRefreshEpic(config: RefreshEpicConfig): Epic<unknown, UnknownAction, unknown, unknown> {
   const { coordinator, actions } = config;
   return (action$) =>
     new Observable<UnknownAction>((subscriber) => {
-      const detach = coordinator.attach((cycle) =>
-        runRefresh(cycle, config).subscribe({
-          next: (tokens) => coordinator.succeed(cycle, tokens),
-          error: (error: unknown) => coordinator.fail(cycle, error),
-        }),
+      const detach = coordinator.attach(
+        (cycle) =>
+          runRefresh(cycle, config).subscribe({
+            next: (tokens) => coordinator.succeed(cycle, tokens),
+            error: (error: unknown) => coordinator.fail(cycle, error),
+          }),
+        (action) => subscriber.next(action),
       );
       if (!detach) {
-        warn('auth.epic is already running for another store; this copy does nothing. Create one createTokenRefresh() per store.');
+        if (typeof process === 'object' && process.env.NODE_ENV !== 'production') {
+          devWarn('auth.epic is already running for another store; this copy does nothing. Create one createTokenRefresh() per store.');
+        }
         return subscriber.complete();
       }
-      const subscription = coordinator.actions$.subscribe(subscriber);
-      subscription.add(action$.pipe(filter(actions.loggedOut.match)).subscribe(() => coordinator.logout(false)));
+      const subscription = action$.subscribe((action) => {
+        if (coordinator.isOwn(action)) return;
+        if (actions.loggedOut.match(action)) coordinator.logout(false);
+        else if (actions.refreshRequested.match(action)) {
+          try {
+            coordinator.refresh('manual').subscribe({ error: () => {} }); // the outcome reaches the store as actions
+          } catch {
+            // nobody logged in: nothing to refresh, and the store already says so
+          }
+        }
+      });
+      const doc = globalThis.document;
+      const online = () => coordinator.wake('online');
+      const visible = () => doc?.visibilityState === 'visible' && coordinator.wake('visible');
+      globalThis.addEventListener?.('online', online);
+      doc?.addEventListener?.('visibilitychange', visible);
       return () => {
+        globalThis.removeEventListener?.('online', online);
+        doc?.removeEventListener?.('visibilitychange', visible);
         subscription.unsubscribe();
         detach();
       };
     });
 }
 
+/**
+ * The call, its retries and its timeout, and what its failure means: the refresh endpoint's "no"
+ * (`isSessionEnded`) or a broken `refresh` ends the session with a `TokenRefreshError`; anything
+ * else (offline, timeout, 5xx, a proxy's page) only means "not now": `RefreshUnavailableError`, and
+ * the session is kept. The messages are the package's own: a server's text could quote a token.
+ */
 function runRefresh(cycle: RefreshCycle, config: RefreshEpicConfig): Observable<Tokens> {
-  const { refreshRetries, refreshBackoffMs, refreshTimeoutMs, isTransientError, scheduler } = config;
+  const { refreshRetries, refreshBackoffMs, refreshTimeoutMs, isTransientError, isSessionEnded, scheduler } = config;
   return callRefresh(cycle, config).pipe(
     retry({
       count: refreshRetries,
       delay: (error: unknown, attempt) => {
-        if (!isTransientError(error)) throw error;
+        if (!isTransientError(error) || isSessionEnded(error) || error instanceof TokenRefreshError) throw error;
         return timer(refreshBackoffMs * 2 ** (attempt - 1), scheduler);
       },
     }),
     timeout({ first: refreshTimeoutMs, scheduler, with: () => throwError(() => new RefreshTimeoutError(refreshTimeoutMs)) }),
     catchError((error: unknown) => {
-      if (error instanceof TokenRefreshError) throw error;
+      if (error instanceof TokenRefreshError && !(error instanceof RefreshTimeoutError)) throw error;
       const status = httpStatusOf(error);
-      const what = status === undefined ? (error as Error)?.message ?? String(error) : `HTTP ${status}`;
-      throw new TokenRefreshError(`The token refresh failed (${what}); the user must log in again.`, { cause: error });
+      if (isSessionEnded(error)) {
+        throw new TokenRefreshError(
+          `The refresh token was rejected${status === undefined ? '' : ` (HTTP ${status})`}; the user must log in again.`,
+          { cause: error },
+        );
+      }
+      // A TypeError that is not fetch's "no answer" is a bug in the refresh function: retrying it
+      // would not help, and could spend a rotating refresh token again.
+      if (error instanceof TypeError && !isNetworkFailure(error)) {
+        throw new TokenRefreshError('refresh() failed with a TypeError: a bug in your refresh function (see cause); not retried.', { cause: error });
+      }
+      throw new RefreshUnavailableError(error);
     }),
   );
 }
@@ -94,21 +136,22 @@ function runRefresh(cycle: RefreshCycle, config: RefreshEpicConfig): Observable<
  * would punish by revoking the session, and which a non-rotating one would answer with a
  * needless second refresh.
  */
-function callRefresh(cycle: RefreshCycle, { storage, refresh }: RefreshEpicConfig): Observable<Tokens> {
+function callRefresh(cycle: RefreshCycle, { coordinator, refresh, cookie }: RefreshEpicConfig): Observable<Tokens> {
   const controller = new AbortController();
   markRefreshSignal(controller.signal); // adapters let the refresh call through, never queue it
+  const { storage } = coordinator;
   const once = (): Observable<Tokens> => {
     const stored = storage.get();
-    if (stored && stored.accessToken !== cycle.accessToken) return of(stored);
-    if (!cycle.refreshToken) {
-      throw new TokenRefreshError('There is no refresh token to refresh with: pass refreshToken to auth.setTokens() at login.');
+    if (stored && !isThenable(stored) && stored.accessToken !== cycle.accessToken) return of(stored);
+    if (!cookie && !cycle.refreshToken) {
+      throw new TokenRefreshError("There is no refresh token to refresh with: pass refreshToken to auth.setTokens() at login, or use refreshTokenIn: 'cookie'.");
     }
-    return from(refresh(cycle.refreshToken, { signal: controller.signal })).pipe(
-      take(1),
-      throwIfEmpty(() => new TokenRefreshError('refresh() completed without tokens: it must emit or resolve { accessToken, refreshToken? }.')),
-    );
+    const noTokens = () => new TokenRefreshError('refresh() gave no tokens: return an Observable or a Promise of { accessToken, refreshToken?, expiresAt? }.');
+    const answer = (refresh as RefreshFn)(cycle.refreshToken!, { signal: controller.signal });
+    if (answer == null) throw noTokens();
+    return from(answer).pipe(take(1), throwIfEmpty(noTokens));
   };
-  const lock = storage.lock?.bind(storage);
+  const lock = coordinator.lock;
   return new Observable<Tokens>((subscriber) => {
     let done = false;
     const observer = {
@@ -142,10 +185,4 @@ function callRefresh(cycle: RefreshCycle, { storage, refresh }: RefreshEpicConfi
       if (!done) controller.abort();
     };
   });
-}
-
-function warn(message: string): void {
-  if (process.env.NODE_ENV !== 'production') {
-    console.warn(`[redux-observable-token-refresh] ${message}`);
-  }
 }

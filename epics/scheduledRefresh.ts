@@ -1,5 +1,5 @@
-import type { UnknownAction } from 'redux';
-import type { Epic } from 'redux-observable';
+import type { UnknownAction } from '../src/reduxTypes';
+import type { Epic } from '../src/reduxTypes';
 import { EMPTY, asyncScheduler, ignoreElements, map, startWith, switchMap, tap, timer, type SchedulerLike } from 'rxjs';
 import { isDuration, optionChecker } from '../src/checkOption';
 import type { TokenRefresh } from '../src/createTokenRefresh';

@@ -2,8 +2,7 @@
 /**
  * `npm test`: every check a release needs, in one run, ending with one line `N passed, N failed`
  * that CI reads. Jest tests count one each; the type check, the build (before jest, whose pack test
- * reads it), publint and
- * @arethetypeswrong/cli count one each. Extra arguments go to jest (e.g. a test path).
+ * reads it), publint and @arethetypeswrong/cli count one each; the stack matrix (scripts/stacks.ts) counts five per stack. Extra arguments go to jest (e.g. a test path).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
@@ -48,6 +47,26 @@ try {
 if (!onlyJest && built) {
   step('publint', 'npx', ['publint', '--strict']);
   step('attw', 'npx', ['attw', '--pack', '.']);
+  stackMatrix();
+}
+
+/**
+ * The packed package on each supported Redux stack (scripts/stacks.ts): five counted checks per
+ * stack, read from its report as jest's are, so a stack that fails to install still counts.
+ */
+function stackMatrix() {
+  rmSync('.test-results/stacks.json', { force: true });
+  console.log('\n▶ stack matrix: npx tsx scripts/stacks.ts --no-build');
+  spawnSync('npx', ['tsx', 'scripts/stacks.ts', '--no-build'], { stdio: 'inherit' });
+  try {
+    const report = JSON.parse(readFileSync('.test-results/stacks.json', 'utf8'));
+    passed += report.passed;
+    failed += report.failed;
+    failures.push(...report.failures);
+  } catch {
+    failed++;
+    failures.push('stack matrix produced no report');
+  }
 }
 
 if (failures.length) console.log(`\nFailed: ${failures.join('; ')}`);

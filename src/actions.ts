@@ -1,23 +1,39 @@
-import { createAction } from '@reduxjs/toolkit';
+import { createAction } from './createAction';
 import type { SerializedAuthError } from './errors';
+import type { StorageOperation } from './storage/guarded';
 
-/** Why a refresh started: a 401, a token known to expire, a timer, a heartbeat, or you. */
-export type RefreshReason = 'unauthorized' | 'expired' | 'scheduled' | 'heartbeat' | 'manual';
+/**
+ * Why a refresh started: a 401, a token known to expire, a timer, a heartbeat, you, the restore of a
+ * session at page load, or the network / the page coming back after a refresh could not be done.
+ */
+export type RefreshReason = 'unauthorized' | 'expired' | 'scheduled' | 'heartbeat' | 'manual' | 'restore' | 'online' | 'visible';
 
 /**
  * The package's actions, namespaced by `name` (default `tokenRefresh`). None carries a token:
  * only expiry times, reasons and serialized errors, so DevTools and persisted state show no secret.
+ *
+ * They are notifications: `auth.epic` emits them as the session changes, and the reducer shows what
+ * the coordinator is in whoever dispatches what. Two of them are also commands when you dispatch
+ * them: `refreshRequested` starts a refresh (like `auth.refresh()`), `loggedOut` logs out (like
+ * `auth.clearTokens()`). Dispatching the others yourself changes nothing.
  */
 export function createAuthActions<Name extends string>(name: Name) {
   return {
-    /** `auth.setTokens()` stored new tokens (after a login). */
+    /** A session began: `auth.setTokens()` (a login), a restored session, or another tab's login. */
     tokensSet: createAction<{ expiresAt: number | null }>(`${name}/tokensSet`),
-    /** A refresh started; every request that needs a token now waits for it. */
+    /** A refresh started; every request that needs a token now waits for it. Dispatch it to ask for one. */
     refreshRequested: createAction<{ reason: RefreshReason }>(`${name}/refreshRequested`),
     /** The refresh stored new tokens; the waiting requests are replayed with them. */
     refreshSucceeded: createAction<{ expiresAt: number | null }>(`${name}/refreshSucceeded`),
-    /** The refresh failed for good; tokens are cleared and every waiting request failed. */
+    /** The server ended the session (or `refresh` is broken): tokens cleared, every waiting request failed. */
     refreshFailed: createAction<{ error: SerializedAuthError }>(`${name}/refreshFailed`),
+    /**
+     * The token could not be refreshed now (offline, timeout, 5xx): the session and its tokens are
+     * kept, waiting requests failed with `RefreshUnavailableError`; it is tried again later.
+     */
+    refreshUnavailable: createAction<{ error: SerializedAuthError }>(`${name}/refreshUnavailable`),
+    /** The storage threw or rejected; the session goes on in memory. */
+    storageFailed: createAction<{ operation: StorageOperation; error: SerializedAuthError }>(`${name}/storageFailed`),
     /**
      * The session ended. Dispatch it yourself to log out (auth.epic clears the tokens and fails
      * the waiting requests), or call `auth.clearTokens()`, which dispatches it.

@@ -1,21 +1,31 @@
-import type { UnknownAction } from 'redux';
-import { Observable, Subject, type Subscriber, type Subscription } from 'rxjs';
+import type { UnknownAction } from './reduxTypes';
+import { EMPTY, Observable, concat, defer, type Subscriber, type Subscription } from 'rxjs';
 import type { AuthActions, RefreshReason } from './actions';
-import { EpicNotRunningError, LoggedOutError, NotAuthenticatedError, TokenRefreshError, serializeError } from './errors';
-import type { TokenRefreshState } from './reducer';
-import type { TokenStorage } from './storage';
-import { toSession, type Session, type Tokens } from './tokens';
+import {
+  EpicNotRunningError,
+  LoggedOutError,
+  NotAuthenticatedError,
+  RefreshUnavailableError,
+  TokenRefreshError,
+  serializeError,
+  type SerializedAuthError,
+} from './errors';
+import type { AuthStatus, TokenRefreshState } from './reducer';
+import { guardStorage } from './storage/guarded';
+import { isThenable, type TokenStorage } from './storage/types';
+import { devWarn } from './tabs';
+import { subjectOf, toSession, type Identity, type Session, type Tokens } from './tokens';
 
 /**
- * One refresh and everyone waiting for it. Waiters are a Set, not subscribers to `action$`: adding
- * and removing one is O(1), so 100,000 waiting requests cost one pass when the refresh settles.
+ * One refresh (or restore) and everyone waiting for it. Waiters are a Set, not subscribers to
+ * `action$`: adding and removing one is O(1), so 100,000 waiting requests cost one pass when it settles.
  */
 export interface RefreshCycle {
-  /** The access token this cycle replaces. */
+  /** The access token this cycle replaces; none for a restore. */
   readonly accessToken: string | undefined;
-  /** The refresh token this cycle spends. */
+  /** The refresh token this cycle spends; none in cookie mode. */
   readonly refreshToken: string | undefined;
-  /** Completes when the refresh succeeded; errors with the reason the waiting requests fail. */
+  /** Completes when the requests may ask for a token again; errors with the reason they fail. */
   readonly wait$: Observable<never>;
 }
 
@@ -24,6 +34,8 @@ interface Cycle extends RefreshCycle {
   settled: boolean;
   error: unknown;
   run?: Subscription;
+  /** A restore asked for before `auth.epic` ran: it runs when the epic attaches. */
+  queued?: boolean;
 }
 
 /** Starts the refresh call for a cycle and reports back through `succeed` or `fail`. */
@@ -34,74 +46,116 @@ export interface CoordinatorConfig {
   actions: AuthActions;
   now: () => number;
   expirySkewMs: number;
+  /** The first cool-down after a refresh could not be done; it doubles, up to 30 s. */
+  retryBackoffMs: number;
+  /** The refresh token lives in an HttpOnly cookie: none is kept, and a session can be restored from it. */
+  cookie: boolean;
 }
 
 /** The coordinator as the epic, the operator and the factory see it. */
 export interface RefreshCoordinator {
-  /** The actions for the store; `auth.epic` emits them. */
-  readonly actions$: Subject<UnknownAction>;
   readonly accessToken: string | undefined;
-  /** The state the reducer starts from. */
-  snapshot(): TokenRefreshState;
+  /** The login the current token belongs to. */
+  readonly identity: Identity | undefined;
+  /** The storage, guarded: what the epic reads under the cross-tab lock. */
+  readonly storage: ReturnType<typeof guardStorage>;
+  /** The storage's cross-tab lock, if it has one. */
+  readonly lock: TokenStorage['lock'];
+  status(): AuthStatus;
+  /** The store's state for `action`: the coordinator's own state, whatever the action says. */
+  project(action: UnknownAction): TokenRefreshState;
   /**
-   * The token to send now, or an observable to wait on before asking again (a refresh is running,
-   * or the token is known to expire within the skew). Throws `NotAuthenticatedError` without a
-   * session and `EpicNotRunningError` when a refresh is needed and nobody can run it.
+   * The token to send now, or an observable to wait on before asking again (a refresh or restore is
+   * running, or the token is known to expire within the skew). `owner` is the login the request
+   * started in: once that has ended, this throws why, so a request never runs in another session.
+   * Throws `NotAuthenticatedError` without a session, `RefreshUnavailableError` during the
+   * cool-down after a refresh could not be done, `EpicNotRunningError` when nobody can refresh.
    */
-  acquire(): string | Observable<never>;
+  acquire(owner?: Identity): string | Observable<never>;
   /**
    * The API rejected `accessToken`. Starts a refresh only if it is still the current token and no
    * refresh is running: a late 401 for a token already replaced, or a second 401 during a refresh,
-   * starts nothing. The caller then acquires again. A 401 that arrives after the session ended
-   * with this token (a request in flight when the refresh failed or the user logged out) throws
-   * what the waiting requests got, rather than a puzzling `NotAuthenticatedError`.
+   * starts nothing. The caller then acquires again. Throws if `owner`'s session has ended.
    */
-  rejected(accessToken: string): void;
-  /** Refresh now (or join the running refresh). Completes when it succeeded. */
+  rejected(accessToken: string, owner?: Identity): void;
+  /** Refresh now (or join the running refresh); in cookie mode without a session, restore. */
   refresh(reason: RefreshReason): Observable<never>;
-  /** Store tokens from a login. Requests waiting for a refresh are replayed with them. */
-  setTokens(tokens: Tokens): void;
-  /**
-   * End the session: tokens cleared, the running refresh cancelled (its tokens, if they still
-   * arrive, are discarded), waiting requests fail with `LoggedOutError`. Idempotent.
-   */
+  /** Completes once a stored or cookie session is known to exist or not. */
+  restore(): Observable<never>;
+  /** The network or the page came back: retry a refresh that could not be done. */
+  wake(reason: 'online' | 'visible'): void;
+  /** A login. Requests waiting for a refresh go on with these tokens if it is the same user. */
+  setTokens(tokens: Tokens, sameUser?: boolean): void;
+  /** End the session: tokens cleared, the running refresh cancelled, waiting requests fail with `LoggedOutError`. */
   logout(announce: boolean): void;
   /** The runner's report: the refresh of `cycle` answered with `tokens`. */
   succeed(cycle: RefreshCycle, tokens: Tokens): void;
-  /** The runner's report: the refresh of `cycle` failed for good. */
+  /** The runner's report: `RefreshUnavailableError` keeps the session, anything else ends it. */
   fail(cycle: RefreshCycle, error: unknown): void;
-  /** `auth.epic` registers here while it runs; only one runner at a time. */
-  attach(runner: RefreshRunner): (() => void) | null;
+  /** `auth.epic` registers here while it runs; only one at a time. Returns the detach function. */
+  attach(runner: RefreshRunner, output: (action: UnknownAction) => void): (() => void) | null;
+  /** Whether the coordinator emitted this action (rather than somebody dispatching it by hand). */
+  isOwn(action: unknown): boolean;
 }
 
 /**
- * Where a refresh is decided. It holds the session (in memory, mirrored to `storage`) and at most
- * one refresh cycle, and answers the two questions of every request: "which token do I send?"
- * (`acquire`) and "my token was rejected, what now?" (`rejected`). The refresh call itself is made
- * by `auth.epic`, which registers as the runner; every transition is told to the store as an action.
- * A closure rather than a class: its state is private for real, and minifies to short names.
+ * Where a refresh is decided: the session as a small state machine.
+ *
+ * | status | session | left by |
+ * | --- | --- | --- |
+ * | restoring | none yet | stored tokens read, or the cookie's refresh answered |
+ * | authenticated | yes | a 401 or a known expiry → refreshing; logout |
+ * | refreshing | yes (old) | tokens → authenticated; the server says no → unauthenticated; could not refresh → unavailable |
+ * | unavailable | yes (kept) | a request after the cool-down, `online`, the page visible → refreshing; logout |
+ * | unauthenticated | none | a login |
+ *
+ * Every transition is told to the store as an action, emitted after the state changed, so the
+ * reducer (a projection of this state) and the action always agree. A session ends only by a logout
+ * or a definitive answer of the refresh endpoint. A closure rather than a class: its state is private
+ * for real, and minifies to short names.
  */
-export function createCoordinator({ storage, actions, now, expirySkewMs }: CoordinatorConfig): RefreshCoordinator {
-  const actions$ = new Subject<UnknownAction>();
-  const emit = (action: UnknownAction) => actions$.next(action);
-  let session = load(storage.get());
+export function createCoordinator({ storage, actions, now, expirySkewMs, retryBackoffMs, cookie }: CoordinatorConfig): RefreshCoordinator {
+  const own = new WeakSet<object>();
+  let output: ((action: UnknownAction) => void) | null = null;
+  /** The last action emitted while no `auth.epic` ran (`setTokens` before `epicMiddleware.run`, a hot reload). */
+  let pending: UnknownAction | null = null;
+  /** What the reducer last showed the store. */
+  let shown: TokenRefreshState | null = null;
+  let session: Session | null = null;
   let cycle: Cycle | null = null;
   let runner: RefreshRunner | null = null;
-  /** How the last session ended, so a 401 still on its way for its token fails for the same reason. */
-  let ended: { accessToken: string | undefined; error: unknown } | null = null;
+  /** Set while refreshes cannot be done (offline): why, and not before when the next may start. */
+  let outage: { error: RefreshUnavailableError; retryAt: number; failures: number } | null = null;
+  let lastError: SerializedAuthError | null = null;
+  /** The current token once the API said 401 to it: never sent again. */
+  let rejectedToken: string | undefined;
+  /** The token a refresh was started for before it expired. Never a second time of our own accord. */
+  let proactive: string | undefined;
 
-  function load(tokens: Tokens | null): Session | null {
+  const emit = (action: UnknownAction) => {
+    own.add(action);
+    if (output) output(action);
+    else pending = action;
+  };
+  const store = guardStorage(storage, (operation, error) => {
+    if (typeof process === 'object' && process.env.NODE_ENV !== 'production') {
+      devWarn(`storage.${operation}() failed (${(error as Error)?.name}); the session goes on in memory.`);
+    }
+    emit(actions.storageFailed({ operation, error: serializeError(error) }));
+  });
+  const expiry = (next: Session) => ({ expiresAt: next.expiresAt ?? null });
+
+  function load(tokens: Tokens | null, identity: Identity, fresh: boolean): Session | null {
     try {
-      return tokens ? toSession(tokens, null, now(), expirySkewMs, false) : null;
+      return tokens ? toSession(tokens, null, now(), expirySkewMs, identity, fresh, cookie) : null;
     } catch {
-      return null; // unreadable tokens in storage: start logged out rather than crash the app
+      return null; // unreadable or tampered tokens in storage: no session, never state
     }
   }
 
-  function start(reason: RefreshReason): Cycle {
-    if (!runner) throw new EpicNotRunningError();
+  function open(): Cycle {
     const waiters = new Set<Subscriber<never>>();
-    const started: Cycle = {
+    const opened: Cycle = {
       accessToken: session?.accessToken,
       refreshToken: session?.refreshToken,
       waiters,
@@ -109,127 +163,231 @@ export function createCoordinator({ storage, actions, now, expirySkewMs }: Coord
       error: null,
       wait$: new Observable<never>((subscriber) => {
         // A refresh can settle synchronously (a cached or mocked answer) before anyone subscribed.
-        if (started.settled) return started.error ? subscriber.error(started.error) : subscriber.complete();
+        if (opened.settled) return opened.error ? subscriber.error(opened.error) : subscriber.complete();
         waiters.add(subscriber);
         return () => waiters.delete(subscriber);
       }),
     };
-    cycle = started;
+    return (cycle = opened);
+  }
+
+  function run(started: Cycle): void {
+    const subscription = runner!(started);
+    if (cycle === started) started.run = subscription;
+  }
+
+  /** The current token may be sent: not refused by the API, and not due for a refresh we have not tried yet. */
+  function usable(at = now()): boolean {
+    return (
+      !!session &&
+      session.accessToken !== rejectedToken &&
+      (at < session.refreshAt || (proactive === session.accessToken && at < session.expiresAt!))
+    );
+  }
+
+  function start(reason: RefreshReason): Cycle {
+    // A restore asked for before `epicMiddleware.run` waits for the epic; a refresh cannot.
+    if (!runner && reason !== 'restore') throw new EpicNotRunningError();
+    // A token refreshed before it expired: if that refresh cannot be done, it is still sent until
+    // it expires, and never refreshed early again of our own accord.
+    if (session && session.accessToken !== rejectedToken && !(session.expiresAt! <= now())) proactive = session.accessToken;
+    const started = open();
+    started.queued = !runner;
     emit(actions.refreshRequested({ reason }));
     // Whoever saw that action may have logged out (or in) at once: then there is nothing to refresh.
-    if (cycle !== started) return started;
-    const run = runner(started);
-    if (cycle === started) started.run = run;
+    if (cycle === started && runner) run(started);
     return started;
   }
 
-  /** Ends the running cycle, if any: cancels its call and releases its waiters. */
-  function settle(error: unknown): void {
-    const settled = cycle;
-    if (!settled) return;
-    cycle = null;
-    settled.settled = true;
-    settled.error = error;
-    settled.run?.unsubscribe();
-    for (const waiter of settled.waiters) {
+  /** Releases the waiters of a cycle that `cycle` no longer points to: they ask again, or fail. */
+  function release(done: Cycle | null, error: unknown): void {
+    if (!done) return;
+    done.settled = true;
+    done.error = error;
+    done.run?.unsubscribe();
+    for (const waiter of done.waiters) {
       if (error) waiter.error(error);
       else waiter.complete();
     }
   }
 
-  /** A new session, from a login, a refresh or another tab: told to the store, then waiters replay. */
+  /** A session from a login, a refresh, a restore or another tab: state first, then the action, then the waiters. */
   function establish(next: Session, action: UnknownAction, persist: boolean): void {
+    const done = cycle;
+    cycle = null;
     session = next;
-    ended = null;
-    if (persist) storage.set({ accessToken: next.accessToken, refreshToken: next.refreshToken, expiresAt: next.expiresAt });
+    outage = null;
+    lastError = null;
+    rejectedToken = undefined;
+    if (persist) store.set({ accessToken: next.accessToken, refreshToken: next.refreshToken, expiresAt: next.expiresAt });
     emit(action);
-    settle(null);
+    release(done, null);
   }
 
-  /**
-   * A logout clears the shared storage for every tab. A failed refresh clears it only if it still
-   * holds the session that failed: another tab may have stored a good one meanwhile.
-   */
-  function end(error: unknown, logout: boolean): void {
-    const accessToken = session?.accessToken;
-    ended = { accessToken, error };
+  /** The session ends: its requests still in flight fail with `error`, never replayed in another. */
+  function end(error: unknown, action: UnknownAction | null, clear: boolean): void {
+    const done = cycle;
+    cycle = null;
+    if (session) session.identity.ended = error;
     session = null;
-    if (logout || storage.get()?.accessToken === accessToken) storage.clear();
+    outage = null;
+    rejectedToken = undefined;
+    if (clear) store.clear();
+    if (action) emit(action);
+    release(done, error);
   }
 
   function logout(announce: boolean): void {
-    if (!session && !cycle) return;
-    const error = new LoggedOutError();
-    end(error, true);
-    // Settled before the action goes out, so that `auth.epic` seeing it finds nothing left to end.
-    settle(error);
-    if (announce) emit(actions.loggedOut());
+    if (!session && !cycle && !outage) return;
+    lastError = null;
+    end(new LoggedOutError(), announce ? actions.loggedOut() : null, true);
+  }
+
+  /** A login or another tab's tokens: the same identity if it is the same user, else the old session ends. */
+  function identityFor(tokens: Tokens, sameUser: boolean): Identity {
+    if (session && (sameUser || (subjectOf(session.accessToken) ?? 0) === (subjectOf(tokens.accessToken) ?? 1))) return session.identity;
+    if (session) session.identity.ended = new LoggedOutError();
+    return {};
   }
 
   function fail(failed: RefreshCycle, error: unknown): void {
     if (failed !== cycle) return;
-    end(error, false);
-    emit(actions.refreshFailed({ error: serializeError(error) }));
-    settle(error);
+    if (error instanceof RefreshUnavailableError) {
+      cycle = null;
+      const failures = (outage?.failures ?? 0) + 1;
+      outage = { error, failures, retryAt: now() + Math.min(retryBackoffMs * 2 ** failures, 30_000) };
+      lastError = serializeError(error);
+      emit(actions.refreshUnavailable({ error: lastError }));
+      // Waiters whose token is still good go on with it; the others learn it cannot be had now.
+      return release(failed as Cycle, usable() ? null : error);
+    }
+    // A restore the server said no to: there is no session, which is no error. Waiters ask again
+    // and get NotAuthenticatedError.
+    if (!session) return end(null, actions.loggedOut(), false);
+    lastError = serializeError(error);
+    // Storage is cleared only if it still holds the session that failed: another tab may have
+    // stored a good one meanwhile.
+    const kept = store.get();
+    end(error, actions.refreshFailed({ error: lastError }), isThenable(kept) || kept?.accessToken === failed.accessToken);
+  }
+
+  function status(): AuthStatus {
+    return cycle ? (session ? 'refreshing' : 'restoring') : outage ? 'unavailable' : session ? 'authenticated' : 'unauthenticated';
+  }
+
+  // Tokens already stored: at once from a synchronous storage, or after hydration from an async one,
+  // during which the status is `restoring` and requests wait.
+  const stored = store.get();
+  if (isThenable(stored)) {
+    const hydration = open();
+    stored.then((tokens) => {
+      if (cycle !== hydration) return; // a login or a logout came first
+      const restored = load(tokens, {}, false);
+      if (restored) establish(restored, actions.tokensSet(expiry(restored)), false);
+      else end(null, actions.loggedOut(), false);
+    });
+  } else {
+    session = load(stored, {}, false);
   }
 
   // Another tab changed the shared storage: it logged out, logged in, or refreshed. Its tokens
   // replace ours and end a refresh we were running; the store hears of it like of a login.
   storage.subscribe?.((tokens) => {
     if (!tokens) return logout(true);
-    const adopted = tokens.accessToken !== session?.accessToken && load(tokens);
-    if (adopted) establish(adopted, actions.tokensSet({ expiresAt: adopted.expiresAt ?? null }), false);
+    if (tokens.accessToken === session?.accessToken) return;
+    // Fresh for the half-lifetime rule: the other tab just got them, and 20 s tokens alternating
+    // between two tabs must not refresh on every request.
+    const adopted = load(tokens, {}, true);
+    if (!adopted) return;
+    establish({ ...adopted, identity: identityFor(tokens, !!session && subjectOf(tokens.accessToken) === undefined) }, actions.tokensSet(expiry(adopted)), false);
   });
 
   return {
-    actions$,
     get accessToken() {
       return session?.accessToken;
     },
-    snapshot: () => ({
-      status: cycle ? 'refreshing' : session ? 'authenticated' : 'unauthenticated',
-      expiresAt: session?.expiresAt ?? null,
-      lastError: null,
-    }),
-    acquire() {
+    get identity() {
+      return session?.identity;
+    },
+    storage: store,
+    lock: storage.lock?.bind(storage),
+    status,
+    project(action) {
+      const idle = actions.loggedOut.match(action) && !own.has(action) && runner;
+      return (shown = {
+        status: idle ? 'unauthenticated' : status(),
+        expiresAt: idle ? null : (session?.expiresAt ?? null),
+        lastError: idle ? null : lastError,
+      });
+    },
+    acquire(owner) {
+      if (owner && owner !== session?.identity) throw owner.ended ?? new LoggedOutError();
       if (cycle) return cycle.wait$;
+      const at = now();
+      if (usable(at)) return session!.accessToken;
+      if (outage) {
+        if (at < outage.retryAt) throw outage.error;
+        return start(!session ? 'restore' : rejectedToken ? 'unauthorized' : 'expired').wait$;
+      }
       if (!session) throw new NotAuthenticatedError();
-      if (now() < session.refreshAt) return session.accessToken;
       return start('expired').wait$;
     },
-    rejected(accessToken) {
-      if (!cycle && session?.accessToken === accessToken) start('unauthorized');
-      // Also when the session ended just now, in reaction to the refresh this 401 started.
-      if (!session && ended?.accessToken === accessToken) throw ended.error;
+    rejected(accessToken, owner) {
+      if (owner && owner !== session?.identity) throw owner.ended ?? new LoggedOutError();
+      if (session?.accessToken !== accessToken) return;
+      rejectedToken = accessToken;
+      if (!cycle && !(outage && now() < outage.retryAt)) start('unauthorized');
     },
     refresh(reason) {
       if (cycle) return cycle.wait$;
-      if (!session) throw new NotAuthenticatedError();
-      return start(reason).wait$;
+      if (!session && !cookie) throw new NotAuthenticatedError();
+      return start(session ? reason : 'restore').wait$;
     },
-    setTokens(tokens) {
-      const next = toSession(tokens, null, now(), expirySkewMs);
-      establish(next, actions.tokensSet({ expiresAt: next.expiresAt ?? null }), true);
+    restore(): Observable<never> {
+      // A hydration or refresh first; then, in cookie mode and still without a session, the cookie.
+      if (cycle) return concat(cycle.wait$, defer(() => this.restore()));
+      return session || !cookie ? EMPTY : start('restore').wait$;
+    },
+    wake(reason) {
+      if (outage && !cycle && runner) start(session ? reason : 'restore');
+    },
+    setTokens(tokens, sameUser = false) {
+      const next = toSession(tokens, null, now(), expirySkewMs, {}, true, cookie); // throws before anything changes
+      establish({ ...next, identity: identityFor(tokens, sameUser) }, actions.tokensSet(expiry(next)), true);
     },
     logout,
-    succeed(succeeded, tokens) {
-      if (succeeded !== cycle) return; // cancelled by a logout or a login: these tokens are stale
+    succeed(done, tokens) {
+      if (done !== cycle) return; // cancelled by a logout or a login: these tokens are stale
       let next: Session;
       try {
-        next = toSession(tokens, session, now(), expirySkewMs);
+        next = toSession(tokens, session, now(), expirySkewMs, session?.identity ?? {}, true, cookie);
       } catch (error) {
-        return fail(succeeded, new TokenRefreshError((error as Error).message, { cause: error }));
+        return fail(done, new TokenRefreshError((error as Error).message, { cause: error }));
       }
-      establish(next, actions.refreshSucceeded({ expiresAt: next.expiresAt ?? null }), true);
+      establish(next, (session ? actions.refreshSucceeded : actions.tokensSet)(expiry(next)), true);
     },
     fail,
-    attach(next) {
+    attach(next, out) {
       if (runner) return null;
       runner = next;
+      output = out;
+      const flushed = pending;
+      pending = null;
+      // Only if a store saw an older state: a store created after `setTokens` starts right, and an
+      // epic marble-tested without a store should not emit what nobody needs.
+      if (flushed && shown && (shown.status !== status() || shown.expiresAt !== (session?.expiresAt ?? null))) out(flushed);
+      if (cycle?.queued) {
+        cycle.queued = false;
+        run(cycle);
+      }
+      // Detaching (a hot reload of the root epic, a store replaced) does not cancel the refresh in
+      // flight: the server may have rotated the refresh token already, and dropping its answer would
+      // spend the session. Its tokens are stored and its waiters go on; the next epic shows the store.
       return () => {
         runner = null;
-        settle(new EpicNotRunningError());
+        output = null;
       };
     },
+    isOwn: (action) => typeof action === 'object' && action !== null && own.has(action),
   };
 }

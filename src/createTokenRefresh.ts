@@ -1,29 +1,25 @@
-import type { Reducer, UnknownAction } from 'redux';
+import type { Reducer, UnknownAction } from './reduxTypes';
 import { asyncScheduler, type Observable, type ObservableInput, type SchedulerLike } from 'rxjs';
-import type { Epic } from 'redux-observable';
-import { createRefreshEpic, type RefreshFn } from '../epics/refreshEpic';
+import type { Epic } from './reduxTypes';
+import { createRefreshEpic, type CookieRefreshFn, type RefreshFn } from '../epics/refreshEpic';
 import { createAuthActions, type AuthActions, type RefreshReason } from './actions';
-import { createAuthorized } from './authorized';
+import { createAuthorized, type AuthorizedOptions } from './authorized';
 import { isDuration, optionChecker } from './checkOption';
 import { createCoordinator } from './coordinator';
-import { isTransientError as defaultIsTransientError, isUnauthorized } from './httpErrors';
-import { createAuthReducer, type TokenRefreshState } from './reducer';
-import { memoryStorage, type TokenStorage } from './storage';
+import { RefreshUnavailableError } from './errors';
+import { isSessionEnded as defaultIsSessionEnded, isTransientError as defaultIsTransientError, isUnauthorized } from './httpErrors';
+import { createAuthReducer, type AuthStatus, type TokenRefreshState } from './reducer';
+import { memoryStorage } from './storage/memory';
+import type { TokenStorage } from './storage/types';
+import { syncTabs as syncStorageTabs } from './tabs';
 import type { Tokens } from './tokens';
 
 const check = optionChecker('createTokenRefresh');
 
-export interface TokenRefreshOptions<Name extends string = 'tokenRefresh'> {
+interface BaseOptions<Name extends string> {
   /**
-   * Calls your refresh endpoint with the refresh token and answers with the new tokens. Return an
-   * Observable, a Promise or anything RxJS's `from` takes. Abort the request when `signal` aborts
-   * (logout, timeout). If it goes through a client wrapped by `attachAxios` or `authFetch`, pass
-   * `signal` on: that is how the adapters know it is the refresh and let it through instead of
-   * making it wait for itself.
-   */
-  refresh: RefreshFn;
-  /**
-   * Where tokens are kept between requests and page loads.
+   * Where tokens are kept between requests and page loads: `memoryStorage()`, `localStorageStorage()`,
+   * `asyncStorage(backend, key)`, or your own.
    * @default memoryStorage()
    */
   storage?: TokenStorage;
@@ -33,28 +29,35 @@ export interface TokenRefreshOptions<Name extends string = 'tokenRefresh'> {
    */
   isAuthError?: (error: unknown) => boolean;
   /**
-   * How often one call may be refreshed and replayed before it fails with `RetryLimitError`.
+   * Whether a failed refresh means the server ended the session (the only failure that logs out).
+   * @default HTTP 400 (`invalid_grant`), 401, 403 (`isSessionEnded`)
+   */
+  isSessionEnded?: (error: unknown) => boolean;
+  /**
+   * How often one call may be refreshed and replayed before it fails with `RetryLimitError`. `0`:
+   * a 401 refreshes the token for the next call but the call itself is not replayed.
    * @default 1
    */
   maxRetries?: number;
   /**
-   * How long a refresh, retries included, may take before it fails with `RefreshTimeoutError`.
+   * How long a refresh, retries included, may take; then it counts as "could not refresh now".
    * @default 10_000
    */
   refreshTimeoutMs?: number;
   /**
-   * How often a refresh that failed transiently (network, 408, 429, 5xx) is tried again.
+   * How often a refresh that failed transiently (network, 408, 429, 5xx) is tried again at once.
    * @default 2
    */
   refreshRetries?: number;
   /**
-   * The first backoff before a refresh retry; it doubles with each retry.
+   * The first backoff before a refresh retry; it doubles with each retry. After the retries, the
+   * cool-down before requests may try again starts at twice this and doubles up to 30 s.
    * @default 500
    */
   refreshBackoffMs?: number;
   /**
-   * Which refresh failures are transient and worth retrying.
-   * @default network errors, timeouts, status 0, 408, 429 and 5xx (`isTransientError`)
+   * Which refresh failures are transient and worth retrying at once.
+   * @default network errors, timeouts, status 0, 408, 429, 5xx and non-JSON answers (`isTransientError`)
    */
   isTransientError?: (error: unknown) => boolean;
   /**
@@ -64,7 +67,15 @@ export interface TokenRefreshOptions<Name extends string = 'tokenRefresh'> {
    */
   expirySkewMs?: number;
   /**
-   * The prefix of the action types, and the key to mount the reducer under (`auth.reducerPath`).
+   * Keep the tabs of one origin in step for a storage that does not do it itself (memory): tokens
+   * reach the other tabs over a BroadcastChannel and refreshes take a Web Lock, so N tabs cause one
+   * refresh and a logout in one logs out all. `localStorageStorage` always does this.
+   * @default true in cookie mode, else false
+   */
+  syncTabs?: boolean;
+  /**
+   * The prefix of the action types, the key to mount the reducer under (`auth.reducerPath`), and
+   * the default localStorage key and tab channel name.
    * @default 'tokenRefresh'
    */
   name?: Name;
@@ -75,6 +86,36 @@ export interface TokenRefreshOptions<Name extends string = 'tokenRefresh'> {
    */
   scheduler?: SchedulerLike;
 }
+
+/** The refresh token is kept by the package (memory, localStorage, async storage) and passed to `refresh`. */
+export interface StorageModeOptions<Name extends string = 'tokenRefresh'> extends BaseOptions<Name> {
+  /** @default 'storage' */
+  refreshTokenIn?: 'storage';
+  /**
+   * Calls your refresh endpoint with the refresh token and answers with the new tokens. Return an
+   * Observable, a Promise or anything RxJS's `from` takes. Abort the request when `signal` aborts
+   * (logout, timeout). If it goes through a client wrapped by `attachAxios` or `authFetch`, pass
+   * `signal` on: that is how the adapters know it is the refresh and let it through.
+   */
+  refresh: RefreshFn;
+}
+
+/**
+ * The refresh token lives in an HttpOnly cookie that scripts cannot read: the package never sees,
+ * stores or passes one. `setTokens({ accessToken })` is the login; `auth.restore()` at page load asks
+ * the cookie for a session.
+ */
+export interface CookieModeOptions<Name extends string = 'tokenRefresh'> extends BaseOptions<Name> {
+  refreshTokenIn: 'cookie';
+  /** Calls your refresh endpoint with the cookie (`credentials: 'include'`); its first argument is `undefined`. */
+  refresh: CookieRefreshFn;
+}
+
+/**
+ * The options of `createTokenRefresh`: one of two session models. A refresh function written as
+ * `(_refreshToken, { signal }) => ...` fits both.
+ */
+export type TokenRefreshOptions<Name extends string = 'tokenRefresh'> = StorageModeOptions<Name> | CookieModeOptions<Name>;
 
 export interface TokenRefresh<Name extends string = 'tokenRefresh'> {
   /** Add to your root epic. It performs refreshes and tells the store about them. */
@@ -90,13 +131,26 @@ export interface TokenRefresh<Name extends string = 'tokenRefresh'> {
    * or the token is known to expire; on an auth error it refreshes (once for every concurrent
    * caller) and runs `request` again with the new token.
    */
-  authorized<T>(request: (accessToken: string) => ObservableInput<T>): Observable<T>;
-  /** Store the tokens of a login. Requests waiting for a refresh are replayed with them. */
-  setTokens(tokens: Tokens): void;
+  authorized<T>(request: (accessToken: string) => ObservableInput<T>, options?: AuthorizedOptions): Observable<T>;
+  /**
+   * Store the tokens of a login. A request started in another user's session is never replayed with
+   * them: it fails with `LoggedOutError`. Requests waiting for a refresh go on with them if it is the
+   * same user: the JWT `sub` is the same, or you say so with `{ sameUser: true }`.
+   */
+  setTokens(tokens: Tokens, options?: { sameUser?: boolean }): void;
   /** Log out: clears the tokens, cancels a running refresh, fails waiting requests, dispatches `loggedOut`. */
   clearTokens(): void;
   /** Refresh now, or join the running refresh. Resolves when it succeeded, rejects with its error. */
   refresh(reason?: RefreshReason): Promise<void>;
+  /**
+   * Ask for the session once at page load: wait for an async storage to be read, and in cookie mode
+   * refresh once from the cookie. Resolves `true` with a session, `false` without one (quietly: the
+   * app shows its login page); rejects with `RefreshUnavailableError` when it cannot tell now
+   * (offline). Requests made meanwhile wait for it. Calling it twice joins the first.
+   */
+  restore(): Promise<boolean>;
+  /** The session's status now, as the reducer shows it: for code outside Redux. */
+  getStatus(): AuthStatus;
   /**
    * The `isAuthError` this coordinator was created with, so that adapters (fetch, axios, RTK
    * Query) decide "token not accepted" exactly as `authorized` does.
@@ -144,8 +198,9 @@ export function createTokenRefresh<Name extends string = 'tokenRefresh'>(
   }
   const {
     refresh,
-    storage = memoryStorage(),
+    refreshTokenIn = 'storage',
     isAuthError = isUnauthorized,
+    isSessionEnded = defaultIsSessionEnded,
     maxRetries = 1,
     refreshTimeoutMs = 10_000,
     refreshRetries = 2,
@@ -155,50 +210,63 @@ export function createTokenRefresh<Name extends string = 'tokenRefresh'>(
     name = 'tokenRefresh' as Name,
     scheduler = asyncScheduler,
   } = options;
-  // The full check is for development, where mistakes are made; bundlers drop it from production
-  // builds. `refresh` is checked everywhere: without it nothing works, and late is worse than early.
-  check(typeof refresh === 'function', 'refresh', 'a function (refreshToken, { signal }) => Observable | Promise of { accessToken, refreshToken? }');
-  if (process.env.NODE_ENV !== 'production') {
-    check(typeof storage?.get === 'function' && typeof storage.set === 'function' && typeof storage.clear === 'function', 'storage', 'an object with get(), set(tokens) and clear(), e.g. memoryStorage() or localStorageStorage(key)');
-    check(typeof isAuthError === 'function', 'isAuthError', 'a function (error) => boolean');
-    check(typeof isTransientError === 'function', 'isTransientError', 'a function (error) => boolean');
-    check(Number.isInteger(maxRetries) && maxRetries >= 0, 'maxRetries', 'a whole number >= 0');
-    check(Number.isInteger(refreshRetries) && refreshRetries >= 0, 'refreshRetries', 'a whole number >= 0');
-    check(isDuration(refreshTimeoutMs) && refreshTimeoutMs > 0, 'refreshTimeoutMs', 'a number of milliseconds > 0');
-    check(isDuration(refreshBackoffMs), 'refreshBackoffMs', 'a number of milliseconds >= 0');
-    check(isDuration(expirySkewMs), 'expirySkewMs', 'a number of milliseconds >= 0');
+  const cookie = refreshTokenIn === 'cookie';
+  let { storage = memoryStorage(), syncTabs = cookie } = options;
+  // Checked in every build: a wrong type here ('1' for 1) would loop or hang in production. The rest
+  // is for development, where mistakes are made; bundlers drop it from production builds.
+  check(typeof refresh === 'function', 'refresh', 'a function (refreshToken, { signal }) => Observable | Promise of tokens');
+  check(cookie || refreshTokenIn === 'storage', 'refreshTokenIn', "'storage' or 'cookie'");
+  for (const [option, value] of Object.entries({ maxRetries, refreshRetries, refreshTimeoutMs, refreshBackoffMs, expirySkewMs })) {
+    check(isDuration(value) && (option.endsWith('Ms') || Number.isInteger(value)) && (value > 0 || option !== 'refreshTimeoutMs'), option, 'a number >= 0');
+  }
+  if (typeof process === 'object' && process.env.NODE_ENV !== 'production') {
+    check(typeof storage?.get === 'function' && typeof storage.set === 'function' && typeof storage.clear === 'function', 'storage', 'an object with get(), set(tokens) and clear()');
+    for (const [option, value] of Object.entries({ isAuthError, isSessionEnded, isTransientError })) check(typeof value === 'function', option, 'a function (error) => boolean');
     check(typeof name === 'string' && name !== '', 'name', 'a non-empty string');
     check(typeof scheduler?.now === 'function', 'scheduler', 'an RxJS scheduler');
   }
 
+  storage.named?.(name);
+  if (syncTabs && !storage.lock && !storage.subscribe) storage = syncStorageTabs(storage, name);
   const actions = createAuthActions(name);
-  const coordinator = createCoordinator({ storage, actions, now: () => scheduler.now(), expirySkewMs });
+  const coordinator = createCoordinator({ storage, actions, now: () => scheduler.now(), expirySkewMs, retryBackoffMs: refreshBackoffMs, cookie });
+  const settled = (run: () => Observable<never>) =>
+    new Promise<void>((resolve, reject) => {
+      try {
+        run().subscribe({ complete: resolve, error: reject });
+      } catch (error) {
+        reject(error);
+      }
+    });
   return {
     epic: createRefreshEpic({
       coordinator,
       actions,
-      storage,
       refresh,
+      cookie,
       refreshTimeoutMs,
       refreshRetries,
       refreshBackoffMs,
       isTransientError,
+      isSessionEnded,
       scheduler,
     }),
-    reducer: createAuthReducer(actions, () => coordinator.snapshot()),
+    reducer: createAuthReducer(`${name}/`, coordinator.project),
     reducerPath: name,
     actions,
     authorized: createAuthorized(coordinator, { isAuthError, maxRetries }),
-    setTokens: (tokens) => coordinator.setTokens(tokens),
+    setTokens: (tokens, { sameUser = false } = {}) => coordinator.setTokens(tokens, sameUser),
     clearTokens: () => coordinator.logout(true),
-    refresh: (reason = 'manual') =>
-      new Promise((resolve, reject) => {
-        try {
-          coordinator.refresh(reason).subscribe({ complete: resolve, error: reject });
-        } catch (error) {
-          reject(error);
-        }
-      }),
+    refresh: (reason = 'manual') => settled(() => coordinator.refresh(reason)),
+    restore: () =>
+      settled(() => coordinator.restore()).then(
+        () => coordinator.accessToken !== undefined,
+        (error: unknown) => {
+          if (error instanceof RefreshUnavailableError) throw error;
+          return false;
+        },
+      ),
+    getStatus: coordinator.status,
     isAuthError,
     getAccessToken: () => coordinator.accessToken,
     selectState: (rootState) => rootState[name],

@@ -6,6 +6,7 @@
 export type TokenRefreshErrorCode =
   | 'REFRESH_FAILED'
   | 'REFRESH_TIMEOUT'
+  | 'REFRESH_UNAVAILABLE'
   | 'RETRY_LIMIT'
   | 'LOGGED_OUT'
   | 'NOT_AUTHENTICATED'
@@ -17,21 +18,39 @@ abstract class NamedError extends Error {
 }
 
 /**
- * The refresh call was rejected (401/400/`invalid_grant`), kept failing with transient errors, or
- * answered with something that is not tokens. Tokens are cleared; the user must log in again.
- * `cause` is what the refresh call failed with.
+ * The session is over: the refresh endpoint rejected the refresh token (400 `invalid_grant`, 401,
+ * 403, or what your `isSessionEnded` says), or `refresh` is broken (it threw, returned no tokens, or
+ * tokens of the wrong shape; the message names the field). Tokens are cleared; the user must log in
+ * again. `cause` is what the refresh call failed with.
  */
 export class TokenRefreshError extends NamedError {
   override readonly name: string = 'TokenRefreshError';
   readonly code: TokenRefreshErrorCode = 'REFRESH_FAILED';
 }
 
-/** The refresh call, retries included, did not answer within `refreshTimeoutMs`. */
+/**
+ * The refresh call did not answer within `refreshTimeoutMs`. A timeout says nothing about the session,
+ * so it is transient: waiting requests get a `RefreshUnavailableError` whose `cause` is this error.
+ */
 export class RefreshTimeoutError extends TokenRefreshError {
   override readonly name = 'RefreshTimeoutError';
   override readonly code = 'REFRESH_TIMEOUT';
   constructor(readonly timeoutMs: number) {
     super(`The token refresh did not answer within ${timeoutMs} ms (option refreshTimeoutMs).`);
+  }
+}
+
+/**
+ * The token could not be refreshed now (network down, timeout, 408, 429, 5xx, a captive portal's
+ * page instead of tokens), even after `refreshRetries`. The session and its tokens are kept: the next
+ * request (after a short cool-down), an `online` event or the page becoming visible tries again.
+ * Show "you are offline", not the login page. `cause` is the last failure.
+ */
+export class RefreshUnavailableError extends NamedError {
+  readonly name = 'RefreshUnavailableError';
+  readonly code = 'REFRESH_UNAVAILABLE';
+  constructor(cause: unknown) {
+    super('The access token could not be refreshed now (offline, timeout or server error); the session is kept and the refresh tried again later.', { cause });
   }
 }
 
@@ -52,7 +71,9 @@ export class RetryLimitError extends NamedError {
     readonly replaced = false,
   ) {
     super(
-      replaced
+      retries === 0
+        ? 'The request got an auth error and was not replayed (maxRetries: 0); a token refresh was started for the next request.'
+        : replaced
         ? `Auth errors kept coming for tokens that other refreshes had already replaced: tokens are replaced faster than this request completes. Make access tokens outlive your slowest request (maxRetries: ${retries}).`
         : `The request still failed with an auth error after ${retries} token refresh(es), so the token is not the problem: check the user's permissions, or what your isAuthError option counts as an auth error (maxRetries: ${retries}).`,
       { cause },
@@ -60,12 +81,15 @@ export class RetryLimitError extends NamedError {
   }
 }
 
-/** The session ended (logout) while the call was waiting for a refresh. */
+/**
+ * The session the call started in ended (a logout, or another user's login) while it waited for a
+ * refresh or before its 401 came back. It is never replayed in another session.
+ */
 export class LoggedOutError extends NamedError {
   readonly name = 'LoggedOutError';
   readonly code = 'LOGGED_OUT';
   constructor() {
-    super('Logged out while the request was waiting for a token refresh; it was not sent.');
+    super('The session this request started in has ended (logout or another login); it was not sent again.');
   }
 }
 
@@ -92,6 +116,7 @@ export class EpicNotRunningError extends NamedError {
 /** Any error this package ends a request with. */
 export type AuthRefreshError =
   | TokenRefreshError
+  | RefreshUnavailableError
   | RetryLimitError
   | LoggedOutError
   | NotAuthenticatedError
@@ -100,6 +125,7 @@ export type AuthRefreshError =
 const names = new Set([
   'TokenRefreshError',
   'RefreshTimeoutError',
+  'RefreshUnavailableError',
   'RetryLimitError',
   'LoggedOutError',
   'NotAuthenticatedError',

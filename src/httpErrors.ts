@@ -35,22 +35,45 @@ export function isUnauthorized(error: unknown): boolean {
   return httpStatusOf(error) === 401;
 }
 
-const networkCodes = new Set(['ERR_NETWORK', 'ECONNABORTED', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EAI_AGAIN']);
+const networkCodes = new Set(['ERR_NETWORK', 'ECONNABORTED', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EAI_AGAIN', 'EPIPE', 'UND_ERR_SOCKET']);
+
+/** How each runtime's fetch words "no answer": Chromium, undici, Firefox, Safari, React Native. */
+const networkFailure = /^(failed to fetch|fetch failed|networkerror|load failed|network request failed)/i;
 
 /**
- * The default for refresh failures worth retrying: no answer (network error, timeout, status 0),
- * 408, 429 and 5xx. Everything else, `invalid_grant` above all, is final.
+ * The default `isSessionEnded`: the refresh endpoint's own "no" to the refresh token, the only
+ * answer that ends a session. HTTP 400 (`invalid_grant` and the other OAuth errors), 401, 403, or an
+ * error carrying `error: 'invalid_grant'`.
+ *
+ * @example
+ * // a server that answers a revoked refresh token with 419
+ * createTokenRefresh({ refresh, isSessionEnded: (e) => isSessionEnded(e) || httpStatusOf(e) === 419 })
+ */
+export function isSessionEnded(error: unknown): boolean {
+  const status = httpStatusOf(error);
+  return status === 400 || status === 401 || status === 403 || (error as StatusCarrier | null)?.error === 'invalid_grant';
+}
+
+/**
+ * The default for refresh failures worth retrying at once: no answer (network error, timeout,
+ * status 0), 408, 429, 5xx, and a body that is not JSON (a captive portal's or a proxy's page).
+ * With none of those retries left the session is kept, and the refresh is tried again later.
  */
 export function isTransientError(error: unknown): boolean {
   const status = httpStatusOf(error);
   if (status !== undefined) return status === 0 || status === 408 || status === 429 || status >= 500;
   const e = (error ?? {}) as StatusCarrier;
-  if (e.error === 'invalid_grant') return false;
   // fetch rejects with a TypeError when the network fails; RxJS and axios name their timeouts.
   return (
-    error instanceof TypeError ||
+    isNetworkFailure(error) ||
+    error instanceof SyntaxError ||
     e.name === 'AjaxTimeoutError' ||
     e.name === 'TimeoutError' ||
     networkCodes.has(e.code as string)
   );
+}
+
+/** @internal A fetch that got no answer, as opposed to a TypeError in the code around it. */
+export function isNetworkFailure(error: unknown): boolean {
+  return error instanceof TypeError && networkFailure.test(error.message);
 }

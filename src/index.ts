@@ -1,15 +1,17 @@
 export { createTokenRefresh } from './createTokenRefresh';
-export type { TokenRefresh, TokenRefreshOptions } from './createTokenRefresh';
-export type { RefreshFn } from '../epics/refreshEpic';
+export type { TokenRefresh, TokenRefreshOptions, StorageModeOptions, CookieModeOptions } from './createTokenRefresh';
+export type { RefreshFn, CookieRefreshFn } from '../epics/refreshEpic';
+export type { AuthorizedOptions } from './authorized';
 export type { AuthActions, AuthAction, RefreshReason } from './actions';
 export type { AuthStatus, TokenRefreshState } from './reducer';
 export type { Tokens } from './tokens';
-export { memoryStorage, localStorageStorage } from './storage';
-export type { TokenStorage, LocalStorageOptions, LocksLike } from './storage';
-export { isUnauthorized, isTransientError, httpStatusOf } from './httpErrors';
+export { memoryStorage, localStorageStorage, asyncStorage } from './storage';
+export type { TokenStorage, SyncTokenStorage, LocalStorageOptions, LocksLike, AsyncKeyValue } from './storage';
+export { isUnauthorized, isTransientError, isSessionEnded, httpStatusOf } from './httpErrors';
 export {
   TokenRefreshError,
   RefreshTimeoutError,
+  RefreshUnavailableError,
   RetryLimitError,
   LoggedOutError,
   NotAuthenticatedError,

@@ -1,29 +1,35 @@
-import type { Reducer, UnknownAction } from 'redux';
-import type { AuthActions } from './actions';
+import type { Reducer, UnknownAction } from './reduxTypes';
 import type { SerializedAuthError } from './errors';
 
-export type AuthStatus = 'authenticated' | 'refreshing' | 'unauthenticated';
+/**
+ * `restoring`: reading a stored session or asking the cookie for one at start; requests wait.
+ * `unavailable`: the token could not be refreshed now (offline); the session is kept.
+ */
+export type AuthStatus = 'restoring' | 'authenticated' | 'refreshing' | 'unavailable' | 'unauthenticated';
 
 /** What the store knows of the session: never a token. */
 export interface TokenRefreshState {
   status: AuthStatus;
   /** Epoch ms when the access token expires, if known. */
   expiresAt: number | null;
-  /** Why the last refresh failed, until the next login. */
+  /** Why the last refresh failed or could not be done, until the next session or refresh. */
   lastError: SerializedAuthError | null;
 }
 
+/**
+ * The reducer is a projection of the coordinator: on each of the package's actions it shows the
+ * state the coordinator is in, not what the action says, so an action dispatched by hand (or
+ * replayed) can never make the store claim a session that is not there. The one exception is a
+ * `loggedOut` you dispatch while `auth.epic` runs: the epic performs it in the same dispatch, right
+ * after the reducers, so the store shows it at once.
+ */
 export function createAuthReducer(
-  actions: AuthActions,
-  initialState: () => TokenRefreshState,
+  prefix: string,
+  project: (action: UnknownAction) => TokenRefreshState,
 ): Reducer<TokenRefreshState, UnknownAction, TokenRefreshState | undefined> {
-  const { tokensSet, refreshRequested, refreshSucceeded, refreshFailed, loggedOut } = actions;
-  return (state = initialState(), action) => {
-    if (tokensSet.match(action)) return { status: 'authenticated', expiresAt: action.payload.expiresAt, lastError: null };
-    if (refreshRequested.match(action)) return { ...state, status: 'refreshing' };
-    if (refreshSucceeded.match(action)) return { status: 'authenticated', expiresAt: action.payload.expiresAt, lastError: null };
-    if (refreshFailed.match(action)) return { status: 'unauthenticated', expiresAt: null, lastError: action.payload.error };
-    if (loggedOut.match(action)) return { status: 'unauthenticated', expiresAt: null, lastError: null };
-    return state;
+  return (state, action) => {
+    if (state && !(typeof action.type === 'string' && action.type.startsWith(prefix))) return state;
+    const next = project(action);
+    return state && state.status === next.status && state.expiresAt === next.expiresAt && state.lastError === next.lastError ? state : next;
   };
 }

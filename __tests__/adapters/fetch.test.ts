@@ -68,13 +68,16 @@ describe('authFetch: where the token goes', () => {
     expect(servers.api.stats().refreshCalls).toBe(1);
   });
 
-  test('a refresh through authFetch that drops the signal waits for itself: RefreshTimeoutError at refreshTimeoutMs (pass signal on)', async () => {
+  test('a refresh through authFetch that drops the signal waits for itself: RefreshUnavailableError caused by RefreshTimeoutError at refreshTimeoutMs (pass signal on)', async () => {
     let apiFetch!: ReturnType<typeof authFetch>;
     const withoutSignal: typeof fetch = (input, init) => apiFetch(input, { ...init, signal: undefined });
     const { auth } = await startSession(servers.api, { refresh: jsonRefresh(servers.api, withoutSignal), refreshTimeoutMs: 200, refreshRetries: 0 });
     apiFetch = authFetch(auth, { allowedOrigins: [servers.api.url] });
     servers.api.control.expireAccessTokens();
-    await expect(apiFetch(`${servers.api.url}/api/echo`)).rejects.toMatchObject({ name: 'RefreshTimeoutError', code: 'REFRESH_TIMEOUT' });
+    await expect(apiFetch(`${servers.api.url}/api/echo`)).rejects.toMatchObject({
+      name: 'RefreshUnavailableError',
+      cause: { name: 'RefreshTimeoutError', code: 'REFRESH_TIMEOUT' },
+    });
     expect(servers.api.stats().refreshCalls).toBe(0); // the refresh call never left: it was queued behind itself
   });
 

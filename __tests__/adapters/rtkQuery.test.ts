@@ -59,7 +59,7 @@ describe('authBaseQuery: results in RTK Query shape', () => {
     const result = await store.dispatch(api.endpoints.echo.initiate(1, { subscribe: false }));
     expect(result.error).toEqual({
       status: 'CUSTOM_ERROR',
-      error: expect.stringContaining('The token refresh failed'),
+      error: expect.stringContaining('The refresh token was rejected'),
       data: { name: 'TokenRefreshError', code: 'REFRESH_FAILED', message: expect.any(String) },
     });
     expect(api.endpoints.echo.select(1)(store.getState()).isError).toBe(true);

@@ -2,7 +2,7 @@ import type { UnknownAction } from 'redux';
 import { StateObservable } from 'redux-observable';
 import { Subject, asyncScheduler, defer, map, mergeMap, of, throwError, timer, type Observable } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
-import { createTokenRefresh, type TokenRefresh, type TokenRefreshOptions, type TokenRefreshState, type Tokens } from '../../src';
+import { createTokenRefresh, type TokenRefresh, type StorageModeOptions, type TokenRefreshState, type Tokens } from '../../src';
 
 export const newTestScheduler = () => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
 
@@ -111,7 +111,7 @@ export function runEpic(auth: TokenRefresh, initial?: TokenRefreshState, onActio
 }
 
 /** An auth object wired to a FakeServer, logged in with its current tokens. */
-export function setup(options: Partial<TokenRefreshOptions> = {}, now = () => asyncScheduler.now()) {
+export function setup(options: Partial<StorageModeOptions> = {}, now = () => asyncScheduler.now()) {
   const server = new FakeServer(now);
   const auth = createTokenRefresh({ refresh: server.refresh, ...options });
   const store = runEpic(auth);

@@ -9,7 +9,7 @@ import { combineEpics, createEpicMiddleware, type Epic } from 'redux-observable'
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { decodeJwt } from 'jose';
-import { createTokenRefresh, type RefreshFn, type TokenRefresh, type TokenRefreshOptions, type Tokens } from '../../src';
+import { createTokenRefresh, type RefreshFn, type TokenRefresh, type StorageModeOptions, type Tokens } from '../../src';
 import { startAuthServer, type AuthServer, type AuthServerOptions } from '../../demo/server/authServer';
 
 export type { AuthServer } from '../../demo/server/authServer';
@@ -68,7 +68,7 @@ export interface Session {
   types(): string[];
 }
 
-export interface SessionOptions extends Partial<TokenRefreshOptions> {
+export interface SessionOptions extends Partial<StorageModeOptions> {
   /** The app's epics, run next to `auth.epic`. */
   epics?: (auth: TokenRefresh) => Array<Epic<UnknownAction, UnknownAction>>;
   reducers?: Record<string, Reducer>;

@@ -19,13 +19,16 @@ export class Browser {
    */
   constructor(private readonly eventDelayMs = 0) {}
 
-  readonly locks: LocksLike = {
-    request: <T>(name: string, callback: () => Promise<T>): Promise<T> => {
+  readonly locks = {
+    request: <T>(name: string, ...args: unknown[]): Promise<T> => {
+      const callback = args.pop() as (lock: unknown) => Promise<T>;
+      const { ifAvailable = false } = (args[0] ?? {}) as { ifAvailable?: boolean };
+      if (ifAvailable && this.held.has(name)) return callback(null);
       const previous = this.queues.get(name) ?? Promise.resolve();
       const run = previous.then(async () => {
         this.held.add(name);
         try {
-          return await callback();
+          return await callback({ name });
         } finally {
           this.held.delete(name);
         }
@@ -33,7 +36,7 @@ export class Browser {
       this.queues.set(name, run.catch(() => undefined));
       return run;
     },
-  };
+  } as LocksLike;
 
   openTab(): Tab {
     const tab = new Tab(this);

@@ -50,4 +50,4 @@ const typedEpic: Epic<UnknownAction, UnknownAction, RootState> = (action$) => ac
 typedMiddleware.run(combineEpics<UnknownAction, UnknownAction, RootState>(auth.epic, typedEpic));
 
 // The slice is typed through reducerPath.
-export const status: 'authenticated' | 'refreshing' | 'unauthenticated' = auth.selectState(store.getState()).status;
+export const status: 'restoring' | 'authenticated' | 'refreshing' | 'unavailable' | 'unauthenticated' = auth.selectState(store.getState()).status;

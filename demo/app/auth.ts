@@ -84,23 +84,20 @@ async function refreshCall(refreshToken: string | undefined, signal: AbortSignal
 
 const timing = { expirySkewMs: EXPIRY_SKEW_MS, refreshRetries: REFRESH_RETRIES, refreshBackoffMs: REFRESH_BACKOFF_MS };
 
-// The refresh token rotates: the server answers with a new one (body or cookie) and the old one is spent.
-const inStorage = () => createTokenRefresh({ refresh: (refreshToken, { signal }) => refreshCall(refreshToken, signal), storage, ...timing });
-export const auth: ReturnType<typeof inStorage> =
+// The refresh token rotates: the server answers with a new one (body or cookie) and the old one is
+// spent. In cookie mode the package never has a refresh token: `refresh` gets `undefined` and the
+// browser sends the cookie; tabs share the session through Web Locks and a BroadcastChannel.
+export const auth =
   mode === 'cookie'
-    ? (createTokenRefresh({
-        refreshTokenIn: 'cookie',
-        refresh: (refreshToken: string | undefined, { signal }: { signal: AbortSignal }) => refreshCall(refreshToken, signal),
-        ...timing,
-      } as never) as ReturnType<typeof inStorage>)
-    : inStorage();
+    ? createTokenRefresh({ refreshTokenIn: 'cookie', refresh: (_none, { signal }) => refreshCall(undefined, signal), ...timing })
+    : createTokenRefresh({ refresh: (refreshToken, { signal }) => refreshCall(refreshToken, signal), storage, ...timing });
 
 /**
  * Ask for a session once at page load: in cookie mode one refresh with the cookie (requests made
- * meanwhile wait); in storage mode the stored tokens are already there.
+ * meanwhile wait, the status is `restoring`); `false` when there is none (no cookie, or a revoked
+ * one), and the login page shows, quietly.
  */
-export const restoreSession = (): Promise<boolean> =>
-  (auth as unknown as { restore(): Promise<boolean> }).restore();
+export const restoreSession = (): Promise<boolean> => auth.restore();
 
 /**
  * When the package will refresh this token before sending a request (its known-expiry rule):

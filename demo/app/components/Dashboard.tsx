@@ -26,7 +26,14 @@ function SessionBadge() {
   const seconds = expiresAt === null ? null : Math.max(0, Math.round((expiresAt - now) / 1000));
   const windowOpensAt = refreshWindowOpensAt(info, expiresAt);
   const windowIn = windowOpensAt === null ? null : Math.round((windowOpensAt - now) / 1000);
-  const label = status === 'refreshing' ? 'Refreshing token…' : (status as string) === 'restoring' ? 'Restoring session…' : 'Signed in';
+  const labels: Record<typeof status, string> = {
+    authenticated: 'Signed in',
+    refreshing: 'Refreshing token…',
+    restoring: 'Restoring session…',
+    unavailable: 'Signed in · refresh unavailable',
+    unauthenticated: 'Signed out',
+  };
+  const label = labels[status];
   return (
     <div className="session" data-testid="session-badge" data-status={status}>
       <span className={`pill pill-${status}`}>{label}</span>

@@ -80,7 +80,7 @@ const reasons: Record<string, string> = {
   restore: 'restoring the session after a page load',
   online: 'the browser is back online',
   visible: 'the page became visible',
-} satisfies Partial<Record<RefreshReason | 'restore' | 'online' | 'visible', string>>;
+} satisfies Record<RefreshReason, string>;
 
 export const clock = (epochMs: number | null) => (epochMs === null ? 'unknown' : new Date(epochMs).toLocaleTimeString([], { hour12: false }));
 
@@ -190,6 +190,12 @@ export const activitySlice = createSlice({
         log(state, 'failure', `Refresh failed (${payload.error.name}): signed out`);
         state.refresh = { attempts: 0, failedAt: null };
       })
+      .addCase(auth.actions.refreshUnavailable, (state, { payload }) => {
+        log(state, 'failure', `Refresh unavailable (${payload.error.name}): still signed in, tokens kept; the next request tries again`);
+        state.refresh = { attempts: 0, failedAt: null };
+      })
+      .addCase(auth.actions.storageFailed, (state, { payload }) =>
+        log(state, 'failure', `Token storage failed (${payload.operation}): the session goes on in memory`))
       .addCase(auth.actions.loggedOut, (state) => {
         log(state, 'session', 'Signed out: tokens cleared, waiting requests cancelled');
         state.refresh = { attempts: 0, failedAt: null };

@@ -25,18 +25,24 @@ export interface SessionState {
   notice: { tone: 'error' | 'info'; title: string; detail?: string; technical?: string; unfinished: number } | null;
   /** The last login attempt's error (wrong password, server down). */
   loginError: string | null;
+  /** This tab had a session (a restore that finds none is no sign-out). */
+  hadSession: boolean;
 }
 
-const initialState: SessionState = { submitting: false, notice: null, loginError: null };
+const initialState: SessionState = { submitting: false, notice: null, loginError: null, hadSession: false };
+/** A session found in storage at page load counts as one. */
+const loadState: SessionState = { ...initialState, hadSession: auth.getAccessToken() !== undefined };
 
 export const sessionSlice = createSlice({
   name: 'session',
-  initialState,
+  initialState: loadState,
   reducers: {},
   extraReducers: (builder) =>
     builder
       .addCase(loginRequested, (state) => ({ ...state, submitting: true, loginError: null }))
-      .addCase(loginSucceeded, () => initialState)
+      .addCase(loginSucceeded, () => ({ ...initialState, hadSession: true }))
+      .addCase(auth.actions.tokensSet, (state) => ({ ...state, hadSession: true }))
+      .addCase(auth.actions.refreshSucceeded, (state) => ({ ...state, hadSession: true }))
       .addCase(loginFailed, (state, { payload }) => ({ ...state, submitting: false, loginError: payload.message }))
       .addCase(logoutRequested, (state, { payload }) => ({
         ...state,
@@ -44,7 +50,9 @@ export const sessionSlice = createSlice({
       }))
       // Logged out elsewhere (another tab, or the session ended): the login page says so.
       .addCase(auth.actions.loggedOut, (state) =>
-        state.notice ? state : { ...state, notice: { tone: 'info', title: 'You were signed out in another tab.', unfinished: 0 } })
+        state.notice || !state.hadSession
+          ? { ...state, hadSession: false }
+          : { ...state, hadSession: false, notice: { tone: 'info', title: 'You were signed out in another tab.', unfinished: 0 } })
       .addCase(auth.actions.refreshFailed, (state, { payload }) => ({
         ...state,
         notice: {

@@ -1,0 +1,29 @@
+import type { Tokens } from '../tokens';
+import { isThenable, type TokenStorage } from './types';
+
+export type StorageOperation = 'get' | 'set' | 'clear';
+
+/**
+ * @internal The storage as the coordinator uses it: every call is caught, a thrown error or a
+ * rejected Promise becomes a report and a neutral answer (no tokens; the write skipped). A full
+ * storage (QuotaExceededError) or a broken one must never hang a request or end a session: the
+ * session is in memory, storage only carries it across reloads and tabs.
+ */
+export function guardStorage(storage: TokenStorage, report: (operation: StorageOperation, error: unknown) => void) {
+  const call = <T>(operation: StorageOperation, run: () => T): T | null => {
+    try {
+      const result = run();
+      return isThenable(result)
+        ? (Promise.resolve(result).then(undefined, (error: unknown) => (report(operation, error), null)) as T)
+        : result;
+    } catch (error) {
+      report(operation, error);
+      return null;
+    }
+  };
+  return {
+    get: () => call('get', () => storage.get()) as Tokens | null | Promise<Tokens | null>,
+    set: (tokens: Tokens) => void call('set', () => storage.set(tokens)),
+    clear: () => void call('clear', () => storage.clear()),
+  };
+}

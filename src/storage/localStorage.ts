@@ -1,0 +1,49 @@
+import { browserLocks, devWarn, tabLock } from '../tabs';
+import { parseTokens, type LocksLike, type SyncTokenStorage } from './types';
+
+export interface LocalStorageOptions {
+  /** @default globalThis.localStorage */
+  storage?: Storage;
+  /** The cross-tab lock; `null` for none. @default navigator.locks */
+  locks?: LocksLike | null;
+  /** Where `storage` events arrive. @default globalThis (the window) */
+  events?: Pick<EventTarget, 'addEventListener' | 'removeEventListener'>;
+}
+
+/**
+ * Tokens in `localStorage` under `key` (default: the `name` option of `createTokenRefresh`, so two
+ * apps of one origin keep theirs apart), shared by the tabs of one origin: a refresh in one tab is
+ * seen by the others (the `storage` event), and refreshes are serialized across tabs with the Web
+ * Locks API, so two tabs never spend one rotating refresh token. Web Locks exist only in secure
+ * contexts (https, localhost); without them a warning says so in development. What is read back is
+ * validated like a login's tokens: a tampered value is no session, never state.
+ *
+ * Any script on the page can read localStorage: for the refresh token, prefer the cookie mode.
+ *
+ * @example
+ * createTokenRefresh({ refresh, storage: localStorageStorage('my-app/tokens') })
+ */
+export function localStorageStorage(key?: string, options: LocalStorageOptions = {}): SyncTokenStorage {
+  const { storage = globalThis.localStorage, locks = browserLocks(), events = globalThis as Partial<EventTarget> } = options;
+  if (!storage) {
+    throw new TypeError('localStorageStorage: there is no localStorage here; pass { storage } or use memoryStorage().');
+  }
+  if (typeof process === 'object' && process.env.NODE_ENV !== 'production' && !locks) devWarn('localStorageStorage: no Web Locks (navigator.locks needs https or localhost), so two tabs may refresh at once and spend one rotating refresh token.');
+  const name = () => key ?? 'tokenRefresh';
+  return {
+    get: () => parseTokens(storage.getItem(name())),
+    set: (tokens) => storage.setItem(name(), JSON.stringify(tokens)),
+    clear: () => storage.removeItem(name()),
+    subscribe(listener) {
+      const onStorage = (event: Event) => {
+        const { key: changed, newValue, storageArea } = event as StorageEvent;
+        // sessionStorage fires the same event; `key` null means the whole storage was cleared.
+        if (storageArea === storage && (changed === name() || changed === null)) listener(parseTokens(newValue));
+      };
+      events.addEventListener?.('storage', onStorage);
+      return () => events.removeEventListener?.('storage', onStorage);
+    },
+    lock: locks ? (task) => tabLock(locks, `${name()}:refresh`)(task) : undefined,
+    named: (appName) => void (key ??= appName),
+  };
+}

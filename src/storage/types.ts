@@ -1,0 +1,59 @@
+import type { Tokens } from '../tokens';
+
+/**
+ * Where tokens live between requests and page loads. `get` may answer at once (memory,
+ * localStorage) or with a Promise (React Native's AsyncStorage, IndexedDB, encrypted storage); the
+ * coordinator reads it once at start and keeps a synchronous copy for the per-request path, so a
+ * slow storage never slows a request. `set` and `clear` may return Promises too. Whatever storage
+ * does (throw, reject, never answer a write) the session goes on in memory: a failure is reported
+ * as a `storageFailed` action, never thrown into a request. Tokens never go into the Redux store.
+ *
+ * @example
+ * ```ts
+ * const sessionStorageTokens: TokenStorage = {
+ *   get: () => JSON.parse(sessionStorage.getItem('tokens') ?? 'null'),
+ *   set: (tokens) => sessionStorage.setItem('tokens', JSON.stringify(tokens)),
+ *   clear: () => sessionStorage.removeItem('tokens'),
+ * };
+ * ```
+ */
+export interface TokenStorage {
+  get(): Tokens | null | PromiseLike<Tokens | null>;
+  set(tokens: Tokens): void | PromiseLike<unknown>;
+  clear(): void | PromiseLike<unknown>;
+  /**
+   * Tell the coordinator when another tab changed the tokens, so this tab uses them instead of
+   * spending a refresh token that the other tab already rotated. Returns an unsubscribe function.
+   */
+  subscribe?(listener: (tokens: Tokens | null) => void): () => void;
+  /** Run `task` while holding a lock shared by every tab, so that only one tab refreshes at a time. */
+  lock?<T>(task: () => Promise<T>): Promise<T>;
+  /** @internal Called once by `createTokenRefresh` with its `name`: the default key of a storage created without one. */
+  named?(name: string): void;
+}
+
+/** A storage that answers at once: what `memoryStorage` and `localStorageStorage` return. */
+export interface SyncTokenStorage extends TokenStorage {
+  get(): Tokens | null;
+  set(tokens: Tokens): void;
+  clear(): void;
+}
+
+/** The part of the Web Locks API this package uses (`navigator.locks`). */
+export interface LocksLike {
+  request<T>(name: string, callback: (lock: unknown) => Promise<T>): Promise<T>;
+  request<T>(name: string, options: { ifAvailable?: boolean }, callback: (lock: unknown) => Promise<T>): Promise<T>;
+}
+
+/** @internal */
+export const isThenable = (value: unknown): value is PromiseLike<unknown> =>
+  typeof (value as PromiseLike<unknown> | null)?.then === 'function';
+
+/** @internal Stored JSON back to tokens; anything unreadable is no session. The coordinator validates the shape. */
+export function parseTokens(value: string | null | undefined): Tokens | null {
+  try {
+    return value ? (JSON.parse(value) as Tokens) : null;
+  } catch {
+    return null;
+  }
+}

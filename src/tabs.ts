@@ -1,0 +1,66 @@
+import { isThenable, type LocksLike, type TokenStorage } from './storage/types';
+import type { Tokens } from './tokens';
+
+/** How long a tab that had to queue for the refresh lock waits for the holder's news before refreshing itself. */
+const GRACE_MS = 100;
+
+/**
+ * @internal The cross-tab refresh lock. A tab that finds it free refreshes at once. A tab that had
+ * to queue behind another tab's refresh waits a moment once it gets the lock: the holder's new tokens
+ * travel by another road (a `storage` event, a BroadcastChannel message) that browsers do not order
+ * with the lock grant, and refreshing before they arrive would spend the session a second time.
+ */
+export function tabLock(locks: LocksLike, name: string) {
+  return <T>(task: () => Promise<T>): Promise<T> =>
+    locks.request(name, { ifAvailable: true }, (free) =>
+      free ? task() : locks.request(name, () => new Promise((resolve) => setTimeout(resolve, GRACE_MS)).then(task)),
+    );
+}
+
+/** @internal `navigator.locks` in a browser tab; nothing on a server or in a worker-less test. */
+export function browserLocks(): LocksLike | null {
+  return (globalThis.navigator as { locks?: LocksLike } | undefined)?.locks ?? null;
+}
+
+/** @internal Callers guard it with `typeof process === 'object' && process.env.NODE_ENV !== 'production'`, inline, so bundlers drop the message from production builds. */
+export function devWarn(message: string): void {
+  console.warn(`[redux-observable-token-refresh] ${message}`);
+}
+
+/**
+ * @internal Keeps the tabs of one origin in step for a storage that cannot do it itself (memory, or
+ * the access token alone in cookie mode): a write or clear in one tab reaches the others over a
+ * BroadcastChannel named after `name`, and refreshes take the Web Lock `name:refresh`, so N tabs that
+ * meet an expired token cause one refresh and a logout in one tab logs out all. Only in a browser
+ * document: on a server one process serves many users, and their tokens must never meet.
+ */
+export function syncTabs(storage: TokenStorage, name: string): TokenStorage {
+  const Channel = typeof document === 'object' ? globalThis.BroadcastChannel : undefined;
+  const locks = Channel && browserLocks();
+  if (!Channel || !locks) {
+    if (typeof process === 'object' && process.env.NODE_ENV !== 'production' && typeof document === 'object') devWarn('syncTabs: BroadcastChannel or Web Locks (https or localhost) missing; each tab refreshes on its own.');
+    if (!Channel) return storage;
+  }
+  const channel = new Channel(`${name}:tokens`);
+  const listeners = new Set<(tokens: Tokens | null) => void>();
+  channel.onmessage = ({ data }: MessageEvent<{ tokens?: Tokens }>) => {
+    const tokens = data?.tokens ?? null;
+    // Kept here first, so a tab that gets the lock afterwards finds them and adopts them.
+    if (tokens) storage.set(tokens);
+    else storage.clear();
+    for (const listener of listeners) listener(tokens);
+  };
+  const post = <T>(result: T, tokens?: Tokens): T => {
+    const send = () => channel.postMessage({ tokens });
+    if (isThenable(result)) result.then(send);
+    else send();
+    return result;
+  };
+  return {
+    get: () => storage.get(),
+    set: (tokens) => post(storage.set(tokens), tokens),
+    clear: () => post(storage.clear()),
+    subscribe: (listener) => (listeners.add(listener), () => listeners.delete(listener)),
+    lock: locks ? tabLock(locks, `${name}:refresh`) : undefined,
+  };
+}
