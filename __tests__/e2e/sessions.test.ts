@@ -138,6 +138,7 @@ describeInBrowser('session models in Chromium: refresh token in localStorage or 
     expect(lines.some((line) => line.includes('Page loaded (refresh token in an httponly cookie)'))).toBe(true);
     expect(lines.some((line) => line.includes('Refresh started: restoring the session after a page load'))).toBe(true);
     expect(lines.some((line) => line.includes('Session restored from the cookie without a sign-in · token gen 2'))).toBe(true);
+    expect(lines.filter((line) => /Signed in as|taken over from another tab/.test(line))).toEqual([]);
     expect(server.stats()).toMatchObject({
       logins: 0, refreshCalls: 1, cookieRefreshCalls: 1, refreshOk: 1, apiRequests: 5, api401: 0, requestsWithoutToken: 0, reuseDetections: 0,
     });

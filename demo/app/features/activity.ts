@@ -57,8 +57,8 @@ export interface ActivityState {
   unsent: Record<number | string, boolean>;
   /** The running refresh's attempts so far, and when the last one failed (for its backoff). */
   refresh: { attempts: number; failedAt: number | null };
-  /** This tab sent the sign-in form and waits for its tokens (else new tokens came from another tab). */
-  signingIn: boolean;
+  /** What the next `tokensSet` is: this tab's sign-in, its restore at page load, or (null) another tab's tokens. */
+  expecting: 'login' | 'restore' | null;
 }
 
 export const statsReceived = createAction<ServerStats>('activity/statsReceived');
@@ -67,7 +67,7 @@ export const refreshAttempt = createAction<RefreshAttemptEvent>('activity/refres
 
 const zero: Counters = { requests: 0, unauthorized: 0, refreshes: 0, attempts: 0, replays: 0, failed: 0 };
 const initialState: ActivityState = {
-  events: [], counters: zero, server: null, names: {}, unsent: {}, refresh: { attempts: 0, failedAt: null }, signingIn: false,
+  events: [], counters: zero, server: null, names: {}, unsent: {}, refresh: { attempts: 0, failedAt: null }, expecting: null,
 };
 const KEEP = 200;
 
@@ -138,7 +138,7 @@ export const activitySlice = createSlice({
       },
     };
     builder
-      .addCase(loginRequested, () => ({ ...initialState, signingIn: true }))
+      .addCase(loginRequested, () => ({ ...initialState, expecting: 'login' as const }))
       .addCase(requestStarted, (state, { payload }) =>
         request.started(state, payload.id, { name: `${ENDPOINTS[payload.endpoint].path.split('?')[0]} #${payload.id}`, client: 'epic' }))
       .addCase(requestWaiting, (state, { payload }) => request.waiting(state, payload.id))
@@ -157,8 +157,10 @@ export const activitySlice = createSlice({
       .addCase(auth.actions.tokensSet, (state) => {
         const info = tokenInfo(auth.getAccessToken());
         const token = `token gen ${info?.gen ?? '?'}, expires ${clock(info?.exp ?? null)}`;
-        log(state, 'session', state.signingIn ? `Signed in as ${info?.sub ?? '?'} · ${token}` : `Tokens taken over from another tab (${info?.sub ?? '?'}) · ${token}`);
-        state.signingIn = false;
+        // A restore's tokens are told by restoreFinished.
+        if (state.expecting === 'login') log(state, 'session', `Signed in as ${info?.sub ?? '?'} · ${token}`);
+        else if (state.expecting === null) log(state, 'session', `Tokens taken over from another tab (${info?.sub ?? '?'}) · ${token}`);
+        state.expecting = null;
       })
       .addCase(auth.actions.refreshRequested, (state, { payload }) => {
         state.counters.refreshes++;
@@ -197,12 +199,14 @@ export const activitySlice = createSlice({
       .addCase(auth.actions.storageFailed, (state, { payload }) =>
         log(state, 'failure', `Token storage failed (${payload.operation}): the session goes on in memory`))
       .addCase(auth.actions.loggedOut, (state) => {
-        log(state, 'session', 'Signed out: tokens cleared, waiting requests cancelled');
+        // A restore that finds no session ends this way too; restoreFinished says so.
+        if (state.expecting !== 'restore') log(state, 'session', 'Signed out: tokens cleared, waiting requests cancelled');
         state.refresh = { attempts: 0, failedAt: null };
       })
       .addCase(pageLoaded, (state, { payload }) => {
         const where = `refresh token ${MODE_LABELS[payload.mode].title.toLowerCase()}`;
         if (payload.mode === 'cookie') {
+          state.expecting = 'restore';
           log(state, 'session', `Page loaded (${where}): no token in memory, so auth.restore() asks the server for one with the cookie`);
         } else {
           log(state, 'session', payload.gen === null
@@ -210,10 +214,12 @@ export const activitySlice = createSlice({
             : `Page loaded (${where}): session found in localStorage, token gen ${payload.gen}`);
         }
       })
-      .addCase(restoreFinished, (state, { payload }) =>
-        payload.restored
+      .addCase(restoreFinished, (state, { payload }) => {
+        if (state.expecting === 'restore') state.expecting = null;
+        return void (payload.restored
           ? log(state, 'session', `Session restored from the cookie without a sign-in · token gen ${payload.gen ?? '?'}`)
-          : log(state, 'session', `No session to restore${payload.error ? ` (${payload.error})` : ' (no valid refresh cookie)'}: sign in`))
+          : log(state, 'session', `No session to restore${payload.error ? ` (${payload.error})` : ' (no valid refresh cookie)'}: sign in`));
+      })
       .addCase(scenarioStarted, (state, { payload }) => log(state, 'control', `Scenario: ${SCENARIOS[payload.id].title}`))
       .addCase(scenarioNote, (state, { payload }) => log(state, 'note', payload.text))
       .addCase(scenarioCountersReset, (state) => {
