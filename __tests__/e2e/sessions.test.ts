@@ -182,6 +182,10 @@ describeInBrowser('session models in Chromium: refresh token in localStorage or 
       if (mode === 'cookie') expect(stats.cookieRefreshCalls).toBe(1);
       // Both tabs end on the one new token.
       expect(await text(first, 'token-gen')).toBe(await text(second, 'token-gen'));
+      // The tab that refreshed says so with one attempt; the other took its tokens over.
+      const attempts = [...(await logLines(first)), ...(await logLines(second))].filter((line) => /Refresh attempt \d+: POST/.test(line));
+      expect(attempts.filter((line) => line.includes('Refresh attempt 1: POST')).length).toBeGreaterThanOrEqual(1);
+      expect(attempts.filter((line) => /Refresh attempt [2-9]/.test(line))).toEqual([]);
       await first.screenshot({ path: join(SCREENSHOTS, `s2-two-tabs-${mode}-first.png`) });
       await second.screenshot({ path: join(SCREENSHOTS, `s2-two-tabs-${mode}-second.png`) });
     });

@@ -157,6 +157,8 @@ export const activitySlice = createSlice({
       .addCase(auth.actions.tokensSet, (state) => {
         const info = tokenInfo(auth.getAccessToken());
         const token = `token gen ${info?.gen ?? '?'}, expires ${clock(info?.exp ?? null)}`;
+        // Tokens from a restore or another tab end a refresh cycle as a success does.
+        state.refresh = { attempts: 0, failedAt: null };
         // A restore's tokens are told by restoreFinished.
         if (state.expecting === 'login') log(state, 'session', `Signed in as ${info?.sub ?? '?'} · ${token}`);
         else if (state.expecting === null) log(state, 'session', `Tokens taken over from another tab (${info?.sub ?? '?'}) · ${token}`);
