@@ -44,7 +44,7 @@ async function postJson<T>(path: string, body: unknown, signal?: AbortSignal): P
 interface TokenResponse { accessToken: string; refreshToken?: string; expiresIn: number }
 
 const toTokens = ({ accessToken, refreshToken }: TokenResponse): Tokens =>
-  (mode === 'cookie' ? { accessToken } : { accessToken, refreshToken }) as Tokens;
+  mode === 'cookie' ? { accessToken } : { accessToken, refreshToken };
 
 /**
  * The package's timing options, spelled out because the activity panel explains them: a request
