@@ -28,7 +28,7 @@ describe('expiry of a token', () => {
 
   test('an opaque token has no known expiry: only the server says', () => {
     expect(expiryOf({ accessToken: 'opaque-token' }, 0)).toBeUndefined();
-    expect(toSession({ accessToken: 'opaque-token' }, null, 0, 30_000, {}).refreshAt).toBe(Infinity);
+    expect(toSession({ accessToken: 'opaque-token' }, null, 0, 30_000, { id: 'login', version: 0 }).refreshAt).toBe(Infinity);
   });
 });
 

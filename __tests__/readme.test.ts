@@ -30,6 +30,15 @@ declare const accessToken: string;
 declare const refreshToken: string;
 declare const userId: string;
 declare function navigateTo(path: string): import('redux').UnknownAction;
+/** An error tracker's global, as Sentry's browser SDK has it (the part a snippet uses). */
+declare const Sentry: {
+  init(options: {
+    beforeSend?(
+      event: { extra?: Record<string, unknown>; exception?: { values?: Array<{ value?: string }> } },
+      hint: { originalException?: unknown },
+    ): unknown;
+  }): void;
+};
 declare module '@react-native-async-storage/async-storage' {
   const AsyncStorage: {
     getItem(key: string): Promise<string | null>;

@@ -50,7 +50,7 @@ describe('1. a network outage does not end the session', () => {
       expect(store.state).toEqual({ status: 'unavailable', expiresAt: null, lastError: { name: 'RefreshUnavailableError', code: 'REFRESH_UNAVAILABLE', message: expect.any(String) } });
       expect(store.types()).toEqual(['tokensSet', 'refreshRequested', 'refreshUnavailable']);
       expect(auth.getAccessToken()).toBe('access-0');
-      expect(storage.get()).toEqual({ accessToken: 'access-0', refreshToken: 'refresh-0' });
+      expect(storage.get()).toEqual({ accessToken: 'access-0', refreshToken: 'refresh-0', sessionId: expect.any(String), version: 1 });
     }));
 
   test('requests during the cool-down fail fast without hammering the token endpoint; the first after it retries, and everything works again without a login', () =>

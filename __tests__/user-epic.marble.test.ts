@@ -72,7 +72,7 @@ describe('marble-testing an epic that uses auth.authorized', () => {
       expectObservable(rootEpic(action$, state$, { auth, getJSON })).toBe('-r-(fe)', {
         r: auth.actions.refreshRequested({ reason: 'unauthorized' }),
         f: auth.actions.refreshFailed({
-          error: { name: 'TokenRefreshError', code: 'REFRESH_FAILED', message: 'The refresh token was rejected (HTTP 400); the user must log in again.' },
+          error: { name: 'TokenRefreshError', code: 'REFRESH_FAILED', status: 400, message: 'The refresh token was rejected (HTTP 400); the user must log in again.' },
         }),
         e: fetchUserFailed('TokenRefreshError'),
       });

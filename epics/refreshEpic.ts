@@ -1,9 +1,9 @@
 import {
+  EMPTY,
   Observable,
   catchError,
   defer,
   from,
-  of,
   retry,
   take,
   throwError,
@@ -20,7 +20,6 @@ import type { RefreshCoordinator, RefreshCycle } from '../src/coordinator';
 import { RefreshTimeoutError, RefreshUnavailableError, TokenRefreshError } from '../src/errors';
 import { httpStatusOf, isNetworkFailure } from '../src/httpErrors';
 import { markRefreshSignal } from '../src/refreshSignal';
-import { isThenable } from '../src/storage/types';
 import { devWarn } from '../src/tabs';
 import type { Tokens } from '../src/tokens';
 
@@ -139,10 +138,8 @@ function runRefresh(cycle: RefreshCycle, config: RefreshEpicConfig): Observable<
 function callRefresh(cycle: RefreshCycle, { coordinator, refresh, cookie }: RefreshEpicConfig): Observable<Tokens> {
   const controller = new AbortController();
   markRefreshSignal(controller.signal); // adapters let the refresh call through, never queue it
-  const { storage } = coordinator;
   const once = (): Observable<Tokens> => {
-    const stored = storage.get();
-    if (stored && !isThenable(stored) && stored.accessToken !== cycle.accessToken) return of(stored);
+    if (coordinator.adoptStored(cycle)) return EMPTY;
     if (!cookie && !cycle.refreshToken) {
       throw new TokenRefreshError("There is no refresh token to refresh with: pass refreshToken to auth.setTokens() at login, or use refreshTokenIn: 'cookie'.");
     }

@@ -53,9 +53,11 @@ export function createAuthorized(coordinator: RefreshCoordinator, { isAuthError,
         retries++;
       };
       const attempt = (): Observable<T> => {
+        // The login the request starts in, also if it must first wait for a refresh.
+        owner ??= coordinator.identity;
         const token = coordinator.acquire(owner);
         if (typeof token !== 'string') return concat(token, defer(attempt));
-        owner = coordinator.identity;
+        owner ??= coordinator.identity;
         return from(request(token)).pipe(
           tap(() => void (emitted = true)),
           catchError((error: unknown) => {
@@ -66,7 +68,8 @@ export function createAuthorized(coordinator: RefreshCoordinator, { isAuthError,
             } else {
               // Starts nothing for a replaced token; throws if the request's session ended meanwhile.
               coordinator.rejected(token, owner);
-              if (missedRefresh) count(error, true);
+              // maxRetries 0 means never sent twice, so not even a late 401 is replayed.
+              if (missedRefresh || !maxRetries) count(error, true);
               missedRefresh = true;
             }
             return attempt();

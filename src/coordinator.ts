@@ -1,5 +1,5 @@
 import type { UnknownAction } from './reduxTypes';
-import { EMPTY, Observable, concat, defer, type Subscriber, type Subscription } from 'rxjs';
+import { EMPTY, Observable, concat, defer, throwError, type SchedulerLike, type Subscriber, type Subscription } from 'rxjs';
 import type { AuthActions, RefreshReason } from './actions';
 import {
   EpicNotRunningError,
@@ -11,10 +11,10 @@ import {
   type SerializedAuthError,
 } from './errors';
 import type { AuthStatus, TokenRefreshState } from './reducer';
-import { guardStorage } from './storage/guarded';
+import { guardStorage, type StorageOperation } from './storage/guarded';
 import { isThenable, type TokenStorage } from './storage/types';
 import { devWarn } from './tabs';
-import { subjectOf, toSession, type Identity, type Session, type Tokens } from './tokens';
+import { newIdentity, subjectOf, toSession, type Identity, type Session, type StoredTokens, type Tokens } from './tokens';
 
 /**
  * One refresh (or restore) and everyone waiting for it. Waiters are a Set, not subscribers to
@@ -36,6 +36,10 @@ interface Cycle extends RefreshCycle {
   run?: Subscription;
   /** A restore asked for before `auth.epic` ran: it runs when the epic attaches. */
   queued?: boolean;
+  /** Why the refresh could not be done, even if its waiters went on with a still-valid token. */
+  failure?: unknown;
+  /** Reading an async storage at start, not a refresh. */
+  hydration?: boolean;
 }
 
 /** Starts the refresh call for a cycle and reports back through `succeed` or `fail`. */
@@ -50,6 +54,9 @@ export interface CoordinatorConfig {
   retryBackoffMs: number;
   /** The refresh token lives in an HttpOnly cookie: none is kept, and a session can be restored from it. */
   cookie: boolean;
+  /** How long reading an async storage at start may take before the app starts logged out. */
+  hydrationTimeoutMs: number;
+  scheduler: SchedulerLike;
 }
 
 /** The coordinator as the epic, the operator and the factory see it. */
@@ -61,6 +68,11 @@ export interface RefreshCoordinator {
   readonly storage: ReturnType<typeof guardStorage>;
   /** The storage's cross-tab lock, if it has one. */
   readonly lock: TokenStorage['lock'];
+  /**
+   * Under the cross-tab lock, before spending the refresh token: if storage holds newer tokens of
+   * this login (another tab refreshed) or another login's, take them instead. True if it did.
+   */
+  adoptStored(cycle: RefreshCycle): boolean;
   status(): AuthStatus;
   /** The store's state for `action`: the coordinator's own state, whatever the action says. */
   project(action: UnknownAction): TokenRefreshState;
@@ -114,7 +126,7 @@ export interface RefreshCoordinator {
  * or a definitive answer of the refresh endpoint. A closure rather than a class: its state is private
  * for real, and minifies to short names.
  */
-export function createCoordinator({ storage, actions, now, expirySkewMs, retryBackoffMs, cookie }: CoordinatorConfig): RefreshCoordinator {
+export function createCoordinator({ storage, actions, now, expirySkewMs, retryBackoffMs, cookie, hydrationTimeoutMs, scheduler }: CoordinatorConfig): RefreshCoordinator {
   const own = new WeakSet<object>();
   let output: ((action: UnknownAction) => void) | null = null;
   /** The last action emitted while no `auth.epic` ran (`setTokens` before `epicMiddleware.run`, a hot reload). */
@@ -137,12 +149,13 @@ export function createCoordinator({ storage, actions, now, expirySkewMs, retryBa
     if (output) output(action);
     else pending = action;
   };
-  const store = guardStorage(storage, (operation, error) => {
+  const report = (operation: StorageOperation, error: unknown) => {
     if (typeof process === 'object' && process.env.NODE_ENV !== 'production') {
       devWarn(`storage.${operation}() failed (${(error as Error)?.name}); the session goes on in memory.`);
     }
     emit(actions.storageFailed({ operation, error: serializeError(error) }));
-  });
+  };
+  const store = guardStorage(storage, report);
   const expiry = (next: Session) => ({ expiresAt: next.expiresAt ?? null });
 
   function load(tokens: Tokens | null, identity: Identity, fresh: boolean): Session | null {
@@ -219,7 +232,10 @@ export function createCoordinator({ storage, actions, now, expirySkewMs, retryBa
     outage = null;
     lastError = null;
     rejectedToken = undefined;
-    if (persist) store.set({ accessToken: next.accessToken, refreshToken: next.refreshToken, expiresAt: next.expiresAt });
+    if (persist) {
+      const stored: StoredTokens = { accessToken: next.accessToken, refreshToken: next.refreshToken, expiresAt: next.expiresAt, sessionId: next.identity.id, version: ++next.identity.version };
+      store.set(stored);
+    }
     emit(action);
     release(done, null);
   }
@@ -243,17 +259,38 @@ export function createCoordinator({ storage, actions, now, expirySkewMs, retryBa
     end(new LoggedOutError(), announce ? actions.loggedOut() : null, true);
   }
 
-  /** A login or another tab's tokens: the same identity if it is the same user, else the old session ends. */
+  /** A login: the same identity if it is the same user (JWT `sub`, or the app says so), else the old session ends. */
   function identityFor(tokens: Tokens, sameUser: boolean): Identity {
     if (session && (sameUser || (subjectOf(session.accessToken) ?? 0) === (subjectOf(tokens.accessToken) ?? 1))) return session.identity;
     if (session) session.identity.ended = new LoggedOutError();
-    return {};
+    return newIdentity();
+  }
+
+  /**
+   * Tokens another tab stored: a newer version of this login (its refresh: same identity, requests
+   * go on), another login (this one ends: its requests fail, never replayed with those tokens), or
+   * nothing new (our own, or older than ours because a write of ours failed). Tokens stored without
+   * a session id count as another login unless the JWT `sub` is the same.
+   */
+  function adopt(tokens: StoredTokens | null): Session | null {
+    if (!tokens || tokens.accessToken === session?.accessToken) return null;
+    const mine = session?.identity;
+    const same = mine && (tokens.sessionId === undefined ? subjectOf(tokens.accessToken) !== undefined && subjectOf(tokens.accessToken) === subjectOf(session!.accessToken) : tokens.sessionId === mine.id);
+    if (same && (tokens.version ?? Infinity) <= mine.version) return null;
+    // Fresh for the half-lifetime rule: the other tab just got them, and 20 s tokens alternating
+    // between two tabs must not refresh on every request.
+    const next = load(tokens, same ? mine : newIdentity(tokens), true);
+    if (!next) return null;
+    if (same) mine.version = tokens.version ?? mine.version;
+    else if (mine) mine.ended = new LoggedOutError();
+    return next;
   }
 
   function fail(failed: RefreshCycle, error: unknown): void {
     if (failed !== cycle) return;
     if (error instanceof RefreshUnavailableError) {
       cycle = null;
+      (failed as Cycle).failure = error;
       const failures = (outage?.failures ?? 0) + 1;
       outage = { error, failures, retryAt: now() + Math.min(retryBackoffMs * 2 ** failures, 30_000) };
       lastError = serializeError(error);
@@ -261,6 +298,9 @@ export function createCoordinator({ storage, actions, now, expirySkewMs, retryBa
       // Waiters whose token is still good go on with it; the others learn it cannot be had now.
       return release(failed as Cycle, usable() ? null : error);
     }
+    // Recorded for `auth.refresh()`, which rejects with it even when its waiters went on.
+    (failed as Cycle).failure = error;
+    lastError = null;
     // A restore the server said no to: there is no session, which is no error. Waiters ask again
     // and get NotAuthenticatedError.
     if (!session) return end(null, actions.loggedOut(), false);
@@ -280,26 +320,32 @@ export function createCoordinator({ storage, actions, now, expirySkewMs, retryBa
   const stored = store.get();
   if (isThenable(stored)) {
     const hydration = open();
-    stored.then((tokens) => {
-      if (cycle !== hydration) return; // a login or a logout came first
-      const restored = load(tokens, {}, false);
+    hydration.hydration = true;
+    const hydrate = (tokens: StoredTokens | null) => {
+      if (cycle !== hydration) return; // a login or a logout came first, or the timeout
+      const restored = load(tokens, newIdentity(tokens ?? undefined), false);
       if (restored) establish(restored, actions.tokensSet(expiry(restored)), false);
       else end(null, actions.loggedOut(), false);
-    });
+    };
+    stored.then(hydrate);
+    // A storage that never answers (IndexedDB blocked by another tab) must not hold every request.
+    scheduler.schedule(() => {
+      if (cycle !== hydration) return;
+      const error = new Error(`storage.get() did not answer within ${hydrationTimeoutMs} ms`);
+      error.name = 'TimeoutError';
+      report('get', error);
+      hydrate(null);
+    }, hydrationTimeoutMs);
   } else {
-    session = load(stored, {}, false);
+    session = load(stored, newIdentity(stored ?? undefined), false);
   }
 
   // Another tab changed the shared storage: it logged out, logged in, or refreshed. Its tokens
   // replace ours and end a refresh we were running; the store hears of it like of a login.
   storage.subscribe?.((tokens) => {
     if (!tokens) return logout(true);
-    if (tokens.accessToken === session?.accessToken) return;
-    // Fresh for the half-lifetime rule: the other tab just got them, and 20 s tokens alternating
-    // between two tabs must not refresh on every request.
-    const adopted = load(tokens, {}, true);
-    if (!adopted) return;
-    establish({ ...adopted, identity: identityFor(tokens, !!session && subjectOf(tokens.accessToken) === undefined) }, actions.tokensSet(expiry(adopted)), false);
+    const adopted = adopt(tokens);
+    if (adopted) establish(adopted, actions.tokensSet(expiry(adopted)), false);
   });
 
   return {
@@ -311,6 +357,12 @@ export function createCoordinator({ storage, actions, now, expirySkewMs, retryBa
     },
     storage: store,
     lock: storage.lock?.bind(storage),
+    adoptStored(current) {
+      const found = store.get();
+      const adopted = current === cycle && !isThenable(found) ? adopt(found) : null;
+      if (adopted) establish(adopted, (adopted.identity === session?.identity ? actions.refreshSucceeded : actions.tokensSet)(expiry(adopted)), false);
+      return !!adopted;
+    },
     status,
     project(action) {
       const idle = actions.loggedOut.match(action) && !own.has(action) && runner;
@@ -338,10 +390,15 @@ export function createCoordinator({ storage, actions, now, expirySkewMs, retryBa
       rejectedToken = accessToken;
       if (!cycle && !(outage && now() < outage.retryAt)) start('unauthorized');
     },
-    refresh(reason) {
-      if (cycle) return cycle.wait$;
-      if (!session && !cookie) throw new NotAuthenticatedError();
-      return start(session ? reason : 'restore').wait$;
+    refresh(reason): Observable<never> {
+      // Join the running cycle, and say how it really ended: its waiters may have gone on with a
+      // still-valid token although the refresh could not be done. After a hydration, refresh.
+      const joined = cycle ?? (!session && !cookie ? null : start(session ? reason : 'restore'));
+      if (!joined) throw new NotAuthenticatedError();
+      return concat(
+        joined.wait$,
+        defer(() => (joined.failure ? throwError(() => joined.failure) : joined.hydration ? this.refresh(reason) : EMPTY)),
+      );
     },
     restore(): Observable<never> {
       // A hydration or refresh first; then, in cookie mode and still without a session, the cookie.
@@ -352,7 +409,7 @@ export function createCoordinator({ storage, actions, now, expirySkewMs, retryBa
       if (outage && !cycle && runner) start(session ? reason : 'restore');
     },
     setTokens(tokens, sameUser = false) {
-      const next = toSession(tokens, null, now(), expirySkewMs, {}, true, cookie); // throws before anything changes
+      const next = toSession(tokens, null, now(), expirySkewMs, newIdentity(), true, cookie); // throws before anything changes
       establish({ ...next, identity: identityFor(tokens, sameUser) }, actions.tokensSet(expiry(next)), true);
     },
     logout,
@@ -360,7 +417,7 @@ export function createCoordinator({ storage, actions, now, expirySkewMs, retryBa
       if (done !== cycle) return; // cancelled by a logout or a login: these tokens are stale
       let next: Session;
       try {
-        next = toSession(tokens, session, now(), expirySkewMs, session?.identity ?? {}, true, cookie);
+        next = toSession(tokens, session, now(), expirySkewMs, session?.identity ?? newIdentity(), true, cookie);
       } catch (error) {
         return fail(done, new TokenRefreshError((error as Error).message, { cause: error }));
       }

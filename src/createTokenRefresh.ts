@@ -229,7 +229,16 @@ export function createTokenRefresh<Name extends string = 'tokenRefresh'>(
   storage.named?.(name);
   if (syncTabs && !storage.lock && !storage.subscribe) storage = syncStorageTabs(storage, name);
   const actions = createAuthActions(name);
-  const coordinator = createCoordinator({ storage, actions, now: () => scheduler.now(), expirySkewMs, retryBackoffMs: refreshBackoffMs, cookie });
+  const coordinator = createCoordinator({
+    storage,
+    actions,
+    now: () => scheduler.now(),
+    expirySkewMs,
+    retryBackoffMs: refreshBackoffMs,
+    cookie,
+    hydrationTimeoutMs: refreshTimeoutMs,
+    scheduler,
+  });
   const settled = (run: () => Observable<never>) =>
     new Promise<void>((resolve, reject) => {
       try {

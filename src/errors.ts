@@ -1,3 +1,6 @@
+import { httpStatusOf } from './httpErrors';
+import { redactSecrets } from './redact';
+
 /**
  * Every way a request can end without a value, as a small class with a stable `name` and `code`.
  * `instanceof` works within one realm; the `is…` guards also accept errors from another realm
@@ -15,6 +18,12 @@ export type TokenRefreshErrorCode =
 abstract class NamedError extends Error {
   abstract override readonly name: string;
   abstract readonly code: TokenRefreshErrorCode;
+  constructor(message?: string, options?: { cause?: unknown }) {
+    super(message, options);
+    // A cause is often an AxiosError holding the request: the token, the refresh body. Strip them
+    // before the error reaches a logger or an error tracker (see src/redact.ts, README "Security").
+    if (options !== undefined) redactSecrets(options.cause);
+  }
 }
 
 /**
@@ -72,7 +81,7 @@ export class RetryLimitError extends NamedError {
   ) {
     super(
       retries === 0
-        ? 'The request got an auth error and was not replayed (maxRetries: 0); a token refresh was started for the next request.'
+        ? 'The request got an auth error and was not replayed (maxRetries: 0); the next request gets a refreshed token.'
         : replaced
         ? `Auth errors kept coming for tokens that other refreshes had already replaced: tokens are replaced faster than this request completes. Make access tokens outlive your slowest request (maxRetries: ${retries}).`
         : `The request still failed with an auth error after ${retries} token refresh(es), so the token is not the problem: check the user's permissions, or what your isAuthError option counts as an auth error (maxRetries: ${retries}).`,
@@ -143,14 +152,56 @@ export function isAuthRefreshError(error: unknown): error is AuthRefreshError {
   return error instanceof NamedError || names.has((error as Error | null)?.name as string);
 }
 
-/** The `{ name, code, message }` of an error: safe for actions and state, never a token or a cause. */
+/**
+ * What of an error may go into actions, state and RTK Query's `CUSTOM_ERROR`: its `name`, its
+ * `code`, its HTTP `status` and a `message` written by this package. Never the error's own message,
+ * its cause or a server body: those can quote a token (a JSON parse error of a plain-text token,
+ * an error page that echoes the request), and the store is what DevTools, loggers and persisted
+ * state show.
+ */
 export interface SerializedAuthError {
   name: string;
   code?: string;
+  /** The HTTP status of the error or of its cause, when there is one. */
+  status?: number;
   message: string;
 }
 
+/**
+ * REFRESH_FAILED's message may be built from foreign text (the refresh's failure, a field's value),
+ * so it gets fixed words here. The other errors of this package have fixed messages of their own.
+ */
+const refreshFailed = (status: number | undefined) =>
+  status === undefined ? 'The token refresh failed; the user must log in again.' : `The refresh token was rejected (HTTP ${status}); the user must log in again.`;
+
+/** A name or code worth keeping: short and identifier-like, so it cannot carry a token or a sentence. */
+const keep = (value: unknown): string | undefined => (typeof value === 'string' && /^[A-Za-z_$][\w$.-]{0,63}$/.test(value) ? value : undefined);
+
+/**
+ * The error as it may be stored: `{ name, code?, status?, message }`, where `message` is this
+ * package's text for the error's `code` (or a generic one naming the status or the error's class)
+ * and `name`/`code` are kept only when they are short identifiers. The error's own `message`, its
+ * `cause` and any server body stay out, so a token quoted by a server or a parser never reaches
+ * DevTools. The error object itself, with its cause, is still what your `catchError` receives.
+ *
+ * @example
+ * ```ts
+ * serializeError(new SyntaxError(`Unexpected token 'R', "RT0-SECRET" is not valid JSON`));
+ * // { name: 'SyntaxError', message: 'Failed with SyntaxError (details are kept out of the store).' }
+ * serializeError(Object.assign(new Error('invalid refresh token RT0-SECRET'), { status: 400 }));
+ * // { name: 'Error', status: 400, message: 'Failed with HTTP 400 (details are kept out of the store).' }
+ * ```
+ */
 export function serializeError(error: unknown): SerializedAuthError {
-  const { name = 'Error', code, message = String(error) } = (error ?? {}) as Partial<NamedError>;
-  return code === undefined ? { name, message } : { name, code, message };
+  const e = (typeof error === 'object' && error !== null ? error : {}) as { name?: unknown; code?: unknown; cause?: unknown; message?: unknown };
+  const name = keep(e.name) ?? (typeof error === 'object' && error !== null ? 'Error' : typeof error);
+  const code = keep(e.code);
+  const ours = error instanceof NamedError;
+  const status = httpStatusOf(error) ?? (ours ? httpStatusOf(e.cause) : undefined);
+  const message = !ours
+    ? `Failed with ${status === undefined ? name : `HTTP ${status}`} (details are kept out of the store).`
+    : code === 'REFRESH_FAILED'
+      ? refreshFailed(status)
+      : String(e.message);
+  return { name, ...(code === undefined ? {} : { code }), ...(status === undefined ? {} : { status }), message };
 }

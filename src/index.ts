@@ -19,3 +19,4 @@ export {
   isAuthRefreshError,
 } from './errors';
 export type { AuthRefreshError, TokenRefreshErrorCode, SerializedAuthError } from './errors';
+export { serializeError } from './errors';

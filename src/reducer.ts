@@ -27,9 +27,12 @@ export function createAuthReducer(
   prefix: string,
   project: (action: UnknownAction) => TokenRefreshState,
 ): Reducer<TokenRefreshState, UnknownAction, TokenRefreshState | undefined> {
+  // The state this reducer last returned: any other (a preloaded or rehydrated state, a second
+  // store) is projected again at the next action, whatever it is.
+  let last: TokenRefreshState | undefined;
   return (state, action) => {
-    if (state && !(typeof action.type === 'string' && action.type.startsWith(prefix))) return state;
+    if (state && state === last && !(typeof action.type === 'string' && action.type.startsWith(prefix))) return state;
     const next = project(action);
-    return state && state.status === next.status && state.expiresAt === next.expiresAt && state.lastError === next.lastError ? state : next;
+    return (last = state && state.status === next.status && state.expiresAt === next.expiresAt && state.lastError === next.lastError ? state : next);
   };
 }

@@ -5,16 +5,14 @@ import type { Tokens } from './tokens';
 const GRACE_MS = 100;
 
 /**
- * @internal The cross-tab refresh lock. A tab that finds it free refreshes at once. A tab that had
- * to queue behind another tab's refresh waits a moment once it gets the lock: the holder's new tokens
- * travel by another road (a `storage` event, a BroadcastChannel message) that browsers do not order
- * with the lock grant, and refreshing before they arrive would spend the session a second time.
+ * @internal The cross-tab refresh lock. The tab that refreshed keeps it a moment after storing the
+ * new tokens: they reach the other tabs by another road (a `storage` event, a BroadcastChannel
+ * message) that browsers do not order with the lock, and a tab that got the lock before they
+ * arrived would spend the refresh token a second time. Its own requests do not wait for that.
  */
 export function tabLock(locks: LocksLike, name: string) {
-  return <T>(task: () => Promise<T>): Promise<T> =>
-    locks.request(name, { ifAvailable: true }, (free) =>
-      free ? task() : locks.request(name, () => new Promise((resolve) => setTimeout(resolve, GRACE_MS)).then(task)),
-    );
+  const grace = () => new Promise((resolve) => setTimeout(resolve, GRACE_MS));
+  return <T>(task: () => Promise<T>): Promise<T> => locks.request(name, () => task().finally(grace));
 }
 
 /** @internal `navigator.locks` in a browser tab; nothing on a server or in a worker-less test. */
@@ -52,7 +50,7 @@ export function syncTabs(storage: TokenStorage, name: string): TokenStorage {
   };
   const post = <T>(result: T, tokens?: Tokens): T => {
     const send = () => channel.postMessage({ tokens });
-    if (isThenable(result)) result.then(send);
+    if (isThenable(result)) result.then(send, () => {}); // a failed write was reported; nothing to tell
     else send();
     return result;
   };

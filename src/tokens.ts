@@ -17,9 +17,25 @@ export interface Tokens {
  * to the identity it first got a token from, so it can never be replayed in somebody else's session.
  */
 export interface Identity {
+  /** Written to storage with the tokens, so that the tabs of one login know it is one login. */
+  readonly id: string;
+  /** How many times this login's tokens were stored: a tab adopts only newer ones. */
+  version: number;
   /** Why it ended, once it has: what its requests still in flight fail with. */
   ended?: unknown;
 }
+
+/** Tokens as they are stored: with the login they belong to. */
+export interface StoredTokens extends Tokens {
+  sessionId?: string;
+  version?: number;
+}
+
+/** A new login's identity, or the one a stored session carries. */
+export const newIdentity = ({ sessionId, version }: StoredTokens = { accessToken: '' }): Identity => ({
+  id: typeof sessionId === 'string' ? sessionId : Math.random().toString(36).slice(2),
+  version: typeof version === 'number' ? version : 0,
+});
 
 /**
  * The tokens as the coordinator holds them, with the two instants derived once per token so that

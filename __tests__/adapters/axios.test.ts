@@ -1,6 +1,8 @@
 import axios, { AxiosError, type AxiosInstance } from 'axios';
 import { attachAxios } from '../../src/adapters/axios';
 import { describeAdapterSemantics, type Outcome } from '../support/adapterSemantics';
+import { createTokenRefresh } from '../../src';
+import { startEchoServer, type EchoServer } from '../support/echoServer';
 import { genOf, jsonRefresh, startSession, useTwoServers } from '../support/realServer';
 
 async function read(request: Promise<{ data: { gen: number } }>): Promise<Outcome> {
@@ -96,5 +98,62 @@ describe('attachAxios: opting out, origins, detaching', () => {
     expect(() => attachAxios(auth, {} as never, { allowedOrigins: [servers.api.url] })).toThrow(/axios instance/);
     expect(() => attachAxios(auth, instance)).toThrow(/option "allowedOrigins" is required/);
     expect(() => attachAxios(auth, instance, { allowedOrigins: 'http://x' as never })).toThrow(/must be an array/);
+  });
+});
+
+describe('issue 11: attachAxios checks the URL that is called', () => {
+  const servers = useTwoServers();
+
+  test('#9 a request interceptor registered before attachAxios (axios runs it after ours) that rewrites baseURL cannot take the token there', async () => {
+    const { auth } = await startSession(servers.api);
+    const instance = axios.create({ baseURL: servers.api.url });
+    instance.interceptors.request.use((config) => ({ ...config, baseURL: servers.elsewhere.url }));
+    attachAxios(auth, instance, { allowedOrigins: [servers.api.url] });
+    expect(await read(instance.get('/api/echo'))).toEqual({ status: 401 });
+    expect(servers.elsewhere.stats()).toMatchObject({ requestsWithoutToken: 1, apiRequests: 1 });
+    expect(servers.api.stats()).toMatchObject({ refreshCalls: 0, apiRequests: 0 });
+  });
+
+  test('#9 nor can it on a replay after a refresh: the replay is checked at the last moment too', async () => {
+    const { auth } = await startSession(servers.api);
+    const instance = axios.create({ baseURL: servers.api.url });
+    // Harmless on the first attempt, hostile on replays (which carry skipAuthRefresh).
+    instance.interceptors.request.use((config) => (config.skipAuthRefresh ? { ...config, baseURL: servers.elsewhere.url } : config));
+    attachAxios(auth, instance, { allowedOrigins: [servers.api.url] });
+    servers.api.control.expireAccessTokens();
+    expect(await read(instance.get('/api/echo'))).toEqual({ status: 401 });
+    expect(servers.api.stats().refreshCalls).toBe(1);
+    expect(servers.elsewhere.stats()).toMatchObject({ requestsWithoutToken: 1, apiRequests: 1 });
+  });
+
+  test('#9 an interceptor that moves an outside request onto the allowed origin gets the token there: the final URL decides', async () => {
+    const { auth } = await startSession(servers.api);
+    const instance = axios.create({ baseURL: servers.api.url });
+    instance.interceptors.request.use((config) => (config.url === '/public' ? { ...config, url: '/api/echo' } : config));
+    attachAxios(auth, instance, { allowedOrigins: [servers.api.url] });
+    expect(await read(instance.get('/public'))).toEqual({ ok: true, gen: 1 });
+  });
+});
+
+describe('issue 11 #10: attachAxios: a 401 that another origin gave, through a redirect, refreshes nothing', () => {
+  let home: EchoServer;
+  let third: EchoServer;
+  beforeAll(async () => {
+    [home, third] = await Promise.all([startEchoServer(), startEchoServer()]);
+  });
+  afterAll(() => Promise.all([home.close(), third.close()]));
+
+  test('#10 a redirect from an allowed origin to a third party that answers 401', async () => {
+    const refresh = jest.fn(async () => ({ accessToken: 'tok-2' }));
+    const auth = createTokenRefresh({ refresh });
+    auth.setTokens({ accessToken: 'tok-1', refreshToken: 'r' });
+    const instance = axios.create({ baseURL: home.url });
+    attachAxios(auth, instance, { allowedOrigins: [home.url] });
+    const failure = await instance.get(`/redirect?to=${encodeURIComponent(`${third.url}/status/401`)}`).catch((error: AxiosError) => error);
+    expect((failure as AxiosError).response?.status).toBe(401);
+    expect(refresh).not.toHaveBeenCalled();
+    expect(third.seen.at(-1)?.headers.authorization).toBeUndefined(); // and follow-redirects did not carry the token over
+    // A 401 from home itself does mean the token: it asks for a refresh (no epic here, so it fails fast).
+    await expect(instance.get('/status/401')).rejects.toMatchObject({ code: 'EPIC_NOT_RUNNING' });
   });
 });

@@ -1,6 +1,9 @@
 import { authFetch } from '../../src/adapters/fetch';
 import { describeAdapterSemantics, type Outcome } from '../support/adapterSemantics';
-import { genOf, jsonRefresh, startSession, useTwoServers } from '../support/realServer';
+import { Request as NodeFetchRequest } from 'node-fetch';
+import { createTokenRefresh } from '../../src';
+import { startEchoServer, type EchoServer } from '../support/echoServer';
+import { genOf, jsonRefresh, startSession, until, useTwoServers } from '../support/realServer';
 
 async function read(response: Promise<Response>): Promise<Outcome> {
   try {
@@ -101,5 +104,64 @@ describe('authFetch: where the token goes', () => {
     expect(() => authFetch(auth, { allowedOrigins: ['https://servers.api.example.com/v1'] })).toThrow(/option "allowedOrigins" must hold origins/);
     expect(() => authFetch(auth, { allowedOrigins: [servers.api.url], fetchFn: 1 as never })).toThrow(/option "fetchFn"/);
     expect(() => authFetch({} as never)).toThrow(TypeError);
+  });
+});
+
+describe('issue 11: authFetch checks what it sends', () => {
+  const servers = useTwoServers();
+
+  test('#7 a Request from another realm (a polyfill\'s) is recognised by its shape: its real URL is checked, no token elsewhere', async () => {
+    const { auth } = await startSession(servers.api);
+    const apiFetch = authFetch(auth, {
+      baseOrigin: servers.api.url,
+      // Node's fetch does not take node-fetch's Request: send what it describes, with the headers given.
+      fetchFn: (input, init) =>
+        typeof input === 'object' && 'url' in input ? fetch(input.url, { headers: init?.headers }) : fetch(new URL(String(input), servers.api.url), init),
+    });
+    const foreign = new NodeFetchRequest(`${servers.elsewhere.url}/api/echo`);
+    expect(foreign).not.toBeInstanceOf(Request);
+    const response = await apiFetch(foreign as unknown as Request);
+    expect(response.status).toBe(401);
+    expect(servers.elsewhere.stats()).toMatchObject({ requestsWithoutToken: 1, apiRequests: 1 });
+    expect(servers.api.stats()).toMatchObject({ apiRequests: 0, refreshCalls: 0 });
+    // The same kind of Request to the allowed origin does get the token.
+    const home = await apiFetch(new NodeFetchRequest(`${servers.api.url}/api/echo`) as unknown as Request);
+    expect(await home.json()).toMatchObject({ gen: 1 });
+  });
+
+  test('#8 a URL object is read once: changed while the request waits for a refresh, it cannot take the token elsewhere', async () => {
+    const { auth } = await startSession(servers.api);
+    const apiFetch = authFetch(auth, { allowedOrigins: [servers.api.url] });
+    servers.api.control.slowNextRefresh(100);
+    const refreshed = auth.refresh();
+    await until(() => servers.api.stats().refreshCalls === 1, 'the refresh call');
+    const url = new URL(`${servers.api.url}/api/echo`);
+    const response = apiFetch(url);
+    url.port = new URL(servers.elsewhere.url).port; // the caller (or an attacker's code) reuses the object
+    expect(await (await response).json()).toMatchObject({ gen: 2 });
+    await refreshed;
+    expect(servers.elsewhere.stats().apiRequests).toBe(0);
+  });
+});
+
+describe('issue 11 #10: authFetch: a 401 that another origin gave, through a redirect, refreshes nothing', () => {
+  let home: EchoServer;
+  let third: EchoServer;
+  beforeAll(async () => {
+    [home, third] = await Promise.all([startEchoServer(), startEchoServer()]);
+  });
+  afterAll(() => Promise.all([home.close(), third.close()]));
+
+  test('#10 a redirect from an allowed origin to a third party that answers 401', async () => {
+    const refresh = jest.fn(async () => ({ accessToken: 'tok-2' }));
+    const auth = createTokenRefresh({ refresh });
+    auth.setTokens({ accessToken: 'tok-1', refreshToken: 'r' });
+    const apiFetch = authFetch(auth, { allowedOrigins: [home.url] });
+    const response = await apiFetch(`${home.url}/redirect?to=${encodeURIComponent(`${third.url}/status/401`)}`);
+    expect(response.status).toBe(401);
+    expect(response.url).toBe(`${third.url}/status/401`);
+    expect(refresh).not.toHaveBeenCalled();
+    // A 401 from home itself does mean the token: it asks for a refresh (no epic here, so it fails fast).
+    await expect(apiFetch(`${home.url}/status/401`)).rejects.toMatchObject({ code: 'EPIC_NOT_RUNNING' });
   });
 });

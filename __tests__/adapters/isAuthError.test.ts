@@ -91,7 +91,7 @@ describe("the adapters use auth.isAuthError: an API that signals expiry with a b
     const { auth } = await startSession(server, { isAuthError: expiredByCode });
     const echo = createApi({
       keepUnusedDataFor: 0,
-      baseQuery: authBaseQuery(auth, fetchBaseQuery({ baseUrl: `${api.url}/` })),
+      baseQuery: authBaseQuery(auth, { fetchBaseQuery, baseUrl: `${api.url}/` }),
       endpoints: (build) => ({ echo: build.query<{ gen: number }, number>({ query: (n) => `api/echo?n=${n}` }) }),
     });
     const store = configureStore({ reducer: { [echo.reducerPath]: echo.reducer }, middleware: (getDefault) => getDefault().concat(echo.middleware) });
@@ -159,16 +159,17 @@ describe('an API that answers 200 { code: 1002 } for an expired token (seed 002)
     expect(server.stats().refreshCalls).toBe(0);
   });
 
-  test('RTK Query: a base query wrapped to return { error: { status: 401 } } for the body code refreshes with the default isAuthError', async () => {
+  test('RTK Query: a fetchFn that answers the body code with a 401 Response refreshes with the default isAuthError', async () => {
     const { auth } = await startSession(server);
-    const raw = fetchBaseQuery({ baseUrl: `${okApi.url}/` });
-    const codeAware: typeof raw = async (...args) => {
-      const result = await raw(...args);
-      return expiredBody(result.data) ? { error: { status: 401, data: result.data }, meta: result.meta } : result;
+    const codeAware = async (input: RequestInfo, init?: RequestInit) => {
+      const response = await fetch(input, init);
+      if (!response.headers.get('content-type')?.includes('json')) return response;
+      const body: unknown = await response.clone().json();
+      return expiredBody(body) ? new Response(JSON.stringify(body), { status: 401, headers: response.headers }) : response;
     };
     const echo = createApi({
       keepUnusedDataFor: 0,
-      baseQuery: authBaseQuery(auth, codeAware),
+      baseQuery: authBaseQuery(auth, { fetchBaseQuery, baseUrl: `${okApi.url}/`, fetchFn: codeAware }),
       endpoints: (build) => ({ echo: build.query<{ gen: number }, number>({ query: (n) => `api/echo?n=${n}` }) }),
     });
     const store = configureStore({ reducer: { [echo.reducerPath]: echo.reducer }, middleware: (getDefault) => getDefault().concat(echo.middleware) });

@@ -1,5 +1,8 @@
 import { TokenRefreshError, createTokenRefresh } from '../../src';
 import { OAuth2Error, oauth2RefreshGrant } from '../../src/adapters/oauth2';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { startEchoServer, type EchoServer } from '../support/echoServer';
 import { genOf, startServer, startSession, type AuthServer } from '../support/realServer';
 
 let server: AuthServer;
@@ -151,9 +154,9 @@ describe('oauth2RefreshGrant against an RFC 6749 token endpoint', () => {
     const refresh = oauth2RefreshGrant({ tokenEndpoint: 'https://auth.example.test/token', clientId: 'x', fetchFn });
     await expect(refresh('r', { signal: signal() })).rejects.toMatchObject({ name: 'OAuth2Error', error: 'invalid_response' });
     const mac = async () => new Response(JSON.stringify({ access_token: 'a', token_type: 'mac' }), { status: 200 });
-    await expect(oauth2RefreshGrant({ tokenEndpoint: 'https://auth.example.test/token', clientId: 'x', fetchFn: mac })('r', { signal: signal() })).rejects.toThrow(
-      /token_type 'mac' is not Bearer/,
-    );
+    await expect(oauth2RefreshGrant({ tokenEndpoint: 'https://auth.example.test/token', clientId: 'x', fetchFn: mac })('r', { signal: signal() })).rejects.toMatchObject({
+      errorDescription: expect.stringMatching(/token_type 'mac' is not Bearer/),
+    });
   });
 
   test('the grant plugs into createTokenRefresh, and bad options throw a TypeError naming the option', () => {
@@ -162,5 +165,95 @@ describe('oauth2RefreshGrant against an RFC 6749 token endpoint', () => {
     expect(() => oauth2RefreshGrant({ tokenEndpoint: '/t', clientId: '' })).toThrow(/option "clientId"/);
     expect(() => oauth2RefreshGrant({ tokenEndpoint: '/t', clientId: 'x', clientAuthentication: 'jwt' as never })).toThrow(/option "clientAuthentication"/);
     expect(() => oauth2RefreshGrant(undefined as never)).toThrow(TypeError);
+  });
+});
+
+describe('issue 11: the refresh call', () => {
+  let home: EchoServer;
+  let third: EchoServer;
+  beforeAll(async () => {
+    [home, third] = await Promise.all([startEchoServer(), startEchoServer()]);
+  });
+  afterAll(() => Promise.all([home.close(), third.close()]));
+
+  test('#11 a 307 from the token endpoint is not followed: the refresh token and the client secret are not posted where it points', async () => {
+    const refresh = oauth2RefreshGrant({
+      tokenEndpoint: `${home.url}/redirect?status=307&to=${encodeURIComponent(`${third.url}/steal`)}`,
+      clientId: 'app',
+      clientSecret: 'the-secret',
+    });
+    const failure = await refresh('RT-SECRET', { signal: signal() }).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(OAuth2Error);
+    expect(failure).toMatchObject({ status: 307, error: 'invalid_response' });
+    expect(third.seen).toEqual([]);
+  });
+
+  test('#12 a plain-http token endpoint is refused, except on loopback', () => {
+    expect(() => oauth2RefreshGrant({ tokenEndpoint: 'http://auth.example.com/oauth/token', clientId: 'x' })).toThrow(/option "tokenEndpoint" must be an https URL/);
+    expect(() => oauth2RefreshGrant({ tokenEndpoint: new URL('http://10.0.0.5/token'), clientId: 'x' })).toThrow(/https/);
+    for (const ok of ['https://auth.example.com/token', 'http://localhost:8080/token', 'http://127.0.0.1/token', 'http://[::1]:3000/token']) {
+      expect(() => oauth2RefreshGrant({ tokenEndpoint: ok, clientId: 'x' })).not.toThrow();
+    }
+  });
+
+  test('#12 a clientSecret in a browser gets a warning in development', () => {
+    const warn = jest.spyOn(console, 'warn').mockImplementation(() => {});
+    const globals = globalThis as { window?: unknown; document?: unknown };
+    try {
+      oauth2RefreshGrant({ tokenEndpoint: 'https://auth.example.com/token', clientId: 'x', clientSecret: 's' });
+      expect(warn).not.toHaveBeenCalled(); // Node: a confidential client is fine
+      globals.window = {};
+      globals.document = {};
+      oauth2RefreshGrant({ tokenEndpoint: 'https://auth.example.com/token', clientId: 'x', clientSecret: 's' });
+      expect(warn).toHaveBeenCalledWith(expect.stringContaining('clientSecret in code that runs in a browser'));
+    } finally {
+      delete globals.window;
+      delete globals.document;
+      warn.mockRestore();
+    }
+  });
+
+  test('#12 the server\'s error_description stays out of the message and out of the store', async () => {
+    const login = await oauthLogin();
+    const { auth, store } = await startSession(server, { loggedIn: false, refresh: oauth2RefreshGrant({ tokenEndpoint: `${server.url}/oauth/token`, clientId: 'demo-app' }) });
+    auth.setTokens({ accessToken: login.access_token, refreshToken: login.refresh_token });
+    server.control.revokeRefreshTokens();
+    const failure = (await auth.refresh().catch((error: unknown) => error)) as TokenRefreshError;
+    const cause = failure.cause as OAuth2Error;
+    expect(cause.errorDescription).toBe('refresh token revoked'); // still there for whoever needs it
+    expect(cause.message).toBe('The token endpoint answered 400 invalid_grant.');
+    expect(JSON.stringify(store.getState())).not.toContain('revoked');
+  });
+
+  test('#12 the scope granted by an answer is what the next refresh asks for', async () => {
+    const asked: Array<string | null> = [];
+    let n = 0;
+    const tokenServer = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      req.on('end', () => {
+        asked.push(new URLSearchParams(body).get('scope'));
+        n++;
+        res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ access_token: `a${n}`, refresh_token: `r${n}`, token_type: 'Bearer', scope: 'profile' }));
+      });
+    });
+    await new Promise<void>((ready) => tokenServer.listen(0, '127.0.0.1', ready));
+    try {
+      const url = `http://127.0.0.1:${(tokenServer.address() as AddressInfo).port}/token`;
+      const refresh = oauth2RefreshGrant({ tokenEndpoint: url, clientId: 'x', scope: ['profile', 'items'] });
+      const first = await refresh('r0', { signal: signal() });
+      await refresh(first.refreshToken!, { signal: signal() });
+      expect(asked).toEqual(['profile items', 'profile']);
+    } finally {
+      await new Promise<void>((done) => (tokenServer.closeAllConnections(), tokenServer.close(() => done())));
+    }
+  });
+
+  test('an answer that is not JSON (a captive portal) is a SyntaxError of the package, transient, quoting nothing', async () => {
+    const refresh = oauth2RefreshGrant({ tokenEndpoint: `${home.url}/html`, clientId: 'x' });
+    const failure = await refresh('r', { signal: signal() }).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(SyntaxError);
+    expect((failure as SyntaxError).message).toBe('The token endpoint answered 200 with a body that is not JSON (text/html).');
+    expect(failure).not.toHaveProperty('status'); // no status: network-like, not a rejection of the refresh token
   });
 });

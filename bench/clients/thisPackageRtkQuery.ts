@@ -1,6 +1,6 @@
 /**
  * This package's RTK Query adapter (src/adapters/rtkQuery.ts, written alongside the bench): the same
- * createApi + configureStore as the RTK Query peer, with `authBaseQuery(auth, fetchBaseQuery(...))`
+ * createApi + configureStore as the RTK Query peer, with `authBaseQuery(auth, { fetchBaseQuery, baseUrl, fetchFn })`
  * in place of the mutex recipe, and `auth.epic` running in the store's epic middleware.
  */
 import { configureStore, type UnknownAction } from '@reduxjs/toolkit';
@@ -26,7 +26,7 @@ function createClient({ baseUrl, tokens }: ClientContext): BenchClient {
         .then(readJson) as Promise<{ accessToken: string; refreshToken: string }>,
   });
   const api = createApi({
-    baseQuery: authBaseQuery(auth, fetchBaseQuery({ baseUrl, fetchFn: pool.fetch })),
+    baseQuery: authBaseQuery(auth, { fetchBaseQuery, baseUrl, fetchFn: pool.fetch }),
     endpoints: (build) => ({
       get: build.query<unknown, string>({ query: (path) => path }),
     }),
@@ -53,6 +53,6 @@ function createClient({ baseUrl, tokens }: ClientContext): BenchClient {
 
 export const thisPackageRtkQuery: ClientFactory = {
   name: 'redux-observable-token-refresh (RTK Query adapter)',
-  setup: 'createApi with authBaseQuery(auth, fetchBaseQuery(...)) from src/adapters/rtkQuery.ts; auth.epic in the store',
+  setup: 'createApi with authBaseQuery(auth, { fetchBaseQuery, baseUrl, fetchFn }) from src/adapters/rtkQuery.ts; auth.epic in the store',
   create: createClient,
 };

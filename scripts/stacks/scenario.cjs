@@ -59,7 +59,7 @@ module.exports = async function scenario(m, url, label) {
     );
   const api = query.createApi({
     keepUnusedDataFor: 0,
-    baseQuery: rtkQueryAdapter.authBaseQuery(auth, query.fetchBaseQuery({ baseUrl: `${url}/` })),
+    baseQuery: rtkQueryAdapter.authBaseQuery(auth, { fetchBaseQuery: query.fetchBaseQuery, baseUrl: `${url}/` }),
     endpoints: (build) => ({ echo: build.query({ query: (from) => `api/echo?from=${from}` }) }),
   });
   const apiFetch = fetchAdapter.authFetch(auth, { allowedOrigins: [url] });

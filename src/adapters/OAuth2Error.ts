@@ -23,9 +23,12 @@ export class OAuth2Error extends Error {
     readonly status: number,
     /** RFC 6749's error code: `invalid_grant`, `invalid_client`, … or `invalid_response` for a malformed answer. */
     readonly error: string,
-    /** The server's `error_description`, if any. */
+    /**
+     * The server's `error_description`, if any: the server's own words, kept out of `message`
+     * (which loggers print) and out of the store. Read it here when you need it.
+     */
     readonly errorDescription?: string,
   ) {
-    super(`The token endpoint answered ${status} ${error}${errorDescription ? `: ${errorDescription}` : ''}.`);
+    super(`The token endpoint answered ${status} ${error}.`);
   }
 }

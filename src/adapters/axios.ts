@@ -1,5 +1,5 @@
-import type { AxiosError, AxiosInstance, AxiosRequestConfig, InternalAxiosRequestConfig } from 'axios';
-import { firstValueFrom, from, of, throwError, type Observable } from 'rxjs';
+import type { AxiosError, AxiosInstance, AxiosRequestConfig, AxiosResponse, InternalAxiosRequestConfig } from 'axios';
+import { Observable, firstValueFrom, from, type Subscriber } from 'rxjs';
 import { isRefreshSignal } from '../refreshSignal';
 import { untilAborted } from './abort';
 import { authErrorTest, checkAuth, hasNoSession, isApiAnswer, type AuthClient } from './AuthClient';
@@ -34,8 +34,25 @@ declare module 'axios' {
  */
 export type AttachAxiosOptions = OriginOptions;
 
-/** The token each request was sent with. Keyed by the config object axios hands from interceptor to error. */
-const sentWith = new WeakMap<object, string>();
+/** One request of an attached instance, from its request interceptor to its answer. */
+interface Call {
+  /** The config to replay: the one that was sent, once known. */
+  config: InternalAxiosRequestConfig;
+  /** The API's latest "not accepted", in axios' own shape. */
+  last: unknown;
+  /** The first attempt ended without an auth error (or was not ours): `authorized` is done. */
+  settle(response?: AxiosResponse): void;
+  /** The first attempt's auth error, handed to `authorized`. */
+  reject(error: unknown): void;
+  /** What `authorized` ends with: the first answer, a replay's, or this package's error. */
+  outcome: Promise<unknown>;
+}
+
+/**
+ * The call each request belongs to, keyed by its config objects: the one the request interceptor
+ * saw and the one axios sent (an interceptor may have replaced it), which is the one an answer carries.
+ */
+const calls = new WeakMap<object, Call>();
 
 /**
  * Puts an axios instance on the same refresh coordinator as your epics, with two interceptors:
@@ -59,6 +76,9 @@ const sentWith = new WeakMap<object, string>();
  *
  * Untouched: requests with `skipAuthRefresh: true`, requests to origins not in `allowedOrigins`,
  * and requests carrying the `signal` of a refresh call, so the refresh can use this very instance.
+ * The origin is checked on the URL axios will call, after every request interceptor has run (even
+ * those registered before this one, which axios runs after it): the token is set by a request
+ * transform, at the last moment. A 401 that a redirect brought from another origin refreshes nothing.
  * **If your `refresh` function uses this same instance, it must pass on the `signal` it is given
  * (or send with `skipAuthRefresh: true`)**: otherwise the refresh call waits in the request
  * interceptor for the refresh it is making, until `refreshTimeoutMs` fails it.
@@ -84,59 +104,135 @@ export function attachAxios(auth: AuthClient, instance: AxiosInstance, options: 
 
   const isAuthError = authErrorTest(auth);
 
+  /**
+   * The token goes in at the last moment: a request transform, which axios runs after every request
+   * interceptor, on the config the adapter then sends. axios runs request interceptors in reverse
+   * order of registration, so one registered before `attachAxios` runs after ours and may rewrite
+   * `baseURL` or `url`; checked here, the URL is the one that is called. A transform list replaced
+   * by a later interceptor drops the token: the request goes out without it, never elsewhere with it.
+   */
+  const attachAtSend = (token: string, call?: Call) => {
+    const attach = function (this: InternalAxiosRequestConfig, data: unknown) {
+      if (this?.headers && allowed(instance.getUri(this))) {
+        this.headers.set('Authorization', `Bearer ${token}`);
+        if (call) calls.set(this, call).set(call.config, call);
+      } else if (call) {
+        call.settle(); // not ours after all: its answer says nothing about the token
+      }
+      return data;
+    };
+    ours.add(attach);
+    return attach;
+  };
+  const withTransform = <C extends AxiosRequestConfig>(config: C, token: string, call?: Call): C => ({
+    ...config,
+    transformRequest: [...toArray(config.transformRequest).filter((fn) => !ours.has(fn)), attachAtSend(token, call)],
+  });
+
+  /**
+   * Each request runs inside the one `authorized` call that gave it its token, from the request
+   * interceptor to the response: its 401 is handed back to that call, which knows the session the
+   * token belongs to (a 401 that arrives after a logout, or after another user logged in, ends in
+   * `LoggedOutError`, never in a replay with someone else's token), refreshes or replays a late 401
+   * at once, and counts replays. Replays are made from inside it too.
+   */
   const onRequest = async (config: InternalAxiosRequestConfig): Promise<InternalAxiosRequestConfig> => {
     if (config.skipAuthRefresh || isRefreshSignal(config.signal) || hasNoSession(auth)) return config;
-    if (!allowed(instance.getUri(config))) return config;
-    // `authorized` with an identity request is "the token to send now": it waits for a refresh in
-    // flight and refreshes first when the token is known to expire.
-    const token = await unlessAborted(auth.authorized((current) => of(current)), config);
-    // Aborted while waiting: handed back without a token. axios checks the signal before it sends,
-    // and rejects with its own CanceledError; nothing leaves.
-    if (token === undefined) return config;
-    config.headers.set('Authorization', `Bearer ${token}`);
-    sentWith.set(config, token);
+    if (!allowed(instance.getUri(config))) return config; // no wait for a request that will not get the token
+    let first: Subscriber<unknown> | undefined;
+    let handOut!: (token: string) => void;
+    const token = new Promise<string>((resolve) => (handOut = resolve));
+    const call: Call = {
+      config,
+      last: undefined,
+      settle: (response) => {
+        const attempt = first;
+        first = undefined;
+        if (attempt) response === undefined ? attempt.complete() : (attempt.next(response), attempt.complete());
+      },
+      reject: (error) => {
+        const attempt = first;
+        first = undefined;
+        call.last = error;
+        attempt?.error(error);
+      },
+      outcome: undefined as unknown as Promise<unknown>,
+    };
+    call.outcome = firstValueFrom(
+      auth
+        .authorized((current) =>
+          call.last === undefined
+            ? new Observable<unknown>((subscriber) => {
+                first = subscriber; // settled by the response interceptors below
+                handOut(current);
+              })
+            : from(instance.request(withTransform(replayOf(call.config), current)).catch((failure: unknown) => Promise.reject((call.last = failure)))),
+        )
+        .pipe(untilAborted(config.signal)),
+      { defaultValue: undefined },
+    );
+    // `authorized` waits for a refresh in flight and refreshes first when the token is known to
+    // expire; it fails before handing out a token when that refresh fails or the user logs out.
+    const given = await Promise.race([token, call.outcome.then(() => undefined)]).catch((failure: unknown) => {
+      // Aborted while waiting: handed back without a token. axios checks the signal before it
+      // sends, and rejects with its own CanceledError; nothing leaves.
+      if (config.signal?.aborted) return undefined;
+      throw failure;
+    });
+    if (given === undefined) return config;
+    config.transformRequest = withTransform(config, given, call).transformRequest;
     return config;
+  };
+
+  const onResponse = (response: AxiosResponse): AxiosResponse => {
+    calls.get(response.config)?.settle(response);
+    return response;
   };
 
   const onResponseError = (error: AxiosError): Promise<unknown> => {
     const config = error?.config;
-    const token = config && sentWith.get(config);
-    if (!config || token === undefined || !isAuthError(error)) return Promise.reject(error);
-    let last: unknown = error; // the API's latest "not accepted", in axios' own shape
-    // The first attempt is the request that already failed: re-throwing its error with the token it
-    // carried lets `authorized` decide (refresh, or replay at once for a late 401) and count retries.
-    const replay$ = auth.authorized((current) =>
-      current === token
-        ? throwError(() => error)
-        : from(instance.request(withToken(config, current)).catch((failure: unknown) => Promise.reject((last = failure)))),
-    );
-    return unlessAborted(replay$, config).then(
+    const call = config && calls.get(config);
+    if (!config || !call) return Promise.reject(error);
+    if (!isAuthError(error) || redirectedElsewhere(error, allowed)) {
+      call.settle();
+      return Promise.reject(error);
+    }
+    call.config = config; // replays repeat what was sent, after every interceptor
+    call.reject(error);
+    return call.outcome.catch((failure: unknown) =>
       // Aborted while waiting for the refresh: axios rejects it unsent, as it rejects any aborted request.
-      (answer) => (answer === undefined ? instance.request({ ...config, skipAuthRefresh: true }) : answer),
-      (failure: unknown) => Promise.reject(isApiAnswer(failure, last) ? last : failure),
+      config.signal?.aborted ? instance.request({ ...config, skipAuthRefresh: true }) : Promise.reject(isApiAnswer(failure, call.last) ? call.last : failure),
     );
   };
 
   const requestId = instance.interceptors.request.use(onRequest);
-  const responseId = instance.interceptors.response.use(undefined, onResponseError);
+  const responseId = instance.interceptors.response.use(onResponse, onResponseError);
   return () => {
     instance.interceptors.request.eject(requestId);
     instance.interceptors.response.eject(responseId);
   };
 }
 
-function withToken(config: InternalAxiosRequestConfig, token: string): AxiosRequestConfig {
-  const headers = { ...(config.headers?.toJSON?.() as Record<string, unknown> | undefined), Authorization: `Bearer ${token}` };
+/** Our last-moment transforms, told apart from the user's when a replay replaces the token. */
+const ours = new WeakSet<object>();
+
+function toArray<T>(value: T | readonly T[] | undefined): T[] {
+  return value === undefined ? [] : Array.isArray(value) ? [...value] : [value as T];
+}
+
+/** The failed request again, without the token it carried; the replay's own transform adds the current one. */
+function replayOf(config: InternalAxiosRequestConfig): AxiosRequestConfig {
+  const { Authorization: _sent, authorization: _sentLower, ...headers } = (config.headers?.toJSON?.() ?? {}) as Record<string, unknown>;
   return { ...config, headers: headers as AxiosRequestConfig['headers'], skipAuthRefresh: true };
 }
 
 /**
- * What `source$` gives, or `undefined` when the request's signal aborted first (at once, not when
- * a refresh it waits for ends): the caller then lets axios reject the aborted request its own way.
+ * Whether axios followed a redirect to an origin that does not get the token: that server's 401
+ * says nothing about our token. The final URL is `responseURL` in browsers (XHR) and
+ * follow-redirects' `responseUrl` in Node.
  */
-function unlessAborted<T>(source$: Observable<T>, { signal }: AxiosRequestConfig): Promise<T | undefined> {
-  return firstValueFrom(source$.pipe(untilAborted(signal))).catch((failure: unknown) => {
-    if (signal?.aborted) return undefined;
-    throw failure;
-  });
+function redirectedElsewhere(error: AxiosError, allowed: (url: string) => boolean): boolean {
+  const request = error.request as { responseURL?: unknown; res?: { responseUrl?: unknown } } | undefined;
+  const finalUrl = request?.responseURL || request?.res?.responseUrl;
+  return typeof finalUrl === 'string' && finalUrl !== '' && !allowed(finalUrl);
 }

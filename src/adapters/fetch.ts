@@ -72,6 +72,11 @@ export type AuthFetch = (input: RequestInfo | URL, init?: AuthFetchInit) => Prom
  * refresh: aborting rejects at once with the signal's reason (an `AbortError`), and the request is
  * never sent. The refresh goes on for everyone else.
  *
+ * The URL checked is the one fetch will call: a relative one is resolved against `document.baseURI`
+ * (so an injected `<base href>` moves the check with the request), a `Request` of any realm is
+ * read by its `url`, a `URL` object is read once and sent as that string. A 401 that a redirect
+ * brought from another origin is returned as is, with no refresh.
+ *
  * Requests elsewhere, with `skipAuthRefresh: true`, or carrying the `signal` of a refresh call are
  * passed through untouched, so the refresh call can use this `fetch` without waiting on itself.
  * **If your `refresh` function calls this same `authFetch`, it must pass on the `signal` it is
@@ -98,10 +103,13 @@ export function authFetch(auth: AuthClient, options: AuthFetchOptions = {}): Aut
   return (input, init) => {
     const { skipAuthRefresh, ...requestInit } = init ?? {};
     const request = isRequest(input) ? input : undefined;
-    const url = request ? request.url : input instanceof URL ? input : String(input);
+    // Read once, as fetch does: a URL object (or anything with a toString) changed after this
+    // call cannot move the request after the check. What is checked is what is sent.
+    const target = request ?? String(input);
+    const url = request ? request.url : (target as string);
     const signal = requestInit.signal ?? request?.signal;
     if (skipAuthRefresh || isRefreshSignal(signal) || !allowed(url) || hasNoSession(auth)) {
-      return fetchFn(input, init === undefined ? undefined : requestInit);
+      return fetchFn(target, init === undefined ? undefined : requestInit);
     }
     const isAuthError = authErrorTest(auth);
     let rejected: Response | undefined;
@@ -110,9 +118,10 @@ export function authFetch(auth: AuthClient, options: AuthFetchOptions = {}): Aut
       rejected = undefined;
       const headers = new Headers(requestInit.headers ?? request?.headers);
       headers.set('Authorization', `Bearer ${token}`);
-      return from(fetchFn(request ? request.clone() : input, { ...requestInit, headers })).pipe(
+      return from(fetchFn(request ? request.clone() : target, { ...requestInit, headers })).pipe(
         map((response) => {
-          if (!isAuthError(response)) return response;
+          // Redirected to another origin: that server's 401 says nothing about our token.
+          if (!isAuthError(response) || (response.redirected && response.url && !allowed(response.url))) return response;
           // Thrown to `authorized`, which refreshes (or replays a late one) and counts the retries.
           rejected = response;
           throw response;
@@ -129,8 +138,14 @@ export function authFetch(auth: AuthClient, options: AuthFetchOptions = {}): Aut
   };
 }
 
+/**
+ * A `Request` by its shape, not `instanceof`: one from an iframe, from the undici package or from a
+ * polyfill is not an instance of this realm's `Request`, and stringified it reads as the relative
+ * URL "[object Request]", which the check would allow while fetch sends it to its real `url`.
+ */
 function isRequest(input: unknown): input is Request {
-  return typeof Request !== 'undefined' && input instanceof Request;
+  const candidate = input as Partial<Request> | null;
+  return typeof candidate === 'object' && candidate !== null && typeof candidate.url === 'string' && typeof candidate.clone === 'function' && typeof candidate.headers === 'object';
 }
 
 /** Frees the connection an unread 401 body would hold. */

@@ -19,13 +19,19 @@ export { OAuth2Error } from './OAuth2Error';
  * ```
  */
 export interface OAuth2RefreshGrantOptions {
-  /** The token endpoint's URL, e.g. `https://auth.example.com/oauth/token`. */
+  /**
+   * The token endpoint's URL, e.g. `https://auth.example.com/oauth/token`. It must be `https`,
+   * except on loopback (`http://localhost`, `127.0.0.1`, `[::1]`) for development: the refresh
+   * token must not cross a network in clear text. A relative URL is resolved once, at creation,
+   * against the page's own URL, so a `<base href>` injected later cannot move it.
+   */
   tokenEndpoint: string | URL;
   /** The client's `client_id`. */
   clientId: string;
   /**
    * The secret of a confidential client. Omit it for a public client (a browser app): then
-   * `client_id` goes in the body, as RFC 6749 §3.2.1 asks.
+   * `client_id` goes in the body, as RFC 6749 §3.2.1 asks. A secret shipped to a browser is not
+   * secret; in development a warning says so.
    * @default undefined (public client)
    */
   clientSecret?: string;
@@ -36,7 +42,9 @@ export interface OAuth2RefreshGrantOptions {
    */
   clientAuthentication?: 'basic' | 'body';
   /**
-   * The scope to ask for; it may not exceed the one originally granted.
+   * The scope to ask for; it may not exceed the one originally granted. When an answer grants
+   * less (its `scope`), the next refresh with that answer's refresh token asks for what was
+   * granted, not more, which the server would refuse with `invalid_scope`.
    * @default undefined (the originally granted scope)
    */
   scope?: string | readonly string[];
@@ -74,7 +82,13 @@ const check = optionChecker('oauth2RefreshGrant');
  *   wrong client clock does not matter.
  * - A response without `refresh_token` keeps the current one (the server does not rotate).
  * - An error answer rejects with `OAuth2Error { status, error }`: `invalid_grant` (400) is final
- *   and not retried; 5xx and network failures are transient, retried by `refreshRetries`.
+ *   and not retried; 5xx and network failures are transient, retried by `refreshRetries`. The
+ *   server's `error_description` is kept in `errorDescription`, never in the message.
+ * - An answer that is not JSON (a captive portal's page, a proxy's error page) rejects with a
+ *   `SyntaxError` written by this package: transient, the session is kept.
+ * - A redirect is not followed (`redirect: 'manual'`): following a 307/308 would post the refresh
+ *   token and the client secret to wherever it points. It rejects with
+ *   `OAuth2Error { error: 'invalid_response' }`.
  * - The request carries the refresh's abort `signal`, so a logout or a timeout cancels it.
  *
  * @example
@@ -99,12 +113,20 @@ export function oauth2RefreshGrant(options: OAuth2RefreshGrantOptions): OAuth2Re
   check(scope === undefined || typeof scope === 'string' || (Array.isArray(scope) && scope.every((s) => typeof s === 'string')), 'scope', 'a string or an array of strings');
   check(typeof fetchFn === 'function', 'fetchFn', 'a function (url, init) => Promise<Response>');
   check(typeof now === 'function', 'now', 'a function returning epoch milliseconds');
+  const endpoint = resolveEndpoint(tokenEndpoint);
+  check(endpoint === undefined || isSafeEndpoint(endpoint), 'tokenEndpoint', "an https URL (plain http only on loopback: localhost, 127.0.0.1, [::1])");
   const scopeParam = Array.isArray(scope) ? scope.join(' ') : (scope as string | undefined);
+  if (clientSecret !== undefined && typeof process === 'object' && process.env.NODE_ENV !== 'production' && typeof window !== 'undefined' && typeof document !== 'undefined') {
+    console.warn(
+      'oauth2RefreshGrant: a clientSecret in code that runs in a browser is readable by anyone who loads the page. Register the app as a public client (no secret, PKCE at login), or refresh through your backend.',
+    );
+  }
+  // The scope granted by the latest answer, for the refresh token that answer came with.
+  let granted: { refreshToken: string; scope: readonly string[] } | undefined;
 
   // Everything but the refresh token is fixed: build it once.
   const headers: Record<string, string> = { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' };
   const fixed: Array<[string, string]> = [['grant_type', 'refresh_token']];
-  if (scopeParam) fixed.push(['scope', scopeParam]);
   if (clientSecret !== undefined && clientAuthentication === 'basic') {
     headers.Authorization = `Basic ${base64(`${formEncode(clientId)}:${formEncode(clientSecret)}`)}`;
   } else {
@@ -114,13 +136,27 @@ export function oauth2RefreshGrant(options: OAuth2RefreshGrantOptions): OAuth2Re
 
   return async (refreshToken, { signal }) => {
     const body = new URLSearchParams(fixed);
+    const asked = scopeParam && granted?.refreshToken === refreshToken ? scopeParam.split(' ').filter((s) => granted!.scope.includes(s)).join(' ') : scopeParam;
+    if (asked) body.set('scope', asked);
     body.set('refresh_token', refreshToken);
-    const response = await fetchFn(tokenEndpoint, { method: 'POST', headers, body, signal, cache: 'no-store', credentials: 'omit' });
+    const response = await fetchFn(endpoint ?? tokenEndpoint, { method: 'POST', headers, body, signal, cache: 'no-store', credentials: 'omit', redirect: 'manual' });
     const arrivedAt = now();
-    const answer = await response.json().catch(() => undefined);
+    if (response.type === 'opaqueredirect' || (response.status >= 300 && response.status < 400)) {
+      await response.body?.cancel().catch(() => {});
+      throw new OAuth2Error(response.status, 'invalid_response', 'the token endpoint answered with a redirect, which is not followed');
+    }
+    const raw = await response.text();
+    let answer: unknown;
+    try {
+      answer = JSON.parse(raw);
+    } catch {
+      // Not JSON: a captive portal, a proxy's error page. The parser's message would quote the
+      // body; this one does not. Without a status of its own it counts as transient.
+      if (response.ok) throw new SyntaxError(`The token endpoint answered ${response.status} with a body that is not JSON (${response.headers.get('content-type') ?? 'no content-type'}).`);
+    }
     const fields = (typeof answer === 'object' && answer !== null ? answer : {}) as Record<string, unknown>;
     if (!response.ok) {
-      throw new OAuth2Error(response.status, text(fields.error) ?? 'invalid_response', text(fields.error_description));
+      throw new OAuth2Error(response.status, errorCode(fields.error) ?? 'invalid_response', text(fields.error_description));
     }
     const accessToken = text(fields.access_token);
     if (!accessToken) throw new OAuth2Error(response.status, 'invalid_response', 'the answer has no access_token');
@@ -131,12 +167,36 @@ export function oauth2RefreshGrant(options: OAuth2RefreshGrantOptions): OAuth2Re
     const tokens: Tokens = { accessToken };
     const refreshTokenNext = text(fields.refresh_token);
     if (refreshTokenNext) tokens.refreshToken = refreshTokenNext; // absent: the core keeps the old one
+    const grantedScope = text(fields.scope);
+    granted = grantedScope ? { refreshToken: refreshTokenNext ?? refreshToken, scope: grantedScope.split(' ') } : undefined;
     const expiresIn = seconds(fields.expires_in);
     if (expiresIn !== undefined) {
       tokens.expiresAt = arrivedAt + expiresIn * 1000;
     }
     return tokens;
   };
+}
+
+/** RFC 6749 §5.2: an error code is a short word of printable ASCII; anything else is not one. */
+function errorCode(value: unknown): string | undefined {
+  return typeof value === 'string' && /^[\x20-\x21\x23-\x5B\x5D-\x7E]{1,64}$/.test(value) ? value : undefined;
+}
+
+/** The endpoint as an absolute URL, resolved once against the page (not `document.baseURI`), or undefined where there is no page. */
+function resolveEndpoint(tokenEndpoint: string | URL): URL | undefined {
+  try {
+    return new URL(String(tokenEndpoint));
+  } catch {
+    const href = (globalThis as { location?: { href?: unknown } }).location?.href;
+    return typeof href === 'string' ? new URL(String(tokenEndpoint), href) : undefined;
+  }
+}
+
+function isSafeEndpoint(url: URL): boolean {
+  if (url.protocol === 'https:') return true;
+  if (url.protocol !== 'http:') return false;
+  const host = url.hostname;
+  return host === 'localhost' || host.endsWith('.localhost') || host === '[::1]' || /^127(\.\d{1,3}){3}$/.test(host);
 }
 
 function text(value: unknown): string | undefined {

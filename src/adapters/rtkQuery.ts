@@ -1,14 +1,59 @@
-import type { BaseQueryFn, FetchArgs, FetchBaseQueryError, QueryReturnValue } from '@reduxjs/toolkit/query';
-import { defer, firstValueFrom } from 'rxjs';
+import type {
+  fetchBaseQuery,
+  BaseQueryFn,
+  FetchArgs,
+  FetchBaseQueryError,
+  FetchBaseQueryMeta,
+  QueryReturnValue,
+} from '@reduxjs/toolkit/query';
+import { defer, firstValueFrom, of, throwError } from 'rxjs';
 import { isAuthRefreshError, serializeError, type AuthRefreshError } from '../errors';
 import { abortReason, untilAborted } from './abort';
-import { checkAuth, hasNoSession, isApiAnswer, type AuthClient } from './AuthClient';
+import { authErrorTest, checkAuth, hasNoSession, isApiAnswer, type AuthClient } from './AuthClient';
+import { defaultFetchFn } from './defaultFetchFn';
+import { createOriginGuard, originOf, type OriginOptions } from './originGuard';
 
 export type { AuthClient } from './AuthClient';
+export type { OriginOptions } from './originGuard';
+
+/** fetchBaseQuery's options, read off the function: the type has no export of its own in every RTK version. */
+type FetchBaseQueryArgs = NonNullable<Parameters<typeof fetchBaseQuery>[0]>;
 
 /**
- * How `authBaseQuery` adds the token to a base query's arguments, and how it shapes the error of a
- * session that ended. Both have defaults for `fetchBaseQuery`; pass both for any other base query.
+ * `fetchBaseQuery` itself and its own options, unchanged, plus where the token may go and the shape
+ * of a session-ended error. `authBaseQuery(auth, options)` builds the `fetchBaseQuery`, so that the
+ * token is added inside it, at fetch time, after your `headers` and `prepareHeaders`. You pass
+ * `fetchBaseQuery` in: this entry imports nothing of RTK Query at runtime (RTK 1.9 cannot be
+ * imported from Node's native ESM), and it is the copy your app already bundles.
+ *
+ * @example
+ * ```ts
+ * import { fetchBaseQuery } from '@reduxjs/toolkit/query/react';
+ *
+ * const baseQuery = authBaseQuery(auth, {
+ *   fetchBaseQuery,
+ *   baseUrl: 'https://api.example.com/v1',
+ *   headers: { 'x-api-key': API_KEY },
+ *   prepareHeaders: (headers) => headers.set('x-tenant', tenant),
+ *   allowedOrigins: ['https://api.example.com', 'https://files.example.com'],
+ * });
+ * ```
+ */
+export type AuthFetchBaseQueryOptions = FetchBaseQueryArgs &
+  OriginOptions & {
+    /** RTK Query's `fetchBaseQuery`, from `@reduxjs/toolkit/query` or `@reduxjs/toolkit/query/react`. */
+    fetchBaseQuery: typeof fetchBaseQuery;
+    /**
+     * The `error` a query gets when the session ended: the refresh failed (`TokenRefreshError`) or
+     * the user logged out while it waited (`LoggedOutError`).
+     * @default `{ status: 'CUSTOM_ERROR', error: message, data: { name, code, status?, message } }`, the package's own text only
+     */
+    toError?: (error: AuthRefreshError) => FetchBaseQueryError;
+  };
+
+/**
+ * For a base query that is not `fetchBaseQuery`: how to add the token to its arguments, and how to
+ * shape the error of a session that ended. Both are required.
  *
  * @example
  * ```ts
@@ -19,38 +64,42 @@ export type { AuthClient } from './AuthClient';
  * ```
  */
 export interface AuthBaseQueryOptions<Args, BaseQueryError> {
-  /**
-   * Returns the arguments of one attempt with the access token added.
-   * @default for `fetchBaseQuery`: `{ ...args, headers: { ...args.headers, Authorization: 'Bearer <token>' } }`
-   */
-  withToken?: (args: Args, accessToken: string) => Args;
-  /**
-   * The `error` a query gets when the session ended: the refresh failed (`TokenRefreshError`) or
-   * the user logged out while it waited (`LoggedOutError`).
-   * @default `{ status: 'CUSTOM_ERROR', error: message, data: { name, code, message } }`
-   */
-  toError?: (error: AuthRefreshError) => BaseQueryError;
+  /** Returns the arguments of one attempt with the access token added. */
+  withToken: (args: Args, accessToken: string) => Args;
+  /** The `error` a query gets when the session ended (`TokenRefreshError`, `LoggedOutError`). */
+  toError: (error: AuthRefreshError) => BaseQueryError;
 }
 
 type AnyBaseQuery<Args, Result, BaseQueryError, DefinitionExtraOptions, Meta> = BaseQueryFn<Args, Result, BaseQueryError, DefinitionExtraOptions, Meta>;
 
 /**
- * Wraps an RTK Query base query so that every endpoint shares the refresh with your epics and your
- * other clients: it adds the access token, waits while a refresh is in flight, refreshes first when
- * the token is known to expire, and on a 401 joins the one shared refresh and replays the query.
- * It is the usual `baseQueryWithReauth`, without its refresh storm: ten endpoints failing at once
- * cause one refresh, and a failed refresh reaches every one of them.
+ * An RTK Query base query on the same refresh coordinator as your epics and other clients. Give it
+ * `fetchBaseQuery` and its options: it builds the base query and adds the access token inside it, at
+ * fetch time, so everything else is exactly what `fetchBaseQuery` does. It waits while a refresh is
+ * in flight, refreshes first when the token is known to expire, and on a 401 joins the one shared
+ * refresh and replays the query: ten endpoints failing at once cause one refresh, and a failed
+ * refresh reaches every one of them.
+ *
+ * Invisible except for the token:
+ * - The base query's `headers`, the endpoint's `headers`, `prepareHeaders`, bodies, params,
+ *   `responseHandler`, `validateStatus`, `timeout` and `fetchFn` behave as in `fetchBaseQuery`.
+ * - An `Authorization` header the query already has (from the endpoint, `headers` or your
+ *   `prepareHeaders`) is kept. Such a request is not this package's: its 401 refreshes nothing.
+ * - The token goes only to `allowedOrigins` (default: the origin of an absolute `baseUrl`, else the
+ *   app's own origin). Anywhere else (a pagination link, a presigned upload URL, a partner API) the
+ *   query goes out as written, and its 401 refreshes nothing. So does a 401 reached through a
+ *   redirect to another origin.
+ * - The token is read when the request leaves, after RTK Query's own work: a query that was
+ *   started before a refresh and leaves during it waits, and carries the new token.
  *
  * Results keep RTK Query's shape: a 401 that persists after `maxRetries` refreshes is returned as
  * that last `{ error: { status: 401 } }`; a failed refresh or a logout becomes `toError(error)`
  * (by default `{ status: 'CUSTOM_ERROR', data: { name, code } }`, e.g. `code: 'REFRESH_FAILED'`).
- * A query aborted while it waits for a refresh (`api.signal`: RTK Query aborts it, and has
- * already rejected the query's promise with its own `AbortError`) stops waiting at once and is
- * never sent; what it returns, `{ error: { status: 'FETCH_ERROR', error: 'AbortError: …' } }` as
- * `fetchBaseQuery` answers an aborted fetch, is discarded by RTK Query.
- * With no session at all (before login), queries run without a token, so a login mutation in the
- * same API works. Any base query fits: pass `withToken` (and `toError`) for one that does not take
- * `fetchBaseQuery`'s arguments.
+ * A query aborted while it waits for a refresh (`api.signal`) stops waiting at once and is never
+ * sent. With no session at all (before login), queries run without a token, so a login mutation in
+ * the same API works.
+ *
+ * For any other base query (GraphQL, axios), pass it with `withToken` and `toError`.
  *
  * @example
  * ```ts
@@ -58,33 +107,119 @@ type AnyBaseQuery<Args, Result, BaseQueryError, DefinitionExtraOptions, Meta> = 
  * import { authBaseQuery } from 'redux-observable-token-refresh/rtk-query';
  *
  * export const api = createApi({
- *   baseQuery: authBaseQuery(auth, fetchBaseQuery({ baseUrl: '/api' })),
+ *   baseQuery: authBaseQuery(auth, { fetchBaseQuery, baseUrl: '/api', headers: { Accept: 'application/json' } }),
  *   endpoints: (build) => ({ profile: build.query<Profile, void>({ query: () => 'profile' }) }),
  * });
  * ```
  */
-export function authBaseQuery<Result, DefinitionExtraOptions, Meta>(
+export function authBaseQuery(
   auth: AuthClient,
-  baseQuery: AnyBaseQuery<string | FetchArgs, Result, FetchBaseQueryError, DefinitionExtraOptions, Meta>,
-  options?: AuthBaseQueryOptions<string | FetchArgs, FetchBaseQueryError>,
-): AnyBaseQuery<string | FetchArgs, Result, FetchBaseQueryError, DefinitionExtraOptions, Meta>;
+  options: AuthFetchBaseQueryOptions,
+): BaseQueryFn<string | FetchArgs, unknown, FetchBaseQueryError, {}, FetchBaseQueryMeta>;
 export function authBaseQuery<Args, Result, BaseQueryError, DefinitionExtraOptions, Meta>(
   auth: AuthClient,
   baseQuery: AnyBaseQuery<Args, Result, BaseQueryError, DefinitionExtraOptions, Meta>,
-  options: Required<AuthBaseQueryOptions<Args, BaseQueryError>>,
+  options: AuthBaseQueryOptions<Args, BaseQueryError>,
 ): AnyBaseQuery<Args, Result, BaseQueryError, DefinitionExtraOptions, Meta>;
-export function authBaseQuery<Args, Result, BaseQueryError, DefinitionExtraOptions, Meta>(
+export function authBaseQuery(
+  auth: AuthClient,
+  baseQueryOrOptions?: AnyBaseQuery<unknown, unknown, unknown, unknown, unknown> | AuthFetchBaseQueryOptions,
+  options?: AuthBaseQueryOptions<unknown, unknown>,
+): AnyBaseQuery<any, unknown, unknown, any, any> {
+  checkAuth('authBaseQuery', auth);
+  if (typeof baseQueryOrOptions === 'function') return wrapBaseQuery(auth, baseQueryOrOptions, options);
+  if (typeof baseQueryOrOptions !== 'object' || baseQueryOrOptions === null || typeof baseQueryOrOptions.fetchBaseQuery !== 'function') {
+    throw new TypeError("authBaseQuery: the second argument must be fetchBaseQuery and its options, e.g. authBaseQuery(auth, { fetchBaseQuery, baseUrl: '/api' }).");
+  }
+  return authFetchBaseQuery(auth, baseQueryOrOptions);
+}
+
+function authFetchBaseQuery(auth: AuthClient, options: AuthFetchBaseQueryOptions): BaseQueryFn<string | FetchArgs, unknown, FetchBaseQueryError, {}, FetchBaseQueryMeta> {
+  const { fetchBaseQuery, allowedOrigins, baseOrigin, toError = customError, fetchFn = defaultFetchFn, ...fetchOptions } = options;
+  if (typeof toError !== 'function') throw new TypeError('authBaseQuery: option "toError" must be a function (error) => FetchBaseQueryError.');
+  if (typeof fetchFn !== 'function') throw new TypeError('authBaseQuery: option "fetchFn" must be a function (request) => Promise<Response>.');
+  const baseUrlOrigin = originOf(fetchOptions.baseUrl);
+  const allowed = createOriginGuard('authBaseQuery', { allowedOrigins, baseOrigin }, { defaults: baseUrlOrigin ? [baseUrlOrigin] : undefined, lenient: true });
+  const isAuthError = authErrorTest(auth);
+  type Returned = QueryReturnValue<unknown, FetchBaseQueryError, FetchBaseQueryMeta>;
+
+  return async (args, api, extraOptions) => {
+    let sent: string | undefined; // the token the latest attempt carried, if it carried ours
+    let failure: unknown; // this package's error, met at fetch time (refresh failed, logged out)
+    // One fetchBaseQuery per call, around a fetchFn that knows this call: that is where the token
+    // goes in, after fetchBaseQuery built the request from every source of headers.
+    const run = fetchBaseQuery({
+      ...fetchOptions,
+      fetchFn: async (input: RequestInfo, init?: RequestInit) => {
+        sent = undefined;
+        const request = input as Request; // fetchBaseQuery always passes one Request
+        if (typeof request !== 'object' || request.headers.has('authorization') || !allowed(request.url) || hasNoSession(auth)) {
+          return fetchFn(input, init);
+        }
+        let token: string | undefined;
+        try {
+          // The token current now, after RTK Query's own work: waits for a refresh in flight.
+          token = await firstValueFrom(auth.authorized((current) => of(current)).pipe(untilAborted(request.signal)));
+        } catch (error) {
+          if (!request.signal?.aborted) failure = error;
+          throw error; // aborted: fetchBaseQuery answers FETCH_ERROR / TIMEOUT_ERROR, as for an aborted fetch
+        }
+        request.headers.set('Authorization', `Bearer ${token}`);
+        const response = await fetchFn(request, init);
+        // A redirect to another origin: whoever answered there did not judge our token.
+        sent = response.redirected && response.url && !allowed(response.url) ? undefined : token;
+        return response;
+      },
+    });
+    const once = async (): Promise<Returned> => {
+      failure = undefined;
+      const result = await run(args, api, extraOptions);
+      if (failure !== undefined) throw failure;
+      return result;
+    };
+    if (hasNoSession(auth)) return run(args, api, extraOptions); // before login: as written (a login mutation)
+    let last: Returned | undefined;
+    let rejected: { token: string; error: unknown } | undefined;
+    // `authorized` decides what a 401 means (refresh, join the refresh, replay at once for a late
+    // 401, or the session's end) and counts replays, for the token it handed out. The token that
+    // left is read again at fetch time, so it can be newer; then its 401 is handed back to
+    // `authorized` once more, as the 401 of that token, before anything is sent again.
+    const attempts$ = auth.authorized((current) => {
+      if (rejected?.token === current) {
+        const { error } = rejected;
+        rejected = undefined;
+        return throwError(() => error);
+      }
+      return defer(async () => {
+        const result = (last = await once());
+        if (result.error === undefined || sent === undefined || !isAuthError(result.error)) return result;
+        if (sent !== current) rejected = { token: sent, error: result.error };
+        throw result.error;
+      });
+    });
+    try {
+      return await firstValueFrom(attempts$.pipe(untilAborted(api?.signal)));
+    } catch (error) {
+      if (isApiAnswer(error, last?.error)) return last as Returned;
+      if (isAuthRefreshError(error)) return { error: toError(error) };
+      if (api?.signal?.aborted) return { error: abortedError(abortReason(api.signal)) };
+      throw error;
+    }
+  };
+}
+
+/** Any base query, with the caller's `withToken` and `toError`: the token is added when each attempt starts. */
+function wrapBaseQuery<Args, Result, BaseQueryError, DefinitionExtraOptions, Meta>(
   auth: AuthClient,
   baseQuery: AnyBaseQuery<Args, Result, BaseQueryError, DefinitionExtraOptions, Meta>,
-  options: AuthBaseQueryOptions<Args, BaseQueryError> = {},
+  options: AuthBaseQueryOptions<Args, BaseQueryError> | undefined,
 ): AnyBaseQuery<Args, Result, BaseQueryError, DefinitionExtraOptions, Meta> {
-  checkAuth('authBaseQuery', auth);
-  if (typeof baseQuery !== 'function') {
-    throw new TypeError('authBaseQuery: the second argument must be a base query, e.g. authBaseQuery(auth, fetchBaseQuery({ baseUrl })).');
+  const { withToken, toError } = options ?? ({} as Partial<AuthBaseQueryOptions<Args, BaseQueryError>>);
+  if (typeof withToken !== 'function') {
+    throw new TypeError(
+      "authBaseQuery: for fetchBaseQuery pass it with its options, authBaseQuery(auth, { fetchBaseQuery, baseUrl: '/api' }), not fetchBaseQuery(...): the token is then added after your headers and prepareHeaders, and only for allowed origins. For another base query pass withToken: (args, accessToken) => args.",
+    );
   }
-  const withToken = options?.withToken ?? (addBearer as unknown as (args: Args, accessToken: string) => Args);
-  const toError = options?.toError ?? (customError as unknown as (error: AuthRefreshError) => BaseQueryError);
-  if (typeof withToken !== 'function') throw new TypeError('authBaseQuery: option "withToken" must be a function (args, accessToken) => args.');
   if (typeof toError !== 'function') throw new TypeError('authBaseQuery: option "toError" must be a function (error) => your base query error.');
 
   type Returned = QueryReturnValue<Result, BaseQueryError, Meta>;
@@ -112,21 +247,10 @@ export function authBaseQuery<Args, Result, BaseQueryError, DefinitionExtraOptio
   };
 }
 
-function addBearer(args: string | FetchArgs, accessToken: string): FetchArgs {
-  const fetchArgs = typeof args === 'string' ? { url: args } : args;
-  // fetchBaseQuery accepts a Headers, an entry list or a record whose undefined values it drops.
-  const given = fetchArgs.headers;
-  const headers = new Headers(
-    given && !Array.isArray(given) && !(given instanceof Headers)
-      ? (Object.entries(given).filter(([, value]) => value !== undefined) as Array<[string, string]>)
-      : (given as HeadersInit | undefined),
-  );
-  headers.set('Authorization', `Bearer ${accessToken}`);
-  return { ...fetchArgs, headers };
-}
-
+/** The package's own text only: an error's message can quote what a server or a parser said. */
 function customError(error: AuthRefreshError): FetchBaseQueryError {
-  return { status: 'CUSTOM_ERROR', error: error.message, data: serializeError(error) };
+  const data = serializeError(error);
+  return { status: 'CUSTOM_ERROR', error: data.message, data };
 }
 
 /** What `fetchBaseQuery` answers for an aborted fetch. RTK Query discards it: the query already rejected. */

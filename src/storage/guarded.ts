@@ -10,6 +10,18 @@ export type StorageOperation = 'get' | 'set' | 'clear';
  * session is in memory, storage only carries it across reloads and tabs.
  */
 export function guardStorage(storage: TokenStorage, report: (operation: StorageOperation, error: unknown) => void) {
+  /** The last write still in flight: the next waits for it, so a late `set` never overwrites a newer one. */
+  let writing: PromiseLike<unknown> | null = null;
+  const write = (operation: StorageOperation, run: () => unknown) => {
+    const after = writing;
+    const done = after ? Promise.resolve(after).then(() => call(operation, run)) : call(operation, run);
+    if (isThenable(done)) {
+      const settled: Promise<unknown> = Promise.resolve(done).then(() => {
+        if (writing === settled) writing = null;
+      });
+      writing = settled;
+    }
+  };
   const call = <T>(operation: StorageOperation, run: () => T): T | null => {
     try {
       const result = run();
@@ -23,7 +35,7 @@ export function guardStorage(storage: TokenStorage, report: (operation: StorageO
   };
   return {
     get: () => call('get', () => storage.get()) as Tokens | null | Promise<Tokens | null>,
-    set: (tokens: Tokens) => void call('set', () => storage.set(tokens)),
-    clear: () => void call('clear', () => storage.clear()),
+    set: (tokens: Tokens) => write('set', () => storage.set(tokens)),
+    clear: () => write('clear', () => storage.clear()),
   };
 }

@@ -1,12 +1,12 @@
 /**
  * RTK Query next to the epics: a real `createApi` whose base query is
- * `authBaseQuery(auth, fetchBaseQuery({ baseUrl: '/api' }))`, on the same `auth` as every epic. A
+ * `authBaseQuery(auth, { fetchBaseQuery, baseUrl: '/api' })` (fetchBaseQuery's options), on the same `auth` as every epic. A
  * 401 here joins the one refresh the epics (and the fetch widget) share, and the query is replayed
  * with the new token: there is no `baseQueryWithReauth` of its own.
  *
  * `reportCalls` and `reportAttempts` are the demo's instrumentation only: they put each call and
- * each attempt in the activity panel, around and under the adapter. An app writes
- * `baseQuery: authBaseQuery(auth, fetchBaseQuery({ baseUrl: '/api' }))` and nothing else.
+ * each attempt in the activity panel, around the adapter and as its `fetchFn`. An app writes
+ * `baseQuery: authBaseQuery(auth, { fetchBaseQuery, baseUrl: '/api' })` and nothing else.
  */
 import { createSlice } from '@reduxjs/toolkit';
 import { createApi, fetchBaseQuery, type BaseQueryFn, type FetchArgs, type FetchBaseQueryError, type FetchBaseQueryMeta } from '@reduxjs/toolkit/query/react';
@@ -29,10 +29,11 @@ import type { DemoPanel } from '../panel';
 type FetchQuery = BaseQueryFn<string | FetchArgs, unknown, FetchBaseQueryError, {}, FetchBaseQueryMeta>;
 
 /**
- * Each call's number and attempts so far, keyed by the call's `AbortSignal`: RTK Query makes one
- * per call, and `authBaseQuery` hands the same `api` to each attempt it makes.
+ * Each call's number and attempts so far, keyed by the call's number, which `reportCalls` puts in
+ * an `X-Demo-Call` header: the adapter adds the token inside fetchBaseQuery, so an attempt is seen
+ * at its `fetchFn`, as the `Request` that leaves.
  */
-const calls = new WeakMap<AbortSignal, { call: string; attempts: number }>();
+const calls = new Map<string, { call: string; attempts: number; dispatch: (action: UnknownAction) => unknown }>();
 
 const pathOf = (args: string | FetchArgs) => `/api/${typeof args === 'string' ? args : args.url}`;
 
@@ -46,25 +47,27 @@ const reportCalls = (baseQuery: FetchQuery): FetchQuery => async (args, api, ext
   const waiting = mustWait(auth.selectState(api.getState() as never).status);
   const started = clientCallStarted('rtk-query', api.endpoint, pathOf(args), waiting);
   const { call } = started.payload;
-  calls.set(api.signal, { call, attempts: 0 });
+  calls.set(call, { call, attempts: 0, dispatch: api.dispatch });
   api.dispatch(started);
-  const result = await baseQuery(args, api, extraOptions);
+  const tagged = typeof args === 'string' ? { url: args, headers: { 'X-Demo-Call': call } } : { ...args, headers: { ...(args.headers as Record<string, string>), 'X-Demo-Call': call } };
+  const result = await Promise.resolve(baseQuery(tagged, api, extraOptions)).finally(() => calls.delete(call));
   api.dispatch(result.error ? clientFailed({ call, error: describeError(result.error) }) : clientSucceeded({ call }));
   return result;
 };
 
-/** Under the adapter: each attempt it sends, with the token generation it carries, and its 401. */
-const reportAttempts = (baseQuery: FetchQuery): FetchQuery => async (args, api, extraOptions) => {
-  const current = calls.get(api.signal);
-  if (!current) return baseQuery(args, api, extraOptions);
+/** The adapter's `fetchFn`: each attempt it sends, with the token generation it carries, and its 401. */
+const reportAttempts = async (input: RequestInfo, init?: RequestInit): Promise<Response> => {
+  const request = input as Request;
+  const current = calls.get(request.headers.get('X-Demo-Call') ?? '');
+  if (!current) return fetch(input, init);
   const attempt = ++current.attempts;
-  const gen = genOf(typeof args === 'string' ? undefined : (args.headers as HeadersInit | undefined));
-  api.dispatch(clientSent({ call: current.call, attempt, gen }));
-  const result = await baseQuery(args, api, extraOptions);
-  if (result.error && typeof result.error.status === 'number') {
-    api.dispatch(clientRejected({ call: current.call, attempt, status: result.error.status, message: describeError(result.error).message }));
+  current.dispatch(clientSent({ call: current.call, attempt, gen: genOf(request.headers) }));
+  const response = await fetch(input, init);
+  if (!response.ok) {
+    const body = (await response.clone().json().catch(() => undefined)) as { error_description?: string } | undefined;
+    current.dispatch(clientRejected({ call: current.call, attempt, status: response.status, message: body?.error_description ?? `HTTP ${response.status}` }));
   }
-  return result;
+  return response;
 };
 
 interface Profile { username: string; name: string; email: string }
@@ -72,7 +75,7 @@ interface ItemList { items: Array<{ id: number; name: string }> }
 
 export const api = createApi({
   reducerPath: 'rtkQueryApi',
-  baseQuery: reportCalls(authBaseQuery(auth, reportAttempts(fetchBaseQuery({ baseUrl: '/api' })))),
+  baseQuery: reportCalls(authBaseQuery(auth, { fetchBaseQuery, baseUrl: '/api', fetchFn: reportAttempts })),
   endpoints: (build) => ({
     profile: build.query<Profile, void>({ query: () => 'profile' }),
     items: build.query<ItemList, void>({ query: () => 'items' }),
@@ -223,7 +226,7 @@ function RefetchButton() {
 export const panel: DemoPanel = {
   id: 'rtk-query',
   title: 'RTK Query',
-  subtitle: 'createApi on authBaseQuery(auth, fetchBaseQuery({ baseUrl: "/api" }))',
+  subtitle: 'createApi on authBaseQuery(auth, { fetchBaseQuery, baseUrl: "/api" })',
   column: 'main',
   order: 15,
   Component: RtkQueryPanel,

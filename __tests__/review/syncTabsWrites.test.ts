@@ -1,0 +1,31 @@
+/**
+ * Regressions found by an adversarial review of the session core (each failed before its fix).
+ */
+import { createTokenRefresh } from '../../src';
+import { of } from 'rxjs';
+import { runEpic } from '../support/harness';
+
+test('syncTabs over an async storage whose write rejects: reported, no unhandled rejection', async () => {
+  const g = globalThis as unknown as Record<string, unknown>;
+  g.document = {};
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown) => unhandled.push(reason);
+  process.on('unhandledRejection', onUnhandled);
+  const warn = jest.spyOn(console, 'warn').mockImplementation(() => {});
+  try {
+    const auth = createTokenRefresh({
+      refreshTokenIn: 'cookie', // syncTabs defaults to true
+      refresh: () => of({ accessToken: 'x' }),
+      storage: { get: async () => null, set: () => Promise.reject(new Error('disk full')), clear: async () => {} },
+    });
+    runEpic(auth);
+    await auth.restore();
+    auth.setTokens({ accessToken: 'a' });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(unhandled).toEqual([]);
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
+    delete g.document;
+    warn.mockRestore();
+  }
+});
