@@ -62,8 +62,10 @@ export function createRefreshEpic(config: RefreshEpicConfig): Epic<unknown, Unkn
         (action) => subscriber.next(action),
       );
       if (!detach) {
-        if (typeof process === 'object' && process.env.NODE_ENV !== 'production') {
-          devWarn('auth.epic is already running for another store; this copy does nothing. Create one createTokenRefresh() per store.');
+        try {
+          if (process.env.NODE_ENV !== 'production') devWarn('auth.epic is already running for another store; this copy does nothing. Create one createTokenRefresh() per store.');
+        } catch {
+          // no `process`: no development warnings
         }
         return subscriber.complete();
       }

@@ -150,8 +150,10 @@ export function createCoordinator({ storage, actions, now, expirySkewMs, retryBa
     else pending = action;
   };
   const report = (operation: StorageOperation, error: unknown) => {
-    if (typeof process === 'object' && process.env.NODE_ENV !== 'production') {
-      devWarn(`storage.${operation}() failed (${(error as Error)?.name}); the session goes on in memory.`);
+    try {
+      if (process.env.NODE_ENV !== 'production') devWarn(`storage.${operation}() failed (${(error as Error)?.name}); the session goes on in memory.`);
+    } catch {
+      // no `process` (an ES module loaded without a bundler): no development warnings
     }
     emit(actions.storageFailed({ operation, error: serializeError(error) }));
   };

@@ -219,11 +219,16 @@ export function createTokenRefresh<Name extends string = 'tokenRefresh'>(
   for (const [option, value] of Object.entries({ maxRetries, refreshRetries, refreshTimeoutMs, refreshBackoffMs, expirySkewMs })) {
     check(isDuration(value) && (option.endsWith('Ms') || Number.isInteger(value)) && (value > 0 || option !== 'refreshTimeoutMs'), option, 'a number >= 0');
   }
-  if (typeof process === 'object' && process.env.NODE_ENV !== 'production') {
-    check(typeof storage?.get === 'function' && typeof storage.set === 'function' && typeof storage.clear === 'function', 'storage', 'an object with get(), set(tokens) and clear()');
-    for (const [option, value] of Object.entries({ isAuthError, isSessionEnded, isTransientError })) check(typeof value === 'function', option, 'a function (error) => boolean');
-    check(typeof name === 'string' && name !== '', 'name', 'a non-empty string');
-    check(typeof scheduler?.now === 'function', 'scheduler', 'an RxJS scheduler');
+  try {
+    if (process.env.NODE_ENV !== 'production') {
+      check(typeof storage?.get === 'function' && typeof storage.set === 'function' && typeof storage.clear === 'function', 'storage', 'an object with get(), set(tokens) and clear()');
+      for (const [option, value] of Object.entries({ isAuthError, isSessionEnded, isTransientError })) check(typeof value === 'function', option, 'a function (error) => boolean');
+      check(typeof name === 'string' && name !== '', 'name', 'a non-empty string');
+      check(typeof scheduler?.now === 'function', 'scheduler', 'an RxJS scheduler');
+    }
+  } catch (error) {
+    // Without `process` (an ES module loaded without a bundler) these checks are skipped.
+    if (!(error instanceof ReferenceError)) throw error;
   }
 
   storage.named?.(name);

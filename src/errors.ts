@@ -45,7 +45,7 @@ export class RefreshTimeoutError extends TokenRefreshError {
   override readonly name = 'RefreshTimeoutError';
   override readonly code = 'REFRESH_TIMEOUT';
   constructor(readonly timeoutMs: number) {
-    super(`The token refresh did not answer within ${timeoutMs} ms (option refreshTimeoutMs).`);
+    super(`The token refresh did not answer within ${timeoutMs} ms (refreshTimeoutMs).`);
   }
 }
 
@@ -59,7 +59,7 @@ export class RefreshUnavailableError extends NamedError {
   readonly name = 'RefreshUnavailableError';
   readonly code = 'REFRESH_UNAVAILABLE';
   constructor(cause: unknown) {
-    super('The access token could not be refreshed now (offline, timeout or server error); the session is kept and the refresh tried again later.', { cause });
+    super('Could not refresh the access token now (offline, timeout or server error); the session is kept and the refresh retried later.', { cause });
   }
 }
 
@@ -81,10 +81,10 @@ export class RetryLimitError extends NamedError {
   ) {
     super(
       retries === 0
-        ? 'The request got an auth error and was not replayed (maxRetries: 0); the next request gets a refreshed token.'
+        ? 'Auth error; not replayed (maxRetries: 0).'
         : replaced
-        ? `Auth errors kept coming for tokens that other refreshes had already replaced: tokens are replaced faster than this request completes. Make access tokens outlive your slowest request (maxRetries: ${retries}).`
-        : `The request still failed with an auth error after ${retries} token refresh(es), so the token is not the problem: check the user's permissions, or what your isAuthError option counts as an auth error (maxRetries: ${retries}).`,
+        ? `Auth errors kept coming for tokens already replaced: tokens expire faster than this request completes; make them outlive it (maxRetries: ${retries}).`
+        : `Still an auth error after ${retries} refresh(es), so the token is not the problem: check permissions, or your isAuthError (maxRetries: ${retries}).`,
       { cause },
     );
   }
@@ -98,7 +98,7 @@ export class LoggedOutError extends NamedError {
   readonly name = 'LoggedOutError';
   readonly code = 'LOGGED_OUT';
   constructor() {
-    super('The session this request started in has ended (logout or another login); it was not sent again.');
+    super('The session this request started in has ended (logout or another login); not sent again.');
   }
 }
 
@@ -107,7 +107,7 @@ export class NotAuthenticatedError extends NamedError {
   readonly name = 'NotAuthenticatedError';
   readonly code = 'NOT_AUTHENTICATED';
   constructor() {
-    super('No access token: log in and call auth.setTokens(tokens) first. The request was not sent.');
+    super('No access token: log in and call auth.setTokens() first; not sent.');
   }
 }
 
@@ -117,7 +117,7 @@ export class EpicNotRunningError extends NamedError {
   readonly code = 'EPIC_NOT_RUNNING';
   constructor() {
     super(
-      'A token refresh is needed but auth.epic is not running: add auth.epic to your root epic (combineEpics(auth.epic, ...)) and call epicMiddleware.run(rootEpic).',
+      'A refresh is needed but auth.epic is not running: add auth.epic to your root epic and call epicMiddleware.run().',
     );
   }
 }

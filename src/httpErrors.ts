@@ -37,8 +37,11 @@ export function isUnauthorized(error: unknown): boolean {
 
 const networkCodes = new Set(['ERR_NETWORK', 'ECONNABORTED', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EAI_AGAIN', 'EPIPE', 'UND_ERR_SOCKET']);
 
-/** How each runtime's fetch words "no answer": Chromium, undici, Firefox, Safari, React Native. */
-const networkFailure = /^(failed to fetch|fetch failed|networkerror|load failed|network request failed)/i;
+/**
+ * How each runtime's fetch words "no answer", or an answer cut off in its body: Chromium, undici,
+ * Firefox, Safari, React Native.
+ */
+const networkFailure = /^(failed to fetch|fetch failed|networkerror|network error|load failed|network request failed|terminated)/i;
 
 /**
  * The default `isSessionEnded`: the refresh endpoint's own "no" to the refresh token, the only
@@ -75,5 +78,5 @@ export function isTransientError(error: unknown): boolean {
 
 /** @internal A fetch that got no answer, as opposed to a TypeError in the code around it. */
 export function isNetworkFailure(error: unknown): boolean {
-  return error instanceof TypeError && networkFailure.test(error.message);
+  return error instanceof TypeError && (networkFailure.test(error.message) || networkCodes.has((error.cause as StatusCarrier | undefined)?.code as string));
 }

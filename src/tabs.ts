@@ -20,7 +20,13 @@ export function browserLocks(): LocksLike | null {
   return (globalThis.navigator as { locks?: LocksLike } | undefined)?.locks ?? null;
 }
 
-/** @internal Callers guard it with `typeof process === 'object' && process.env.NODE_ENV !== 'production'`, inline, so bundlers drop the message from production builds. */
+/**
+ * @internal Callers guard it inline with `try { if (process.env.NODE_ENV !== 'production') devWarn(…) } catch {}`:
+ * bundlers replace the condition and drop the message from production builds (a helper function
+ * would keep it), and where `process` does not exist (an ES module without a bundler) the
+ * ReferenceError is caught. `typeof process` would not do: Vite and webpack 5 define
+ * `process.env.NODE_ENV` but no `process`, so no warning would ever show in their development builds.
+ */
 export function devWarn(message: string): void {
   console.warn(`[redux-observable-token-refresh] ${message}`);
 }
@@ -36,7 +42,11 @@ export function syncTabs(storage: TokenStorage, name: string): TokenStorage {
   const Channel = typeof document === 'object' ? globalThis.BroadcastChannel : undefined;
   const locks = Channel && browserLocks();
   if (!Channel || !locks) {
-    if (typeof process === 'object' && process.env.NODE_ENV !== 'production' && typeof document === 'object') devWarn('syncTabs: BroadcastChannel or Web Locks (https or localhost) missing; each tab refreshes on its own.');
+    try {
+      if (process.env.NODE_ENV !== 'production' && typeof document === 'object') devWarn('syncTabs: BroadcastChannel or Web Locks (https or localhost) missing; each tab refreshes on its own.');
+    } catch {
+      // no `process`: no development warnings
+    }
     if (!Channel) return storage;
   }
   const channel = new Channel(`${name}:tokens`);

@@ -116,10 +116,14 @@ export function oauth2RefreshGrant(options: OAuth2RefreshGrantOptions): OAuth2Re
   const endpoint = resolveEndpoint(tokenEndpoint);
   check(endpoint === undefined || isSafeEndpoint(endpoint), 'tokenEndpoint', "an https URL (plain http only on loopback: localhost, 127.0.0.1, [::1])");
   const scopeParam = Array.isArray(scope) ? scope.join(' ') : (scope as string | undefined);
-  if (clientSecret !== undefined && typeof process === 'object' && process.env.NODE_ENV !== 'production' && typeof window !== 'undefined' && typeof document !== 'undefined') {
-    console.warn(
-      'oauth2RefreshGrant: a clientSecret in code that runs in a browser is readable by anyone who loads the page. Register the app as a public client (no secret, PKCE at login), or refresh through your backend.',
-    );
+  try {
+    if (process.env.NODE_ENV !== 'production' && clientSecret !== undefined && typeof window !== 'undefined' && typeof document !== 'undefined') {
+      console.warn(
+        'oauth2RefreshGrant: a clientSecret in code that runs in a browser is readable by anyone who loads the page. Register the app as a public client (no secret, PKCE at login), or refresh through your backend.',
+      );
+    }
+  } catch {
+    // no `process` (an ES module loaded without a bundler): no development warnings
   }
   // The scope granted by the latest answer, for the refresh token that answer came with.
   let granted: { refreshToken: string; scope: readonly string[] } | undefined;

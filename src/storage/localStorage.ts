@@ -28,7 +28,11 @@ export function localStorageStorage(key?: string, options: LocalStorageOptions =
   if (!storage) {
     throw new TypeError('localStorageStorage: there is no localStorage here; pass { storage } or use memoryStorage().');
   }
-  if (typeof process === 'object' && process.env.NODE_ENV !== 'production' && !locks) devWarn('localStorageStorage: no Web Locks (navigator.locks needs https or localhost), so two tabs may refresh at once and spend one rotating refresh token.');
+  try {
+    if (process.env.NODE_ENV !== 'production' && !locks) devWarn('localStorageStorage: no Web Locks (navigator.locks needs https or localhost), so two tabs may refresh at once and spend one rotating refresh token.');
+  } catch {
+    // no `process`: no development warnings
+  }
   const name = () => key ?? 'tokenRefresh';
   return {
     get: () => parseTokens(storage.getItem(name())),
