@@ -6,7 +6,7 @@ import { mkdtemp, mkdir, writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeJwt, jwtVerify } from 'jose';
-import { startAuthServer, type AuthServer, type AuthServerOptions } from '../demo/server/authServer';
+import { REFRESH_COOKIE, startAuthServer, type AuthServer, type AuthServerOptions } from '../demo/server/authServer';
 
 const SECRET = 'test-secret-that-is-long-enough-for-hs256';
 
@@ -292,6 +292,112 @@ describe('demo auth server', () => {
     ]);
     expect((await post('/control/reset', {})).status).toBe(204);
     expect(server!.stats()).toMatchObject({ logins: 0, apiRequests: 0, recent: [] });
+  });
+
+  describe('cookie mode: the refresh token in an HttpOnly cookie', () => {
+    /** Each Set-Cookie answer, as a browser would keep it: the value and its attributes. */
+    const cookieOf = (response: Response) => {
+      const header = response.headers.get('set-cookie') ?? '';
+      const [pair = '', ...attributes] = header.split(';').map((part) => part.trim());
+      const [name, value] = [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)];
+      return { header, name, value, attributes };
+    };
+    const postWithCookie = (path: string, cookie?: string) =>
+      fetch(server!.url + path, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', ...(cookie ? { Cookie: `${REFRESH_COOKIE}=${cookie}` } : {}) },
+        body: '{}',
+      });
+
+    test('login sets an HttpOnly, SameSite=Strict, Path=/auth cookie and leaves the refresh token out of the body', async () => {
+      await start({ refreshTtlMs: 60_000 });
+      const response = await post('/auth/login', { username: 'demo', password: 'demo', refreshTokenIn: 'cookie' });
+      expect(response.status).toBe(200);
+      const body = (await response.json()) as Record<string, unknown>;
+      expect(body).toMatchObject({ accessToken: expect.any(String), expiresIn: 15, tokenType: 'Bearer' });
+      expect(body).not.toHaveProperty('refreshToken');
+      const cookie = cookieOf(response);
+      expect(cookie.name).toBe(REFRESH_COOKIE);
+      expect(cookie.value.length).toBeGreaterThan(20);
+      expect(cookie.attributes).toEqual(['HttpOnly', 'SameSite=Strict', 'Path=/auth', 'Max-Age=60']);
+      expect((await post('/auth/login', { username: 'demo', password: 'demo', refreshTokenIn: 'header' })).status).toBe(400);
+    });
+
+    test('refresh reads the cookie, rotates it, and a spent cookie presented again revokes the session', async () => {
+      await start();
+      const first = cookieOf(await post('/auth/login', { username: 'demo', password: 'demo', refreshTokenIn: 'cookie' })).value;
+      const refreshed = await postWithCookie('/auth/refresh', first);
+      expect(refreshed.status).toBe(200);
+      const body = (await refreshed.json()) as { accessToken: string };
+      expect(body).not.toHaveProperty('refreshToken');
+      expect(decodeJwt(body.accessToken).gen).toBe(2);
+      const second = cookieOf(refreshed).value;
+      expect(second).not.toBe(first);
+
+      // Two tabs spending the same cookie: the second one is reuse, and the whole session ends.
+      const reused = await postWithCookie('/auth/refresh', first);
+      expect(reused.status).toBe(401);
+      expect(await reused.json()).toMatchObject({ error: 'invalid_grant' });
+      expect(cookieOf(reused).attributes).toContain('Max-Age=0');
+      expect((await postWithCookie('/auth/refresh', second)).status).toBe(401);
+      expect(server!.stats()).toMatchObject({ refreshCalls: 3, cookieRefreshCalls: 3, refreshOk: 1, reuseDetections: 1 });
+    });
+
+    test('no cookie: 401 invalid_grant (no session to restore); logout revokes the cookie\'s session and clears it', async () => {
+      await start();
+      const none = await postWithCookie('/auth/refresh');
+      expect(none.status).toBe(401);
+      expect(await none.json()).toMatchObject({ error: 'invalid_grant' });
+
+      const cookie = cookieOf(await post('/auth/login', { username: 'demo', password: 'demo', refreshTokenIn: 'cookie' })).value;
+      const logout = await postWithCookie('/auth/logout', cookie);
+      expect(logout.status).toBe(204);
+      expect(cookieOf(logout)).toMatchObject({ value: '', attributes: expect.arrayContaining(['Max-Age=0', 'Path=/auth']) });
+      expect((await postWithCookie('/auth/refresh', cookie)).status).toBe(401);
+      // The body's refresh token still wins where both are sent: the storage mode is unchanged.
+      const tokens = await login();
+      expect((await fetch(`${server!.url}/auth/refresh`, {
+        method: 'POST', headers: { 'Content-Type': 'application/json', Cookie: `${REFRESH_COOKIE}=garbage` }, body: JSON.stringify({ refreshToken: tokens.refreshToken }),
+      })).status).toBe(200);
+    });
+  });
+
+  test('/control/reset-stats zeroes the counters only: an injected fault and the sessions stay', async () => {
+    await start();
+    const tokens = await login();
+    expect((await post('/control/fail-refresh', { status: 503, times: 1 })).status).toBe(204);
+    expect((await post('/control/reset-stats', {})).status).toBe(204);
+    expect(server!.stats()).toMatchObject({ logins: 0, refreshCalls: 0, recent: [] });
+    expect((await refresh(tokens.refreshToken)).status).toBe(503);
+    expect((await refresh(tokens.refreshToken)).status).toBe(200);
+    expect(server!.stats()).toMatchObject({ refreshCalls: 2, refreshOk: 1, refreshFailed: 1 });
+  });
+
+  test('the terminal log has a line for each login, refresh (with its outcome) and logout, as `quiet` says', async () => {
+    const lines: string[] = [];
+    const spy = jest.spyOn(console, 'log').mockImplementation((line: unknown) => void lines.push(String(line)));
+    try {
+      await start({ quiet: false });
+      const tokens = await login();
+      await post('/control/fail-refresh', { status: 500, times: 1 });
+      expect((await refresh(tokens.refreshToken)).status).toBe(500);
+      const rotated = (await (await refresh(tokens.refreshToken)).json()) as Tokens;
+      expect((await refresh(tokens.refreshToken)).status).toBe(401); // reuse of a spent token
+      await post('/auth/logout', { refreshToken: rotated.refreshToken });
+    } finally {
+      spy.mockRestore();
+    }
+    const sid = /login demo \(session (\w+)\)/.exec(lines.join('\n'))?.[1];
+    expect(sid).toBeDefined();
+    expect(lines).toEqual([
+      `[auth-server] login demo (session ${sid})`,
+      '[auth-server] control: next 1 refresh call(s) fail with 500',
+      '[auth-server] refresh 500 server_error: failure injected by failNextRefresh',
+      `[auth-server] refresh 200: session ${sid} now at token gen 2`,
+      `[auth-server] refresh token reuse detected: session ${sid} revoked`,
+      '[auth-server] refresh 401 invalid_grant: refresh token already used; session revoked',
+      `[auth-server] logout: session ${sid} revoked`,
+    ]);
   });
 
   test('every request ends: bad JSON is 400, unknown routes 404, wrong methods 405', async () => {

@@ -327,6 +327,29 @@ describe('3. storage faults never hang anything', () => {
       expect(store.types()).toEqual(['storageFailed', 'tokensSet']);
     }));
 
+  test.each([
+    ['clear still works', false],
+    ['clear fails too', true],
+  ])("a login whose storage write fails never brings the previous user's stored tokens back (%s)", (_, clearFails) =>
+    ts.run(({ flush }) => {
+      const { storage, fail } = faultyStorage();
+      const server = new FakeServer(() => ts.now());
+      const auth = createTokenRefresh({ refresh: server.refresh, storage: { ...storage, lock: (task) => task() } });
+      const store = runEpic(auth);
+      auth.setTokens({ accessToken: fakeJwt({ sub: 'ada' }), refreshToken: 'r-ada' });
+      fail.set = true;
+      fail.clear = clearFails;
+      const bob = server.login();
+      auth.setTokens(bob);
+      server.validAccess = 'expired-on-server'; // bob's 401 makes this tab refresh under its lock
+      const sent: string[] = [];
+      auth.authorized((token) => (sent.push(token), server.request(token))).subscribe({ error: () => {} });
+      flush();
+      expect(sent).toEqual([bob.accessToken, 'access-1']);
+      expect(server.spent).toEqual([bob.refreshToken]);
+      expect(store.state.status).toBe('authenticated');
+    }));
+
   test('an async storage whose write rejects is reported the same way, and nothing is unhandled', async () => {
     const auth = createTokenRefresh({
       refresh: () => of({ accessToken: 'x' }),

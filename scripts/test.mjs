@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /**
  * `npm test`: every check a release needs, in one run, ending with one line `N passed, N failed`
- * that CI reads. Jest tests count one each; the type check, the build, publint and
- * @arethetypeswrong/cli count one each; the stack matrix (scripts/stacks.ts) counts five per stack. Extra arguments go to jest (e.g. a test path).
+ * that CI reads. Jest tests count one each; the type check, the build (before jest, whose pack test
+ * reads it), publint and @arethetypeswrong/cli count one each; the stack matrix (scripts/stacks.ts) counts five per stack. Extra arguments go to jest (e.g. a test path).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
@@ -23,6 +23,8 @@ const jestArgs = process.argv.slice(2);
 const onlyJest = jestArgs.length > 0;
 
 if (!onlyJest) step('type check', 'npx', ['tsc', '--noEmit', '-p', '.']);
+// Before jest: __tests__/pack.test.ts checks the tarball `npm pack` makes of this build.
+const built = !onlyJest && step('build (tsup)', 'npx', ['tsup']);
 
 mkdirSync('.test-results', { recursive: true });
 rmSync('.test-results/jest.json', { force: true });
@@ -42,7 +44,7 @@ try {
   failures.push('jest produced no report');
 }
 
-if (!onlyJest && step('build (tsup)', 'npx', ['tsup'])) {
+if (!onlyJest && built) {
   step('publint', 'npx', ['publint', '--strict']);
   step('attw', 'npx', ['attw', '--pack', '.']);
   stackMatrix();

@@ -141,6 +141,8 @@ export function createCoordinator({ storage, actions, now, expirySkewMs, retryBa
   let lastError: SerializedAuthError | null = null;
   /** The current token once the API said 401 to it: never sent again. */
   let rejectedToken: string | undefined;
+  /** The access token storage holds, as far as this tab knows (its last write, read or storage event). */
+  let seen: string | undefined;
   /** The token a refresh was started for before it expired. Never a second time of our own accord. */
   let proactive: string | undefined;
 
@@ -236,7 +238,9 @@ export function createCoordinator({ storage, actions, now, expirySkewMs, retryBa
     rejectedToken = undefined;
     if (persist) {
       const stored: StoredTokens = { accessToken: next.accessToken, refreshToken: next.refreshToken, expiresAt: next.expiresAt, sessionId: next.identity.id, version: ++next.identity.version };
-      store.set(stored);
+      // Storage must not keep tokens we have moved on from: a previous user's, or a spent refresh token.
+      if (store.set(stored)) seen = next.accessToken;
+      else store.clear();
     }
     emit(action);
     release(done, null);
@@ -329,23 +333,25 @@ export function createCoordinator({ storage, actions, now, expirySkewMs, retryBa
       if (restored) establish(restored, actions.tokensSet(expiry(restored)), false);
       else end(null, actions.loggedOut(), false);
     };
-    stored.then(hydrate);
     // A storage that never answers (IndexedDB blocked by another tab) must not hold every request.
-    scheduler.schedule(() => {
+    const timer = scheduler.schedule(() => {
       if (cycle !== hydration) return;
       const error = new Error(`storage.get() did not answer within ${hydrationTimeoutMs} ms`);
       error.name = 'TimeoutError';
       report('get', error);
       hydrate(null);
     }, hydrationTimeoutMs);
+    stored.then((tokens) => (timer.unsubscribe(), hydrate(tokens)));
   } else {
     session = load(stored, newIdentity(stored ?? undefined), false);
+    seen = stored?.accessToken;
   }
 
   // Another tab changed the shared storage: it logged out, logged in, or refreshed. Its tokens
   // replace ours and end a refresh we were running; the store hears of it like of a login.
   storage.subscribe?.((tokens) => {
     if (!tokens) return logout(true);
+    seen = tokens.accessToken;
     const adopted = adopt(tokens);
     if (adopted) establish(adopted, actions.tokensSet(expiry(adopted)), false);
   });
@@ -360,8 +366,11 @@ export function createCoordinator({ storage, actions, now, expirySkewMs, retryBa
     storage: store,
     lock: storage.lock?.bind(storage),
     adoptStored(current) {
-      const found = store.get();
-      const adopted = current === cycle && !isThenable(found) ? adopt(found) : null;
+      const found = store.get() as StoredTokens | null;
+      // Only news counts: what storage held when we last wrote or heard is ours, or a previous user's
+      // left behind by a write that failed.
+      const adopted = current === cycle && !isThenable(found) && found?.accessToken !== seen ? adopt(found) : null;
+      if (adopted) seen = found!.accessToken;
       if (adopted) establish(adopted, (adopted.identity === session?.identity ? actions.refreshSucceeded : actions.tokensSet)(expiry(adopted)), false);
       return !!adopted;
     },

@@ -50,6 +50,8 @@ export function syncTabs(storage: TokenStorage, name: string): TokenStorage {
     if (!Channel) return storage;
   }
   const channel = new Channel(`${name}:tokens`);
+  // Node (tests, server-side rendering with a document shim) keeps a process alive for an open channel.
+  (channel as { unref?: () => void }).unref?.();
   const listeners = new Set<(tokens: Tokens | null) => void>();
   channel.onmessage = ({ data }: MessageEvent<{ tokens?: Tokens }>) => {
     const tokens = data?.tokens ?? null;

@@ -6,8 +6,8 @@ import { combineEpics, createEpicMiddleware } from 'redux-observable';
 import type { Reducer, UnknownAction } from 'redux';
 import { auth } from './auth';
 import { panels } from './panel';
-import { loginEpic, logoutEpic, sessionSlice } from './features/session';
-import { activitySlice, resetEpic, statsEpic } from './features/activity';
+import { loginEpic, logoutEpic, restoreEpic, sessionSlice } from './features/session';
+import { activitySlice, refreshAttemptsEpic, resetEpic, statsEpic } from './features/activity';
 
 const coreReducers = {
   [auth.reducerPath]: auth.reducer,
@@ -34,8 +34,10 @@ epicMiddleware.run(
     auth.epic,
     loginEpic,
     logoutEpic,
+    restoreEpic,
     statsEpic,
     resetEpic,
+    refreshAttemptsEpic,
     ...panels.flatMap((panel) => panel.epics ?? []),
   ),
 );

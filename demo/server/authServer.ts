@@ -3,6 +3,11 @@
  * tokens, single-use rotating refresh tokens with reuse detection, and control routes that produce the
  * situations a refresh client must survive (server-side expiry, revocation, slow or failing refreshes).
  *
+ * The first-party routes serve both session models: the refresh token in the JSON body (the app keeps
+ * it, e.g. in localStorage), or, for a login with `refreshTokenIn: 'cookie'`, in an HttpOnly,
+ * `SameSite=Strict`, `Path=/auth` cookie that JavaScript never sees. Both rotate on every refresh,
+ * with the same reuse detection.
+ *
  * Every decision (401 or 200, rotate or reject) is taken when a request arrives; latency only delays
  * the answer. That is what makes a "late 401" possible: a request sent with the old token just before a
  * refresh is rejected, and the client only learns it after the refresh has already landed.
@@ -41,7 +46,7 @@ export interface AuthServerOptions {
   oauthRotateRefreshTokens?: boolean;
   /** HS256 key, so tests can verify tokens themselves. @default 32 random bytes per server */
   jwtSecret?: string;
-  /** Silence the one-line event log (logins, refreshes, reuse, controls). @default false */
+  /** Silence the one-line event log (logins, refreshes, logouts, reuse, controls). @default false */
   quiet?: boolean;
 }
 
@@ -57,10 +62,15 @@ export interface RequestRecord {
   replaced: boolean;
 }
 
+/** The refresh cookie: HttpOnly, `SameSite=Strict`, sent only to `/auth` (refresh and logout). */
+export const REFRESH_COOKIE = 'demo_refresh';
+
 export interface Stats {
   apiRequests: number; api401: number; apiOk: number;
   /** Calls to /auth/refresh and refresh_token grants at /oauth/token; each ends Ok or Failed. */
   refreshCalls: number; refreshOk: number; refreshFailed: number;
+  /** Of the refresh calls, those that carried the refresh cookie (and no token in the body). */
+  cookieRefreshCalls: number;
   reuseDetections: number; logins: number;
   /** API requests whose token's session had already moved to a newer generation (on arrival). */
   requestsWithReplacedToken: number;
@@ -79,6 +89,8 @@ export interface AuthServerControl {
   /** Answer the next `times` refresh calls with `status` and `{ error: 'server_error' }`. */
   failNextRefresh(status?: number, times?: number): void;
   setLatency(latency: { apiMs?: number; refreshMs?: number }): void;
+  /** Zero the counters and the recent list only; injected faults, latency and sessions stay. */
+  resetStats(): void;
 }
 
 export interface AuthServer {
@@ -138,7 +150,7 @@ class HttpError extends Error {
 }
 
 const zeroCounters = (): Counters => ({
-  apiRequests: 0, api401: 0, apiOk: 0, refreshCalls: 0, refreshOk: 0, refreshFailed: 0,
+  apiRequests: 0, api401: 0, apiOk: 0, refreshCalls: 0, refreshOk: 0, refreshFailed: 0, cookieRefreshCalls: 0,
   reuseDetections: 0, logins: 0, requestsWithReplacedToken: 0, requestsWithoutToken: 0,
 });
 
@@ -190,6 +202,24 @@ function parseBasic(header: string | undefined): { id: string; secret: string } 
   } catch {
     return 'malformed';
   }
+}
+
+function readCookie(req: IncomingMessage, name: string): string | undefined {
+  for (const part of (req.headers.cookie ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return text(decodeURIComponent(part.slice(eq + 1).trim()));
+  }
+  return undefined;
+}
+
+/**
+ * `Secure` is left out because the demo serves plain http on 127.0.0.1; a real deployment adds it.
+ * `SameSite=Strict` keeps other sites from sending it (no CSRF on /auth/refresh), `Path=/auth`
+ * keeps it off every API request, `HttpOnly` keeps it from scripts (an XSS cannot read it).
+ */
+function refreshCookie(token: string | null, maxAgeS: number): string {
+  const value = token === null ? '' : encodeURIComponent(token);
+  return `${REFRESH_COOKIE}=${value}; HttpOnly; SameSite=Strict; Path=/auth; Max-Age=${token === null ? 0 : maxAgeS}`;
 }
 
 export async function startAuthServer(options: AuthServerOptions = {}): Promise<AuthServer> {
@@ -274,7 +304,7 @@ export async function startAuthServer(options: AuthServerOptions = {}): Promise<
     return { ok: true as const, session, refreshToken: issueRefreshToken(session.sid) };
   }
 
-  async function tokenReply(session: Session, refreshToken: string | undefined, oauth: boolean, scope = session.scope): Promise<Reply> {
+  async function tokenReply(session: Session, refreshToken: string | undefined, oauth: boolean, scope = session.scope, inCookie = false): Promise<Reply> {
     const gen = session.generation;
     const now = Date.now();
     const accessToken = await new SignJWT({ sid: session.sid, gen })
@@ -285,28 +315,49 @@ export async function startAuthServer(options: AuthServerOptions = {}): Promise<
       .setJti(randomUUID())
       .sign(secret);
     const expiresIn = Math.max(1, Math.round(accessTtlMs / 1000));
+    if (inCookie) {
+      const headers: Record<string, string> = refreshToken ? { 'Set-Cookie': refreshCookie(refreshToken, Math.round(refreshTtlMs / 1000)) } : {};
+      return { status: 200, body: { accessToken, expiresIn, tokenType: 'Bearer' }, headers, gen };
+    }
     const body = oauth
       ? { access_token: accessToken, token_type: 'Bearer', expires_in: expiresIn, refresh_token: refreshToken, scope }
       : { accessToken, refreshToken, expiresIn, tokenType: 'Bearer' };
     return { status: 200, body, gen };
   }
 
-  async function refresh(token: string | undefined, oauth: boolean, clientId?: string, scope?: string): Promise<Reply> {
+  async function refresh(token: string | undefined, oauth: boolean, clientId?: string, scope?: string, inCookie = false): Promise<Reply> {
     counters.refreshCalls++;
+    if (inCookie) counters.cookieRefreshCalls++;
     const delayMs = latency.refreshMs + slowNextMs;
     slowNextMs = 0;
-    const done = (reply: Reply): Reply => {
+    const route = oauth ? 'refresh_token grant' : inCookie ? 'refresh (cookie)' : 'refresh';
+    const done = (reply: Reply, sid?: string): Reply => {
       counters[reply.status === 200 ? 'refreshOk' : 'refreshFailed']++;
+      const body = reply.body as { error?: string; error_description?: string } | undefined;
+      const after = delayMs > 0 ? `, answered after ${delayMs} ms` : '';
+      log(
+        reply.status === 200
+          ? `${route} ${reply.status}: session ${sid?.slice(0, 8)} now at token gen ${reply.gen}${after}`
+          : `${route} ${reply.status} ${body?.error ?? ''}: ${body?.error_description ?? ''}${after}`,
+      );
       return { ...reply, delayMs };
     };
     if (failures.times > 0) {
       failures.times--;
       return done({ status: failures.status, body: { error: 'server_error', error_description: 'failure injected by failNextRefresh' } });
     }
-    if (!token) return done({ status: 400, body: { error: 'invalid_request', error_description: 'refresh token missing' } });
+    if (!token) {
+      if (oauth) return done({ status: 400, body: { error: 'invalid_request', error_description: 'refresh token missing' } });
+      // No body field and no cookie: no session to restore (a first visit, or after logout).
+      return done({ status: 401, body: { error: 'invalid_grant', error_description: 'no refresh token: neither a refreshToken field nor the refresh cookie' } });
+    }
     const outcome = redeem(token, clientId, oauth ? oauthRotateRefreshTokens : true, scope);
-    if (!outcome.ok) return done({ status: oauth ? 400 : 401, body: { error: outcome.error, error_description: outcome.description } });
-    return done(await tokenReply(outcome.session, outcome.refreshToken, oauth, scope));
+    if (!outcome.ok) {
+      const reply: Reply = { status: oauth ? 400 : 401, body: { error: outcome.error, error_description: outcome.description } };
+      // A dead refresh cookie is removed, so the browser stops sending it.
+      return done(inCookie ? { ...reply, headers: { 'Set-Cookie': refreshCookie(null, 0) } } : reply);
+    }
+    return done(await tokenReply(outcome.session, outcome.refreshToken, oauth, scope, inCookie), outcome.session.sid);
   }
 
   type Verdict = { ok: true; sub: string; sid: string; gen: number; replaced: boolean } | { ok: false; reply: Reply };
@@ -424,6 +475,10 @@ export async function startAuthServer(options: AuthServerOptions = {}): Promise<
     setLatency({ apiMs = latency.apiMs, refreshMs = latency.refreshMs }) {
       latency = { apiMs: Math.max(0, apiMs), refreshMs: Math.max(0, refreshMs) };
     },
+    resetStats() {
+      counters = zeroCounters();
+      recent = [];
+    },
   };
 
   const stats = (): Stats => ({ ...counters, recent: recent.slice() });
@@ -447,16 +502,29 @@ export async function startAuthServer(options: AuthServerOptions = {}): Promise<
       const body = await readJson(req);
       const user = findUser(body.username, body.password);
       if (!user) return { status: 401, body: { error: 'invalid_credentials', error_description: 'wrong username or password' } };
+      if (body.refreshTokenIn !== undefined && body.refreshTokenIn !== 'body' && body.refreshTokenIn !== 'cookie') {
+        throw badRequest("refreshTokenIn must be 'body' or 'cookie'");
+      }
       const opened = openSession(user.username, null, SCOPES.join(' '));
-      return tokenReply(opened.session, opened.refreshToken, false);
+      if (body.refreshTokenIn === 'cookie') log(`  refresh token in an HttpOnly cookie (${REFRESH_COOKIE}, Path=/auth)`);
+      return tokenReply(opened.session, opened.refreshToken, false, undefined, body.refreshTokenIn === 'cookie');
     },
-    'POST /auth/refresh': async (req) => refresh(text((await readJson(req)).refreshToken), false),
+    // The refresh token comes in the JSON body, or else in the cookie; the answer goes back the same way.
+    'POST /auth/refresh': async (req) => {
+      const fromBody = text((await readJson(req)).refreshToken);
+      const fromCookie = fromBody ? undefined : readCookie(req, REFRESH_COOKIE);
+      return refresh(fromBody ?? fromCookie, false, undefined, undefined, fromCookie !== undefined);
+    },
     'POST /auth/logout': async (req) => {
-      const token = text((await readJson(req)).refreshToken);
-      if (!token) throw badRequest('refreshToken missing');
+      const fromBody = text((await readJson(req)).refreshToken);
+      const token = fromBody ?? readCookie(req, REFRESH_COOKIE);
+      if (!token) throw badRequest('refreshToken missing (no body field, no refresh cookie)');
       const session = sessions.get(refreshTokens.get(token)?.sid ?? '');
-      if (session) revokeFamily(session);
-      return { status: 204 };
+      if (session) {
+        revokeFamily(session);
+        log(`logout: session ${session.sid.slice(0, 8)} revoked`);
+      }
+      return fromBody ? { status: 204 } : { status: 204, headers: { 'Set-Cookie': refreshCookie(null, 0) } };
     },
     'POST /oauth/token': oauthToken,
     'POST /control/expire': async () => acknowledge(control.expireAccessTokens),
@@ -478,6 +546,7 @@ export async function startAuthServer(options: AuthServerOptions = {}): Promise<
       return acknowledge(() => control.setLatency({ apiMs, refreshMs }));
     },
     'POST /control/reset': async () => acknowledge(reset),
+    'POST /control/reset-stats': async () => acknowledge(control.resetStats),
     'GET /stats': async () => ({ status: 200, body: stats() }),
   };
   for (const [path, answer] of Object.entries(apiRoutes)) {

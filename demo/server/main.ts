@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startAuthServer } from './authServer';
+import { DEMO_ACCESS_TTL_S, DEMO_REFRESH_TTL_S, demoServerOptions } from './config';
 
 const { values } = parseArgs({
   options: { port: { type: 'string' }, 'access-ttl': { type: 'string' }, 'refresh-ttl': { type: 'string' } },
@@ -24,16 +25,15 @@ function numberSetting(name: string, raw: string | undefined, fallback: number, 
 }
 
 const port = numberSetting('port', values.port ?? process.env.PORT, 5173, 65_535);
-const accessTtl = numberSetting('access TTL (seconds)', values['access-ttl'] ?? process.env.ACCESS_TTL, 15, 86_400);
-const refreshTtl = numberSetting('refresh TTL (seconds)', values['refresh-ttl'] ?? process.env.REFRESH_TTL, 600, 30 * 86_400);
+const accessTtl = numberSetting('access TTL (seconds)', values['access-ttl'] ?? process.env.ACCESS_TTL, DEMO_ACCESS_TTL_S, 86_400);
+const refreshTtl = numberSetting('refresh TTL (seconds)', values['refresh-ttl'] ?? process.env.REFRESH_TTL, DEMO_REFRESH_TTL_S, 30 * 86_400);
 
 const distDir = fileURLToPath(new URL('../dist', import.meta.url));
 const hasDist = existsSync(join(distDir, 'index.html'));
 
 const server = await startAuthServer({
+  ...demoServerOptions({ accessTtlS: accessTtl, refreshTtlS: refreshTtl }),
   port: Math.trunc(port),
-  accessTtlMs: accessTtl * 1000,
-  refreshTtlMs: refreshTtl * 1000,
   staticDir: hasDist ? distDir : undefined,
 });
 

@@ -12,23 +12,27 @@ export type StorageOperation = 'get' | 'set' | 'clear';
 export function guardStorage(storage: TokenStorage, report: (operation: StorageOperation, error: unknown) => void) {
   /** The last write still in flight: the next waits for it, so a late `set` never overwrites a newer one. */
   let writing: PromiseLike<unknown> | null = null;
-  const write = (operation: StorageOperation, run: () => unknown) => {
+  /** False when a synchronous write failed (reported); a Promise's outcome is reported later. */
+  const write = (operation: StorageOperation, run: () => unknown): boolean => {
+    let ok = true;
     const after = writing;
-    const done = after ? Promise.resolve(after).then(() => call(operation, run)) : call(operation, run);
+    const done = after ? Promise.resolve(after).then(() => call(operation, run)) : call(operation, run, () => (ok = false));
     if (isThenable(done)) {
       const settled: Promise<unknown> = Promise.resolve(done).then(() => {
         if (writing === settled) writing = null;
       });
       writing = settled;
     }
+    return ok;
   };
-  const call = <T>(operation: StorageOperation, run: () => T): T | null => {
+  const call = <T>(operation: StorageOperation, run: () => T, failed?: () => void): T | null => {
     try {
       const result = run();
       return isThenable(result)
         ? (Promise.resolve(result).then(undefined, (error: unknown) => (report(operation, error), null)) as T)
         : result;
     } catch (error) {
+      failed?.();
       report(operation, error);
       return null;
     }

@@ -1,6 +1,8 @@
 import { useEffect, useState } from 'react';
 import { useDispatch, useSelector } from 'react-redux';
-import { auth, tokenInfo } from '../auth';
+import { auth, refreshWindowOpensAt, tokenInfo } from '../auth';
+import { ActivityDock } from '../panels/ActivityPanel';
+import { mode } from '../mode';
 import { panels, type DemoPanel } from '../panel';
 import { logoutRequested } from '../features/session';
 import type { RootState } from '../store';
@@ -22,12 +24,30 @@ function SessionBadge() {
   const now = useNow(1000);
   const info = tokenInfo(auth.getAccessToken());
   const seconds = expiresAt === null ? null : Math.max(0, Math.round((expiresAt - now) / 1000));
+  const windowOpensAt = refreshWindowOpensAt(info, expiresAt);
+  const windowIn = windowOpensAt === null ? null : Math.round((windowOpensAt - now) / 1000);
+  const labels: Record<typeof status, string> = {
+    authenticated: 'Signed in',
+    refreshing: 'Refreshing token…',
+    restoring: 'Restoring session…',
+    unavailable: 'Signed in · refresh unavailable',
+    unauthenticated: 'Signed out',
+  };
+  const label = labels[status];
   return (
     <div className="session" data-testid="session-badge" data-status={status}>
-      <span className={`pill pill-${status}`}>{status === 'refreshing' ? 'Refreshing token…' : 'Signed in'}</span>
+      <span className={`pill pill-${status}`}>{label}</span>
       <span className="session-meta">
         token gen <b data-testid="token-gen">{info?.gen ?? '–'}</b>
         {seconds !== null && <> · expires in {duration(seconds)}</>}
+        {windowIn !== null && (
+          <span
+            data-testid="refresh-window"
+            title="From then on a request refreshes the token before it is sent (the known expiry, expirySkewMs)"
+          >
+            {windowIn > 0 ? <> · refreshed before use in {duration(windowIn)}</> : <> · refreshed before next use</>}
+          </span>
+        )}
       </span>
     </div>
   );
@@ -60,10 +80,13 @@ export function Dashboard() {
           <Logo /> <span>Acme Console</span>
         </div>
         <SessionBadge />
+        <span className="mode-pill" data-testid="session-mode" data-mode={mode} title="Where the refresh token lives (chosen on the sign-in page)">
+          refresh token: {mode === 'cookie' ? 'HttpOnly cookie' : 'localStorage'}
+        </span>
         <div className="user">
           <span className="avatar">{user.slice(0, 1).toUpperCase()}</span>
           <span>{user}</span>
-          <button className="button ghost" onClick={() => dispatch(logoutRequested())}>
+          <button className="button ghost" data-testid="logout" onClick={() => dispatch(logoutRequested())}>
             Log out
           </button>
         </div>
@@ -72,6 +95,7 @@ export function Dashboard() {
         <div className="column-main">{column('main')}</div>
         <aside className="column-side">{column('side')}</aside>
       </div>
+      <ActivityDock />
     </div>
   );
 }

@@ -2,6 +2,7 @@ import { useState, type FormEvent } from 'react';
 import { useDispatch, useSelector } from 'react-redux';
 import type { RootState } from '../store';
 import { loginRequested } from '../features/session';
+import { MODE_LABELS, mode, switchMode, type SessionMode } from '../mode';
 import { Logo } from './Logo';
 
 export function LoginPage() {
@@ -44,6 +45,24 @@ export function LoginPage() {
             Password
             <input name="password" type="password" autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} />
           </label>
+          <fieldset className="mode" data-testid="mode-switch">
+            <legend>Where the refresh token lives</legend>
+            {(Object.keys(MODE_LABELS) as SessionMode[]).map((option) => (
+              <label key={option} className="mode-option">
+                <input
+                  type="radio"
+                  name="mode"
+                  value={option}
+                  data-testid={`mode-${option}`}
+                  checked={mode === option}
+                  onChange={() => switchMode(option)}
+                />
+                <span>
+                  <b>{MODE_LABELS[option].title}</b> <span className="muted">{MODE_LABELS[option].detail}</span>
+                </span>
+              </label>
+            ))}
+          </fieldset>
           {loginError && <p className="form-error" role="alert">{loginError}</p>}
           <button className="button primary wide" type="submit" disabled={submitting}>
             {submitting ? 'Signing in…' : 'Sign in'}

@@ -9,6 +9,7 @@
  */
 import { createAction } from '@reduxjs/toolkit';
 import { tokenInfo } from '../auth';
+import { nextRequestNumber } from './numbers';
 
 export type ClientId = 'rtk-query' | 'fetch';
 export const CLIENT_LABELS: Record<ClientId, string> = { 'rtk-query': 'RTK Query', fetch: 'fetch' };
@@ -42,13 +43,11 @@ export const loadFromEveryClient = createSignal();
 // ---------------------------------------------------------------------------------------------
 // Activity: one call, its attempts, its end
 
-let lastCall = 0;
-
 /** A call of a client. `waiting`: started while a refresh ran, so it waits for the new token. */
 export const clientCallStarted = createAction(
   'clients/callStarted',
   (client: ClientId, key: string, path: string, waiting: boolean) => {
-    const n = ++lastCall;
+    const n = nextRequestNumber();
     return { payload: { call: `${client}-${n}`, n, client, key, path, waiting } };
   },
 );

@@ -8,6 +8,8 @@ import type { Epic } from 'redux-observable';
 import { Subject, catchError, filter, finalize, from, map, merge, mergeMap, of, tap, type Observable } from 'rxjs';
 import type { UnknownAction } from 'redux';
 import { auth, getJson, tokenInfo } from '../auth';
+import { nextRequestNumber } from './numbers';
+import { loginRequested } from './signIn';
 
 export const ENDPOINTS = {
   profile: { label: 'Profile', path: '/api/profile' },
@@ -28,12 +30,10 @@ const summaries: Record<EndpointKey, Summarize> = {
   echo: (body) => `Server accepted token gen ${body.gen}`,
 };
 
-let lastId = 0;
-
 /** Start every endpoint's request at once. */
 export const loadEverything = createAction('requests/loadEverything');
 export const requestStarted = createAction('requests/started', (endpoint: EndpointKey, wave: number) => ({
-  payload: { id: ++lastId, endpoint, wave, at: Date.now() },
+  payload: { id: nextRequestNumber(), endpoint, wave, at: Date.now() },
 }));
 /** Started while a refresh runs: the request waits for the new token instead of being sent. */
 export const requestWaiting = createAction<{ id: number }>('requests/waiting');
@@ -87,7 +87,8 @@ export const requestsSlice = createSlice({
           attempts: 0, gens: [], unauthorized: 0, waited: false, startedAt: payload.at,
         };
         state.latest[payload.endpoint] = payload.id;
-        delete state.byId[payload.id - KEEP];
+        const ids = Object.keys(state.byId);
+        for (const old of ids.slice(0, Math.max(0, ids.length - KEEP))) delete state.byId[Number(old)];
       })
       .addCase(requestWaiting, (state, { payload }) =>
         update(state, payload.id, (entry) => {
@@ -115,9 +116,22 @@ export const requestsSlice = createSlice({
           entry.state = 'failed';
           entry.error = payload.error.message;
         }))
-      .addCase(auth.actions.tokensSet, () => initialState);
+      // A refresh that starts before a request was sent holds it back (a known expiry: the request
+      // itself started the refresh), exactly like a request started during the refresh.
+      .addCase(auth.actions.refreshRequested, (state) => {
+        for (const entry of Object.values(state.byId)) {
+          if (entry.state === 'in-flight' && entry.attempts === 0) {
+            entry.state = 'waiting';
+            entry.waited = true;
+          }
+        }
+      })
+      .addCase(loginRequested, () => initialState);
   },
 });
+
+/** A request started in this status is held back until the token is settled. */
+export const mustWait = (status: string): boolean => status === 'refreshing' || status === 'restoring';
 
 export const loadEverythingEpic: Epic<UnknownAction, UnknownAction, { requests: RequestsState }> = (action$, state$) =>
   action$.pipe(
@@ -136,7 +150,7 @@ export const requestEpic: Epic<UnknownAction, UnknownAction, Record<string, any>
     mergeMap(({ payload: { id, endpoint } }): Observable<UnknownAction> => {
       const progress$ = new Subject<UnknownAction>();
       let attempt = 0;
-      const refreshing = auth.selectState(state$.value as never).status === 'refreshing';
+      const refreshing = mustWait(auth.selectState(state$.value as never).status);
       const call$ = auth
         .authorized((token) => {
           const current = ++attempt;

@@ -7,12 +7,14 @@
 import { createAction, createSlice, isAnyOf } from '@reduxjs/toolkit';
 import type { Epic } from 'redux-observable';
 import type { UnknownAction } from 'redux';
-import { EMPTY, catchError, filter, from, ignoreElements, map, of, switchMap, tap } from 'rxjs';
-import { auth, login, revokeSession, storage } from '../auth';
+import { EMPTY, catchError, concat, defer, filter, from, ignoreElements, map, of, switchMap, tap } from 'rxjs';
+import { auth, control, login, restoreSession, revokeSession, storage, tokenInfo } from '../auth';
+import { mode, type SessionMode } from '../mode';
 import { requestFailed } from './requests';
 import { clientFailed } from './clients';
 
-export const loginRequested = createAction<{ username: string; password: string }>('session/loginRequested');
+export { loginRequested } from './signIn';
+import { loginRequested } from './signIn';
 export const loginSucceeded = createAction('session/loginSucceeded');
 export const loginFailed = createAction<{ message: string }>('session/loginFailed');
 export const logoutRequested = createAction<{ reason?: string } | undefined>('session/logoutRequested');
@@ -23,23 +25,34 @@ export interface SessionState {
   notice: { tone: 'error' | 'info'; title: string; detail?: string; technical?: string; unfinished: number } | null;
   /** The last login attempt's error (wrong password, server down). */
   loginError: string | null;
+  /** This tab had a session (a restore that finds none is no sign-out). */
+  hadSession: boolean;
 }
 
-const initialState: SessionState = { submitting: false, notice: null, loginError: null };
+const initialState: SessionState = { submitting: false, notice: null, loginError: null, hadSession: false };
+/** A session found in storage at page load counts as one. */
+const loadState: SessionState = { ...initialState, hadSession: auth.getAccessToken() !== undefined };
 
 export const sessionSlice = createSlice({
   name: 'session',
-  initialState,
+  initialState: loadState,
   reducers: {},
   extraReducers: (builder) =>
     builder
       .addCase(loginRequested, (state) => ({ ...state, submitting: true, loginError: null }))
-      .addCase(loginSucceeded, () => initialState)
+      .addCase(loginSucceeded, () => ({ ...initialState, hadSession: true }))
+      .addCase(auth.actions.tokensSet, (state) => ({ ...state, hadSession: true }))
+      .addCase(auth.actions.refreshSucceeded, (state) => ({ ...state, hadSession: true }))
       .addCase(loginFailed, (state, { payload }) => ({ ...state, submitting: false, loginError: payload.message }))
       .addCase(logoutRequested, (state, { payload }) => ({
         ...state,
         notice: { tone: 'info', title: 'You have signed out.', detail: payload?.reason, unfinished: 0 },
       }))
+      // Logged out elsewhere (another tab, or the session ended): the login page says so.
+      .addCase(auth.actions.loggedOut, (state) =>
+        state.notice || !state.hadSession
+          ? { ...state, hadSession: false }
+          : { ...state, hadSession: false, notice: { tone: 'info', title: 'You were signed out in another tab.', unfinished: 0 } })
       .addCase(auth.actions.refreshFailed, (state, { payload }) => ({
         ...state,
         notice: {
@@ -60,11 +73,18 @@ export const sessionSlice = createSlice({
       }),
 });
 
+/**
+ * A sign-in starts a new story in the activity panel: its log and counters start afresh (the
+ * activity slice clears them on `loginRequested`), and so do the server's counters.
+ */
 export const loginEpic: Epic<UnknownAction, UnknownAction> = (action$) =>
   action$.pipe(
     filter(loginRequested.match),
     switchMap(({ payload }) =>
-      from(login(payload.username, payload.password)).pipe(
+      concat(
+        control('reset-stats').pipe(catchError(() => EMPTY), ignoreElements()),
+        defer(() => login(payload.username, payload.password)),
+      ).pipe(
         tap((tokens) => auth.setTokens(tokens)),
         map(() => loginSucceeded()),
         catchError((error: Error & { status?: number }) =>
@@ -74,13 +94,35 @@ export const loginEpic: Epic<UnknownAction, UnknownAction> = (action$) =>
     ),
   );
 
-/** Read the refresh token before clearing, so the server can revoke the session it belongs to. */
+/**
+ * Read the refresh token before clearing, so the server can revoke the session it belongs to; in
+ * cookie mode there is none to read: the browser sends the cookie, and the server clears it.
+ */
 export const logoutEpic: Epic<UnknownAction, UnknownAction> = (action$) =>
   action$.pipe(
     filter(logoutRequested.match),
     switchMap(() => {
-      const refreshToken = storage.get()?.refreshToken;
+      const refreshToken = mode === 'cookie' ? undefined : storage.get()?.refreshToken;
       auth.clearTokens();
-      return refreshToken ? revokeSession(refreshToken).pipe(catchError(() => EMPTY), ignoreElements()) : EMPTY;
+      return mode === 'cookie' || refreshToken ? revokeSession(refreshToken).pipe(catchError(() => EMPTY), ignoreElements()) : EMPTY;
     }),
+  );
+
+/** The page load: what was restored, and how. */
+export const pageLoaded = createAction<{ mode: SessionMode; gen: number | null }>('session/pageLoaded');
+export const restoreFinished = createAction<{ mode: SessionMode; restored: boolean; gen: number | null; error?: string }>('session/restoreFinished');
+
+/**
+ * At page load: say so in the activity panel, and in cookie mode ask the server for a session with
+ * the refresh cookie (`auth.restore()`), which shows as status `restoring` until it settles.
+ */
+export const restoreEpic: Epic<UnknownAction, UnknownAction> = () =>
+  concat(
+    defer(() => of(pageLoaded({ mode, gen: tokenInfo(auth.getAccessToken())?.gen ?? null }))),
+    mode === 'cookie'
+      ? defer(() => restoreSession()).pipe(
+          map((restored) => restoreFinished({ mode, restored, gen: tokenInfo(auth.getAccessToken())?.gen ?? null })),
+          catchError((error: Error) => of(restoreFinished({ mode, restored: false, gen: null, error: error?.name ?? String(error) }))),
+        )
+      : EMPTY,
   );

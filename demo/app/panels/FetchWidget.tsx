@@ -13,6 +13,7 @@ import { useStore } from 'react-redux';
 import { authFetch } from 'redux-observable-token-refresh/fetch';
 import { auth } from '../auth';
 import { clock } from '../features/activity';
+import { mustWait } from '../features/requests';
 import {
   clientCallStarted, clientFailed, clientRejected, clientSent, clientSucceeded, describeAttempts, genOf, loadFromEveryClient,
   type Attempts,
@@ -73,16 +74,24 @@ function FetchWidget() {
     const update = (change: (previous: Check) => Check) => {
       if (latest.current === mine) setCheck(change);
     };
-    const waited = auth.selectState(store.getState() as never).status === 'refreshing';
+    const waited = mustWait(auth.selectState(store.getState() as never).status);
     const started = clientCallStarted('fetch', 'echo', '/api/echo', waited);
     const { call } = started.payload;
     store.dispatch(started);
-    update((previous) => ({ ...previous, state: waited ? 'waiting' : 'in-flight', gens: [], unauthorized: 0, waited, error: undefined }));
+    // A new call: nothing of the previous one stays on the card (its "accepted gen 1" included).
+    setCheck(() => ({ state: waited ? 'waiting' : 'in-flight', gens: [], unauthorized: 0, waited }));
 
     const controller = new AbortController();
     let attempt = 0;
+    // A refresh that starts before the first attempt is sent holds the call back (a known expiry).
+    const stopWatching = store.subscribe(() => {
+      if (attempt === 0 && mustWait(auth.selectState(store.getState() as never).status)) {
+        update((previous) => (previous.waited ? previous : { ...previous, state: 'waiting', waited: true }));
+      }
+    });
     observers.set(controller.signal, {
       sent: (gen) => {
+        stopWatching();
         attempt++;
         update((previous) => ({ ...previous, state: 'in-flight', gens: [...previous.gens, gen] }));
         store.dispatch(clientSent({ call, attempt, gen }));
@@ -102,6 +111,8 @@ function FetchWidget() {
       const error = caught instanceof Error ? caught : new Error(String(caught));
       update((previous) => ({ ...previous, state: 'failed', error: error.message }));
       store.dispatch(clientFailed({ call, error: { name: error.name, message: error.message } }));
+    } finally {
+      stopWatching();
     }
   }, [store]);
 

@@ -18,6 +18,8 @@ import { authBaseQuery } from 'redux-observable-token-refresh/rtk-query';
 import { filter, map } from 'rxjs';
 import { auth } from '../auth';
 import { clock } from '../features/activity';
+import { mustWait } from '../features/requests';
+import { loginRequested } from '../features/signIn';
 import {
   clientCallStarted, clientFailed, clientRejected, clientSent, clientSucceeded, createSignal, describeAttempts, genOf, loadFromEveryClient,
   type Attempts,
@@ -42,7 +44,7 @@ const describeError = (error: FetchBaseQueryError): { name: string; message: str
 
 /** Around the adapter: one call, from the hook's trigger to the result the hook gets. */
 const reportCalls = (baseQuery: FetchQuery): FetchQuery => async (args, api, extraOptions) => {
-  const waiting = auth.selectState(api.getState() as never).status === 'refreshing';
+  const waiting = mustWait(auth.selectState(api.getState() as never).status);
   const started = clientCallStarted('rtk-query', api.endpoint, pathOf(args), waiting);
   const { call } = started.payload;
   calls.set(call, { call, attempts: 0, dispatch: api.dispatch });
@@ -115,15 +117,27 @@ const rtkCallsSlice = createSlice({
         }))
       .addCase(clientSucceeded, (state, { payload }) => update(state, payload.call, (entry) => void (entry.state = 'ok')))
       .addCase(clientFailed, (state, { payload }) => update(state, payload.call, (entry) => void (entry.state = 'failed')))
-      .addCase(auth.actions.tokensSet, () => ({ latest: {} }))
+      // A refresh that starts before a call was sent holds it back, as one started during it.
+      .addCase(auth.actions.refreshRequested, (state) => {
+        for (const entry of Object.values(state.latest)) {
+          if (entry.state === 'in-flight' && entry.gens.length === 0) {
+            entry.state = 'waiting';
+            entry.waited = true;
+          }
+        }
+      })
+      .addCase(loginRequested, () => ({ latest: {} }))
       .addCase(auth.actions.loggedOut, () => ({ latest: {} }));
   },
 });
 
-/** A session that ends takes its cached data with it: the next user must not see this one's profile. */
+/**
+ * A session that ends takes its cached data with it: the next user must not see this one's profile.
+ * (Tokens taken over from another tab of the same session keep it.)
+ */
 const resetOnSessionEndEpic: Epic<UnknownAction, UnknownAction> = (action$) =>
   action$.pipe(
-    filter((action) => auth.actions.loggedOut.match(action) || auth.actions.refreshFailed.match(action) || auth.actions.tokensSet.match(action)),
+    filter((action) => auth.actions.loggedOut.match(action) || auth.actions.refreshFailed.match(action) || loginRequested.match(action)),
     map(() => api.util.resetApiState()),
   );
 

@@ -10,6 +10,11 @@ function ScenariosPanel() {
   const running = useSelector((state: { scenarios: { running: ScenarioId | null } }) => state.scenarios.running);
   return (
     <>
+      <p className="panel-note">
+        Each run zeroes the counters, here and on the server. A scenario about the server's 401s first renews a token
+        that is about to enter its refresh window (else the package would refresh before sending, and no 401 would
+        happen); the log says when it does.
+      </p>
       <div className="scenarios">
         {(Object.keys(SCENARIOS) as ScenarioId[]).map((id) => (
           <article className="scenario" key={id}>

@@ -1,0 +1,198 @@
+/**
+ * The README's TypeScript code blocks type-check as written.
+ *
+ * The convention (also in README.md, "Development"), for everyone who edits the README:
+ * - Every fenced block whose language is `ts`, `typescript` or `tsx` is compiled as its own ES module
+ *   (the test appends `export {}` so that a block without imports is a module too), with the
+ *   repository's tsconfig.json: `redux-observable-token-refresh` and its subpaths resolve to the
+ *   source (src/, epics/), like the entries in tsup.config.ts; jest's globals are available.
+ * - A block may use the placeholders declared in PRELUDE below without declaring them. Add one
+ *   there when a new snippet needs it; keep them few and obvious.
+ * - `<!-- readme-check: continues -->` on the line just before a block compiles it in the same module
+ *   as the checked block before it, so it can use that block's imports and names.
+ * - `<!-- readme-check: excerpt-of <path> -->` on the line just before a block checks instead that the
+ *   block is a verbatim part of that file (relative to the repository), which must be one the type
+ *   check (`tsc -p .`) compiles: an excerpt of a test, shown without its imports.
+ * - `<!-- readme-check: skip: <reason> -->` on the line just before a block leaves it out.
+ * Errors are reported with the README's own line numbers.
+ */
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import ts from 'typescript';
+
+const ROOT = resolve(__dirname, '..');
+const README = join(ROOT, 'README.md');
+const VIRTUAL_DIR = join(ROOT, '__readme__');
+
+/** Names a README snippet may use without declaring them. */
+const PRELUDE = `
+declare const accessToken: string;
+declare const refreshToken: string;
+declare const userId: string;
+declare function navigateTo(path: string): import('redux').UnknownAction;
+/** An error tracker's global, as Sentry's browser SDK has it (the part a snippet uses). */
+declare const Sentry: {
+  init(options: {
+    beforeSend?(
+      event: { extra?: Record<string, unknown>; exception?: { values?: Array<{ value?: string }> } },
+      hint: { originalException?: unknown },
+    ): unknown;
+  }): void;
+};
+declare module '@react-native-async-storage/async-storage' {
+  const AsyncStorage: {
+    getItem(key: string): Promise<string | null>;
+    setItem(key: string, value: string): Promise<void>;
+    removeItem(key: string): Promise<void>;
+  };
+  export default AsyncStorage;
+}
+`;
+
+interface Block {
+  /** README line (1-based) of the block's first code line. */
+  line: number;
+  code: string;
+  directive: 'continues' | 'skip' | 'excerpt-of' | null;
+  /** For `excerpt-of`: the file the block is taken from. */
+  source?: string;
+}
+
+/** The README's fenced ts blocks, each with the directive on the line before its fence. */
+export function extractBlocks(markdown: string): Block[] {
+  const lines = markdown.split('\n');
+  const blocks: Block[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const fence = /^(\s*)(`{3,}|~{3,})\s*([\w-]*)/.exec(lines[i]!);
+    if (!fence) continue;
+    const [, indent, marker, language] = fence;
+    const end = lines.findIndex((line, j) => j > i && line.trimStart().startsWith(marker!) && line.trim() === marker);
+    const close = end < 0 ? lines.length : end;
+    if (['ts', 'typescript', 'tsx'].includes(language!.toLowerCase())) {
+      let previous = i - 1;
+      while (previous >= 0 && lines[previous]!.trim() === '') previous--;
+      const comment = /<!--\s*readme-check:\s*(continues|skip|excerpt-of)\b\s*([^\s>]*)/.exec(lines[previous] ?? '');
+      const body = lines.slice(i + 1, close).map((line) => (line.startsWith(indent!) ? line.slice(indent!.length) : line));
+      const directive = (comment?.[1] as Block['directive']) ?? null;
+      blocks.push({ line: i + 2, code: body.join('\n'), directive, ...(directive === 'excerpt-of' ? { source: comment![2] } : {}) });
+    }
+    i = close;
+  }
+  return blocks;
+}
+
+interface Module {
+  fileName: string;
+  text: string;
+  /** For each line of `text`: the README line it came from. */
+  readmeLines: number[];
+}
+
+function toModules(blocks: Block[]): Module[] {
+  const modules: Module[] = [];
+  for (const block of blocks) {
+    if (block.directive === 'skip' || block.directive === 'excerpt-of') continue;
+    const lines = block.code.split('\n');
+    const origin = lines.map((_, index) => block.line + index);
+    const last = modules[modules.length - 1];
+    if (block.directive === 'continues' && last) {
+      last.text += `\n${block.code}`;
+      last.readmeLines.push(...origin);
+    } else {
+      modules.push({ fileName: join(VIRTUAL_DIR, `block-at-line-${block.line}.tsx`), text: block.code, readmeLines: origin });
+    }
+  }
+  for (const module of modules) module.text += '\nexport {};\n';
+  return modules;
+}
+
+/** tsup.config.ts's `entries` (name → source), read as text: importing it would load tsup. */
+function packageEntries(): Record<string, string> {
+  const config = readFileSync(join(ROOT, 'tsup.config.ts'), 'utf8');
+  const body = /export const entries = \{([^}]*)\}/.exec(config)?.[1] ?? '';
+  const found = Object.fromEntries([...body.matchAll(/['"]?([\w-]+)['"]?\s*:\s*['"]([^'"]+)['"]/g)].map((match) => [match[1]!, match[2]!]));
+  if (!found.index) throw new Error('tsup.config.ts: no `export const entries = { index: ... }` found');
+  return found;
+}
+
+function compilerOptions(): ts.CompilerOptions {
+  const config = ts.readConfigFile(join(ROOT, 'tsconfig.json'), ts.sys.readFile);
+  const parsed = ts.parseJsonConfigFileContent(config.config, ts.sys, ROOT);
+  const paths: Record<string, string[]> = {};
+  for (const [entry, source] of Object.entries(packageEntries())) {
+    paths[entry === 'index' ? 'redux-observable-token-refresh' : `redux-observable-token-refresh/${entry}`] = [`./${source}`];
+  }
+  return { ...parsed.options, noEmit: true, baseUrl: ROOT, paths, noUnusedLocals: false, noUnusedParameters: false };
+}
+
+function typeCheck(modules: Module[]): string[] {
+  const prelude = join(VIRTUAL_DIR, 'prelude.d.ts');
+  const virtual = new Map<string, string>([[prelude, PRELUDE], ...modules.map((module) => [module.fileName, module.text] as const)]);
+  const options = compilerOptions();
+  const host = ts.createCompilerHost(options, true);
+  const { getSourceFile, fileExists, readFile } = host;
+  host.fileExists = (fileName) => virtual.has(fileName) || fileExists.call(host, fileName);
+  host.readFile = (fileName) => virtual.get(fileName) ?? readFile.call(host, fileName);
+  host.getSourceFile = (fileName, languageVersion, onError, shouldCreate) => {
+    const text = virtual.get(fileName);
+    return text !== undefined
+      ? ts.createSourceFile(fileName, text, languageVersion, true, fileName.endsWith('.tsx') ? ts.ScriptKind.TSX : ts.ScriptKind.TS)
+      : getSourceFile.call(host, fileName, languageVersion, onError, shouldCreate);
+  };
+  const program = ts.createProgram([prelude, ...modules.map((module) => module.fileName)], options, host);
+  const errors: string[] = [];
+  for (const module of modules) {
+    const file = program.getSourceFile(module.fileName)!;
+    const diagnostics = [...program.getSyntacticDiagnostics(file), ...program.getSemanticDiagnostics(file)];
+    for (const diagnostic of diagnostics) {
+      const { line } = file.getLineAndCharacterOfPosition(diagnostic.start ?? 0);
+      const readmeLine = module.readmeLines[line] ?? module.readmeLines[module.readmeLines.length - 1];
+      errors.push(`README.md:${readmeLine}: ${ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n')}`);
+    }
+  }
+  return errors;
+}
+
+describe('README code blocks', () => {
+  const blocks = extractBlocks(readFileSync(README, 'utf8'));
+
+  test('the README has TypeScript blocks to check (quick start included)', () => {
+    expect(blocks.length).toBeGreaterThanOrEqual(3);
+    expect(blocks.some((block) => block.code.includes('createTokenRefresh('))).toBe(true);
+  });
+
+  test('every TypeScript block type-checks as written', () => {
+    expect(typeCheck(toModules(blocks))).toEqual([]);
+  }, 60_000);
+
+  test('every excerpt is a verbatim part of its file, and that file is type-checked by `tsc -p .`', () => {
+    const config = ts.readConfigFile(join(ROOT, 'tsconfig.json'), ts.sys.readFile);
+    const compiled = new Set(ts.parseJsonConfigFileContent(config.config, ts.sys, ROOT).fileNames.map((file) => resolve(file)));
+    const problems: string[] = [];
+    for (const block of blocks.filter((candidate) => candidate.directive === 'excerpt-of')) {
+      const file = resolve(ROOT, block.source ?? '');
+      if (!compiled.has(file)) problems.push(`README.md:${block.line}: ${block.source} is not compiled by tsconfig.json`);
+      else if (!readFileSync(file, 'utf8').includes(block.code.trim())) problems.push(`README.md:${block.line}: not a verbatim part of ${block.source}`);
+    }
+    expect(problems).toEqual([]);
+  });
+
+  test('the check is not vacuous: a wrong block is reported at its README line', () => {
+    const markdown = ['# x', '', '```ts', "import { createTokenRefresh } from 'redux-observable-token-refresh';", 'createTokenRefresh({ refresh: 42 });', '```', ''].join('\n');
+    const errors = typeCheck(toModules(extractBlocks(markdown)));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/^README\.md:5: /);
+  }, 60_000);
+
+  test('directives: continues joins the block before, skip leaves a block out', () => {
+    const markdown = [
+      '```ts', 'const shared = 1;', '```', '',
+      '<!-- readme-check: continues -->', '```ts', 'const twice: number = shared * 2;', '```', '',
+      '<!-- readme-check: skip: shell output -->', '```ts', '$ this is not TypeScript', '```',
+    ].join('\n');
+    const modules = toModules(extractBlocks(markdown));
+    expect(modules).toHaveLength(1);
+    expect(modules[0]!.readmeLines).toEqual([2, 7]);
+    expect(typeCheck(modules)).toEqual([]);
+  }, 60_000);
+});
