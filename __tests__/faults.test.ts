@@ -311,12 +311,8 @@ describe('3. storage faults never hang anything', () => {
     expect(app.status()).toBe('authenticated');
   });
 
-  // CORE GAP (reported): a login of another user whose storage write fails leaves the previous
-  // user's tokens in storage. The next refresh reads them under the lock (adoptStored), takes them for
-  // another tab's login (their sessionId is not the current login's) and adopts them: the app
-  // silently switches back to the previous user, with that user's token. This tab ended that login
-  // itself; tokens of a login it ended should never be adopted.
-  test.failing("another user's login whose storage write fails, then a refresh: the previous user's stale tokens are not adopted", async () => {
+  // Was a core gap (the previous user's stale tokens adopted); fixed on main in a81a2a6.
+  test("another user's login whose storage write fails, then a refresh: the previous user's stale tokens are not adopted", async () => {
     const storage = faultyStorage();
     const app = startApp({ storage });
     app.auth.setTokens(await loginAs('demo'));
