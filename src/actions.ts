@@ -42,5 +42,23 @@ export function createAuthActions<Name extends string>(name: Name) {
   };
 }
 
+/**
+ * The action creators of `auth.actions`.
+ *
+ * @example
+ * ```ts
+ * const sessionExpiredEpic = (action$: Observable<UnknownAction>) =>
+ *   action$.pipe(filter(auth.actions.refreshFailed.match), map(() => navigateTo('/login')));
+ * ```
+ */
 export type AuthActions = ReturnType<typeof createAuthActions<string>>;
+
+/**
+ * Any action of this package, for a reducer or an epic that handles them all.
+ *
+ * @example
+ * ```ts
+ * const isAuthAction = (action: UnknownAction): action is AuthAction => action.type.startsWith(`${auth.reducerPath}/`);
+ * ```
+ */
 export type AuthAction = ReturnType<AuthActions[keyof AuthActions]>;

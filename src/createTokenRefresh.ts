@@ -117,6 +117,16 @@ export interface CookieModeOptions<Name extends string = 'tokenRefresh'> extends
  */
 export type TokenRefreshOptions<Name extends string = 'tokenRefresh'> = StorageModeOptions<Name> | CookieModeOptions<Name>;
 
+/**
+ * What `createTokenRefresh` returns: the epic and reducer for your store, the actions, and the
+ * operator and methods your code and the adapters use.
+ *
+ * @example
+ * ```ts
+ * export const auth: TokenRefresh = createTokenRefresh({ refresh });
+ * epicMiddleware.run(combineEpics(auth.epic, rootEpic));
+ * ```
+ */
 export interface TokenRefresh<Name extends string = 'tokenRefresh'> {
   /** Add to your root epic. It performs refreshes and tells the store about them. */
   readonly epic: Epic<unknown, UnknownAction, unknown, unknown>;

@@ -54,7 +54,8 @@ export class Browser {
       if (tab === from) continue;
       const event = Object.assign(new Event('storage'), { key, oldValue, newValue: value, storageArea: tab.localStorage });
       if (this.eventDelayMs === 0) tab.events.dispatchEvent(event);
-      else setTimeout(() => tab.events.dispatchEvent(event), this.eventDelayMs);
+      // unref: a test that ends before a late event arrives must not keep jest running.
+      else setTimeout(() => tab.events.dispatchEvent(event), this.eventDelayMs).unref();
     }
   }
 

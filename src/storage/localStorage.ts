@@ -1,6 +1,14 @@
 import { browserLocks, devWarn, tabLock } from '../tabs';
 import { parseTokens, type LocksLike, type SyncTokenStorage } from './types';
 
+/**
+ * Where `localStorageStorage` reads, locks and listens; each can be replaced (tests, sessionStorage).
+ *
+ * @example
+ * ```ts
+ * localStorageStorage('my-app/tokens', { storage: sessionStorage, locks: null });
+ * ```
+ */
 export interface LocalStorageOptions {
   /** @default globalThis.localStorage */
   storage?: Storage;
