@@ -1,3 +1,4 @@
+import vm from 'node:vm';
 import { Observable, defer, mergeMap, of, throwError, timer, type ObservableInput } from 'rxjs';
 import {
   LoggedOutError,
@@ -118,6 +119,21 @@ describe('1. a network outage does not end the session', () => {
       auth.authorized((token) => server.request(token)).subscribe(observer);
       flush();
       expect(seen[0]!.error).toBeInstanceOf(RefreshUnavailableError);
+      expect(store.state.status).toBe('unavailable');
+      expect(auth.getAccessToken()).toBe('access-0');
+    }));
+
+  test("fetch's network TypeError from another realm (an iframe, a test runner) is still an outage, not a bug", () =>
+    ts.run(({ flush }) => {
+      const foreign = vm.runInNewContext("new TypeError('Failed to fetch')") as Error;
+      expect(foreign instanceof TypeError).toBe(false);
+      const server = new FakeServer(() => ts.now());
+      const auth = createTokenRefresh({ refresh: () => throwError(() => foreign), refreshRetries: 0 });
+      const store = runEpic(auth);
+      auth.setTokens(server.tokens);
+      server.validAccess = 'expired-on-server';
+      auth.authorized((token) => server.request(token)).subscribe({ error: () => {} });
+      flush();
       expect(store.state.status).toBe('unavailable');
       expect(auth.getAccessToken()).toBe('access-0');
     }));

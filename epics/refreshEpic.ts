@@ -122,7 +122,7 @@ function runRefresh(cycle: RefreshCycle, config: RefreshEpicConfig): Observable<
       }
       // A TypeError that is not fetch's "no answer" is a bug in the refresh function: retrying it
       // would not help, and could spend a rotating refresh token again.
-      if (error instanceof TypeError && !isNetworkFailure(error)) {
+      if ((error as Error | null)?.name === 'TypeError' && !isNetworkFailure(error)) {
         throw new TokenRefreshError('refresh() failed with a TypeError: a bug in your refresh function (see cause); not retried.', { cause: error });
       }
       throw new RefreshUnavailableError(error);

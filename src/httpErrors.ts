@@ -78,5 +78,7 @@ export function isTransientError(error: unknown): boolean {
 
 /** @internal A fetch that got no answer, as opposed to a TypeError in the code around it. */
 export function isNetworkFailure(error: unknown): boolean {
-  return error instanceof TypeError && (networkFailure.test(error.message) || networkCodes.has((error.cause as StatusCarrier | undefined)?.code as string));
+  // By name, not instanceof: fetch's TypeError may come from another realm (an iframe, a test runner).
+  const e = error as { name?: unknown; message?: unknown; cause?: StatusCarrier } | null;
+  return e?.name === 'TypeError' && (networkFailure.test(String(e.message)) || networkCodes.has(e.cause?.code as string));
 }
