@@ -323,3 +323,14 @@ describe('4. tabs in step for memory storage and cookie mode', () => {
     expect(b.getAccessToken()).toBeUndefined();
   });
 });
+
+test('a restore asked for while auth.epic never runs ends after refreshTimeoutMs with EpicNotRunningError: nothing hangs', () =>
+  ts.run(({ flush }) => {
+    const auth = createTokenRefresh({ refreshTokenIn: 'cookie', refresh: () => of({ accessToken: 'x' }), refreshTimeoutMs: 1_000 });
+    void auth.restore();
+    const errors: Array<{ at: number; name: string }> = [];
+    auth.authorized((token) => of(token)).subscribe({ error: (e) => errors.push({ at: ts.now(), name: e.name }) });
+    flush();
+    expect(errors).toEqual([{ at: 1_000, name: 'EpicNotRunningError' }]);
+    expect(auth.getStatus()).toBe('unauthenticated');
+  }));

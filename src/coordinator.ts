@@ -209,7 +209,10 @@ export function createCoordinator({ storage, actions, now, expirySkewMs, retryBa
     // it expires, and never refreshed early again of our own accord.
     if (session && session.accessToken !== rejectedToken && !(session.expiresAt! <= now())) proactive = session.accessToken;
     const started = open();
-    started.queued = !runner;
+    // Queued for an epic that may never run: after refreshTimeoutMs its waiters learn why.
+    if ((started.queued = !runner)) {
+      scheduler.schedule(() => started.queued && cycle === started && end(new EpicNotRunningError(), actions.loggedOut(), false), hydrationTimeoutMs);
+    }
     emit(actions.refreshRequested({ reason }));
     // Whoever saw that action may have logged out (or in) at once: then there is nothing to refresh.
     if (cycle === started && runner) run(started);

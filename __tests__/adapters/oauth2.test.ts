@@ -4,6 +4,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startEchoServer, type EchoServer } from '../support/echoServer';
 import { genOf, startServer, startSession, type AuthServer } from '../support/realServer';
+import { runEpic } from '../support/harness';
 
 let server: AuthServer;
 beforeAll(async () => {
@@ -255,5 +256,38 @@ describe('issue 11: the refresh call', () => {
     expect(failure).toBeInstanceOf(SyntaxError);
     expect((failure as SyntaxError).message).toBe('The token endpoint answered 200 with a body that is not JSON (text/html).');
     expect(failure).not.toHaveProperty('status'); // no status: network-like, not a rejection of the refresh token
+  });
+});
+
+describe('issue 9: a token endpoint that keeps the refresh token in an HttpOnly cookie', () => {
+  test("credentials: 'include' sends the cookie, and in cookie mode the form carries no refresh token", async () => {
+    const calls: Array<{ credentials?: RequestCredentials; body: string }> = [];
+    const refresh = oauth2RefreshGrant({
+      tokenEndpoint: 'https://auth.example.com/oauth/token',
+      clientId: 'spa',
+      credentials: 'include',
+      fetchFn: async (_input, init) => {
+        calls.push({ credentials: init?.credentials, body: String(init?.body) });
+        return new Response(JSON.stringify({ access_token: 'a1', token_type: 'Bearer', expires_in: 60 }), { headers: { 'content-type': 'application/json' } });
+      },
+    });
+    const auth = createTokenRefresh({ refreshTokenIn: 'cookie', refresh });
+    runEpic(auth);
+    expect(await auth.restore()).toBe(true);
+    expect(auth.getAccessToken()).toBe('a1');
+    expect(calls).toHaveLength(1);
+    expect(calls[0]!.credentials).toBe('include');
+    expect(new URLSearchParams(calls[0]!.body).has('refresh_token')).toBe(false);
+  });
+
+  test("by default no cookie goes with the refresh call (credentials: 'omit')", async () => {
+    let credentials: RequestCredentials | undefined;
+    const refresh = oauth2RefreshGrant({
+      tokenEndpoint: 'https://auth.example.com/oauth/token',
+      clientId: 'spa',
+      fetchFn: async (_input, init) => ((credentials = init?.credentials), new Response(JSON.stringify({ access_token: 'a1', token_type: 'Bearer' }), { headers: { 'content-type': 'application/json' } })),
+    });
+    await refresh('r0', { signal: new AbortController().signal });
+    expect(credentials).toBe('omit');
   });
 });

@@ -58,6 +58,12 @@ export interface OAuth2RefreshGrantOptions {
    * @default Date.now
    */
   now?: () => number;
+  /**
+   * Whether cookies go with the call: `'include'` for a token endpoint that keeps the refresh token
+   * in an HttpOnly cookie (with `refreshTokenIn: 'cookie'`, the form then carries no refresh token).
+   * @default 'omit'
+   */
+  credentials?: RequestCredentials;
 }
 
 /**
@@ -69,7 +75,7 @@ export interface OAuth2RefreshGrantOptions {
  * const auth = createTokenRefresh({ refresh });
  * ```
  */
-export type OAuth2RefreshFn = (refreshToken: string, context: { signal: AbortSignal }) => Promise<Tokens>;
+export type OAuth2RefreshFn = (refreshToken: string | undefined, context: { signal: AbortSignal }) => Promise<Tokens>;
 
 const check = optionChecker('oauth2RefreshGrant');
 
@@ -105,7 +111,7 @@ export function oauth2RefreshGrant(options: OAuth2RefreshGrantOptions): OAuth2Re
   if (typeof options !== 'object' || options === null) {
     throw new TypeError("oauth2RefreshGrant: pass an options object, e.g. oauth2RefreshGrant({ tokenEndpoint, clientId }).");
   }
-  const { tokenEndpoint, clientId, clientSecret, clientAuthentication = 'basic', scope, fetchFn = defaultFetchFn, now = Date.now } = options;
+  const { tokenEndpoint, clientId, clientSecret, clientAuthentication = 'basic', scope, fetchFn = defaultFetchFn, now = Date.now, credentials = 'omit' } = options;
   check(tokenEndpoint instanceof URL || (typeof tokenEndpoint === 'string' && tokenEndpoint !== ''), 'tokenEndpoint', "the token endpoint's URL");
   check(typeof clientId === 'string' && clientId !== '', 'clientId', 'a non-empty string');
   check(clientSecret === undefined || (typeof clientSecret === 'string' && clientSecret !== ''), 'clientSecret', 'a non-empty string, or omitted for a public client');
@@ -126,7 +132,7 @@ export function oauth2RefreshGrant(options: OAuth2RefreshGrantOptions): OAuth2Re
     // no `process` (an ES module loaded without a bundler): no development warnings
   }
   // The scope granted by the latest answer, for the refresh token that answer came with.
-  let granted: { refreshToken: string; scope: readonly string[] } | undefined;
+  let granted: { refreshToken: string | undefined; scope: readonly string[] } | undefined;
 
   // Everything but the refresh token is fixed: build it once.
   const headers: Record<string, string> = { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' };
@@ -142,8 +148,8 @@ export function oauth2RefreshGrant(options: OAuth2RefreshGrantOptions): OAuth2Re
     const body = new URLSearchParams(fixed);
     const asked = scopeParam && granted?.refreshToken === refreshToken ? scopeParam.split(' ').filter((s) => granted!.scope.includes(s)).join(' ') : scopeParam;
     if (asked) body.set('scope', asked);
-    body.set('refresh_token', refreshToken);
-    const response = await fetchFn(endpoint ?? tokenEndpoint, { method: 'POST', headers, body, signal, cache: 'no-store', credentials: 'omit', redirect: 'manual' });
+    if (refreshToken !== undefined) body.set('refresh_token', refreshToken); // cookie mode: the cookie carries it
+    const response = await fetchFn(endpoint ?? tokenEndpoint, { method: 'POST', headers, body, signal, cache: 'no-store', credentials, redirect: 'manual' });
     const arrivedAt = now();
     if (response.type === 'opaqueredirect' || (response.status >= 300 && response.status < 400)) {
       await response.body?.cancel().catch(() => {});
