@@ -6,17 +6,15 @@
  *
  * Without /usr/bin/chromium (or CHROMIUM_PATH) these tests skip with a message; under CI=true they run.
  */
-import { existsSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { build } from 'esbuild';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { CHROMIUM, hasChromium, launchChromium } from './support/chromium';
 
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const ROOT = join(__dirname, '..', '..');
 const inCi = process.env.CI === 'true';
-const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium && !inCi) console.warn(`Skipping the adapters' browser tests: ${CHROMIUM} is missing (apt-get install -y chromium).`);
 const describeInBrowser = hasChromium || inCi ? describe : describe.skip;
 
@@ -93,12 +91,7 @@ describeInBrowser('issue 11: the fetch and axios adapters in Chromium', () => {
     });
     const bundle = bundled.outputFiles[0]!.text;
     [app, other] = await Promise.all([startSite(bundle), startSite(bundle)]);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      timeout: 30_000,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync', '--disable-quic'],
-    });
+    browser = await launchChromium();
   }, 120_000);
 
   afterAll(async () => {

@@ -12,14 +12,13 @@
  * install it; under CI=true they run, and fail if it is missing.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { CHROMIUM, hasChromium, launchChromium } from './support/chromium';
 import { startAuthServer, type AuthServer, type RequestRecord } from '../../demo/server/authServer';
 import { DEMO_ACCESS_TTL_S, demoServerOptions } from '../../demo/server/config';
 
-/** Debian's Chromium; CHROMIUM_PATH points elsewhere (another distribution, or a check of the skip). */
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const ROOT = join(__dirname, '..', '..');
 const DEMO = join(ROOT, 'demo');
 /** Built apart from demo/dist, so a running `npm run demo` is not disturbed. */
@@ -30,7 +29,6 @@ const ENDPOINTS = ['profile', 'items', 'report', 'heartbeat', 'echo'];
 const SLOW_REFRESH_MS = 3000;
 
 const inCi = process.env.CI === 'true';
-const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium && !inCi) {
   console.warn(
     `Skipping the browser tests: ${CHROMIUM} is missing. Install Debian's Chromium with ` +
@@ -118,12 +116,7 @@ describeInBrowser('demo app in Chromium', () => {
     });
     // The demo's own settings (15 s access tokens), as `npm run demo` starts it.
     server = await startAuthServer({ ...demoServerOptions(), port: 0, staticDir: DIST, quiet: true });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      timeout: 30_000,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync', '--disable-quic'],
-    });
+    browser = await launchChromium();
   }, 120_000);
 
   afterAll(async () => {

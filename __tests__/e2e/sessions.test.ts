@@ -9,13 +9,13 @@
  * Without /usr/bin/chromium (or CHROMIUM_PATH) these tests skip, as the demo tests do.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { CHROMIUM, hasChromium, launchChromium } from './support/chromium';
 import { REFRESH_COOKIE, startAuthServer, type AuthServer } from '../../demo/server/authServer';
 import { demoServerOptions } from '../../demo/server/config';
 
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const ROOT = join(__dirname, '..', '..');
 const DEMO = join(ROOT, 'demo');
 /** Its own build directory: the demo suite builds into another, and may run at the same time. */
@@ -25,7 +25,6 @@ const ENDPOINTS = ['profile', 'items', 'report', 'heartbeat', 'echo'];
 type Mode = 'storage' | 'cookie';
 
 const inCi = process.env.CI === 'true';
-const hasChromium = existsSync(CHROMIUM);
 const describeInBrowser = hasChromium || inCi ? describe : describe.skip;
 
 let server: AuthServer;
@@ -87,12 +86,7 @@ describeInBrowser('session models in Chromium: refresh token in localStorage or 
       timeout: 60_000,
     });
     server = await startAuthServer({ ...demoServerOptions(), port: 0, staticDir: DIST, quiet: true });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      timeout: 30_000,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync', '--disable-quic'],
-    });
+    browser = await launchChromium();
   }, 120_000);
 
   afterAll(async () => {
