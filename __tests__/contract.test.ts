@@ -43,6 +43,7 @@ describe('12. no raw token reaches Redux', () => {
         'refreshSucceeded',
         'refreshRequested',
         'refreshFailed',
+        'loggedOut',
         'tokensSet',
         'loggedOut',
       ]);

@@ -294,7 +294,9 @@ function realWorldRun(s: RealWorld): void {
         flush();
 
         const failed = store.actions.filter((a) => auth.actions.refreshFailed.match(a)).length;
-        const loggedOut = store.actions.filter((a) => auth.actions.loggedOut.match(a)).length;
+        const ends = store.actions.filter((a) => auth.actions.loggedOut.match(a)).map((a) => a.payload?.reason);
+        const loggedOut = ends.filter((reason) => reason === 'logout').length;
+        const logins = s.events.filter((e) => e.kind === 'login' || e.kind === 'sameUserLogin').length;
         expect(ts.now()).toBeLessThan(SETTLED_BY);
         expect(violations).toEqual([]);
         expect(maxInFlight).toBeLessThanOrEqual(1);
@@ -306,6 +308,10 @@ function realWorldRun(s: RealWorld): void {
         // A session ends only by the token endpoint's "no" or a logout.
         expect(failed).toBeLessThanOrEqual(definitive);
         expect(loggedOut).toBeLessThanOrEqual(logouts);
+        // Every end says why, and the refused refreshes are exactly the store's refreshFailed.
+        expect(ends.filter((reason) => reason === 'rejected' || reason === 'refreshError')).toHaveLength(failed);
+        expect(ends.filter((reason) => reason === 'otherUser').length).toBeLessThanOrEqual(logins);
+        expect(ends.filter((reason) => !['logout', 'rejected', 'refreshError', 'otherUser'].includes(reason!))).toEqual([]);
         if (loggedIn && failed === 0) expect(auth.getAccessToken()).toBeDefined();
         // No token is refreshed early twice of our own accord.
         expect([...early.values()].filter((n) => n > 1)).toEqual([]);

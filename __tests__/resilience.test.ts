@@ -48,7 +48,7 @@ describe('1. a network outage does not end the session', () => {
       flush();
       expect(seen).toEqual([{ at: 32, error: expect.any(RefreshUnavailableError) }]);
       expect((seen[0]!.error as RefreshUnavailableError).cause).toEqual(offline());
-      expect(store.state).toEqual({ status: 'unavailable', expiresAt: null, lastError: { name: 'RefreshUnavailableError', code: 'REFRESH_UNAVAILABLE', message: expect.any(String) } });
+      expect(store.state).toEqual({ status: 'unavailable', expiresAt: null, lastError: { name: 'RefreshUnavailableError', code: 'REFRESH_UNAVAILABLE', message: expect.any(String) }, ended: null });
       expect(store.types()).toEqual(['tokensSet', 'refreshRequested', 'refreshUnavailable']);
       expect(auth.getAccessToken()).toBe('access-0');
       expect(storage.get()).toEqual({ accessToken: 'access-0', refreshToken: 'refresh-0', sessionId: expect.any(String), version: 1 });
@@ -530,7 +530,7 @@ describe('actions mean what they say (issue 10)', () => {
     const auth = createTokenRefresh({ refresh: () => of({ accessToken: 'x' }) });
     const store = runEpic(auth);
     store.dispatch(auth.actions.refreshSucceeded({ expiresAt: 123 }));
-    expect(store.state).toEqual({ status: 'unauthenticated', expiresAt: null, lastError: null });
+    expect(store.state).toEqual({ status: 'unauthenticated', expiresAt: null, lastError: null, ended: null });
     store.dispatch(auth.actions.tokensSet({ expiresAt: 123 }));
     expect(store.state.status).toBe('unauthenticated');
   });
@@ -541,7 +541,7 @@ describe('actions mean what they say (issue 10)', () => {
       const error = { name: 'TokenRefreshError', message: 'forged' };
       store.dispatch(auth.actions.refreshFailed({ error }));
       store.dispatch(auth.actions.refreshUnavailable({ error }));
-      expect(store.state).toEqual({ status: 'authenticated', expiresAt: null, lastError: null });
+      expect(store.state).toEqual({ status: 'authenticated', expiresAt: null, lastError: null, ended: null });
       expectObservable(auth.authorized((token) => server.request(token, 1, 'v'))).toBe('-(v|)', { v: 'v' });
     }));
 

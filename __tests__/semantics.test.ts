@@ -230,7 +230,8 @@ describe('7. refresh rejected', () => {
       at(20, () => auth.authorized((token) => server.request(token))).subscribe({ error: (e) => later.push(e) });
       flush();
       expect(server.refreshCalls).toBe(1);
-      expect(store.types()).toEqual(['tokensSet', 'refreshRequested', 'refreshFailed']);
+      expect(store.types()).toEqual(['tokensSet', 'refreshRequested', 'refreshFailed', 'loggedOut']);
+      expect(store.actions.at(-1)).toEqual(auth.actions.loggedOut({ reason: 'rejected', elsewhere: false }));
       expect(store.state).toEqual({
         status: 'unauthenticated',
         expiresAt: null,

@@ -69,11 +69,12 @@ describe('marble-testing an epic that uses auth.authorized', () => {
       const state$ = new StateObservable<unknown>(new Subject(), {});
       const rootEpic = combineEpics<UnknownAction, UnknownAction, unknown, Dependencies>(auth.epic, fetchUserEpic);
 
-      expectObservable(rootEpic(action$, state$, { auth, getJSON })).toBe('-r-(fe)', {
+      expectObservable(rootEpic(action$, state$, { auth, getJSON })).toBe('-r-(fle)', {
         r: auth.actions.refreshRequested({ reason: 'unauthorized' }),
         f: auth.actions.refreshFailed({
           error: { name: 'TokenRefreshError', code: 'REFRESH_FAILED', status: 400, message: 'The refresh token was rejected (HTTP 400); the user must log in again.' },
         }),
+        l: auth.actions.loggedOut({ reason: 'rejected', elsewhere: false }),
         e: fetchUserFailed('TokenRefreshError'),
       });
     }));

@@ -17,7 +17,7 @@ import type { UnknownAction } from '../src/reduxTypes';
 import type { Epic } from '../src/reduxTypes';
 import type { AuthActions } from '../src/actions';
 import type { RefreshCoordinator, RefreshCycle } from '../src/coordinator';
-import { RefreshTimeoutError, RefreshUnavailableError, TokenRefreshError } from '../src/errors';
+import { RefreshTimeoutError, RefreshUnavailableError, TokenRefreshError, refused } from '../src/errors';
 import { httpStatusOf, isNetworkFailure } from '../src/httpErrors';
 import { markRefreshSignal } from '../src/refreshSignal';
 import { devWarn } from '../src/tabs';
@@ -115,9 +115,10 @@ function runRefresh(cycle: RefreshCycle, config: RefreshEpicConfig): Observable<
       if (error instanceof TokenRefreshError && !(error instanceof RefreshTimeoutError)) throw error;
       const status = httpStatusOf(error);
       if (isSessionEnded(error)) {
-        throw new TokenRefreshError(
-          `The refresh token was rejected${status === undefined ? '' : ` (HTTP ${status})`}; the user must log in again.`,
-          { cause: error },
+        throw refused(
+          new TokenRefreshError(`The refresh token was rejected${status === undefined ? '' : ` (HTTP ${status})`}; the user must log in again.`, {
+            cause: error,
+          }),
         );
       }
       // A TypeError that is not fetch's "no answer" is a bug in the refresh function: retrying it

@@ -9,6 +9,21 @@ import type { StorageOperation } from './storage/guarded';
 export type RefreshReason = 'unauthorized' | 'expired' | 'scheduled' | 'heartbeat' | 'manual' | 'restore' | 'online' | 'visible';
 
 /**
+ * Why a session ended, as every tab hears it: `logout` (`auth.clearTokens()` or a dispatched
+ * `loggedOut`), `rejected` (the refresh endpoint refused the refresh token: the session expired or
+ * was revoked), `refreshError` (the refresh could not give valid tokens: a bug in `refresh`, a bad
+ * answer), `otherUser` (another user's login replaced it), `storageCleared` (other code removed the
+ * stored tokens), `noSession` (a restore found none: there was no session to end).
+ */
+export type EndReason = 'logout' | 'rejected' | 'refreshError' | 'otherUser' | 'storageCleared' | 'noSession';
+
+/** The end of a session: why, and whether it happened in another tab (`elsewhere`). */
+export interface SessionEnd {
+  reason: EndReason;
+  elsewhere: boolean;
+}
+
+/**
  * The package's actions, namespaced by `name` (default `tokenRefresh`). None carries a token:
  * only expiry times, reasons and serialized errors, so DevTools and persisted state show no secret.
  *
@@ -35,10 +50,12 @@ export function createAuthActions<Name extends string>(name: Name) {
     /** The storage threw or rejected; the session goes on in memory. */
     storageFailed: createAction<{ operation: StorageOperation; error: SerializedAuthError }>(`${name}/storageFailed`),
     /**
-     * The session ended. Dispatch it yourself to log out (auth.epic clears the tokens and fails
-     * the waiting requests), or call `auth.clearTokens()`, which dispatches it.
+     * The session ended, in this tab or another, with why: `{ reason, elsewhere }`. Every tab gets
+     * it for every end (after `refreshFailed` in the tab that refreshed), so one epic on it works
+     * everywhere. Dispatch it yourself, without a payload, to log out (auth.epic clears the tokens
+     * and fails the waiting requests), or call `auth.clearTokens()`, which dispatches it.
      */
-    loggedOut: createAction(`${name}/loggedOut`),
+    loggedOut: createAction<SessionEnd | undefined>(`${name}/loggedOut`),
   };
 }
 

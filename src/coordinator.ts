@@ -1,12 +1,13 @@
 import type { UnknownAction } from './reduxTypes';
 import { EMPTY, Observable, concat, defer, throwError, type SchedulerLike, type Subscriber, type Subscription } from 'rxjs';
-import type { AuthActions, RefreshReason } from './actions';
+import type { AuthActions, EndReason, RefreshReason, SessionEnd } from './actions';
 import {
   EpicNotRunningError,
   LoggedOutError,
   NotAuthenticatedError,
   RefreshUnavailableError,
   TokenRefreshError,
+  isRefusal,
   serializeError,
   type SerializedAuthError,
 } from './errors';
@@ -40,6 +41,8 @@ interface Cycle extends RefreshCycle {
   failure?: unknown;
   /** Reading an async storage at start, not a refresh. */
   hydration?: boolean;
+  /** The EpicNotRunningError timer of a queued cycle, started when the first request waits on it. */
+  timer?: Subscription;
 }
 
 /** Starts the refresh call for a cycle and reports back through `succeed` or `fail`. */
@@ -110,6 +113,9 @@ export interface RefreshCoordinator {
   isOwn(action: unknown): boolean;
 }
 
+/** A user logout in this tab, as a hand-dispatched `loggedOut` shows it before the epic performs it. */
+const LOGOUT: SessionEnd = { reason: 'logout', elsewhere: false };
+
 /**
  * Where a refresh is decided: the session as a small state machine.
  *
@@ -145,6 +151,10 @@ export function createCoordinator({ storage, actions, now, expirySkewMs, retryBa
   let seen: string | undefined;
   /** The token a refresh was started for before it expired. Never a second time of our own accord. */
   let proactive: string | undefined;
+  /** Why the last session ended, for the store. */
+  let ended: SessionEnd | null = null;
+  /** Logins this tab saw end: a late write of one (another tab's refresh racing a logout) is never adopted. */
+  const over = new Set<string>();
 
   const emit = (action: UnknownAction) => {
     own.add(action);
@@ -181,6 +191,10 @@ export function createCoordinator({ storage, actions, now, expirySkewMs, retryBa
       wait$: new Observable<never>((subscriber) => {
         // A refresh can settle synchronously (a cached or mocked answer) before anyone subscribed.
         if (opened.settled) return opened.error ? subscriber.error(opened.error) : subscriber.complete();
+        // Queued for an epic that may never run: after refreshTimeoutMs its waiters learn why.
+        if (opened.queued) {
+          opened.timer ??= scheduler.schedule(() => opened.queued && cycle === opened && end(new EpicNotRunningError(), 'noSession', false, false), hydrationTimeoutMs);
+        }
         waiters.add(subscriber);
         return () => waiters.delete(subscriber);
       }),
@@ -209,10 +223,7 @@ export function createCoordinator({ storage, actions, now, expirySkewMs, retryBa
     // it expires, and never refreshed early again of our own accord.
     if (session && session.accessToken !== rejectedToken && !(session.expiresAt! <= now())) proactive = session.accessToken;
     const started = open();
-    // Queued for an epic that may never run: after refreshTimeoutMs its waiters learn why.
-    if ((started.queued = !runner)) {
-      scheduler.schedule(() => started.queued && cycle === started && end(new EpicNotRunningError(), actions.loggedOut(), false), hydrationTimeoutMs);
-    }
+    started.queued = !runner;
     emit(actions.refreshRequested({ reason }));
     // Whoever saw that action may have logged out (or in) at once: then there is nothing to refresh.
     if (cycle === started && runner) run(started);
@@ -225,47 +236,75 @@ export function createCoordinator({ storage, actions, now, expirySkewMs, retryBa
     done.settled = true;
     done.error = error;
     done.run?.unsubscribe();
+    done.timer?.unsubscribe();
     for (const waiter of done.waiters) {
       if (error) waiter.error(error);
       else waiter.complete();
     }
   }
 
-  /** A session from a login, a refresh, a restore or another tab: state first, then the action, then the waiters. */
-  function establish(next: Session, action: UnknownAction, persist: boolean): void {
+  /**
+   * A session from a login, a refresh, a restore or another tab: state first, then the actions, then
+   * the waiters. A session of another login that it replaces ends, and every tab hears why.
+   */
+  function establish(next: Session, action: UnknownAction, persist: boolean, elsewhere = false, restored = false): void {
     const done = cycle;
+    const previous = session?.identity;
     cycle = null;
     session = next;
     outage = null;
     lastError = null;
+    ended = null;
     rejectedToken = undefined;
     if (persist) {
       const stored: StoredTokens = { accessToken: next.accessToken, refreshToken: next.refreshToken, expiresAt: next.expiresAt, sessionId: next.identity.id, version: ++next.identity.version };
+      if (restored) stored.restored = true;
       // Storage must not keep tokens we have moved on from: a previous user's, or a spent refresh token.
       if (store.set(stored)) seen = next.accessToken;
       else store.clear();
+    }
+    if (previous && previous !== next.identity) {
+      previous.ended ??= new LoggedOutError();
+      over.add(previous.id);
+      emit(actions.loggedOut({ reason: 'otherUser', elsewhere }));
     }
     emit(action);
     release(done, null);
   }
 
-  /** The session ends: its requests still in flight fail with `error`, never replayed in another. */
-  function end(error: unknown, action: UnknownAction | null, clear: boolean): void {
+  /**
+   * The session ends: its requests still in flight fail with `error`, never replayed in another.
+   * `loggedOut` says why to this tab's store; `clear` tells the other tabs, through storage, too.
+   */
+  function end(error: unknown, reason: EndReason, elsewhere: boolean, clear: boolean, announce = true, before?: UnknownAction): void {
     const done = cycle;
     cycle = null;
-    if (session) session.identity.ended = error;
+    if (session) {
+      session.identity.ended = error;
+      over.add(session.identity.id);
+    }
     session = null;
     outage = null;
     rejectedToken = undefined;
-    if (clear) store.clear();
-    if (action) emit(action);
+    ended = { reason, elsewhere };
+    if (clear) {
+      store.clear(reason);
+      seen = undefined;
+    }
+    if (before) emit(before);
+    if (announce) emit(actions.loggedOut(ended));
     release(done, error);
   }
 
-  function logout(announce: boolean): void {
+  /** A logout here (`announce`: not already dispatched as `loggedOut`), or the news of one from another tab. */
+  function logout(announce: boolean, reason: EndReason = 'logout', elsewhere = false): void {
     if (!session && !cycle && !outage) return;
     lastError = null;
-    end(new LoggedOutError(), announce ? actions.loggedOut() : null, true);
+    // Told by another tab: clear storage again (the tab where other code cleared it heard nothing),
+    // unless it holds another login's tokens by now. A late write of this login goes too.
+    const kept = (elsewhere ? store.get() : null) as StoredTokens | null;
+    const clear = !elsewhere || isThenable(kept) || !kept?.accessToken || (kept.sessionId !== undefined && (over.has(kept.sessionId) || kept.sessionId === session?.identity.id));
+    end(new LoggedOutError(), reason, elsewhere, clear, announce);
   }
 
   /** A login: the same identity if it is the same user (JWT `sub`, or the app says so), else the old session ends. */
@@ -283,15 +322,26 @@ export function createCoordinator({ storage, actions, now, expirySkewMs, retryBa
    */
   function adopt(tokens: StoredTokens | null): Session | null {
     if (!tokens || tokens.accessToken === session?.accessToken) return null;
+    // A login this tab saw end (a logout racing another tab's refresh): its late tokens are stale.
+    if (tokens.sessionId !== undefined && over.has(tokens.sessionId)) return null;
     const mine = session?.identity;
-    const same = mine && (tokens.sessionId === undefined ? subjectOf(tokens.accessToken) !== undefined && subjectOf(tokens.accessToken) === subjectOf(session!.accessToken) : tokens.sessionId === mine.id);
-    if (same && (tokens.version ?? Infinity) <= mine.version) return null;
+    const theirs = subjectOf(tokens.accessToken);
+    const ours = session && subjectOf(session.accessToken);
+    // One login: the same id; or the same user (JWT `sub`), as for a second login in this tab; or,
+    // without a `sub` to tell, a restore from the cookie the tabs share, which continues our login.
+    const same =
+      mine &&
+      (tokens.sessionId === mine.id || (theirs !== undefined && ours !== undefined ? theirs === ours : !!tokens.restored && tokens.sessionId !== undefined));
+    if (same && tokens.sessionId === mine.id && (tokens.version ?? Infinity) <= mine.version) return null;
     // Fresh for the half-lifetime rule: the other tab just got them, and 20 s tokens alternating
     // between two tabs must not refresh on every request.
     const next = load(tokens, same ? mine : newIdentity(tokens), true);
     if (!next) return null;
-    if (same) mine.version = tokens.version ?? mine.version;
-    else if (mine) mine.ended = new LoggedOutError();
+    if (same) {
+      // Both tabs now name this login by the id it was stored with, so later writes are news to both.
+      if (tokens.sessionId !== undefined) mine.id = tokens.sessionId;
+      mine.version = tokens.version ?? mine.version;
+    }
     return next;
   }
 
@@ -312,12 +362,13 @@ export function createCoordinator({ storage, actions, now, expirySkewMs, retryBa
     lastError = null;
     // A restore the server said no to: there is no session, which is no error. Waiters ask again
     // and get NotAuthenticatedError.
-    if (!session) return end(null, actions.loggedOut(), false);
+    if (!session) return end(null, 'noSession', false, false);
     lastError = serializeError(error);
     // Storage is cleared only if it still holds the session that failed: another tab may have
     // stored a good one meanwhile.
     const kept = store.get();
-    end(error, actions.refreshFailed({ error: lastError }), isThenable(kept) || kept?.accessToken === failed.accessToken);
+    const clear = isThenable(kept) || kept?.accessToken === failed.accessToken;
+    end(error, isRefusal(error) ? 'rejected' : 'refreshError', false, clear, true, actions.refreshFailed({ error: lastError }));
   }
 
   function status(): AuthStatus {
@@ -334,7 +385,7 @@ export function createCoordinator({ storage, actions, now, expirySkewMs, retryBa
       if (cycle !== hydration) return; // a login or a logout came first, or the timeout
       const restored = load(tokens, newIdentity(tokens ?? undefined), false);
       if (restored) establish(restored, actions.tokensSet(expiry(restored)), false);
-      else end(null, actions.loggedOut(), false);
+      else end(null, 'noSession', false, false);
     };
     // A storage that never answers (IndexedDB blocked by another tab) must not hold every request.
     const timer = scheduler.schedule(() => {
@@ -348,15 +399,18 @@ export function createCoordinator({ storage, actions, now, expirySkewMs, retryBa
   } else {
     session = load(stored, newIdentity(stored ?? undefined), false);
     seen = stored?.accessToken;
+    // In cookie mode a page starts not knowing whether it has a session: it is `restoring`, requests
+    // wait, and the cookie is asked once `auth.epic` runs. `auth.restore()` joins that.
+    if (!session && cookie) start('restore');
   }
 
   // Another tab changed the shared storage: it logged out, logged in, or refreshed. Its tokens
   // replace ours and end a refresh we were running; the store hears of it like of a login.
-  storage.subscribe?.((tokens) => {
-    if (!tokens) return logout(true);
+  storage.subscribe?.((tokens, reason = 'storageCleared') => {
+    if (!tokens) return logout(true, reason, true);
     seen = tokens.accessToken;
     const adopted = adopt(tokens);
-    if (adopted) establish(adopted, actions.tokensSet(expiry(adopted)), false);
+    if (adopted) establish(adopted, (adopted.identity === session?.identity ? actions.refreshSucceeded : actions.tokensSet)(expiry(adopted)), false, true);
   });
 
   return {
@@ -372,9 +426,16 @@ export function createCoordinator({ storage, actions, now, expirySkewMs, retryBa
       const found = store.get() as StoredTokens | null;
       // Only news counts: what storage held when we last wrote or heard is ours, or a previous user's
       // left behind by a write that failed.
-      const adopted = current === cycle && !isThenable(found) && found?.accessToken !== seen ? adopt(found) : null;
+      if (current !== cycle || isThenable(found)) return false;
+      // Our tokens are gone from a storage the tabs share, and no tab said why: other code cleared
+      // it. The session ends here as it did in the tabs that heard of it.
+      if (!found?.accessToken && storage.subscribe && session && seen === session.accessToken) {
+        end(new LoggedOutError(), 'storageCleared', true, true);
+        return true;
+      }
+      const adopted = found?.accessToken !== seen ? adopt(found) : null;
       if (adopted) seen = found!.accessToken;
-      if (adopted) establish(adopted, (adopted.identity === session?.identity ? actions.refreshSucceeded : actions.tokensSet)(expiry(adopted)), false);
+      if (adopted) establish(adopted, (adopted.identity === session?.identity ? actions.refreshSucceeded : actions.tokensSet)(expiry(adopted)), false, true);
       return !!adopted;
     },
     status,
@@ -384,6 +445,7 @@ export function createCoordinator({ storage, actions, now, expirySkewMs, retryBa
         status: idle ? 'unauthenticated' : status(),
         expiresAt: idle ? null : (session?.expiresAt ?? null),
         lastError: idle ? null : lastError,
+        ended: idle ? LOGOUT : ended,
       });
     },
     acquire(owner) {
@@ -435,7 +497,7 @@ export function createCoordinator({ storage, actions, now, expirySkewMs, retryBa
       } catch (error) {
         return fail(done, new TokenRefreshError((error as Error).message, { cause: error }));
       }
-      establish(next, (session ? actions.refreshSucceeded : actions.tokensSet)(expiry(next)), true);
+      establish(next, (session ? actions.refreshSucceeded : actions.tokensSet)(expiry(next)), true, false, !session);
     },
     fail,
     attach(next, out) {

@@ -22,6 +22,11 @@ export interface ActionCreatorWithPayload<P, T extends string = string> extends 
   (payload: P): PayloadAction<P, T>;
 }
 
+/** `creator(payload?)`: a payload that may be left out, as RTK types `createAction<P | undefined>`. */
+export interface ActionCreatorWithOptionalPayload<P, T extends string = string> extends ActionCreatorBase<P, T> {
+  (payload?: P): PayloadAction<P, T>;
+}
+
 /** `creator()` */
 export interface ActionCreatorWithoutPayload<T extends string = string> extends ActionCreatorBase<undefined, T> {
   (noArgument?: void): PayloadAction<undefined, T>;
@@ -29,7 +34,11 @@ export interface ActionCreatorWithoutPayload<T extends string = string> extends 
 
 export function createAction<P = void, T extends string = string>(
   type: T,
-): [P] extends [void] ? ActionCreatorWithoutPayload<T> : ActionCreatorWithPayload<P, T>;
+): [P] extends [void]
+  ? ActionCreatorWithoutPayload<T>
+  : [undefined] extends [P]
+    ? ActionCreatorWithOptionalPayload<P, T>
+    : ActionCreatorWithPayload<P, T>;
 // The overload above is the public type.
 export function createAction(type: string): any {
   const match = (action: unknown): action is PayloadAction<unknown> =>

@@ -49,6 +49,13 @@ export class RefreshTimeoutError extends TokenRefreshError {
   }
 }
 
+/** @internal The refresh endpoint's "no" (`isSessionEnded`), as opposed to a broken `refresh`. */
+const refusals = new WeakSet<object>();
+/** @internal */
+export const refused = <E extends object>(error: E): E => (refusals.add(error), error);
+/** @internal */
+export const isRefusal = (error: unknown): boolean => typeof error === 'object' && error !== null && refusals.has(error);
+
 /**
  * The token could not be refreshed now (network down, timeout, 408, 429, 5xx, a captive portal's
  * page instead of tokens), even after `refreshRetries`. The session and its tokens are kept: the next

@@ -1,4 +1,5 @@
 import type { Reducer, UnknownAction } from './reduxTypes';
+import type { SessionEnd } from './actions';
 import type { SerializedAuthError } from './errors';
 
 /**
@@ -14,6 +15,8 @@ export interface TokenRefreshState {
   expiresAt: number | null;
   /** Why the last refresh failed or could not be done, until the next session or refresh. */
   lastError: SerializedAuthError | null;
+  /** Why the last session ended, in this tab or another; `null` while signed in and before any session. */
+  ended: SessionEnd | null;
 }
 
 /**
@@ -33,6 +36,6 @@ export function createAuthReducer(
   return (state, action) => {
     if (state && state === last && !(typeof action.type === 'string' && action.type.startsWith(prefix))) return state;
     const next = project(action);
-    return (last = state && state.status === next.status && state.expiresAt === next.expiresAt && state.lastError === next.lastError ? state : next);
+    return (last = state && state.status === next.status && state.expiresAt === next.expiresAt && state.lastError === next.lastError && state.ended === next.ended ? state : next);
   };
 }

@@ -1,4 +1,5 @@
-import { isThenable, type LocksLike, type TokenStorage } from './storage/types';
+import type { EndReason } from './actions';
+import { endReasonOf, isThenable, type LocksLike, type TokenStorage } from './storage/types';
 import type { Tokens } from './tokens';
 
 /** How long a tab that had to queue for the refresh lock waits for the holder's news before refreshing itself. */
@@ -52,16 +53,17 @@ export function syncTabs(storage: TokenStorage, name: string): TokenStorage {
   const channel = new Channel(`${name}:tokens`);
   // Node (tests, server-side rendering with a document shim) keeps a process alive for an open channel.
   (channel as { unref?: () => void }).unref?.();
-  const listeners = new Set<(tokens: Tokens | null) => void>();
-  channel.onmessage = ({ data }: MessageEvent<{ tokens?: Tokens }>) => {
+  const listeners = new Set<(tokens: Tokens | null, reason?: EndReason) => void>();
+  channel.onmessage = ({ data }: MessageEvent<{ tokens?: Tokens; ended?: string }>) => {
     const tokens = data?.tokens ?? null;
     // Kept here first, so a tab that gets the lock afterwards finds them and adopts them.
     if (tokens) storage.set(tokens);
     else storage.clear();
-    for (const listener of listeners) listener(tokens);
+    const reason = tokens ? undefined : endReasonOf(JSON.stringify({ ended: data?.ended }));
+    for (const listener of listeners) listener(tokens, reason);
   };
-  const post = <T>(result: T, tokens?: Tokens): T => {
-    const send = () => channel.postMessage({ tokens });
+  const post = <T>(result: T, tokens?: Tokens, ended?: EndReason): T => {
+    const send = () => channel.postMessage({ tokens, ended });
     if (isThenable(result)) result.then(send, () => {}); // a failed write was reported; nothing to tell
     else send();
     return result;
@@ -69,7 +71,7 @@ export function syncTabs(storage: TokenStorage, name: string): TokenStorage {
   return {
     get: () => storage.get(),
     set: (tokens) => post(storage.set(tokens), tokens),
-    clear: () => post(storage.clear()),
+    clear: (reason) => post(storage.clear(reason), undefined, reason ?? 'logout'),
     subscribe: (listener) => (listeners.add(listener), () => listeners.delete(listener)),
     lock: locks ? tabLock(locks, `${name}:refresh`) : undefined,
   };

@@ -17,8 +17,11 @@ export interface Tokens {
  * to the identity it first got a token from, so it can never be replayed in somebody else's session.
  */
 export interface Identity {
-  /** Written to storage with the tokens, so that the tabs of one login know it is one login. */
-  readonly id: string;
+  /**
+   * Written to storage with the tokens, so that the tabs of one login know it is one login. A tab
+   * takes another tab's id when both hold the same login under two ids (a restore from the cookie).
+   */
+  id: string;
   /** How many times this login's tokens were stored: a tab adopts only newer ones. */
   version: number;
   /** Why it ended, once it has: what its requests still in flight fail with. */
@@ -29,6 +32,8 @@ export interface Identity {
 export interface StoredTokens extends Tokens {
   sessionId?: string;
   version?: number;
+  /** Restored from the cookie the tabs share: the login the other tabs already have, not a new one. */
+  restored?: boolean;
 }
 
 /** A new login's identity, or the one a stored session carries. */

@@ -17,7 +17,7 @@ import { isUnauthorized } from '../httpErrors';
  * const logged: AuthClient = { ...auth, authorized: (request) => (console.log('request'), auth.authorized(request)) };
  * ```
  */
-export type AuthClient = Pick<TokenRefresh<string>, 'authorized' | 'getAccessToken'> & Partial<Pick<TokenRefresh<string>, 'isAuthError'>>;
+export type AuthClient = Pick<TokenRefresh<string>, 'authorized' | 'getAccessToken'> & Partial<Pick<TokenRefresh<string>, 'isAuthError' | 'getStatus' | 'restore'>>;
 
 /** @internal Throws the `TypeError` that names the argument when `auth` is not an auth object. */
 export function checkAuth(adapter: string, auth: unknown): asserts auth is AuthClient {
@@ -37,10 +37,16 @@ export function authErrorTest(auth: AuthClient): (error: unknown) => boolean {
 
 /**
  * @internal No session at all (before login, after logout): the request goes out as written. That is
- * how a login call through the same client works, and why a pre-login 401 is not refreshed.
+ * how a login call through the same client works, and why a pre-login 401 is not refreshed. While a
+ * session is being restored (the cookie asked at page load, an async storage read) nobody knows yet:
+ * the answer is a Promise of the outcome, so that nothing leaves without the token it would have had.
  */
-export function hasNoSession(auth: AuthClient): boolean {
-  return auth.getAccessToken() === undefined;
+export function hasNoSession(auth: AuthClient): boolean | Promise<boolean> {
+  if (auth.getStatus?.() === 'restoring' && auth.restore) {
+    // Offline: not "no session"; `authorized` then says why the token cannot be had.
+    return auth.restore().then((restored) => !restored, () => false);
+  }
+  return auth.getAccessToken() === undefined && auth.getStatus?.() !== 'unavailable';
 }
 
 /**

@@ -137,8 +137,9 @@ export function attachAxios(auth: AuthClient, instance: AxiosInstance, options: 
    * at once, and counts replays. Replays are made from inside it too.
    */
   const onRequest = async (config: InternalAxiosRequestConfig): Promise<InternalAxiosRequestConfig> => {
-    if (config.skipAuthRefresh || isRefreshSignal(config.signal) || hasNoSession(auth)) return config;
+    if (config.skipAuthRefresh || isRefreshSignal(config.signal)) return config;
     if (!allowed(instance.getUri(config))) return config; // no wait for a request that will not get the token
+    if (await hasNoSession(auth)) return config;
     let first: Subscriber<unknown> | undefined;
     let handOut!: (token: string) => void;
     const token = new Promise<string>((resolve) => (handOut = resolve));

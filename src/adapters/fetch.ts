@@ -108,9 +108,14 @@ export function authFetch(auth: AuthClient, options: AuthFetchOptions = {}): Aut
     const target = request ?? String(input);
     const url = request ? request.url : (target as string);
     const signal = requestInit.signal ?? request?.signal;
-    if (skipAuthRefresh || isRefreshSignal(signal) || !allowed(url) || hasNoSession(auth)) {
-      return fetchFn(target, init === undefined ? undefined : requestInit);
-    }
+    const asWritten = () => fetchFn(target, init === undefined ? undefined : requestInit);
+    if (skipAuthRefresh || isRefreshSignal(signal) || !allowed(url)) return asWritten();
+    const none = hasNoSession(auth);
+    if (none === true) return asWritten();
+    if (none !== false) return none.then((noSession) => (noSession ? asWritten() : withToken()));
+    return withToken();
+
+    function withToken(): Promise<Response> {
     const isAuthError = authErrorTest(auth);
     let rejected: Response | undefined;
     const send = (token: string): Observable<Response> => {
@@ -135,6 +140,7 @@ export function authFetch(auth: AuthClient, options: AuthFetchOptions = {}): Aut
       discard(rejected);
       throw error;
     });
+    }
   };
 }
 

@@ -1,3 +1,4 @@
+import type { EndReason } from '../actions';
 import type { Tokens } from '../tokens';
 import { isThenable, type TokenStorage } from './types';
 
@@ -40,6 +41,6 @@ export function guardStorage(storage: TokenStorage, report: (operation: StorageO
   return {
     get: () => call('get', () => storage.get()) as Tokens | null | Promise<Tokens | null>,
     set: (tokens: Tokens) => write('set', () => storage.set(tokens)),
-    clear: () => write('clear', () => storage.clear()),
+    clear: (reason?: EndReason) => write('clear', () => storage.clear(reason)),
   };
 }

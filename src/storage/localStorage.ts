@@ -1,5 +1,5 @@
 import { browserLocks, devWarn, tabLock } from '../tabs';
-import { parseTokens, type LocksLike, type SyncTokenStorage } from './types';
+import { endMark, endReasonOf, parseTokens, type LocksLike, type SyncTokenStorage } from './types';
 
 /**
  * Where `localStorageStorage` reads, locks and listens; each can be replaced (tests, sessionStorage).
@@ -45,12 +45,15 @@ export function localStorageStorage(key?: string, options: LocalStorageOptions =
   return {
     get: () => parseTokens(storage.getItem(name())),
     set: (tokens) => storage.setItem(name(), JSON.stringify(tokens)),
-    clear: () => storage.removeItem(name()),
+    // Not a removal: a mark of why, which the other tabs' `storage` event carries to them.
+    clear: (reason) => storage.setItem(name(), endMark(reason)),
     subscribe(listener) {
       const onStorage = (event: Event) => {
         const { key: changed, newValue, storageArea } = event as StorageEvent;
         // sessionStorage fires the same event; `key` null means the whole storage was cleared.
-        if (storageArea === storage && (changed === name() || changed === null)) listener(parseTokens(newValue));
+        if (storageArea !== storage || (changed !== name() && changed !== null)) return;
+        const tokens = changed === null ? null : parseTokens(newValue);
+        listener(tokens, tokens ? undefined : changed === null ? 'storageCleared' : endReasonOf(newValue));
       };
       events.addEventListener?.('storage', onStorage);
       return () => events.removeEventListener?.('storage', onStorage);

@@ -1,3 +1,4 @@
+import type { EndReason } from '../actions';
 import type { Tokens } from '../tokens';
 
 /**
@@ -20,12 +21,14 @@ import type { Tokens } from '../tokens';
 export interface TokenStorage {
   get(): Tokens | null | PromiseLike<Tokens | null>;
   set(tokens: Tokens): void | PromiseLike<unknown>;
-  clear(): void | PromiseLike<unknown>;
+  /** Remove the tokens; `reason` says why the session ended, for a storage that tells other tabs. */
+  clear(reason?: EndReason): void | PromiseLike<unknown>;
   /**
    * Tell the coordinator when another tab changed the tokens, so this tab uses them instead of
-   * spending a refresh token that the other tab already rotated. Returns an unsubscribe function.
+   * spending a refresh token that the other tab already rotated; `null` when they were removed,
+   * with why if the other tab said (else `storageCleared`). Returns an unsubscribe function.
    */
-  subscribe?(listener: (tokens: Tokens | null) => void): () => void;
+  subscribe?(listener: (tokens: Tokens | null, reason?: EndReason) => void): () => void;
   /** Run `task` while holding a lock shared by every tab, so that only one tab refreshes at a time. */
   lock?<T>(task: () => Promise<T>): Promise<T>;
   /** @internal Called once by `createTokenRefresh` with its `name`: the default key of a storage created without one. */
@@ -36,7 +39,7 @@ export interface TokenStorage {
 export interface SyncTokenStorage extends TokenStorage {
   get(): Tokens | null;
   set(tokens: Tokens): void;
-  clear(): void;
+  clear(reason?: EndReason): void;
 }
 
 /** The part of the Web Locks API this package uses (`navigator.locks`). */
@@ -52,8 +55,26 @@ export const isThenable = (value: unknown): value is PromiseLike<unknown> =>
 /** @internal Stored JSON back to tokens; anything unreadable is no session. The coordinator validates the shape. */
 export function parseTokens(value: string | null | undefined): Tokens | null {
   try {
-    return value ? (JSON.parse(value) as Tokens) : null;
+    const tokens = value ? (JSON.parse(value) as Tokens | null) : null;
+    // What a logout leaves behind for the other tabs (`endMark`) is no session either.
+    return tokens?.accessToken === undefined ? null : tokens;
   } catch {
     return null;
   }
+}
+
+const REASONS: readonly string[] = ['logout', 'rejected', 'refreshError', 'otherUser', 'storageCleared', 'noSession'];
+
+/** @internal What a tab that ended a session leaves in a shared storage, so that the others hear why. */
+export const endMark = (reason: EndReason | undefined) => JSON.stringify({ ended: reason ?? 'logout' });
+
+/** @internal Why a session ended, read from another tab's `endMark`; only a known reason, never foreign text. */
+export function endReasonOf(value: string | null | undefined): EndReason {
+  try {
+    const { ended } = JSON.parse(value!) as { ended?: unknown };
+    if (typeof ended === 'string' && REASONS.includes(ended)) return ended as EndReason;
+  } catch {
+    // not one of ours
+  }
+  return 'storageCleared';
 }
