@@ -21,6 +21,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import ts from 'typescript';
 import { extractBlocks, type Block } from './support/markdownBlocks';
+import { packageEntries } from './support/packageEntries';
 
 const ROOT = resolve(__dirname, '..');
 /** README.md and every Markdown page of docs/ (not docs/api/, which TypeDoc generates). */
@@ -80,22 +81,11 @@ function toModules(blocks: Block[], page = 'README.md'): Module[] {
   return modules;
 }
 
-/** tsup.config.ts's `entries` (name → source), read as text: importing it would load tsup. */
-function packageEntries(): Record<string, string> {
-  const config = readFileSync(join(ROOT, 'tsup.config.ts'), 'utf8');
-  const body = /export const entries = \{([^}]*)\}/.exec(config)?.[1] ?? '';
-  const found = Object.fromEntries([...body.matchAll(/['"]?([\w-]+)['"]?\s*:\s*['"]([^'"]+)['"]/g)].map((match) => [match[1]!, match[2]!]));
-  if (!found.index) throw new Error('tsup.config.ts: no `export const entries = { index: ... }` found');
-  return found;
-}
-
 function compilerOptions(): ts.CompilerOptions {
   const config = ts.readConfigFile(join(ROOT, 'tsconfig.json'), ts.sys.readFile);
   const parsed = ts.parseJsonConfigFileContent(config.config, ts.sys, ROOT);
   const paths: Record<string, string[]> = {};
-  for (const [entry, source] of Object.entries(packageEntries())) {
-    paths[entry === 'index' ? 'redux-observable-token-refresh' : `redux-observable-token-refresh/${entry}`] = [`./${source}`];
-  }
+  for (const [specifier, source] of Object.entries(packageEntries(ROOT))) paths[specifier] = [`./${source}`];
   return { ...parsed.options, noEmit: true, baseUrl: ROOT, paths, noUnusedLocals: false, noUnusedParameters: false };
 }
 
