@@ -7,7 +7,7 @@
  * Needs `dist/`: `npm test` builds before jest; run alone, this test builds once if it is missing.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, normalize } from 'node:path';
 
 const ROOT = join(__dirname, '..');
@@ -52,6 +52,9 @@ describe('the npm tarball', () => {
     for (const file of ['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'docs/adapters.md', 'bench/results.md']) {
       expect(packed).toContain(file);
     }
+    // Every page of docs/ (the README links them all), not only the one listed above.
+    const pages = readdirSync(join(ROOT, 'docs')).filter((name) => name.endsWith('.md')).map((name) => `docs/${name}`);
+    expect(pages.filter((page) => !packed.includes(page))).toEqual([]);
     const missing = referencedFiles().filter((file) => !packed.includes(file));
     expect(missing).toEqual([]);
     expect(packed.filter((file) => file.startsWith('dist/') && file.endsWith('.d.ts')).length).toBeGreaterThan(0);

@@ -1,7 +1,7 @@
 /**
- * The README's TypeScript code blocks type-check as written.
+ * The TypeScript code blocks of README.md and of every page in docs/ type-check as written.
  *
- * The convention (also in README.md, "Development"), for everyone who edits the README:
+ * The convention (also in docs/development.md), for everyone who edits these pages:
  * - Every fenced block whose language is `ts`, `typescript` or `tsx` is compiled as its own ES module
  *   (the test appends `export {}` so that a block without imports is a module too), with the
  *   repository's tsconfig.json: `redux-observable-token-refresh` and its subpaths resolve to the
@@ -14,14 +14,18 @@
  *   block is a verbatim part of that file (relative to the repository), which must be one the type
  *   check (`tsc -p .`) compiles: an excerpt of a test, shown without its imports.
  * - `<!-- readme-check: skip: <reason> -->` on the line just before a block leaves it out.
- * Errors are reported with the README's own line numbers.
+ * - A `continues` chain stays inside its page. Directives are read by support/markdownBlocks.ts.
+ * Errors are reported as `page:line`, with the page's own line numbers.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import ts from 'typescript';
+import { extractBlocks, type Block } from './support/markdownBlocks';
+import { packageEntries } from './support/packageEntries';
 
 const ROOT = resolve(__dirname, '..');
-const README = join(ROOT, 'README.md');
+/** README.md and every Markdown page of docs/ (not docs/api/, which TypeDoc generates). */
+const PAGES = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((name) => name.endsWith('.md')).sort().map((name) => `docs/${name}`)];
 const VIRTUAL_DIR = join(ROOT, '__readme__');
 
 /** Names a README snippet may use without declaring them. */
@@ -49,46 +53,16 @@ declare module '@react-native-async-storage/async-storage' {
 }
 `;
 
-interface Block {
-  /** README line (1-based) of the block's first code line. */
-  line: number;
-  code: string;
-  directive: 'continues' | 'skip' | 'excerpt-of' | null;
-  /** For `excerpt-of`: the file the block is taken from. */
-  source?: string;
-}
-
-/** The README's fenced ts blocks, each with the directive on the line before its fence. */
-export function extractBlocks(markdown: string): Block[] {
-  const lines = markdown.split('\n');
-  const blocks: Block[] = [];
-  for (let i = 0; i < lines.length; i++) {
-    const fence = /^(\s*)(`{3,}|~{3,})\s*([\w-]*)/.exec(lines[i]!);
-    if (!fence) continue;
-    const [, indent, marker, language] = fence;
-    const end = lines.findIndex((line, j) => j > i && line.trimStart().startsWith(marker!) && line.trim() === marker);
-    const close = end < 0 ? lines.length : end;
-    if (['ts', 'typescript', 'tsx'].includes(language!.toLowerCase())) {
-      let previous = i - 1;
-      while (previous >= 0 && lines[previous]!.trim() === '') previous--;
-      const comment = /<!--\s*readme-check:\s*(continues|skip|excerpt-of)\b\s*([^\s>]*)/.exec(lines[previous] ?? '');
-      const body = lines.slice(i + 1, close).map((line) => (line.startsWith(indent!) ? line.slice(indent!.length) : line));
-      const directive = (comment?.[1] as Block['directive']) ?? null;
-      blocks.push({ line: i + 2, code: body.join('\n'), directive, ...(directive === 'excerpt-of' ? { source: comment![2] } : {}) });
-    }
-    i = close;
-  }
-  return blocks;
-}
-
 interface Module {
   fileName: string;
   text: string;
-  /** For each line of `text`: the README line it came from. */
+  /** The page the blocks come from, as errors name it. */
+  page: string;
+  /** For each line of `text`: the page line it came from. */
   readmeLines: number[];
 }
 
-function toModules(blocks: Block[]): Module[] {
+function toModules(blocks: Block[], page = 'README.md'): Module[] {
   const modules: Module[] = [];
   for (const block of blocks) {
     if (block.directive === 'skip' || block.directive === 'excerpt-of') continue;
@@ -99,29 +73,19 @@ function toModules(blocks: Block[]): Module[] {
       last.text += `\n${block.code}`;
       last.readmeLines.push(...origin);
     } else {
-      modules.push({ fileName: join(VIRTUAL_DIR, `block-at-line-${block.line}.tsx`), text: block.code, readmeLines: origin });
+      const name = `${page.replace(/[^\w]/g, '_')}-line-${block.line}.tsx`;
+      modules.push({ fileName: join(VIRTUAL_DIR, name), text: block.code, page, readmeLines: origin });
     }
   }
   for (const module of modules) module.text += '\nexport {};\n';
   return modules;
 }
 
-/** tsup.config.ts's `entries` (name → source), read as text: importing it would load tsup. */
-function packageEntries(): Record<string, string> {
-  const config = readFileSync(join(ROOT, 'tsup.config.ts'), 'utf8');
-  const body = /export const entries = \{([^}]*)\}/.exec(config)?.[1] ?? '';
-  const found = Object.fromEntries([...body.matchAll(/['"]?([\w-]+)['"]?\s*:\s*['"]([^'"]+)['"]/g)].map((match) => [match[1]!, match[2]!]));
-  if (!found.index) throw new Error('tsup.config.ts: no `export const entries = { index: ... }` found');
-  return found;
-}
-
 function compilerOptions(): ts.CompilerOptions {
   const config = ts.readConfigFile(join(ROOT, 'tsconfig.json'), ts.sys.readFile);
   const parsed = ts.parseJsonConfigFileContent(config.config, ts.sys, ROOT);
   const paths: Record<string, string[]> = {};
-  for (const [entry, source] of Object.entries(packageEntries())) {
-    paths[entry === 'index' ? 'redux-observable-token-refresh' : `redux-observable-token-refresh/${entry}`] = [`./${source}`];
-  }
+  for (const [specifier, source] of Object.entries(packageEntries(ROOT))) paths[specifier] = [`./${source}`];
   return { ...parsed.options, noEmit: true, baseUrl: ROOT, paths, noUnusedLocals: false, noUnusedParameters: false };
 }
 
@@ -147,52 +111,64 @@ function typeCheck(modules: Module[]): string[] {
     for (const diagnostic of diagnostics) {
       const { line } = file.getLineAndCharacterOfPosition(diagnostic.start ?? 0);
       const readmeLine = module.readmeLines[line] ?? module.readmeLines[module.readmeLines.length - 1];
-      errors.push(`README.md:${readmeLine}: ${ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n')}`);
+      errors.push(`${module.page}:${readmeLine}: ${ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n')}`);
     }
   }
   return errors;
 }
 
-describe('README code blocks', () => {
-  const blocks = extractBlocks(readFileSync(README, 'utf8'));
+const pages = PAGES.map((page) => ({ page, blocks: extractBlocks(readFileSync(join(ROOT, page), 'utf8')) }));
 
-  test('the README has TypeScript blocks to check (quick start included)', () => {
-    expect(blocks.length).toBeGreaterThanOrEqual(3);
-    expect(blocks.some((block) => block.code.includes('createTokenRefresh('))).toBe(true);
+describe('code blocks of README.md and docs/*.md', () => {
+  test('the pages have TypeScript blocks to check (quick start included)', () => {
+    expect(PAGES).toEqual(expect.arrayContaining(['README.md', 'docs/adapters.md']));
+    const readme = pages.find((entry) => entry.page === 'README.md')!.blocks;
+    expect(readme.some((block) => block.code.includes('createTokenRefresh('))).toBe(true);
+    expect(pages.flatMap((entry) => entry.blocks).length).toBeGreaterThanOrEqual(10);
   });
 
   test('every TypeScript block type-checks as written', () => {
-    expect(typeCheck(toModules(blocks))).toEqual([]);
-  }, 60_000);
+    expect(typeCheck(pages.flatMap(({ page, blocks }) => toModules(blocks, page)))).toEqual([]);
+  }, 120_000);
 
   test('every excerpt is a verbatim part of its file, and that file is type-checked by `tsc -p .`', () => {
     const config = ts.readConfigFile(join(ROOT, 'tsconfig.json'), ts.sys.readFile);
     const compiled = new Set(ts.parseJsonConfigFileContent(config.config, ts.sys, ROOT).fileNames.map((file) => resolve(file)));
     const problems: string[] = [];
-    for (const block of blocks.filter((candidate) => candidate.directive === 'excerpt-of')) {
-      const file = resolve(ROOT, block.source ?? '');
-      if (!compiled.has(file)) problems.push(`README.md:${block.line}: ${block.source} is not compiled by tsconfig.json`);
-      else if (!readFileSync(file, 'utf8').includes(block.code.trim())) problems.push(`README.md:${block.line}: not a verbatim part of ${block.source}`);
+    for (const { page, blocks } of pages) {
+      for (const block of blocks.filter((candidate) => candidate.directive === 'excerpt-of')) {
+        const file = resolve(ROOT, block.source ?? '');
+        if (!compiled.has(file)) problems.push(`${page}:${block.line}: ${block.source} is not compiled by tsconfig.json`);
+        else if (!readFileSync(file, 'utf8').includes(block.code.trim())) problems.push(`${page}:${block.line}: not a verbatim part of ${block.source}`);
+      }
     }
     expect(problems).toEqual([]);
   });
 
-  test('the check is not vacuous: a wrong block is reported at its README line', () => {
+  test('the check is not vacuous: a wrong block is reported at its page and line', () => {
     const markdown = ['# x', '', '```ts', "import { createTokenRefresh } from 'redux-observable-token-refresh';", 'createTokenRefresh({ refresh: 42 });', '```', ''].join('\n');
-    const errors = typeCheck(toModules(extractBlocks(markdown)));
+    const errors = typeCheck(toModules(extractBlocks(markdown), 'docs/example.md'));
     expect(errors).toHaveLength(1);
-    expect(errors[0]).toMatch(/^README\.md:5: /);
+    expect(errors[0]).toMatch(/^docs\/example\.md:5: /);
   }, 60_000);
 
-  test('directives: continues joins the block before, skip leaves a block out', () => {
+  test('directives: continues joins the block before, skip leaves a block out, other comments may sit between', () => {
     const markdown = [
       '```ts', 'const shared = 1;', '```', '',
-      '<!-- readme-check: continues -->', '```ts', 'const twice: number = shared * 2;', '```', '',
+      '<!-- readme-check: continues -->', '<!-- recipe-run: example -->', '```ts', 'const twice: number = shared * 2;', '```', '',
       '<!-- readme-check: skip: shell output -->', '```ts', '$ this is not TypeScript', '```',
     ].join('\n');
-    const modules = toModules(extractBlocks(markdown));
+    const blocks = extractBlocks(markdown);
+    expect(blocks.map((block) => block.runs)).toEqual([[], ['example'], []]);
+    const modules = toModules(blocks);
     expect(modules).toHaveLength(1);
-    expect(modules[0]!.readmeLines).toEqual([2, 7]);
+    expect(modules[0]!.readmeLines).toEqual([2, 8]);
     expect(typeCheck(modules)).toEqual([]);
+  }, 60_000);
+
+  test('a continues chain does not cross pages', () => {
+    const first = toModules(extractBlocks(['```ts', 'export const shared = 1;', '```'].join('\n')), 'docs/a.md');
+    const second = toModules(extractBlocks(['<!-- readme-check: continues -->', '```ts', 'const twice: number = shared * 2;', '```'].join('\n')), 'docs/b.md');
+    expect(typeCheck([...first, ...second])).toEqual([expect.stringMatching(/^docs\/b\.md:3: Cannot find name 'shared'/)]);
   }, 60_000);
 });

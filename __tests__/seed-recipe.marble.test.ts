@@ -1,6 +1,6 @@
 /**
  * The seed article's epic (freeCodeCamp, "How to get a new access token using Redux observables and
- * the refresh token API"), written with `auth.actions`: the README's recipe "The seed article's
+ * the refresh token API"), written with `auth.actions`: the recipe of docs/epics.md "The seed article's
  * shape" shows this file. Its shape: `catchError` on a 401 dispatches a refresh action; the call is
  * merged back (the caught `source` subscribed again) after `take(1)` of the success action,
  * `takeUntil` the failure action, with a retry counter. Here the refresh action is
@@ -20,7 +20,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createTokenRefresh, isUnauthorized, type RefreshFn, type TokenRefresh } from '../src';
 
-// The app's code: the README's recipe.
+// The app's code: the recipe of docs/epics.md.
 const fetchUser = createAction<string>('user/fetch');
 const fetchUserSucceeded = createAction<{ name: string }>('user/fetchSucceeded');
 const fetchUserFailed = createAction<string>('user/fetchFailed');
@@ -145,8 +145,8 @@ describe("the seed article's shape, written with auth.actions", () => {
     }));
 });
 
-test("the README's recipe is this file's epic, as written", () => {
-  const readme = readFileSync(join(__dirname, '..', 'README.md'), 'utf8');
+test("docs/epics.md's recipe is this file's epic, as written", () => {
+  const readme = readFileSync(join(__dirname, '..', 'docs', 'epics.md'), 'utf8');
   const recipe = readme.split("If you want exactly the article's epic")[1]?.match(/```ts\n([\s\S]*?)```/)?.[1];
   expect(recipe).toBeDefined();
   expect(readFileSync(__filename, 'utf8')).toContain(recipe!.trim());

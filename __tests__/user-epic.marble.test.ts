@@ -1,5 +1,5 @@
 /**
- * How an app marble-tests its own epic that uses `auth.authorized`: the README shows this file.
+ * How an app marble-tests its own epic that uses `auth.authorized`: docs/epics.md shows this file.
  * Run the app's epic together with `auth.epic` (it performs the refresh), feed a hot `action$`,
  * and let the API and the refresh be cold observables.
  */

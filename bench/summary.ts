@@ -1,5 +1,5 @@
 /**
- * The README's benchmark summary, made from bench/results.json so that no figure is typed by hand:
+ * The benchmark summary of docs/benchmarks.md, made from bench/results.json so that no figure is typed by hand:
  * `npx tsx bench/summary.ts` prints it.
  */
 import { readFileSync } from 'node:fs';

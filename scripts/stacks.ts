@@ -135,7 +135,7 @@ const ok = (ran: Ran, what: string): string => {
   return ran.output.trim().split('\n').filter(Boolean).at(-1) ?? '';
 };
 
-/** The README's quick start, as written: its two `ts` blocks, with the names the prose leaves to you declared. */
+/** The README's quick start, as written: the `ts` blocks under its heading, with the names the prose leaves to you declared. */
 function quickStart(): string {
   const readme = readFileSync(join(root, 'README.md'), 'utf8');
   const section = readme.split(/^## Quick start$/m)[1]?.split(/^## /m)[0] ?? '';
