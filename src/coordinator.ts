@@ -477,8 +477,10 @@ export function createCoordinator({ storage, actions, now, expirySkewMs, retryBa
       );
     },
     restore(): Observable<never> {
-      // A hydration or refresh first; then, in cookie mode and still without a session, the cookie.
-      if (cycle) return concat(cycle.wait$, defer(() => this.restore()));
+      // Join what runs: after a hydration, in cookie mode and still without a session, ask the
+      // cookie; after a restore or a refresh, its outcome is the answer (no second ask).
+      const joined = cycle;
+      if (joined) return concat(joined.wait$, defer(() => (joined.hydration ? this.restore() : EMPTY)));
       return session || !cookie ? EMPTY : start('restore').wait$;
     },
     wake(reason) {

@@ -63,6 +63,35 @@ export class Browser {
   read(key: string): string | null {
     return this.data.get(key) ?? null;
   }
+
+  /** @internal `localStorage.clear()`: every key goes, and the other tabs get one event whose `key` is null. */
+  clear(from: Tab): void {
+    if (this.data.size === 0) return;
+    this.data.clear();
+    for (const tab of this.tabs) {
+      if (tab === from) continue;
+      const event = Object.assign(new Event('storage'), { key: null, oldValue: null, newValue: null, storageArea: tab.localStorage });
+      if (this.eventDelayMs === 0) tab.events.dispatchEvent(event);
+      else setTimeout(() => tab.events.dispatchEvent(event), this.eventDelayMs).unref();
+    }
+  }
+
+  /**
+   * Makes this process look like a browser document to `syncTabs` (cookie mode, memory storage):
+   * `document`, these Web Locks as `navigator.locks`, and Node's own BroadcastChannel, which
+   * delivers between the instances of one process as between tabs. Returns the undo.
+   */
+  asDocument(): () => void {
+    const g = globalThis as Record<string, unknown>;
+    const saved = Object.getOwnPropertyDescriptor(globalThis, 'navigator');
+    Object.defineProperty(globalThis, 'navigator', { value: { locks: this.locks }, configurable: true });
+    g.document = {};
+    return () => {
+      if (saved) Object.defineProperty(globalThis, 'navigator', saved);
+      else delete g.navigator;
+      delete g.document;
+    };
+  }
 }
 
 export class Tab {
@@ -75,7 +104,7 @@ export class Tab {
       getItem: (key: string) => browser.read(key),
       setItem: (key: string, value: string) => browser.write(tab, key, String(value)),
       removeItem: (key: string) => browser.write(tab, key, null),
-      clear: () => {},
+      clear: () => browser.clear(tab),
       key: () => null,
       length: 0,
     };
