@@ -21,7 +21,7 @@ abstract class NamedError extends Error {
   constructor(message?: string, options?: { cause?: unknown }) {
     super(message, options);
     // A cause is often an AxiosError holding the request: the token, the refresh body. Strip them
-    // before the error reaches a logger or an error tracker (see src/redact.ts, README "Security").
+    // before the error reaches a logger or an error tracker (see src/redact.ts, docs/security.md).
     if (options !== undefined) redactSecrets(options.cause);
   }
 }
