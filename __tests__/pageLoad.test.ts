@@ -64,7 +64,7 @@ function cookieJar(initial: string | undefined) {
     refresh: async (_none: undefined, context: { signal: AbortSignal }): Promise<Tokens> => {
       jar.refreshes++;
       if (jar.refreshToken === undefined) throw Object.assign(new Error('no cookie'), { status: 401 });
-      const tokens = await refresh(jar.refreshToken, context);
+      const tokens = (await refresh(jar.refreshToken, context)) as Tokens;
       jar.refreshToken = tokens.refreshToken;
       return { accessToken: tokens.accessToken };
     },

@@ -236,6 +236,7 @@ describe('7. refresh rejected', () => {
         status: 'unauthenticated',
         expiresAt: null,
         lastError: { name: 'TokenRefreshError', code: 'REFRESH_FAILED', status, message: failed.message },
+        ended: { reason: 'rejected', elsewhere: false },
       });
       expect(storage.get()).toBeNull();
       expect(auth.getAccessToken()).toBeUndefined();

@@ -223,10 +223,11 @@ export function createCoordinator({ storage, actions, now, expirySkewMs, retryBa
     // it expires, and never refreshed early again of our own accord.
     if (session && session.accessToken !== rejectedToken && !(session.expiresAt! <= now())) proactive = session.accessToken;
     const started = open();
-    started.queued = !runner;
+    // Queued for `auth.epic`: the store hears of it when it really starts.
+    if ((started.queued = !runner)) return started;
     emit(actions.refreshRequested({ reason }));
     // Whoever saw that action may have logged out (or in) at once: then there is nothing to refresh.
-    if (cycle === started && runner) run(started);
+    if (cycle === started) run(started);
     return started;
   }
 
@@ -511,9 +512,11 @@ export function createCoordinator({ storage, actions, now, expirySkewMs, retryBa
       // Only if a store saw an older state: a store created after `setTokens` starts right, and an
       // epic marble-tested without a store should not emit what nobody needs.
       if (flushed && shown && (shown.status !== status() || shown.expiresAt !== (session?.expiresAt ?? null))) out(flushed);
-      if (cycle?.queued) {
-        cycle.queued = false;
-        run(cycle);
+      const queued = cycle;
+      if (queued?.queued) {
+        queued.queued = false;
+        emit(actions.refreshRequested({ reason: 'restore' }));
+        if (cycle === queued) run(queued);
       }
       // Detaching (a hot reload of the root epic, a store replaced) does not cancel the refresh in
       // flight: the server may have rotated the refresh token already, and dropping its answer would
