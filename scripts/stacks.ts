@@ -2,10 +2,18 @@
  * The stack matrix (part of `npm test`): the packed package, installed as users install it, on each
  * Redux stack it supports.
  *
- *   npx tsx scripts/stacks.ts [--no-build] [--keep] [a] [b] [c]
+ *   npx tsx scripts/stacks.ts [--no-build] [--keep] [a] [b] [c] [d] [e]
+ *
+ * Stacks a-c are apps that already have their stack; d and e are a newcomer's empty project, set up
+ * with the README's own install lines (Install, the `sh` block after `<!-- install: newest -->` and
+ * after `<!-- install: redux4 -->`), read from README.md.
  *
  * Per stack, in a throwaway consumer under the OS temp directory, five counted checks:
- * 1. install: the stack, then `npm install <tarball> --strict-peer-deps` (no --legacy-peer-deps);
+ * 1. install: a-c: the stack, then `npm install <tarball> --strict-peer-deps` (no --legacy-peer-deps);
+ *    d, e: `npm init -y`, then each README line in order, as written (run by `sh`) but for the
+ *    package's name, which becomes the tarball, and `--strict-peer-deps` (with the flags below that
+ *    keep npm quiet and on its cache), then TypeScript for check 5; every stack: the versions npm
+ *    put in place are the stack's, and `npm ls --all` finds nothing missing or invalid;
  * 2. cjs: scripts/stacks/scenario.cjs through `require`, against the real demo server on 127.0.0.1
  *    (one refresh for concurrent expired calls from an epic, RTK Query and `authFetch`; a failed
  *    refresh reaching every waiter);
@@ -40,7 +48,12 @@ const installed = (name: string): string => JSON.parse(readFileSync(join(root, '
 interface Stack {
   id: string;
   title: string;
+  /** The app's dependencies before the package is installed (none for an empty project). */
   dependencies: Record<string, string>;
+  /** An empty project set up with the README's install lines after `<!-- install: <readme> -->`. */
+  readme?: string;
+  /** What npm must have put in place (a version, or a pattern for a README stack whose lines name ranges). */
+  expect?: Record<string, string | RegExp>;
   /** redux-observable 2.0.0 declares `redux: >=4 <5`; on redux 5 an app overrides that (README, Install). */
   overrides?: Record<string, unknown>;
   /** How an app of that TypeScript resolves modules, besides `node16`. */
@@ -54,7 +67,7 @@ interface Stack {
   node16: 'all' | 'no-rtk-query' | 'none';
 }
 
-const stacks: Stack[] = [
+const matrix: Stack[] = [
   {
     id: 'a',
     title: 'redux 4.2 + redux-observable 2.0.0 + RTK 1.9.7 + rxjs 7.8 + TypeScript 4.9',
@@ -77,7 +90,26 @@ const stacks: Stack[] = [
     resolution: 'bundler',
     node16: 'all',
   },
-].filter((stack) => only.length === 0 || only.includes(stack.id));
+  {
+    id: 'd',
+    title: "an empty project: the README's install lines for the newest stack",
+    dependencies: {},
+    readme: 'newest',
+    expect: { redux: /^5\./, 'redux-observable': /^3\./, '@reduxjs/toolkit': /^2\./, rxjs: /^7\./, typescript: installed('typescript') },
+    resolution: 'bundler',
+    node16: 'all',
+  },
+  {
+    id: 'e',
+    title: "an empty project: the README's install lines for redux 4 + redux-observable 2",
+    dependencies: {},
+    readme: 'redux4',
+    expect: { redux: /^4\./, 'redux-observable': /^2\./, '@reduxjs/toolkit': /^1\.9\./, rxjs: /^7\./, typescript: installed('typescript') },
+    resolution: 'bundler',
+    node16: 'no-rtk-query',
+  },
+];
+const stacks = matrix.filter((stack) => only.length === 0 || only.includes(stack.id));
 
 let passed = 0;
 let failed = 0;
@@ -150,6 +182,26 @@ function quickStart(): string {
   ].join('\n');
 }
 
+/** The package's name as an argument of an install line (not `redux-observable`, nor a path that contains it). */
+const packageName = /(?<=^|\s)redux-observable-token-refresh(?=\s|$)/;
+
+/**
+ * The README's install lines for one stack, as written: the `sh` block right after
+ * `<!-- install: <marker> -->` (found anywhere in README.md, so the section can move), blank lines
+ * and comments left out. Each must be an `npm install`, and exactly one must name the package.
+ */
+function readmeInstallLines(readme: string, marker: string): string[] {
+  const block = readme.match(new RegExp(`<!-- install: ${marker} -->[ \\t]*\\n\\s*\`\`\`sh\\n([\\s\\S]*?)\`\`\``))?.[1];
+  if (block === undefined) throw new Error(`README.md: no \`\`\`sh block right after <!-- install: ${marker} -->`);
+  const lines = block.split('\n').map((line) => line.trim()).filter((line) => line && !line.startsWith('#'));
+  const odd = lines.filter((line) => !/^npm (install|i) /.test(line));
+  if (lines.length === 0 || odd.length) throw new Error(`README.md, install: ${marker}: every line must be an \`npm install\`; found ${JSON.stringify(odd)}`);
+  if (lines.filter((line) => packageName.test(line)).length !== 1) {
+    throw new Error(`README.md, install: ${marker}: exactly one line must install redux-observable-token-refresh`);
+  }
+  return lines;
+}
+
 /** docs/adapters.md's shared setup (the block after "All recipes below share this setup"), as written. */
 function adaptersSetup(): string {
   const docs = readFileSync(join(root, 'docs', 'adapters.md'), 'utf8');
@@ -179,23 +231,40 @@ function tsconfig(files: string[], module: string, moduleResolution: string): st
 }
 
 async function runStack(stack: Stack, tarball: string, serverUrl: string, base: string): Promise<void> {
-  console.log(`\n▶ stack ${stack.id}: ${stack.title}\n  ${Object.entries(stack.dependencies).map(([n, v]) => `${n}@${v}`).join(' ')}`);
+  const shown = stack.readme ? `(README.md, <!-- install: ${stack.readme} -->)` : Object.entries(stack.dependencies).map(([n, v]) => `${n}@${v}`).join(' ');
+  console.log(`\n▶ stack ${stack.id}: ${stack.title}\n  ${shown}`);
   const dir = join(base, stack.id);
   mkdirSync(dir, { recursive: true });
-  writeFileSync(
-    join(dir, 'package.json'),
-    JSON.stringify({ name: `consumer-${stack.id}`, private: true, dependencies: stack.dependencies, overrides: stack.overrides }, null, 2),
-  );
   const npm = ['--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'];
-  const installedOk = await check(`stack ${stack.id}: npm install of the package, strict peers`, async () => {
-    ok(await run('npm', ['install', ...npm], dir, 300_000), `npm install (the stack)`);
-    ok(await run('npm', ['install', ...npm, '--strict-peer-deps', tarball], dir, 300_000), `npm install ${tarball} --strict-peer-deps`);
-    const versions = Object.keys(stack.dependencies).map((name) => {
-      const version = JSON.parse(readFileSync(join(dir, 'node_modules', name, 'package.json'), 'utf8')).version;
-      if (version !== stack.dependencies[name]) throw new Error(`${name} is ${version}, the stack wants ${stack.dependencies[name]}`);
-      return version;
+  const name = stack.readme ? `stack ${stack.id}: npm init -y, the README's install lines, strict peers` : `stack ${stack.id}: npm install of the package, strict peers`;
+  const installedOk = await check(name, async () => {
+    if (stack.readme) {
+      const lines = readmeInstallLines(readFileSync(join(root, 'README.md'), 'utf8'), stack.readme);
+      ok(await run('npm', ['init', '-y'], dir, 60_000), 'npm init -y');
+      for (const line of lines) {
+        console.log(`    $ ${line}`);
+        const command = `${line.replace(packageName, `'${tarball}'`)} --strict-peer-deps ${npm.join(' ')}`;
+        ok(await run('sh', ['-c', command], dir, 300_000), `README line \`${line}\` (run as \`${command}\`)`);
+      }
+      // Not a README line: the TypeScript that check 5 compiles the quick start with.
+      ok(await run('npm', ['install', ...npm, '--strict-peer-deps', '--save-dev', `typescript@${installed('typescript')}`], dir, 300_000), 'npm install typescript');
+    } else {
+      writeFileSync(
+        join(dir, 'package.json'),
+        JSON.stringify({ name: `consumer-${stack.id}`, private: true, dependencies: stack.dependencies, overrides: stack.overrides }, null, 2),
+      );
+      ok(await run('npm', ['install', ...npm], dir, 300_000), `npm install (the stack)`);
+      ok(await run('npm', ['install', ...npm, '--strict-peer-deps', tarball], dir, 300_000), `npm install ${tarball} --strict-peer-deps`);
+    }
+    const wanted: Record<string, string | RegExp> = { ...stack.dependencies, ...stack.expect };
+    const versions = Object.entries(wanted).map(([dependency, want]) => {
+      const file = join(dir, 'node_modules', dependency, 'package.json');
+      const version: string = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')).version : '(not installed)';
+      if (typeof want === 'string' ? version !== want : !want.test(version)) throw new Error(`${dependency} is ${version}, the stack wants ${want}`);
+      return `${dependency}@${version}`;
     });
-    return `${versions.length} pinned versions in place`;
+    ok(await run('npm', ['ls', '--all', '--loglevel=error'], dir, 120_000), 'npm ls --all (a missing or invalid dependency)');
+    return stack.readme ? `npm put in ${versions.join(' ')}; npm ls clean` : `${versions.length} pinned versions in place; npm ls clean`;
   });
   if (!installedOk) {
     for (const name of ['cjs', 'esm', 'bundle', 'types']) (failed++, failures.push(`stack ${stack.id}: ${name} (not run)`));
