@@ -28,8 +28,6 @@ export interface TokenStorage {
   subscribe?(listener: (tokens: Tokens | null) => void): () => void;
   /** Run `task` while holding a lock shared by every tab, so that only one tab refreshes at a time. */
   lock?<T>(task: () => Promise<T>): Promise<T>;
-  /** @internal Called once by `createTokenRefresh` with its `name`: the default key of a storage created without one. */
-  named?(name: string): void;
 }
 
 /** A storage that answers at once: what `memoryStorage` and `localStorageStorage` return. */
