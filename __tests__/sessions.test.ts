@@ -11,6 +11,7 @@ import {
 } from '../src';
 import { newTestScheduler, runEpic } from './support/harness';
 import { Browser, type Tab } from './support/tabs';
+import { expectWarning } from './support/console';
 
 /**
  * Issue 9, in virtual time: the session models apps use. The refresh token in an HttpOnly cookie
@@ -229,6 +230,7 @@ describe('3. async storage', () => {
   });
 
   test('issue 16 #4: a storage key is required, so two apps of one origin never share an entry by accident', () => {
+    expectWarning(/no Web Locks/); // locks: null, as in a plain-http page
     const browser = new Browser();
     const options = (tab: Tab) => ({ storage: tab.localStorage, locks: null, events: tab.events });
     const shop = browser.openTab();
