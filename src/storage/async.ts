@@ -2,8 +2,11 @@ import { parseTokens, type TokenStorage } from './types';
 
 /** What `asyncStorage` needs: React Native's AsyncStorage, localForage, or an idb-keyval wrapper. */
 export interface AsyncKeyValue {
+  /** The string stored under `key`, or null/undefined. */
   getItem(key: string): PromiseLike<string | null | undefined>;
+  /** Store `value` under `key`. */
   setItem(key: string, value: string): PromiseLike<unknown>;
+  /** Delete `key`. */
   removeItem(key: string): PromiseLike<unknown>;
 }
 

@@ -18,8 +18,11 @@ import type { Tokens } from '../tokens';
  * ```
  */
 export interface TokenStorage {
+  /** The stored tokens, or null for none; read once, at creation. */
   get(): Tokens | null | PromiseLike<Tokens | null>;
+  /** Keep `tokens` (after a login or a refresh). */
   set(tokens: Tokens): void | PromiseLike<unknown>;
+  /** Forget the tokens (logout, a session that ended). */
   clear(): void | PromiseLike<unknown>;
   /**
    * Tell the coordinator when another tab changed the tokens, so this tab uses them instead of
@@ -32,14 +35,19 @@ export interface TokenStorage {
 
 /** A storage that answers at once: what `memoryStorage` and `localStorageStorage` return. */
 export interface SyncTokenStorage extends TokenStorage {
+  /** The stored tokens, or null for none, at once. */
   get(): Tokens | null;
+  /** Keep `tokens`, at once. */
   set(tokens: Tokens): void;
+  /** Forget the tokens, at once. */
   clear(): void;
 }
 
 /** The part of the Web Locks API this package uses (`navigator.locks`). */
 export interface LocksLike {
+  /** Run `callback` while holding the lock `name`, waiting for it. */
   request<T>(name: string, callback: (lock: unknown) => Promise<T>): Promise<T>;
+  /** With `ifAvailable`, `callback` gets `null` at once when the lock is held. */
   request<T>(name: string, options: { ifAvailable?: boolean }, callback: (lock: unknown) => Promise<T>): Promise<T>;
 }
 
