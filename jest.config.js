@@ -16,7 +16,14 @@ const shared = {
 
 export default {
   projects: [
-    { ...shared, displayName: 'unit', testMatch: ['<rootDir>/__tests__/**/*.test.ts'], testPathIgnorePatterns: ['/e2e/', '/.stryker-tmp/'] },
+    {
+      ...shared,
+      displayName: 'unit',
+      testMatch: ['<rootDir>/__tests__/**/*.test.ts'],
+      testPathIgnorePatterns: ['/e2e/', '/.stryker-tmp/'],
+      // console.warn/error fail the test that prints them unless it expects them (expectWarning).
+      setupFilesAfterEnv: ['<rootDir>/__tests__/support/consoleGuard.ts'],
+    },
     {
       ...shared,
       displayName: 'e2e',

@@ -13,7 +13,7 @@ export default {
   ...unit,
   displayName: undefined,
   // An unhandled RxJS error or a virtual-time livelock fails the test instead of crashing or freezing the worker.
-  setupFilesAfterEnv: ['<rootDir>/__tests__/support/failOnUnhandledErrors.ts'],
+  setupFilesAfterEnv: [...unit.setupFilesAfterEnv, '<rootDir>/__tests__/support/failOnUnhandledErrors.ts'],
   // A broken refresh leaves a test waiting on a real socket: fail it well before Stryker's own timeout.
   testTimeout: 3_000,
   // ...and the rest of its file is skipped once one test failed.

@@ -1,4 +1,5 @@
 import './support/failOnUnhandledErrors';
+import { expectWarning } from './support/console';
 import { fromFetch } from 'rxjs/fetch';
 import { firstValueFrom, map } from 'rxjs';
 import { combineEpics, createEpicMiddleware, type Epic } from 'redux-observable';
@@ -282,6 +283,8 @@ describe('2. a request never runs in a session it did not start in', () => {
 });
 
 describe('3. storage faults never hang anything', () => {
+  // Each test breaks the storage on purpose; the coordinator says so in development.
+  beforeEach(() => expectWarning(/storage\.(get|set|clear)\(\) failed \(\w+\); the session goes on in memory/));
   test('storage.set throwing QuotaExceededError when a refresh succeeds: the request succeeds, the session goes on in memory, storageFailed is reported', async () => {
     const storage = faultyStorage();
     const app = startApp({ storage });

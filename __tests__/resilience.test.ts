@@ -13,6 +13,7 @@ import {
 } from '../src';
 import { FakeServer, fakeJwt, newTestScheduler, runEpic, setup, unauthorized } from './support/harness';
 import { Browser } from './support/tabs';
+import { expectWarning } from './support/console';
 
 /**
  * Issue 8, in virtual time: the world a user's app meets. Each test names the behaviour a user
@@ -569,6 +570,7 @@ describe('actions mean what they say (issue 10)', () => {
 describe('5b. tokens adopted from another tab', () => {
   test('follow the half-lifetime rule of fresh tokens: 20 s tokens and a 30 s skew, 10 requests alternating between two tabs, one refresh', () =>
     ts.run(({ flush }) => {
+      expectWarning(/no Web Locks/); // locks: null
       const browser = new Browser();
       const server = new FakeServer(() => ts.now());
       server.accessTtl = 20_000;

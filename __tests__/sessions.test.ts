@@ -4,11 +4,14 @@ import {
   RefreshUnavailableError,
   asyncStorage,
   createTokenRefresh,
+  localStorageStorage,
   memoryStorage,
   type TokenStorage,
   type Tokens,
 } from '../src';
 import { newTestScheduler, runEpic } from './support/harness';
+import { Browser, type Tab } from './support/tabs';
+import { expectWarning } from './support/console';
 
 /**
  * Issue 9, in virtual time: the session models apps use. The refresh token in an HttpOnly cookie
@@ -225,6 +228,28 @@ describe('3. async storage', () => {
     data.set('app/tokens', JSON.stringify({ accessToken: 'x', expiresAt: '<img src=x onerror=alert(1)>' }));
     const tampered = createTokenRefresh({ refresh: () => of({ accessToken: 'x' }), storage: asyncStorage(backend, 'app/tokens') });
     expect(await tampered.restore()).toBe(false);
+  });
+
+  test('issue 16 #4: a storage key is required, so two apps of one origin never share an entry by accident', () => {
+    expectWarning(/no Web Locks/); // locks: null, as in a plain-http page
+    const browser = new Browser();
+    const options = (tab: Tab) => ({ storage: tab.localStorage, locks: null, events: tab.events });
+    const shop = browser.openTab();
+    // Written by a caller of the old API (the key used to default to `name`).
+    const untyped = localStorageStorage as (key?: string, opts?: object) => unknown;
+    expect(() => untyped(undefined, options(shop))).toThrow(TypeError);
+    expect(() => untyped(undefined, options(shop))).toThrow("e.g. localStorageStorage('my-app/tokens')");
+    expect(() => untyped('', options(shop))).toThrow(TypeError);
+    expect(() => asyncStorage({ getItem: async () => null, setItem: async () => {}, removeItem: async () => {} }, '')).toThrow("asyncStorage(AsyncStorage, 'my-app/tokens')");
+
+    // /shop and /admin: two documents of one origin, one localStorage, a key each.
+    const admin = browser.openTab();
+    const shopAuth = createTokenRefresh({ refresh: () => of({ accessToken: 'x' }), storage: localStorageStorage('shop/tokens', options(shop)) });
+    const adminAuth = createTokenRefresh({ refresh: () => of({ accessToken: 'x' }), storage: localStorageStorage('admin/tokens', options(admin)) });
+    shopAuth.setTokens({ accessToken: 'shop-a', refreshToken: 'shop-r' });
+    expect(adminAuth.getAccessToken()).toBeUndefined();
+    adminAuth.setTokens({ accessToken: 'admin-a', refreshToken: 'admin-r' });
+    expect(shopAuth.getAccessToken()).toBe('shop-a');
   });
 });
 

@@ -18,7 +18,7 @@ const check = optionChecker('createTokenRefresh');
 
 interface BaseOptions<Name extends string> {
   /**
-   * Where tokens are kept between requests and page loads: `memoryStorage()`, `localStorageStorage()`,
+   * Where tokens are kept between requests and page loads: `memoryStorage()`, `localStorageStorage(key)`,
    * `asyncStorage(backend, key)`, or your own.
    * @default memoryStorage()
    */
@@ -75,7 +75,7 @@ interface BaseOptions<Name extends string> {
   syncTabs?: boolean;
   /**
    * The prefix of the action types, the key to mount the reducer under (`auth.reducerPath`), and
-   * the default localStorage key and tab channel name.
+   * the name of the tabs' channel and lock with `syncTabs`.
    * @default 'tokenRefresh'
    */
   name?: Name;
@@ -241,7 +241,6 @@ export function createTokenRefresh<Name extends string = 'tokenRefresh'>(
     if (!(error instanceof ReferenceError)) throw error;
   }
 
-  storage.named?.(name);
   if (syncTabs && !storage.lock && !storage.subscribe) storage = syncStorageTabs(storage, name);
   const actions = createAuthActions(name);
   const coordinator = createCoordinator({

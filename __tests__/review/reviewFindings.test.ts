@@ -6,6 +6,7 @@ import { configureStore } from '@reduxjs/toolkit';
 import { RefreshUnavailableError, createTokenRefresh, localStorageStorage, type Tokens } from '../../src';
 import { FakeServer, fakeJwt, newTestScheduler, runEpic, setup } from '../support/harness';
 import { Browser } from '../support/tabs';
+import { expectWarning } from '../support/console';
 
 let ts = newTestScheduler();
 beforeEach(() => (ts = newTestScheduler()));
@@ -13,6 +14,7 @@ const at = <T>(frame: number, source$: () => Observable<T>) => timer(frame).pipe
 
 test("under the cross-tab lock, another login's stored tokens are not taken for a refresh of ours: A's request is never sent with B's token", () =>
   ts.run(({ flush }) => {
+    expectWarning(/no Web Locks/); // locks: null, one warning per tab
     const browser = new Browser(60_000); // the storage event is a task; here it has not run yet
     const ada = { accessToken: fakeJwt({ sub: 'ada' }), refreshToken: 'r-ada' };
     const bob = { accessToken: fakeJwt({ sub: 'bob' }), refreshToken: 'r-bob' };
@@ -74,6 +76,7 @@ test('maxRetries: 0 never sends a request twice, not even after a late 401', () 
 
 test('an async storage whose get() never answers: hydration ends after refreshTimeoutMs, nothing hangs', () =>
   ts.run(({ flush }) => {
+    expectWarning(/storage\.get\(\) failed \(TimeoutError\); the session goes on in memory/);
     const auth = createTokenRefresh({
       refresh: () => of({ accessToken: 'x' }),
       storage: { get: () => new Promise<Tokens | null>(() => {}), set: async () => {}, clear: async () => {} },

@@ -25,7 +25,8 @@ export class OAuth2Error extends Error {
     readonly error: string,
     /**
      * The server's `error_description`, if any: the server's own words, kept out of `message`
-     * (which loggers print) and out of the store. Read it here when you need it.
+     * (which loggers print) and out of the store. Read it here when you need it. Anything the
+     * call sent that the server quotes (the refresh token, the client secret) reads `[redacted]`.
      */
     readonly errorDescription?: string,
   ) {

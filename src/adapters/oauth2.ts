@@ -89,7 +89,8 @@ const check = optionChecker('oauth2RefreshGrant');
  * - A response without `refresh_token` keeps the current one (the server does not rotate).
  * - An error answer rejects with `OAuth2Error { status, error }`: `invalid_grant` (400) is final
  *   and not retried; 5xx and network failures are transient, retried by `refreshRetries`. The
- *   server's `error_description` is kept in `errorDescription`, never in the message.
+ *   server's `error_description` is kept in `errorDescription`, never in the message. Whatever
+ *   server text is kept has what the call sent (refresh token, client secret) replaced by `[redacted]`.
  * - An answer that is not JSON (a captive portal's page, a proxy's error page) rejects with a
  *   `SyntaxError` written by this package: transient, the session is kept.
  * - A redirect is not followed (`redirect: 'manual'`): following a 307/308 would post the refresh
@@ -137,14 +138,19 @@ export function oauth2RefreshGrant(options: OAuth2RefreshGrantOptions): OAuth2Re
   // Everything but the refresh token is fixed: build it once.
   const headers: Record<string, string> = { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' };
   const fixed: Array<[string, string]> = [['grant_type', 'refresh_token']];
+  const sentSecrets = [clientSecret];
   if (clientSecret !== undefined && clientAuthentication === 'basic') {
-    headers.Authorization = `Basic ${base64(`${formEncode(clientId)}:${formEncode(clientSecret)}`)}`;
+    sentSecrets.push(base64(`${formEncode(clientId)}:${formEncode(clientSecret)}`));
+    headers.Authorization = `Basic ${sentSecrets[1]}`;
   } else {
     fixed.push(['client_id', clientId]);
     if (clientSecret !== undefined) fixed.push(['client_secret', clientSecret]);
   }
 
   return async (refreshToken, { signal }) => {
+    // Whatever the server says is kept only without what this call sent: servers echo it ("refresh
+    // token RT… not found"), and an error's text ends up in logs and error trackers.
+    const scrub = (value: unknown) => (typeof value === 'string' ? redact(value, [...sentSecrets, refreshToken]) : undefined);
     const body = new URLSearchParams(fixed);
     const asked = scopeParam && granted?.refreshToken === refreshToken ? scopeParam.split(' ').filter((s) => granted!.scope.includes(s)).join(' ') : scopeParam;
     if (asked) body.set('scope', asked);
@@ -162,17 +168,17 @@ export function oauth2RefreshGrant(options: OAuth2RefreshGrantOptions): OAuth2Re
     } catch {
       // Not JSON: a captive portal, a proxy's error page. The parser's message would quote the
       // body; this one does not. Without a status of its own it counts as transient.
-      if (response.ok) throw new SyntaxError(`The token endpoint answered ${response.status} with a body that is not JSON (${response.headers.get('content-type') ?? 'no content-type'}).`);
+      if (response.ok) throw new SyntaxError(`The token endpoint answered ${response.status} with a body that is not JSON (${scrub(response.headers.get('content-type')) ?? 'no content-type'}).`);
     }
     const fields = (typeof answer === 'object' && answer !== null ? answer : {}) as Record<string, unknown>;
     if (!response.ok) {
-      throw new OAuth2Error(response.status, errorCode(fields.error) ?? 'invalid_response', text(fields.error_description));
+      throw new OAuth2Error(response.status, errorCode(scrub(fields.error)) ?? 'invalid_response', text(scrub(fields.error_description)));
     }
     const accessToken = text(fields.access_token);
     if (!accessToken) throw new OAuth2Error(response.status, 'invalid_response', 'the answer has no access_token');
     const tokenType = text(fields.token_type);
     if (tokenType && tokenType.toLowerCase() !== 'bearer') {
-      throw new OAuth2Error(response.status, 'invalid_response', `token_type '${tokenType}' is not Bearer, the only type this package sends`);
+      throw new OAuth2Error(response.status, 'invalid_response', `token_type '${scrub(tokenType)}' is not Bearer, the only type this package sends`);
     }
     const tokens: Tokens = { accessToken };
     const refreshTokenNext = text(fields.refresh_token);
@@ -185,6 +191,34 @@ export function oauth2RefreshGrant(options: OAuth2RefreshGrantOptions): OAuth2Re
     }
     return tokens;
   };
+}
+
+/** Secrets shorter than this are matched whole; longer ones also by any run of this many of their characters. */
+const FRAGMENT = 8;
+
+/**
+ * `text` with every secret replaced by `[redacted]`: whole or in part (a server may cut a token
+ * short), as sent or URL-, form- or JSON-encoded (a server may echo the body it got), in any case
+ * (`%2f` for `%2F`). Fragments are matched as sets of FRAGMENT-character windows: linear time.
+ */
+function redact(text: string, secrets: ReadonlyArray<string | undefined>): string {
+  const lower = (value: string) => value.replace(/[A-Z]+/g, (run) => run.toLowerCase()); // keeps the length
+  const haystack = lower(text);
+  const hidden = new Uint8Array(text.length);
+  for (const secret of secrets) {
+    if (!secret) continue;
+    const json = JSON.stringify(secret).slice(1, -1);
+    for (const form of new Set([secret, encodeURIComponent(secret), formEncode(secret), json, json.replace(/\//g, '\\/')])) {
+      const needle = lower(form);
+      const size = Math.min(FRAGMENT, needle.length);
+      const windows = new Set<string>();
+      for (let i = 0; i + size <= needle.length; i++) windows.add(needle.slice(i, i + size));
+      for (let i = 0; i + size <= haystack.length; i++) if (windows.has(haystack.slice(i, i + size))) hidden.fill(1, i, i + size);
+    }
+  }
+  let out = '';
+  for (let i = 0; i < text.length; i++) out += !hidden[i] ? text[i] : hidden[i - 1] ? '' : '[redacted]';
+  return out;
 }
 
 /** RFC 6749 §5.2: an error code is a short word of printable ASCII; anything else is not one. */

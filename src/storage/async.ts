@@ -2,8 +2,11 @@ import { parseTokens, type TokenStorage } from './types';
 
 /** What `asyncStorage` needs: React Native's AsyncStorage, localForage, or an idb-keyval wrapper. */
 export interface AsyncKeyValue {
+  /** The string stored under `key`, or null/undefined. */
   getItem(key: string): PromiseLike<string | null | undefined>;
+  /** Store `value` under `key`. */
   setItem(key: string, value: string): PromiseLike<unknown>;
+  /** Delete `key`. */
   removeItem(key: string): PromiseLike<unknown>;
 }
 
@@ -19,8 +22,9 @@ export interface AsyncKeyValue {
  * ```
  */
 export function asyncStorage(backend: AsyncKeyValue, key: string): TokenStorage {
-  if (typeof backend?.getItem !== 'function' || typeof key !== 'string') {
-    throw new TypeError('asyncStorage(backend, key): backend must have getItem, setItem and removeItem returning Promises, and key must be a string.');
+  // A key of its own per app: two apps sharing one backend (one origin's IndexedDB) and one key adopt each other's tokens.
+  if (typeof backend?.getItem !== 'function' || typeof key !== 'string' || key === '') {
+    throw new TypeError("asyncStorage(backend, key): backend must have getItem, setItem and removeItem returning Promises, and key must name this app's entry, e.g. asyncStorage(AsyncStorage, 'my-app/tokens').");
   }
   return {
     get: () => Promise.resolve(backend.getItem(key)).then(parseTokens),

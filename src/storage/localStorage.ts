@@ -19,8 +19,9 @@ export interface LocalStorageOptions {
 }
 
 /**
- * Tokens in `localStorage` under `key` (default: the `name` option of `createTokenRefresh`, so two
- * apps of one origin keep theirs apart), shared by the tabs of one origin: a refresh in one tab is
+ * Tokens in `localStorage` under `key`, shared by the tabs of one origin. The key has no default:
+ * two apps of one origin (`/shop`, `/admin`) that shared one would adopt each other's tokens, and
+ * they are separate documents, so no check in the page could catch it. Tabs of one origin: a refresh in one tab is
  * seen by the others (the `storage` event), and refreshes are serialized across tabs with the Web
  * Locks API, so two tabs never spend one rotating refresh token. Web Locks exist only in secure
  * contexts (https, localhost); without them a warning says so in development. What is read back is
@@ -31,7 +32,12 @@ export interface LocalStorageOptions {
  * @example
  * createTokenRefresh({ refresh, storage: localStorageStorage('my-app/tokens') })
  */
-export function localStorageStorage(key?: string, options: LocalStorageOptions = {}): SyncTokenStorage {
+export function localStorageStorage(key: string, options: LocalStorageOptions = {}): SyncTokenStorage {
+  if (typeof key !== 'string' || key === '') {
+    throw new TypeError(
+      "localStorageStorage(key): pass the key this app's tokens live under, e.g. localStorageStorage('my-app/tokens'). There is no default: two apps of one origin on one key adopt each other's tokens.",
+    );
+  }
   const { storage = globalThis.localStorage, locks = browserLocks(), events = globalThis as Partial<EventTarget> } = options;
   if (!storage) {
     throw new TypeError('localStorageStorage: there is no localStorage here; pass { storage } or use memoryStorage().');
@@ -41,24 +47,22 @@ export function localStorageStorage(key?: string, options: LocalStorageOptions =
   } catch {
     // no `process`: no development warnings
   }
-  const name = () => key ?? 'tokenRefresh';
   return {
-    get: () => parseTokens(storage.getItem(name())),
-    set: (tokens) => storage.setItem(name(), JSON.stringify(tokens)),
+    get: () => parseTokens(storage.getItem(key)),
+    set: (tokens) => storage.setItem(key, JSON.stringify(tokens)),
     // Not a removal: a mark of why, which the other tabs' `storage` event carries to them.
-    clear: (reason) => storage.setItem(name(), endMark(reason)),
+    clear: (reason) => storage.setItem(key, endMark(reason)),
     subscribe(listener) {
       const onStorage = (event: Event) => {
         const { key: changed, newValue, storageArea } = event as StorageEvent;
         // sessionStorage fires the same event; `key` null means the whole storage was cleared.
-        if (storageArea !== storage || (changed !== name() && changed !== null)) return;
+        if (storageArea !== storage || (changed !== key && changed !== null)) return;
         const tokens = changed === null ? null : parseTokens(newValue);
         listener(tokens, tokens ? undefined : changed === null ? 'storageCleared' : endReasonOf(newValue));
       };
       events.addEventListener?.('storage', onStorage);
       return () => events.removeEventListener?.('storage', onStorage);
     },
-    lock: locks ? (task) => tabLock(locks, `${name()}:refresh`)(task) : undefined,
-    named: (appName) => void (key ??= appName),
+    lock: locks ? tabLock(locks, `${key}:refresh`) : undefined,
   };
 }

@@ -19,9 +19,11 @@ import type { Tokens } from '../tokens';
  * ```
  */
 export interface TokenStorage {
+  /** The stored tokens, or null for none; read once, at creation. */
   get(): Tokens | null | PromiseLike<Tokens | null>;
+  /** Keep `tokens` (after a login or a refresh). */
   set(tokens: Tokens): void | PromiseLike<unknown>;
-  /** Remove the tokens; `reason` says why the session ended, for a storage that tells other tabs. */
+  /** Forget the tokens (logout, a session that ended); `reason` says why, for a storage that tells other tabs. */
   clear(reason?: EndReason): void | PromiseLike<unknown>;
   /**
    * Tell the coordinator when another tab changed the tokens, so this tab uses them instead of
@@ -31,20 +33,23 @@ export interface TokenStorage {
   subscribe?(listener: (tokens: Tokens | null, reason?: EndReason) => void): () => void;
   /** Run `task` while holding a lock shared by every tab, so that only one tab refreshes at a time. */
   lock?<T>(task: () => Promise<T>): Promise<T>;
-  /** @internal Called once by `createTokenRefresh` with its `name`: the default key of a storage created without one. */
-  named?(name: string): void;
 }
 
 /** A storage that answers at once: what `memoryStorage` and `localStorageStorage` return. */
 export interface SyncTokenStorage extends TokenStorage {
+  /** The stored tokens, or null for none, at once. */
   get(): Tokens | null;
+  /** Keep `tokens`, at once. */
   set(tokens: Tokens): void;
+  /** Forget the tokens, at once. */
   clear(reason?: EndReason): void;
 }
 
 /** The part of the Web Locks API this package uses (`navigator.locks`). */
 export interface LocksLike {
+  /** Run `callback` while holding the lock `name`, waiting for it. */
   request<T>(name: string, callback: (lock: unknown) => Promise<T>): Promise<T>;
+  /** With `ifAvailable`, `callback` gets `null` at once when the lock is held. */
   request<T>(name: string, options: { ifAvailable?: boolean }, callback: (lock: unknown) => Promise<T>): Promise<T>;
 }
 
