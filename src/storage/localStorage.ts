@@ -50,8 +50,8 @@ export function localStorageStorage(key: string, options: LocalStorageOptions = 
   return {
     get: () => parseTokens(storage.getItem(key)),
     set: (tokens) => storage.setItem(key, JSON.stringify(tokens)),
-    // Not a removal: a mark of why, which the other tabs' `storage` event carries to them.
-    clear: (reason) => storage.setItem(key, endMark(reason)),
+    // A mark of why first, which the other tabs' `storage` event carries to them; then nothing.
+    clear: (reason) => (storage.setItem(key, endMark(reason)), storage.removeItem(key)),
     subscribe(listener) {
       const onStorage = (event: Event) => {
         const { key: changed, newValue, storageArea } = event as StorageEvent;
