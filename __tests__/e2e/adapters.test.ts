@@ -9,9 +9,8 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { build } from 'esbuild';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { CHROMIUM, hasChromium, launchChromium } from './support/chromium';
+import { CHROMIUM, bundleForBrowser, hasChromium, launchChromium } from './support/chromium';
 
 const ROOT = join(__dirname, '..', '..');
 const inCi = process.env.CI === 'true';
@@ -63,7 +62,7 @@ describeInBrowser('issue 11: the fetch and axios adapters in Chromium', () => {
 
   beforeAll(async () => {
     if (!hasChromium) throw new Error(`CI=true but ${CHROMIUM} is missing: install it with \`apt-get install -y chromium\`.`);
-    const bundled = await build({
+    const bundle = await bundleForBrowser({
       stdin: {
         contents: `
           import axios from 'axios';
@@ -81,15 +80,7 @@ describeInBrowser('issue 11: the fetch and axios adapters in Chromium', () => {
         resolveDir: ROOT,
         loader: 'ts',
       },
-      bundle: true,
-      format: 'iife',
-      platform: 'browser',
-      target: 'es2020',
-      write: false,
-      logLevel: 'silent',
-      define: { 'process.env.NODE_ENV': '"development"' },
     });
-    const bundle = bundled.outputFiles[0]!.text;
     [app, other] = await Promise.all([startSite(bundle), startSite(bundle)]);
     browser = await launchChromium();
   }, 120_000);

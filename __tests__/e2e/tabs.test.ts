@@ -16,9 +16,8 @@
  */
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { build } from 'esbuild';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { CHROMIUM, hasChromium, launchChromium } from './support/chromium';
+import { CHROMIUM, bundleForBrowser, hasChromium, launchChromium } from './support/chromium';
 import { startAuthServer, type AuthServer } from '../../demo/server/authServer';
 
 const ROOT = join(__dirname, '..', '..');
@@ -122,18 +121,7 @@ describeInBrowser('issue 15 in Chromium tabs: restore, a second tab, and why a s
       mkdirSync(join(otherRoot, '__tests__', 'e2e', 'tabs-app'), { recursive: true });
       copyFileSync(entry, (entry = join(otherRoot, '__tests__', 'e2e', 'tabs-app', 'main.ts')));
     }
-    const bundled = await build({
-      entryPoints: [entry],
-      nodePaths: [join(ROOT, 'node_modules')],
-      bundle: true,
-      format: 'iife',
-      platform: 'browser',
-      target: 'es2020',
-      write: false,
-      logLevel: 'silent',
-      define: { 'process.env.NODE_ENV': '"development"' },
-    });
-    writeFileSync(join(DIST, 'bundle.js'), bundled.outputFiles[0]!.text);
+    writeFileSync(join(DIST, 'bundle.js'), await bundleForBrowser({ entryPoints: [entry], nodePaths: [join(ROOT, 'node_modules')] }));
     writeFileSync(join(DIST, 'index.html'), '<!doctype html><html><head><meta charset="utf-8"><title>tabs</title></head><body><script src="/bundle.js"></script></body></html>');
     server = await startAuthServer({
       port: 0,
