@@ -15,19 +15,27 @@ import { join } from 'node:path';
 
 const ROOT = join(__dirname, '..');
 
-interface Undocumented { name: string; kind: string; file: string }
+interface Undocumented {
+  name: string;
+  kind: string;
+  file: string;
+}
 
 /** Runs TypeDoc without output and returns what it says has no documentation. */
 function typedoc(...args: string[]): { status: number | null; errors: string[]; undocumented: Undocumented[] } {
   const run = spawnSync('npx', ['--no-install', 'typedoc', '--emit', 'none', '--logLevel', 'Warn', ...args], {
-    cwd: ROOT, encoding: 'utf8', timeout: 120_000, env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' },
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 120_000,
+    env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' },
   });
   // eslint-disable-next-line no-control-regex
   const output = `${run.stdout}\n${run.stderr}`.replace(/\x1b\[[0-9;]*m/g, '');
   const errors = output.split('\n').filter((line) => /\[error\]/i.test(line));
   // "[warning] src.TokenRefresh (Interface), defined in …/src/createTokenRefresh.ts, does not have any documentation"
-  const undocumented = [...output.matchAll(/\s(?:[\w-]+\.)?([\w.$]+) \((\w+)\), defined in (\S+?), does not have any documentation/g)]
-    .map(([, name, kind, file]) => ({ name: name!, kind: kind!, file: file!.replace(/^.*?redux-observable-token-refresh\//, '') }));
+  const undocumented = [...output.matchAll(/\s(?:[\w-]+\.)?([\w.$]+) \((\w+)\), defined in (\S+?), does not have any documentation/g)].map(
+    ([, name, kind, file]) => ({ name: name!, kind: kind!, file: file!.replace(/^.*?redux-observable-token-refresh\//, '') }),
+  );
   return { status: run.status, errors, undocumented };
 }
 
@@ -48,10 +56,23 @@ test('TypeDoc finds a doc comment on every public export of every entry point', 
 test('the check is not vacuous: an export without a doc comment is found', () => {
   const dir = mkdtempSync(join(tmpdir(), 'api-docs-fixture-'));
   try {
-    writeFileSync(join(dir, 'index.ts'), '/** Documented. */\nexport const documented = 1;\nexport function bare(): number {\n  return 2;\n}\n');
-    writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions: { strict: true, target: 'ES2022', module: 'ESNext', moduleResolution: 'Bundler' }, include: ['index.ts'] }));
+    writeFileSync(
+      join(dir, 'index.ts'),
+      '/** Documented. */\nexport const documented = 1;\nexport function bare(): number {\n  return 2;\n}\n',
+    );
+    writeFileSync(
+      join(dir, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: { strict: true, target: 'ES2022', module: 'ESNext', moduleResolution: 'Bundler' },
+        include: ['index.ts'],
+      }),
+    );
     // The project's settings, on the fixture's entry point.
-    const options = { ...JSON.parse(readFileSync(join(ROOT, 'typedoc.json'), 'utf8')), entryPoints: [join(dir, 'index.ts')], tsconfig: join(dir, 'tsconfig.json') };
+    const options = {
+      ...JSON.parse(readFileSync(join(ROOT, 'typedoc.json'), 'utf8')),
+      entryPoints: [join(dir, 'index.ts')],
+      tsconfig: join(dir, 'tsconfig.json'),
+    };
     delete options.$schema;
     writeFileSync(join(dir, 'typedoc.json'), JSON.stringify(options));
     const { undocumented } = typedoc('--options', join(dir, 'typedoc.json'));

@@ -11,7 +11,9 @@ test('an unexpected console.warn is reported with its text and where it came fro
   console.warn('[redux-observable-token-refresh] something new');
   const problems = check();
   expect(problems).toHaveLength(1);
-  expect(problems[0]).toMatch(/^unexpected console\.warn: \[redux-observable-token-refresh\] something new\n {4}at .*consoleGuard\.test\.ts/);
+  expect(problems[0]).toMatch(
+    /^unexpected console\.warn: \[redux-observable-token-refresh\] something new\n {4}at .*consoleGuard\.test\.ts/,
+  );
 });
 
 test('an unexpected console.error is reported too', () => {
@@ -30,7 +32,10 @@ test('an expected warning passes, as often as it comes, and only for the method 
 test('an expected warning that never comes is reported', () => {
   expectWarning('no Web Locks');
   expectConsoleError(/crash/);
-  expect(check()).toEqual(['expected a console.warn matching no Web Locks, and none came', 'expected a console.error matching /crash/, and none came']);
+  expect(check()).toEqual([
+    'expected a console.warn matching no Web Locks, and none came',
+    'expected a console.error matching /crash/, and none came',
+  ]);
 });
 
 test('expectations end with their test', () => {

@@ -87,9 +87,11 @@ describe('what every stack has: no Redux, redux-observable or RTK at run time', 
   test('src/ and epics/ import them for types only', () => {
     const root = join(__dirname, '..');
     const runtimeImports = [...sourceFiles(join(root, 'src')), ...sourceFiles(join(root, 'epics'))].flatMap((file) =>
-      [...readFileSync(file, 'utf8').matchAll(/^\s*(import|export)\s+(?!type\b)[^;]*?from\s+'(redux|redux-observable|@reduxjs\/toolkit)(\/[^']*)?'/gm)].map(
-        (match) => `${file.slice(root.length + 1)}: ${match[0].trim()}`,
-      ),
+      [
+        ...readFileSync(file, 'utf8').matchAll(
+          /^\s*(import|export)\s+(?!type\b)[^;]*?from\s+'(redux|redux-observable|@reduxjs\/toolkit)(\/[^']*)?'/gm,
+        ),
+      ].map((match) => `${file.slice(root.length + 1)}: ${match[0].trim()}`),
     );
     expect(runtimeImports).toEqual([]);
   });

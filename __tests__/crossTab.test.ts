@@ -45,29 +45,36 @@ describe('two tabs', () => {
     expect(b.types()).toEqual(['tokensSet']);
   });
 
-  test.each([0, 50])('both tabs hit 401 at once: one refresh, the other tab adopts its tokens, no reuse detection (storage events %i ms late)', async (delay) => {
-    browser = new Browser(delay);
-    const a = await openTab();
-    const b = await openTab();
-    a.auth.setTokens(await login(server));
-    await until(() => b.auth.getAccessToken() !== undefined, 'tab B heard of the login');
-    server.control.expireAccessTokens();
-    const results = await firstValueFrom(forkJoin([...[1, 2, 3, 4, 5].map(() => call(a.auth)), ...[1, 2, 3, 4, 5].map(() => call(b.auth))]));
-    expect(results.map((r) => r.gen)).toEqual(results.map(() => 2));
-    expect(server.stats()).toMatchObject({ refreshCalls: 1, reuseDetections: 0 });
-    expect(a.auth.getAccessToken()).toBe(b.auth.getAccessToken());
-    // The tab that queued for the lock waits a short grace for the holder's news, then lets go.
-    await until(() => browser.held.size === 0, 'the cross-tab lock released');
-  });
+  test.each([0, 50])(
+    'both tabs hit 401 at once: one refresh, the other tab adopts its tokens, no reuse detection (storage events %i ms late)',
+    async (delay) => {
+      browser = new Browser(delay);
+      const a = await openTab();
+      const b = await openTab();
+      a.auth.setTokens(await login(server));
+      await until(() => b.auth.getAccessToken() !== undefined, 'tab B heard of the login');
+      server.control.expireAccessTokens();
+      const results = await firstValueFrom(
+        forkJoin([...[1, 2, 3, 4, 5].map(() => call(a.auth)), ...[1, 2, 3, 4, 5].map(() => call(b.auth))]),
+      );
+      expect(results.map((r) => r.gen)).toEqual(results.map(() => 2));
+      expect(server.stats()).toMatchObject({ refreshCalls: 1, reuseDetections: 0 });
+      expect(a.auth.getAccessToken()).toBe(b.auth.getAccessToken());
+      // The tab that queued for the lock waits a short grace for the holder's news, then lets go.
+      await until(() => browser.held.size === 0, 'the cross-tab lock released');
+    },
+  );
 
   test('a logout during a slow refresh releases the cross-tab lock at once and logs the other tab out', async () => {
     // A refresh that cannot be aborted (it ignores `signal`): only unsubscribing ends our wait for it.
     const a = await openTab({
       refresh: (refreshToken) =>
         defer(() =>
-          fetch(`${server.url}/auth/refresh`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ refreshToken }) }).then(
-            (r) => r.json() as Promise<Tokens>,
-          ),
+          fetch(`${server.url}/auth/refresh`, {
+            method: 'POST',
+            headers: { 'Content-Type': 'application/json' },
+            body: JSON.stringify({ refreshToken }),
+          }).then((r) => r.json() as Promise<Tokens>),
         ),
     });
     const b = await openTab();

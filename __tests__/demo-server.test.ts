@@ -226,7 +226,12 @@ describe('demo auth server', () => {
       const first = (await granted.json()) as Record<string, string | number>;
       expect(first).toMatchObject({ token_type: 'Bearer', expires_in: 15, scope: 'profile items', refresh_token: expect.any(String) });
 
-      const refreshed = await oauth({ grant_type: 'refresh_token', refresh_token: String(first.refresh_token), client_id: 'demo-app', scope: 'items' });
+      const refreshed = await oauth({
+        grant_type: 'refresh_token',
+        refresh_token: String(first.refresh_token),
+        client_id: 'demo-app',
+        scope: 'items',
+      });
       expect(refreshed.status).toBe(200);
       const second = (await refreshed.json()) as Record<string, string>;
       expect(second.refresh_token).not.toBe(first.refresh_token);
@@ -245,7 +250,12 @@ describe('demo auth server', () => {
       expect(granted.status).toBe(200);
       const { refresh_token } = (await granted.json()) as { refresh_token: string };
 
-      const viaBody = await oauth({ grant_type: 'refresh_token', refresh_token, client_id: 'demo-confidential', client_secret: 'demo-secret' });
+      const viaBody = await oauth({
+        grant_type: 'refresh_token',
+        refresh_token,
+        client_id: 'demo-confidential',
+        client_secret: 'demo-secret',
+      });
       expect(viaBody.status).toBe(200);
       const { refresh_token: next } = (await viaBody.json()) as { refresh_token: string };
 
@@ -257,7 +267,9 @@ describe('demo auth server', () => {
 
       const otherClient = await oauth({ grant_type: 'refresh_token', refresh_token: 'x', client_id: 'demo-app' });
       expect(await otherClient.json()).toMatchObject({ error: 'invalid_grant' });
-      expect(await (await oauth({ grant_type: 'implicit', client_id: 'demo-app' })).json()).toMatchObject({ error: 'unsupported_grant_type' });
+      expect(await (await oauth({ grant_type: 'implicit', client_id: 'demo-app' })).json()).toMatchObject({
+        error: 'unsupported_grant_type',
+      });
       expect(await (await oauth({ grant_type: 'password', client_id: 'demo-app' })).json()).toMatchObject({ error: 'invalid_request' });
     });
 
@@ -343,7 +355,7 @@ describe('demo auth server', () => {
       expect(server!.stats()).toMatchObject({ refreshCalls: 3, cookieRefreshCalls: 3, refreshOk: 1, reuseDetections: 1 });
     });
 
-    test('no cookie: 401 invalid_grant (no session to restore); logout revokes the cookie\'s session and clears it', async () => {
+    test("no cookie: 401 invalid_grant (no session to restore); logout revokes the cookie's session and clears it", async () => {
       await start();
       const none = await postWithCookie('/auth/refresh');
       expect(none.status).toBe(401);
@@ -356,9 +368,15 @@ describe('demo auth server', () => {
       expect((await postWithCookie('/auth/refresh', cookie)).status).toBe(401);
       // The body's refresh token still wins where both are sent: the storage mode is unchanged.
       const tokens = await login();
-      expect((await fetch(`${server!.url}/auth/refresh`, {
-        method: 'POST', headers: { 'Content-Type': 'application/json', Cookie: `${REFRESH_COOKIE}=garbage` }, body: JSON.stringify({ refreshToken: tokens.refreshToken }),
-      })).status).toBe(200);
+      expect(
+        (
+          await fetch(`${server!.url}/auth/refresh`, {
+            method: 'POST',
+            headers: { 'Content-Type': 'application/json', Cookie: `${REFRESH_COOKIE}=garbage` },
+            body: JSON.stringify({ refreshToken: tokens.refreshToken }),
+          })
+        ).status,
+      ).toBe(200);
     });
   });
 

@@ -25,7 +25,16 @@ test('sync storage: works like memory storage until told to fail, then throws th
   storage.clear();
   expect(storage.get()).toBeNull();
   expect(storage.calls.map((c) => `${c.operation}:${c.outcome}`)).toEqual([
-    'get:ok', 'set:threw', 'set:threw', 'set:ok', 'get:ok', 'get:threw', 'get:threw', 'clear:threw', 'clear:ok', 'get:ok',
+    'get:ok',
+    'set:threw',
+    'set:threw',
+    'set:ok',
+    'get:ok',
+    'get:threw',
+    'get:threw',
+    'clear:threw',
+    'clear:ok',
+    'get:ok',
   ]);
 });
 

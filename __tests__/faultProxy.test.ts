@@ -18,7 +18,12 @@ afterEach(() => Promise.all([proxy.close(), server.close()]));
 const networkError = { name: 'TypeError', message: 'fetch failed' };
 
 const refreshVia = (base: string, refreshToken: string, init: RequestInit = {}) =>
-  fetch(`${base}/auth/refresh`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ refreshToken }), ...init });
+  fetch(`${base}/auth/refresh`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ refreshToken }),
+    ...init,
+  });
 
 test('without a fault it is transparent: login, API call and refresh through it work and reach the server', async () => {
   const tokens = await login({ ...server, url: proxy.url });

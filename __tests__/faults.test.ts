@@ -27,7 +27,12 @@ import { genOf, startServer, until, type AuthServer } from './support/realServer
 let server: AuthServer;
 let proxy: FaultProxy;
 beforeEach(async () => {
-  server = await startServer({ users: [{ username: 'demo', password: 'demo' }, { username: 'bob', password: 'bob' }] });
+  server = await startServer({
+    users: [
+      { username: 'demo', password: 'demo' },
+      { username: 'bob', password: 'bob' },
+    ],
+  });
   proxy = await startFaultProxy(server.url);
 });
 afterEach(() => Promise.all([proxy.close(), server.close()]));
@@ -41,10 +46,17 @@ function sameRealm(error: unknown): unknown {
 }
 
 /** The README's refresh function, through the proxy. */
-const readmeRefresh = (): RefreshFn => (refreshToken, { signal }) =>
-  fetch(`${proxy.url}/auth/refresh`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ refreshToken }), signal })
-    .then((response) => (response.ok ? response.json() : Promise.reject(response)))
-    .catch((error: unknown) => Promise.reject(sameRealm(error)));
+const readmeRefresh =
+  (): RefreshFn =>
+  (refreshToken, { signal }) =>
+    fetch(`${proxy.url}/auth/refresh`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ refreshToken }),
+      signal,
+    })
+      .then((response) => (response.ok ? response.json() : Promise.reject(response)))
+      .catch((error: unknown) => Promise.reject(sameRealm(error)));
 
 async function loginAs(username = 'demo'): Promise<Tokens> {
   const response = await fetch(`${server.url}/auth/login`, {
@@ -62,11 +74,19 @@ interface App {
   status(): string;
   types(): string[];
   /** GET /api/<path> through the proxy, with `auth.authorized`: the value, or the error's name. */
-  call(path?: string, options?: Parameters<TokenRefresh['authorized']>[1]): Promise<{ value?: { sub: string; gen: number }; error?: Error & { code?: string; cause?: unknown } }>;
+  call(
+    path?: string,
+    options?: Parameters<TokenRefresh['authorized']>[1],
+  ): Promise<{ value?: { sub: string; gen: number }; error?: Error & { code?: string; cause?: unknown } }>;
 }
 
 function startApp(options: Partial<TokenRefreshOptions> = {}): App {
-  const auth = createTokenRefresh({ refresh: readmeRefresh(), refreshBackoffMs: 10, refreshTimeoutMs: 2_000, ...options } as TokenRefreshOptions);
+  const auth = createTokenRefresh({
+    refresh: readmeRefresh(),
+    refreshBackoffMs: 10,
+    refreshTimeoutMs: 2_000,
+    ...options,
+  } as TokenRefreshOptions);
   const seen: UnknownAction[] = [];
   const epicMiddleware = createEpicMiddleware<UnknownAction, UnknownAction>();
   const record: Middleware = () => (next) => (action) => (seen.push(action as UnknownAction), next(action));
@@ -104,7 +124,10 @@ function lendWindow(): EventTarget {
   const target = new EventTarget();
   const g = globalThis as unknown as Partial<EventTarget>;
   expect(g.addEventListener).toBeUndefined();
-  Object.assign(g, { addEventListener: target.addEventListener.bind(target), removeEventListener: target.removeEventListener.bind(target) });
+  Object.assign(g, {
+    addEventListener: target.addEventListener.bind(target),
+    removeEventListener: target.removeEventListener.bind(target),
+  });
   lent.push(() => (delete g.addEventListener, delete g.removeEventListener));
   return target;
 }
@@ -206,7 +229,7 @@ describe('1. a network outage does not end the session', () => {
     expect(refreshes()).toBe(2); // one reset, one rejected retry: no loop
   });
 
-  test('a dropped API request (not the refresh) is the request\'s own network error: no refresh, the session untouched', async () => {
+  test("a dropped API request (not the refresh) is the request's own network error: no refresh, the session untouched", async () => {
     const app = startApp();
     app.auth.setTokens(await loginAs());
     proxy.inject({ kind: 'drop' }, { path: '/api/echo', times: 1 });
@@ -390,7 +413,11 @@ describe('4. tokens of any shape a server sends never loop', () => {
   const mapped = (expiresAt: (body: { expiresIn: number }) => unknown): RefreshFn => {
     const refresh = readmeRefresh();
     return (token, context) =>
-      (refresh(token, context) as Promise<Tokens & { expiresIn: number }>).then((body) => ({ accessToken: body.accessToken, refreshToken: body.refreshToken, expiresAt: expiresAt(body) as number }));
+      (refresh(token, context) as Promise<Tokens & { expiresIn: number }>).then((body) => ({
+        accessToken: body.accessToken,
+        refreshToken: body.refreshToken,
+        expiresAt: expiresAt(body) as number,
+      }));
   };
 
   test('expiresAt as an ISO string from the server: one refresh serves many requests', async () => {
@@ -403,25 +430,28 @@ describe('4. tokens of any shape a server sends never loop', () => {
     expect(refreshes()).toBe(1);
   });
 
-  test.each([['NaN', () => NaN], ['a number in a string', () => '1767225600000'], ['markup', () => '<b>soon</b>']])(
-    'expiresAt %s: TokenRefreshError naming expiresAt, one refresh call, not retried',
-    async (_what, value) => {
-      const app = startApp({ refresh: mapped(value), refreshRetries: 2 });
-      app.auth.setTokens(await loginAs());
-      server.control.expireAccessTokens();
-      const { error } = await app.call();
-      expect(error).toMatchObject({ name: 'TokenRefreshError' });
-      expect(error?.message).toMatch(/expiresAt/);
-      expect(refreshes()).toBe(1);
-    },
-  );
+  test.each([
+    ['NaN', () => NaN],
+    ['a number in a string', () => '1767225600000'],
+    ['markup', () => '<b>soon</b>'],
+  ])('expiresAt %s: TokenRefreshError naming expiresAt, one refresh call, not retried', async (_what, value) => {
+    const app = startApp({ refresh: mapped(value), refreshRetries: 2 });
+    app.auth.setTokens(await loginAs());
+    server.control.expireAccessTokens();
+    const { error } = await app.call();
+    expect(error).toMatchObject({ name: 'TokenRefreshError' });
+    expect(error?.message).toMatch(/expiresAt/);
+    expect(refreshes()).toBe(1);
+  });
 
   test('a TypeError in the refresh function (a bug in user code, after the call went out) is not retried as a network error', async () => {
     const refresh = readmeRefresh();
     const app = startApp({
       refreshRetries: 2,
       refresh: ((token: string, context: { signal: AbortSignal }) =>
-        (refresh(token, context) as unknown as Promise<{ tokens: { access: string } }>).then((body) => ({ accessToken: body.tokens.access }))) as RefreshFn,
+        (refresh(token, context) as unknown as Promise<{ tokens: { access: string } }>).then((body) => ({
+          accessToken: body.tokens.access,
+        }))) as RefreshFn,
     });
     app.auth.setTokens(await loginAs());
     server.control.expireAccessTokens();
@@ -435,27 +465,42 @@ describe('5. lifecycle', () => {
   test('the root epic hot-reloaded (epic$ + switchMap) mid-refresh: the refresh finishes and is stored, no reuse, the request succeeds, the store is not left refreshing', async () => {
     const auth = createTokenRefresh({ refresh: readmeRefresh(), refreshBackoffMs: 10 });
     const epic$ = new BehaviorSubject<Epic<UnknownAction, UnknownAction>>(combineEpics(auth.epic as never));
-    const rootEpic: Epic<UnknownAction, UnknownAction> = (action$, state$, deps) => epic$.pipe(switchMap((epic) => epic(action$, state$, deps)));
+    const rootEpic: Epic<UnknownAction, UnknownAction> = (action$, state$, deps) =>
+      epic$.pipe(switchMap((epic) => epic(action$, state$, deps)));
     const epicMiddleware = createEpicMiddleware<UnknownAction, UnknownAction>();
-    const store = configureStore({ reducer: { [auth.reducerPath]: auth.reducer }, middleware: (getDefault) => getDefault().concat(epicMiddleware) });
+    const store = configureStore({
+      reducer: { [auth.reducerPath]: auth.reducer },
+      middleware: (getDefault) => getDefault().concat(epicMiddleware),
+    });
     epicMiddleware.run(rootEpic);
     auth.setTokens(await loginAs());
     server.control.expireAccessTokens();
     proxy.inject({ kind: 'delay-response', ms: 300 }, { path: '/auth/refresh', times: 1 });
     const call = firstValueFrom(
-      auth.authorized((token) => fromFetch(`${proxy.url}/api/echo`, { headers: { Authorization: `Bearer ${token}` }, selector: (r) => (r.ok ? r.json() : Promise.reject(r)) })),
+      auth.authorized((token) =>
+        fromFetch(`${proxy.url}/api/echo`, {
+          headers: { Authorization: `Bearer ${token}` },
+          selector: (r) => (r.ok ? r.json() : Promise.reject(r)),
+        }),
+      ),
     );
     await until(() => server.stats().refreshOk === 1, 'the server rotated the refresh token');
     epic$.next(combineEpics(auth.epic as never)); // hot module replacement of the root epic
     expect(await call).toMatchObject({ gen: 2 });
     expect(server.stats()).toMatchObject({ refreshCalls: 1, reuseDetections: 0 });
-    await until(() => (store.getState() as Record<string, { status: string }>).tokenRefresh!.status === 'authenticated', 'the store is up to date');
+    await until(
+      () => (store.getState() as Record<string, { status: string }>).tokenRefresh!.status === 'authenticated',
+      'the store is up to date',
+    );
   });
 
   test('auth.setTokens() between configureStore and epicMiddleware.run: the store agrees once the epic runs', async () => {
     const auth = createTokenRefresh({ refresh: readmeRefresh() });
     const epicMiddleware = createEpicMiddleware<UnknownAction, UnknownAction>();
-    const store = configureStore({ reducer: { [auth.reducerPath]: auth.reducer }, middleware: (getDefault) => getDefault().concat(epicMiddleware) });
+    const store = configureStore({
+      reducer: { [auth.reducerPath]: auth.reducer },
+      middleware: (getDefault) => getDefault().concat(epicMiddleware),
+    });
     auth.setTokens(await loginAs());
     epicMiddleware.run(auth.epic as never);
     expect((store.getState() as Record<string, { status: string }>).tokenRefresh!.status).toBe('authenticated');

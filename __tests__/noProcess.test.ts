@@ -21,7 +21,16 @@ test('createTokenRefresh works where `process` does not exist, in cookie mode to
   expect(code).toMatch(/process\.env\.NODE_ENV/); // the guards are there, not defined away
   const requireOutside = createRequire(__filename);
   const module = { exports: {} as Record<string, unknown> };
-  const realm = vm.createContext({ module, exports: module.exports, require: requireOutside, console, setTimeout, clearTimeout, AbortController, queueMicrotask });
+  const realm = vm.createContext({
+    module,
+    exports: module.exports,
+    require: requireOutside,
+    console,
+    setTimeout,
+    clearTimeout,
+    AbortController,
+    queueMicrotask,
+  });
   vm.runInContext(code, realm);
   expect(vm.runInContext('typeof process', realm)).toBe('undefined');
   const pkg = module.exports as typeof import('../src');

@@ -53,7 +53,11 @@ test('the page becoming visible retries a refresh that could not be done, at onc
     ts.run(({ flush }) => {
       const server = new FakeServer(() => ts.now());
       let down = true;
-      const auth = createTokenRefresh({ refresh: (t, c) => (down ? throwError(offline) : server.refresh(t, c)), refreshRetries: 0, refreshBackoffMs: 10_000 });
+      const auth = createTokenRefresh({
+        refresh: (t, c) => (down ? throwError(offline) : server.refresh(t, c)),
+        refreshRetries: 0,
+        refreshBackoffMs: 10_000,
+      });
       const store = runEpic(auth);
       auth.setTokens(server.tokens);
       server.validAccess = 'expired-on-server';

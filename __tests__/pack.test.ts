@@ -40,7 +40,11 @@ function referencedFiles(): string[] {
 
 /** GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens. */
 const slug = (heading: string) =>
-  heading.trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-');
+  heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+    .replace(/\s/g, '-');
 
 function anchorsOf(markdown: string): Set<string> {
   const withoutCode = markdown.replace(/^```[\s\S]*?^```/gm, '');
@@ -53,7 +57,9 @@ describe('the npm tarball', () => {
       expect(packed).toContain(file);
     }
     // Every page of docs/ (the README links them all), not only the one listed above.
-    const pages = readdirSync(join(ROOT, 'docs')).filter((name) => name.endsWith('.md')).map((name) => `docs/${name}`);
+    const pages = readdirSync(join(ROOT, 'docs'))
+      .filter((name) => name.endsWith('.md'))
+      .map((name) => `docs/${name}`);
     expect(pages.filter((page) => !packed.includes(page))).toEqual([]);
     const missing = referencedFiles().filter((file) => !packed.includes(file));
     expect(missing).toEqual([]);
@@ -62,8 +68,13 @@ describe('the npm tarball', () => {
 
   test('ships nothing else: no sources, tests, demo, benchmark code, generated API pages or tarballs', () => {
     const allowed = (file: string) =>
-      file === 'package.json' || file === 'README.md' || file === 'LICENSE' || file === 'CHANGELOG.md' ||
-      file === 'bench/results.md' || /^docs\/[^/]+\.md$/.test(file) || file.startsWith('dist/');
+      file === 'package.json' ||
+      file === 'README.md' ||
+      file === 'LICENSE' ||
+      file === 'CHANGELOG.md' ||
+      file === 'bench/results.md' ||
+      /^docs\/[^/]+\.md$/.test(file) ||
+      file.startsWith('dist/');
     expect(packed.filter((file) => !allowed(file))).toEqual([]);
   });
 

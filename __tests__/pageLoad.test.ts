@@ -39,7 +39,9 @@ function app(auth: TokenRefresh) {
   const apiFetch = authFetch(auth, { allowedOrigins: [server.url] });
   /** One request through each client, as a screen's first render fires them; each answers its HTTP status. */
   const fire = () => [
-    store.dispatch(api.endpoints.profile.initiate(undefined, { subscribe: false })).then((result) => ('error' in result ? (result.error as { status: number }).status : 200)),
+    store
+      .dispatch(api.endpoints.profile.initiate(undefined, { subscribe: false }))
+      .then((result) => ('error' in result ? (result.error as { status: number }).status : 200)),
     apiFetch(`${server.url}/api/items`).then((response) => response.status),
     http.get('/api/report').then(
       (response) => response.status,
@@ -103,7 +105,11 @@ describe('cookie mode: the session is restoring until the cookie answered, and r
     expect(await Promise.all(fired)).toEqual([401, 401, 401]);
     expect(apiRequests()).toEqual([401, 401, 401]);
     expect(jar.refreshes).toBe(1);
-    expect(store.getState()[auth.reducerPath]).toMatchObject({ status: 'unauthenticated', lastError: null, ended: { reason: 'noSession', elsewhere: false } });
+    expect(store.getState()[auth.reducerPath]).toMatchObject({
+      status: 'unauthenticated',
+      lastError: null,
+      ended: { reason: 'noSession', elsewhere: false },
+    });
   });
 
   test('a restore that cannot be done (offline) is not "no session": the requests fail with RefreshUnavailableError and send nothing', async () => {

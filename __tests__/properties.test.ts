@@ -72,7 +72,8 @@ test('invariants hold for any interleaving (1,000 random runs in virtual time)',
             if (!sessionActive) violations.push(`sent at ${ts.now()} after logout`);
             // The store says why: after a failed refresh it is 'unauthenticated'; during a refresh, 'refreshing'.
             // While a refresh cannot be done ('unavailable') a token that has not expired is still sent.
-            if (store.state.status !== 'authenticated' && store.state.status !== 'unavailable') violations.push(`sent at ${ts.now()} while ${store.state.status}`);
+            if (store.state.status !== 'authenticated' && store.state.status !== 'unavailable')
+              violations.push(`sent at ${ts.now()} while ${store.state.status}`);
             const expiresAt = server.expiries.get(token);
             if (expiresAt !== undefined && ts.now() >= expiresAt) violations.push(`sent ${token} at ${ts.now()}, expired at ${expiresAt}`);
             return send(token, latency);
@@ -85,10 +86,12 @@ test('invariants hold for any interleaving (1,000 random runs in virtual time)',
               case 'call': {
                 const call: (typeof calls)[number] = { settled: false, cancelled: false };
                 calls.push(call);
-                call.subscription = auth.authorized((token) => server.request(token, e.latency)).subscribe({
-                  complete: () => (call.settled = true),
-                  error: (error) => ((call.settled = true), (call.error = error)),
-                });
+                call.subscription = auth
+                  .authorized((token) => server.request(token, e.latency))
+                  .subscribe({
+                    complete: () => (call.settled = true),
+                    error: (error) => ((call.settled = true), (call.error = error)),
+                  });
                 break;
               }
               case 'expire':
@@ -105,7 +108,7 @@ test('invariants hold for any interleaving (1,000 random runs in virtual time)',
                 break;
               case 'unsubscribe': {
                 const call = calls[e.index];
-                if (call && !call.settled) (call.cancelled = true), call.subscription?.unsubscribe();
+                if (call && !call.settled) ((call.cancelled = true), call.subscription?.unsubscribe());
                 break;
               }
             }
@@ -147,22 +150,34 @@ type StorageOperation = 'get' | 'set' | 'clear';
 const realWorldEvent = (faulty: StorageOperation[]): fc.Arbitrary<RealWorldEvent> =>
   fc.oneof(
     { weight: 8, arbitrary: event },
-    { weight: 2, arbitrary: fc.record({ at: fc.nat(300), kind: fc.constant('outage' as const), duration: fc.integer({ min: 1, max: 200 }) }) },
-    { weight: 1, arbitrary: fc.record({ at: fc.nat(300), kind: fc.constant('storageFault' as const), operation: fc.constantFrom(...faulty), times: fc.integer({ min: 1, max: 3 }) }) },
+    {
+      weight: 2,
+      arbitrary: fc.record({ at: fc.nat(300), kind: fc.constant('outage' as const), duration: fc.integer({ min: 1, max: 200 }) }),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        at: fc.nat(300),
+        kind: fc.constant('storageFault' as const),
+        operation: fc.constantFrom(...faulty),
+        times: fc.integer({ min: 1, max: 3 }),
+      }),
+    },
     { weight: 1, arbitrary: fc.record({ at: fc.nat(300), kind: fc.constant('sameUserLogin' as const) }) },
   );
 
-const realWorld = (faulty: StorageOperation[] = ['get', 'clear']) => fc.record({
-  accessTtl: fc.option(fc.integer({ min: 10, max: 200 }), { nil: undefined }),
-  expirySkewMs: fc.integer({ min: 0, max: 60 }),
-  refreshLatency: fc.integer({ min: 0, max: 40 }),
-  refreshTimeoutMs: fc.integer({ min: 20, max: 150 }),
-  refreshRetries: fc.integer({ min: 0, max: 2 }),
-  refreshBackoffMs: fc.integer({ min: 0, max: 20 }),
-  maxRetries: fc.integer({ min: 0, max: 2 }),
-  plan: fc.array(fc.constantFrom<'ok' | 401 | 503 | 'never'>('ok', 'ok', 'ok', 'ok', 401, 503, 'never'), { maxLength: 8 }),
-  events: fc.array(realWorldEvent(faulty), { minLength: 1, maxLength: 30 }),
-});
+const realWorld = (faulty: StorageOperation[] = ['get', 'clear']) =>
+  fc.record({
+    accessTtl: fc.option(fc.integer({ min: 10, max: 200 }), { nil: undefined }),
+    expirySkewMs: fc.integer({ min: 0, max: 60 }),
+    refreshLatency: fc.integer({ min: 0, max: 40 }),
+    refreshTimeoutMs: fc.integer({ min: 20, max: 150 }),
+    refreshRetries: fc.integer({ min: 0, max: 2 }),
+    refreshBackoffMs: fc.integer({ min: 0, max: 20 }),
+    maxRetries: fc.integer({ min: 0, max: 2 }),
+    plan: fc.array(fc.constantFrom<'ok' | 401 | 503 | 'never'>('ok', 'ok', 'ok', 'ok', 401, 503, 'never'), { maxLength: 8 }),
+    events: fc.array(realWorldEvent(faulty), { minLength: 1, maxLength: 30 }),
+  });
 
 type RealWorld = ReturnType<typeof realWorld> extends fc.Arbitrary<infer T> ? T : never;
 
@@ -171,151 +186,161 @@ const PROPERTY_SEED = process.env.PROPERTY_SEED === undefined ? undefined : Numb
 
 /** One run: the events in virtual time, then the invariants. */
 function realWorldRun(s: RealWorld): void {
-      const ts = newTestScheduler();
-      ts.run(({ flush }) => {
-        ts.maxFrames = FRAME_BUDGET;
-        const server = new FakeServer(() => ts.now());
-        server.accessTtl = s.accessTtl;
-        server.refreshLatency = s.refreshLatency;
-        server.refreshPlan = [...s.plan];
-        const storage = faultyStorage();
-        const violations: string[] = [];
+  const ts = newTestScheduler();
+  ts.run(({ flush }) => {
+    ts.maxFrames = FRAME_BUDGET;
+    const server = new FakeServer(() => ts.now());
+    server.accessTtl = s.accessTtl;
+    server.refreshLatency = s.refreshLatency;
+    server.refreshPlan = [...s.plan];
+    const storage = faultyStorage();
+    const violations: string[] = [];
 
-        // The network: down while `offlineUntil` is ahead. Requests and refreshes sent then get fetch's TypeError.
-        let offlineUntil = -1;
-        const offline = () => ts.now() < offlineUntil;
-        const networkError = () => new TypeError('fetch failed');
+    // The network: down while `offlineUntil` is ahead. Requests and refreshes sent then get fetch's TypeError.
+    let offlineUntil = -1;
+    const offline = () => ts.now() < offlineUntil;
+    const networkError = () => new TypeError('fetch failed');
 
-        // Sessions as the app sees them: a logout or another user's login starts a new one; a refresh
-        // or the same user's re-login keeps it. Every token the server issues belongs to the session current then.
-        let appSession = 0;
-        let loggedIn = true;
-        const sessionOf = new Map<string, number>();
-        const issued = (tokens: Tokens) => (sessionOf.set(tokens.accessToken, appSession), tokens);
+    // Sessions as the app sees them: a logout or another user's login starts a new one; a refresh
+    // or the same user's re-login keeps it. Every token the server issues belongs to the session current then.
+    let appSession = 0;
+    let loggedIn = true;
+    const sessionOf = new Map<string, number>();
+    const issued = (tokens: Tokens) => (sessionOf.set(tokens.accessToken, appSession), tokens);
 
-        // Definitive answers of the token endpoint (400/401): the only refresh outcome that may end a session.
-        let definitive = 0;
-        let inFlight = 0;
-        let maxInFlight = 0;
-        const refresh = server.refresh;
-        const auth = createTokenRefresh({
-          ...s,
-          storage,
-          refresh: (token, context) =>
-            defer(() => {
-              maxInFlight = Math.max(maxInFlight, ++inFlight);
-              if (offline()) return timer(s.refreshLatency).pipe(mergeMap(() => throwError(networkError)));
-              return from(refresh(token, context)).pipe(
-                map(issued),
-                catchError((error: { status?: number }) => {
-                  if (error?.status === 400 || error?.status === 401) definitive++;
-                  return throwError(() => error);
-                }),
-              );
-            }).pipe(finalize(() => inFlight--)),
-        });
+    // Definitive answers of the token endpoint (400/401): the only refresh outcome that may end a session.
+    let definitive = 0;
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const refresh = server.refresh;
+    const auth = createTokenRefresh({
+      ...s,
+      storage,
+      refresh: (token, context) =>
+        defer(() => {
+          maxInFlight = Math.max(maxInFlight, ++inFlight);
+          if (offline()) return timer(s.refreshLatency).pipe(mergeMap(() => throwError(networkError)));
+          return from(refresh(token, context)).pipe(
+            map(issued),
+            catchError((error: { status?: number }) => {
+              if (error?.status === 400 || error?.status === 401) definitive++;
+              return throwError(() => error);
+            }),
+          );
+        }).pipe(finalize(() => inFlight--)),
+    });
 
-        // Early refreshes per token: a refresh started of our own accord before the token expired.
-        const early = new Map<string, number>();
-        let logouts = 0;
-        const store = runEpic(auth, undefined, (action) => {
-          if (auth.actions.refreshRequested.match(action) && action.payload.reason === 'expired') {
-            const token = auth.getAccessToken();
-            const expiresAt = token === undefined ? undefined : server.expiries.get(token);
-            if (token !== undefined && expiresAt !== undefined && ts.now() < expiresAt) early.set(token, (early.get(token) ?? 0) + 1);
-          }
-          if (auth.actions.refreshUnavailable.match(action) && auth.getAccessToken() === undefined) violations.push(`tokens dropped by an outage at ${ts.now()}`);
-        });
-        auth.setTokens(issued(server.login()));
+    // Early refreshes per token: a refresh started of our own accord before the token expired.
+    const early = new Map<string, number>();
+    let logouts = 0;
+    const store = runEpic(auth, undefined, (action) => {
+      if (auth.actions.refreshRequested.match(action) && action.payload.reason === 'expired') {
+        const token = auth.getAccessToken();
+        const expiresAt = token === undefined ? undefined : server.expiries.get(token);
+        if (token !== undefined && expiresAt !== undefined && ts.now() < expiresAt) early.set(token, (early.get(token) ?? 0) + 1);
+      }
+      if (auth.actions.refreshUnavailable.match(action) && auth.getAccessToken() === undefined)
+        violations.push(`tokens dropped by an outage at ${ts.now()}`);
+    });
+    auth.setTokens(issued(server.login()));
 
-        const send = server.request;
-        const calls: Array<{ session: number; sent: number; settled: boolean; cancelled: boolean; subscription?: Subscription; error?: unknown }> = [];
-        const request = (call: (typeof calls)[number], latency: number) => (token: string) =>
-          defer(() => {
-            if (!loggedIn) violations.push(`sent at ${ts.now()} after logout`);
-            // A call belongs to the session current when it started, also while it waits for its first token.
-            if (sessionOf.get(token) !== call.session) {
-              violations.push(`a call of session ${call.session} sent with a token of session ${sessionOf.get(token)} at ${ts.now()}${call.sent ? '' : ' (its first send)'}`);
-            }
-            call.sent++;
-            const expiresAt = server.expiries.get(token);
-            if (expiresAt !== undefined && ts.now() >= expiresAt) violations.push(`sent ${token} at ${ts.now()}, expired at ${expiresAt}`);
-            if (offline()) return timer(latency).pipe(mergeMap(() => throwError(networkError)));
-            return send(token, latency);
-          });
-
-        let expiries = 0;
-        for (const e of s.events) {
-          ts.schedule(() => {
-            switch (e.kind) {
-              case 'call': {
-                const call: (typeof calls)[number] = { session: appSession, sent: 0, settled: false, cancelled: false };
-                calls.push(call);
-                call.subscription = auth.authorized(request(call, e.latency)).subscribe({
-                  complete: () => (call.settled = true),
-                  error: (error) => ((call.settled = true), (call.error = error)),
-                });
-                break;
-              }
-              case 'expire':
-                expiries++;
-                server.validAccess = `expired-${ts.now()}`;
-                break;
-              case 'logout':
-                logouts++;
-                appSession++;
-                loggedIn = false;
-                auth.clearTokens();
-                break;
-              case 'login':
-                appSession++;
-                loggedIn = true;
-                auth.setTokens(issued(server.login()));
-                break;
-              case 'sameUserLogin':
-                if (!loggedIn) appSession++; // after a logout, a login is a new session whoever it is
-                loggedIn = true;
-                auth.setTokens(issued(server.login()), { sameUser: true });
-                break;
-              case 'outage':
-                offlineUntil = Math.max(offlineUntil, ts.now() + e.duration);
-                break;
-              case 'storageFault':
-                storage.fail(e.operation, { times: e.times });
-                break;
-              case 'unsubscribe': {
-                const call = calls[e.index];
-                if (call && !call.settled) (call.cancelled = true), call.subscription?.unsubscribe();
-                break;
-              }
-            }
-          }, e.at);
+    const send = server.request;
+    const calls: Array<{
+      session: number;
+      sent: number;
+      settled: boolean;
+      cancelled: boolean;
+      subscription?: Subscription;
+      error?: unknown;
+    }> = [];
+    const request = (call: (typeof calls)[number], latency: number) => (token: string) =>
+      defer(() => {
+        if (!loggedIn) violations.push(`sent at ${ts.now()} after logout`);
+        // A call belongs to the session current when it started, also while it waits for its first token.
+        if (sessionOf.get(token) !== call.session) {
+          violations.push(
+            `a call of session ${call.session} sent with a token of session ${sessionOf.get(token)} at ${ts.now()}${call.sent ? '' : ' (its first send)'}`,
+          );
         }
-        flush();
-
-        const failed = store.actions.filter((a) => auth.actions.refreshFailed.match(a)).length;
-        const ends = store.actions.filter((a) => auth.actions.loggedOut.match(a)).map((a) => a.payload?.reason);
-        const loggedOut = ends.filter((reason) => reason === 'logout').length;
-        const logins = s.events.filter((e) => e.kind === 'login' || e.kind === 'sameUserLogin').length;
-        expect(ts.now()).toBeLessThan(SETTLED_BY);
-        expect(violations).toEqual([]);
-        expect(maxInFlight).toBeLessThanOrEqual(1);
-        // Nothing hangs: every call ended, in a value or an error.
-        expect(calls.filter((c) => !c.settled && !c.cancelled)).toEqual([]);
-        for (const call of calls) {
-          if (call.error !== undefined && !isAuthRefreshError(call.error)) expect(call.error).toEqual(networkError());
-        }
-        // A session ends only by the token endpoint's "no" or a logout.
-        expect(failed).toBeLessThanOrEqual(definitive);
-        expect(loggedOut).toBeLessThanOrEqual(logouts);
-        // Every end says why, and the refused refreshes are exactly the store's refreshFailed.
-        expect(ends.filter((reason) => reason === 'rejected' || reason === 'refreshError')).toHaveLength(failed);
-        expect(ends.filter((reason) => reason === 'otherUser').length).toBeLessThanOrEqual(logins);
-        expect(ends.filter((reason) => !['logout', 'rejected', 'refreshError', 'otherUser'].includes(reason!))).toEqual([]);
-        if (loggedIn && failed === 0) expect(auth.getAccessToken()).toBeDefined();
-        // No token is refreshed early twice of our own accord.
-        expect([...early.values()].filter((n) => n > 1)).toEqual([]);
+        call.sent++;
+        const expiresAt = server.expiries.get(token);
+        if (expiresAt !== undefined && ts.now() >= expiresAt) violations.push(`sent ${token} at ${ts.now()}, expired at ${expiresAt}`);
+        if (offline()) return timer(latency).pipe(mergeMap(() => throwError(networkError)));
+        return send(token, latency);
       });
+
+    let expiries = 0;
+    for (const e of s.events) {
+      ts.schedule(() => {
+        switch (e.kind) {
+          case 'call': {
+            const call: (typeof calls)[number] = { session: appSession, sent: 0, settled: false, cancelled: false };
+            calls.push(call);
+            call.subscription = auth.authorized(request(call, e.latency)).subscribe({
+              complete: () => (call.settled = true),
+              error: (error) => ((call.settled = true), (call.error = error)),
+            });
+            break;
+          }
+          case 'expire':
+            expiries++;
+            server.validAccess = `expired-${ts.now()}`;
+            break;
+          case 'logout':
+            logouts++;
+            appSession++;
+            loggedIn = false;
+            auth.clearTokens();
+            break;
+          case 'login':
+            appSession++;
+            loggedIn = true;
+            auth.setTokens(issued(server.login()));
+            break;
+          case 'sameUserLogin':
+            if (!loggedIn) appSession++; // after a logout, a login is a new session whoever it is
+            loggedIn = true;
+            auth.setTokens(issued(server.login()), { sameUser: true });
+            break;
+          case 'outage':
+            offlineUntil = Math.max(offlineUntil, ts.now() + e.duration);
+            break;
+          case 'storageFault':
+            storage.fail(e.operation, { times: e.times });
+            break;
+          case 'unsubscribe': {
+            const call = calls[e.index];
+            if (call && !call.settled) ((call.cancelled = true), call.subscription?.unsubscribe());
+            break;
+          }
+        }
+      }, e.at);
+    }
+    flush();
+
+    const failed = store.actions.filter((a) => auth.actions.refreshFailed.match(a)).length;
+    const ends = store.actions.filter((a) => auth.actions.loggedOut.match(a)).map((a) => a.payload?.reason);
+    const loggedOut = ends.filter((reason) => reason === 'logout').length;
+    const logins = s.events.filter((e) => e.kind === 'login' || e.kind === 'sameUserLogin').length;
+    expect(ts.now()).toBeLessThan(SETTLED_BY);
+    expect(violations).toEqual([]);
+    expect(maxInFlight).toBeLessThanOrEqual(1);
+    // Nothing hangs: every call ended, in a value or an error.
+    expect(calls.filter((c) => !c.settled && !c.cancelled)).toEqual([]);
+    for (const call of calls) {
+      if (call.error !== undefined && !isAuthRefreshError(call.error)) expect(call.error).toEqual(networkError());
+    }
+    // A session ends only by the token endpoint's "no" or a logout.
+    expect(failed).toBeLessThanOrEqual(definitive);
+    expect(loggedOut).toBeLessThanOrEqual(logouts);
+    // Every end says why, and the refused refreshes are exactly the store's refreshFailed.
+    expect(ends.filter((reason) => reason === 'rejected' || reason === 'refreshError')).toHaveLength(failed);
+    expect(ends.filter((reason) => reason === 'otherUser').length).toBeLessThanOrEqual(logins);
+    expect(ends.filter((reason) => !['logout', 'rejected', 'refreshError', 'otherUser'].includes(reason!))).toEqual([]);
+    if (loggedIn && failed === 0) expect(auth.getAccessToken()).toBeDefined();
+    // No token is refreshed early twice of our own accord.
+    expect([...early.values()].filter((n) => n > 1)).toEqual([]);
+  });
 }
 
 // Storage faults here: get and clear; set in the test below.
@@ -325,18 +350,25 @@ test(`invariants hold with network outages, storage faults and account switches 
   // Storage faults are reported by a development warning each: expected here, thousands of them.
   const warn = jest.spyOn(console, 'warn').mockImplementation(() => {});
   try {
-    fc.assert(fc.property(realWorld(), (s) => realWorldRun(s)), { numRuns: PROPERTY_RUNS, seed });
+    fc.assert(
+      fc.property(realWorld(), (s) => realWorldRun(s)),
+      { numRuns: PROPERTY_RUNS, seed },
+    );
   } finally {
     warn.mockRestore();
   }
-  if (process.env.PROPERTY_RUNS) console.log(`property soak: ${PROPERTY_RUNS} runs, seed ${seed}, ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  if (process.env.PROPERTY_RUNS)
+    console.log(`property soak: ${PROPERTY_RUNS} runs, seed ${seed}, ${((Date.now() - started) / 1000).toFixed(1)} s`);
 });
 
 // Was a core gap (a previous user's stale tokens adopted after a failed write); fixed on main in a81a2a6.
 test('a failed storage write never brings stale tokens back', () => {
   const warn = jest.spyOn(console, 'warn').mockImplementation(() => {});
   try {
-    fc.assert(fc.property(realWorld(['set']), (s) => realWorldRun(s)), { numRuns: 1000 });
+    fc.assert(
+      fc.property(realWorld(['set']), (s) => realWorldRun(s)),
+      { numRuns: 1000 },
+    );
   } finally {
     warn.mockRestore();
   }

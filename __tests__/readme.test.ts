@@ -25,7 +25,13 @@ import { packageEntries } from './support/packageEntries';
 
 const ROOT = resolve(__dirname, '..');
 /** README.md and every Markdown page of docs/ (not docs/api/, which TypeDoc generates). */
-const PAGES = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((name) => name.endsWith('.md')).sort().map((name) => `docs/${name}`)];
+const PAGES = [
+  'README.md',
+  ...readdirSync(join(ROOT, 'docs'))
+    .filter((name) => name.endsWith('.md'))
+    .sort()
+    .map((name) => `docs/${name}`),
+];
 const VIRTUAL_DIR = join(ROOT, '__readme__');
 
 /** Names a README snippet may use without declaring them. */
@@ -139,14 +145,23 @@ describe('code blocks of README.md and docs/*.md', () => {
       for (const block of blocks.filter((candidate) => candidate.directive === 'excerpt-of')) {
         const file = resolve(ROOT, block.source ?? '');
         if (!compiled.has(file)) problems.push(`${page}:${block.line}: ${block.source} is not compiled by tsconfig.json`);
-        else if (!readFileSync(file, 'utf8').includes(block.code.trim())) problems.push(`${page}:${block.line}: not a verbatim part of ${block.source}`);
+        else if (!readFileSync(file, 'utf8').includes(block.code.trim()))
+          problems.push(`${page}:${block.line}: not a verbatim part of ${block.source}`);
       }
     }
     expect(problems).toEqual([]);
   });
 
   test('the check is not vacuous: a wrong block is reported at its page and line', () => {
-    const markdown = ['# x', '', '```ts', "import { createTokenRefresh } from 'redux-observable-token-refresh';", 'createTokenRefresh({ refresh: 42 });', '```', ''].join('\n');
+    const markdown = [
+      '# x',
+      '',
+      '```ts',
+      "import { createTokenRefresh } from 'redux-observable-token-refresh';",
+      'createTokenRefresh({ refresh: 42 });',
+      '```',
+      '',
+    ].join('\n');
     const errors = typeCheck(toModules(extractBlocks(markdown), 'docs/example.md'));
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatch(/^docs\/example\.md:5: /);
@@ -154,9 +169,20 @@ describe('code blocks of README.md and docs/*.md', () => {
 
   test('directives: continues joins the block before, skip leaves a block out, other comments may sit between', () => {
     const markdown = [
-      '```ts', 'const shared = 1;', '```', '',
-      '<!-- readme-check: continues -->', '<!-- recipe-run: example -->', '```ts', 'const twice: number = shared * 2;', '```', '',
-      '<!-- readme-check: skip: shell output -->', '```ts', '$ this is not TypeScript', '```',
+      '```ts',
+      'const shared = 1;',
+      '```',
+      '',
+      '<!-- readme-check: continues -->',
+      '<!-- recipe-run: example -->',
+      '```ts',
+      'const twice: number = shared * 2;',
+      '```',
+      '',
+      '<!-- readme-check: skip: shell output -->',
+      '```ts',
+      '$ this is not TypeScript',
+      '```',
     ].join('\n');
     const blocks = extractBlocks(markdown);
     expect(blocks.map((block) => block.runs)).toEqual([[], ['example'], []]);
@@ -168,7 +194,10 @@ describe('code blocks of README.md and docs/*.md', () => {
 
   test('a continues chain does not cross pages', () => {
     const first = toModules(extractBlocks(['```ts', 'export const shared = 1;', '```'].join('\n')), 'docs/a.md');
-    const second = toModules(extractBlocks(['<!-- readme-check: continues -->', '```ts', 'const twice: number = shared * 2;', '```'].join('\n')), 'docs/b.md');
+    const second = toModules(
+      extractBlocks(['<!-- readme-check: continues -->', '```ts', 'const twice: number = shared * 2;', '```'].join('\n')),
+      'docs/b.md',
+    );
     expect(typeCheck([...first, ...second])).toEqual([expect.stringMatching(/^docs\/b\.md:3: Cannot find name 'shared'/)]);
   }, 60_000);
 });

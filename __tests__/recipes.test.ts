@@ -22,7 +22,9 @@ import { startAuthServer, type AuthServer } from '../demo/server/authServer';
 const ROOT = join(__dirname, '..');
 const ENTRIES = packageEntries(ROOT);
 const API_LINE = /const API = '[^'\n]*';/g;
-const AsyncFunction = Object.getPrototypeOf(async () => {}).constructor as new (...args: string[]) => (...values: unknown[]) => Promise<void>;
+const AsyncFunction = Object.getPrototypeOf(async () => {}).constructor as new (
+  ...args: string[]
+) => (...values: unknown[]) => Promise<void>;
 
 /** Every block of `page` marked for recipe `name`, in page order, as one module's source. */
 function recipeSource(page: string, name: string): string {

@@ -49,7 +49,12 @@ describe('1. a network outage does not end the session', () => {
       flush();
       expect(seen).toEqual([{ at: 32, error: expect.any(RefreshUnavailableError) }]);
       expect((seen[0]!.error as RefreshUnavailableError).cause).toEqual(offline());
-      expect(store.state).toEqual({ status: 'unavailable', expiresAt: null, lastError: { name: 'RefreshUnavailableError', code: 'REFRESH_UNAVAILABLE', message: expect.any(String) }, ended: null });
+      expect(store.state).toEqual({
+        status: 'unavailable',
+        expiresAt: null,
+        lastError: { name: 'RefreshUnavailableError', code: 'REFRESH_UNAVAILABLE', message: expect.any(String) },
+        ended: null,
+      });
       expect(store.types()).toEqual(['tokensSet', 'refreshRequested', 'refreshUnavailable']);
       expect(auth.getAccessToken()).toBe('access-0');
       expect(storage.get()).toEqual({ accessToken: 'access-0', refreshToken: 'refresh-0', sessionId: expect.any(String), version: 1 });
@@ -89,7 +94,11 @@ describe('1. a network outage does not end the session', () => {
       try {
         const server = new FakeServer(() => ts.now());
         let down = true;
-        const auth = createTokenRefresh({ refresh: (t, c) => (down ? throwError(offline) : server.refresh(t, c)), refreshRetries: 0, refreshBackoffMs: 10_000 });
+        const auth = createTokenRefresh({
+          refresh: (t, c) => (down ? throwError(offline) : server.refresh(t, c)),
+          refreshRetries: 0,
+          refreshBackoffMs: 10_000,
+        });
         const store = runEpic(auth);
         auth.setTokens(server.tokens);
         server.validAccess = 'expired-on-server';
@@ -106,7 +115,10 @@ describe('1. a network outage does not end the session', () => {
     }));
 
   test.each([
-    ['a captive portal answers HTML (response.json() throws SyntaxError)', () => new SyntaxError("Unexpected token '<', \"<!DOCTYPE \"... is not valid JSON")],
+    [
+      'a captive portal answers HTML (response.json() throws SyntaxError)',
+      () => new SyntaxError('Unexpected token \'<\', "<!DOCTYPE "... is not valid JSON'),
+    ],
     ['a 503', () => ({ status: 503 })],
     ['a 429', () => ({ status: 429 })],
   ])('%s: transient, the session is kept', (_, failure) =>
@@ -122,7 +134,8 @@ describe('1. a network outage does not end the session', () => {
       expect(seen[0]!.error).toBeInstanceOf(RefreshUnavailableError);
       expect(store.state.status).toBe('unavailable');
       expect(auth.getAccessToken()).toBe('access-0');
-    }));
+    }),
+  );
 
   test("fetch's network TypeError from another realm (an iframe, a test runner) is still an outage, not a bug", () =>
     ts.run(({ flush }) => {
@@ -150,7 +163,8 @@ describe('1. a network outage does not end the session', () => {
       expect(seen[0]!.error).toBeInstanceOf(TokenRefreshError);
       expect(store.state.status).toBe('unauthenticated');
       expect(auth.getAccessToken()).toBeUndefined();
-    }));
+    }),
+  );
 
   test('isSessionEnded says which other answers end the session', () =>
     ts.run(({ flush }) => {
@@ -237,20 +251,26 @@ describe('2. a request never runs in a session it did not start in', () => {
       expect(seen).toEqual([{ at: 12, value: 'v' }]);
     }));
 
-  test.each([false, true])('opaque tokens: a re-login is another session unless the app says { sameUser: true } (sameUser: %p)', (sameUser) =>
-    ts.run(({ flush }) => {
-      const server = new FakeServer(() => ts.now());
-      server.refreshLatency = 50;
-      const auth = createTokenRefresh({ refresh: server.refresh });
-      runEpic(auth);
-      auth.setTokens(server.tokens);
-      server.validAccess = 'nobody';
-      const { seen, observer } = outcomes();
-      auth.authorized((token) => server.request(token, 2, 'v')).subscribe(observer);
-      at(10, () => ((server.validAccess = 'relogin'), auth.setTokens({ accessToken: 'relogin', refreshToken: 'r' }, { sameUser }), of(0))).subscribe();
-      flush();
-      expect(seen).toEqual([sameUser ? { at: 12, value: 'v' } : { at: 10, error: expect.any(LoggedOutError) }]);
-    }));
+  test.each([false, true])(
+    'opaque tokens: a re-login is another session unless the app says { sameUser: true } (sameUser: %p)',
+    (sameUser) =>
+      ts.run(({ flush }) => {
+        const server = new FakeServer(() => ts.now());
+        server.refreshLatency = 50;
+        const auth = createTokenRefresh({ refresh: server.refresh });
+        runEpic(auth);
+        auth.setTokens(server.tokens);
+        server.validAccess = 'nobody';
+        const { seen, observer } = outcomes();
+        auth.authorized((token) => server.request(token, 2, 'v')).subscribe(observer);
+        at(
+          10,
+          () => ((server.validAccess = 'relogin'), auth.setTokens({ accessToken: 'relogin', refreshToken: 'r' }, { sameUser }), of(0)),
+        ).subscribe();
+        flush();
+        expect(seen).toEqual([sameUser ? { at: 12, value: 'v' } : { at: 10, error: expect.any(LoggedOutError) }]);
+      }),
+  );
 
   test('a refresh of the same login is the same session: requests in flight are replayed', () =>
     ts.run(({ expectObservable }) => {
@@ -266,9 +286,24 @@ function faultyStorage(initial: Tokens | null = null) {
   const fail = { get: false, set: false, clear: false };
   const quota = () => Object.assign(new Error('The quota has been exceeded.'), { name: 'QuotaExceededError' });
   const storage: TokenStorage = {
-    get: () => (fail.get ? (() => { throw quota(); })() : inner.get()),
-    set: (tokens) => (fail.set ? (() => { throw quota(); })() : inner.set(tokens)),
-    clear: () => (fail.clear ? (() => { throw quota(); })() : inner.clear()),
+    get: () =>
+      fail.get
+        ? (() => {
+            throw quota();
+          })()
+        : inner.get(),
+    set: (tokens) =>
+      fail.set
+        ? (() => {
+            throw quota();
+          })()
+        : inner.set(tokens),
+    clear: () =>
+      fail.clear
+        ? (() => {
+            throw quota();
+          })()
+        : inner.clear(),
   };
   return { storage, fail, inner };
 }
@@ -287,7 +322,9 @@ describe('3. storage faults never hang anything', () => {
       expectObservable(auth.authorized((token) => server.request(token, 2, 'v'))).toBe('---------(v|)', { v: 'v' });
       flush();
       expect(store.state.status).toBe('authenticated');
-      expect(store.actions).toContainEqual(auth.actions.storageFailed({ operation: 'set', error: expect.objectContaining({ name: 'QuotaExceededError' }) }));
+      expect(store.actions).toContainEqual(
+        auth.actions.storageFailed({ operation: 'set', error: expect.objectContaining({ name: 'QuotaExceededError' }) }),
+      );
       expect(quiet).toHaveBeenCalledWith(expect.stringContaining('storage.set() failed (QuotaExceededError)'));
     }));
 
@@ -365,7 +402,8 @@ describe('3. storage faults never hang anything', () => {
       expect(sent).toEqual([bob.accessToken, 'access-1']);
       expect(server.spent).toEqual([bob.refreshToken]);
       expect(store.state.status).toBe('authenticated');
-    }));
+    }),
+  );
 
   test('an async storage whose write rejects is reported the same way, and nothing is unhandled', async () => {
     const auth = createTokenRefresh({
@@ -383,7 +421,10 @@ describe('3. storage faults never hang anything', () => {
 
 describe('4. tokens of any shape never loop', () => {
   test('expiresAt as an ISO string (what response.json() gives) or a Date is converted to epoch ms', () => {
-    const auth = createTokenRefresh({ refresh: () => of({ accessToken: 'x' }), scheduler: { now: () => Date.parse('2026-01-01T00:00:00Z') } as never });
+    const auth = createTokenRefresh({
+      refresh: () => of({ accessToken: 'x' }),
+      scheduler: { now: () => Date.parse('2026-01-01T00:00:00Z') } as never,
+    });
     auth.setTokens({ accessToken: 'a', expiresAt: '2026-01-01T01:00:00.000Z' });
     expect(auth.reducer(undefined, { type: '@@INIT' }).expiresAt).toBe(Date.parse('2026-01-01T01:00:00Z'));
     auth.setTokens({ accessToken: 'b', expiresAt: new Date('2026-01-01T02:00:00Z') });
@@ -411,7 +452,8 @@ describe('4. tokens of any shape never loop', () => {
       expect(seen).toEqual([{ at: 2, error: expect.any(TokenRefreshError) }]);
       expect((seen[0]!.error as Error).message).toMatch(/expiresAt/);
       expect(JSON.stringify(store.actions)).not.toContain('<img');
-    }));
+    }),
+  );
 
   test('setTokens with a bad expiresAt throws a TypeError naming the field, and changes nothing', () => {
     const auth = createTokenRefresh({ refresh: () => of({ accessToken: 'x' }) });
@@ -424,7 +466,10 @@ describe('4. tokens of any shape never loop', () => {
       ts.maxFrames = 10_000;
       const server = new FakeServer(() => ts.now());
       let calls = 0;
-      const auth = createTokenRefresh({ refresh: () => (calls++, of({ accessToken: `t${calls}`, refreshToken: 'r', expiresAt: 1 })), maxRetries: 1 });
+      const auth = createTokenRefresh({
+        refresh: () => (calls++, of({ accessToken: `t${calls}`, refreshToken: 'r', expiresAt: 1 })),
+        maxRetries: 1,
+      });
       runEpic(auth);
       // Due at 20 (half its lifetime); the refresh answers a token that expired at 1.
       at(10, () => (auth.setTokens({ accessToken: 'a', refreshToken: 'r', expiresAt: 30 }), of(0))).subscribe();
@@ -478,7 +523,9 @@ describe('4. tokens of any shape never loop', () => {
     const before = process.env.NODE_ENV;
     process.env.NODE_ENV = 'production';
     try {
-      expect(() => createTokenRefresh({ refresh: () => of({ accessToken: 'x' }), [option]: value })).toThrow(new RegExp(`option "${option}"`));
+      expect(() => createTokenRefresh({ refresh: () => of({ accessToken: 'x' }), [option]: value })).toThrow(
+        new RegExp(`option "${option}"`),
+      );
     } finally {
       process.env.NODE_ENV = before;
     }
@@ -509,7 +556,11 @@ describe('5. lifecycle', () => {
     ts.run(({ expectObservable, flush }) => {
       const { server, auth } = setup();
       const cold = ts.createColdObservable.bind(ts);
-      expectObservable(auth.authorized(() => cold('a-#', { a: 1 }, unauthorized()), { replayAfterValues: false })).toBe('a-#', { a: 1 }, unauthorized());
+      expectObservable(auth.authorized(() => cold('a-#', { a: 1 }, unauthorized()), { replayAfterValues: false })).toBe(
+        'a-#',
+        { a: 1 },
+        unauthorized(),
+      );
       flush();
       expect(server.refreshCalls).toBe(0);
     }));

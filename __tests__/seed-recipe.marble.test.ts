@@ -93,7 +93,9 @@ describe("the seed article's shape, written with auth.actions", () => {
       const { auth, store, dispatched$ } = app(
         (refreshToken) => (refreshes++, cold('--t|', { t: { accessToken: `new-for-${refreshToken}`, refreshToken: 'r1' } })),
         (_url, headers) =>
-          headers.Authorization === 'Bearer new-for-r0' ? cold('-u|', { u: { name: 'Ada' } }) : cold<{ name: string }>('-#', undefined, { status: 401 }),
+          headers.Authorization === 'Bearer new-for-r0'
+            ? cold('-u|', { u: { name: 'Ada' } })
+            : cold<{ name: string }>('-#', undefined, { status: 401 }),
       );
       // a at 1 and b at 2 get 401 at 2 and 3; the refresh runs from 2 to 4; both replays answer at 5.
       hot('-ab', { a: fetchUser('1'), b: fetchUser('2') }).subscribe((action) => store.dispatch(action));
@@ -121,7 +123,12 @@ describe("the seed article's shape, written with auth.actions", () => {
       // The seed's takeUntil completes the calls: no success, no failure action. An app that wants a
       // failure action per call uses auth.authorized instead (every waiter gets TokenRefreshError).
       expectObservable(dispatched$.pipe(filter(isUserResult))).toBe('');
-      expectObservable(dispatched$.pipe(filter(auth.actions.refreshFailed.match), map((action) => action.payload.error.code))).toBe('----f', {
+      expectObservable(
+        dispatched$.pipe(
+          filter(auth.actions.refreshFailed.match),
+          map((action) => action.payload.error.code),
+        ),
+      ).toBe('----f', {
         f: 'REFRESH_FAILED',
       });
       flush();

@@ -90,7 +90,7 @@ describe('4. late 401', () => {
       expect(server.refreshCalls).toBe(1);
       expect(server.sent.filter((s) => s.at === 10)).toEqual([{ token: 'access-1', at: 10 }]);
     }));
-  test('two slow calls that keep running into each other\'s refresh stop with RetryLimitError instead of replaying forever', () =>
+  test("two slow calls that keep running into each other's refresh stop with RetryLimitError instead of replaying forever", () =>
     ts.run(({ flush }) => {
       // A livelock fast-check found: tokens live 10 frames, calls take 25, so every answer is a late
       // 401 for a token the other call's replay has just refreshed. Past the budget, the test fails
@@ -216,33 +216,36 @@ describe('6. retry counter', () => {
 });
 
 describe('7. refresh rejected', () => {
-  test.each([401, 400])('a refresh answered %i fails every waiting call with TokenRefreshError, clears tokens, and later calls fail fast', (status) =>
-    ts.run(({ expectObservable, flush }) => {
-      const storage = memoryStorage();
-      const { server, auth, store } = setup({ storage });
-      server.validAccess = 'expired-on-server';
-      server.refreshPlan = [status];
-      const failed = new TokenRefreshError(`The refresh token was rejected (HTTP ${status}); the user must log in again.`);
-      for (let i = 0; i < 3; i++) {
-        expectObservable(auth.authorized((token) => server.request(token))).toBe('-------#', undefined, failed);
-      }
-      const later: unknown[] = [];
-      at(20, () => auth.authorized((token) => server.request(token))).subscribe({ error: (e) => later.push(e) });
-      flush();
-      expect(server.refreshCalls).toBe(1);
-      expect(store.types()).toEqual(['tokensSet', 'refreshRequested', 'refreshFailed', 'loggedOut']);
-      expect(store.actions.at(-1)).toEqual(auth.actions.loggedOut({ reason: 'rejected', elsewhere: false }));
-      expect(store.state).toEqual({
-        status: 'unauthenticated',
-        expiresAt: null,
-        lastError: { name: 'TokenRefreshError', code: 'REFRESH_FAILED', status, message: failed.message },
-        ended: { reason: 'rejected', elsewhere: false },
-      });
-      expect(storage.get()).toBeNull();
-      expect(auth.getAccessToken()).toBeUndefined();
-      expect(later).toEqual([expect.any(NotAuthenticatedError)]);
-      expect(server.sent.filter((s) => s.at >= 20)).toEqual([]);
-    }));
+  test.each([401, 400])(
+    'a refresh answered %i fails every waiting call with TokenRefreshError, clears tokens, and later calls fail fast',
+    (status) =>
+      ts.run(({ expectObservable, flush }) => {
+        const storage = memoryStorage();
+        const { server, auth, store } = setup({ storage });
+        server.validAccess = 'expired-on-server';
+        server.refreshPlan = [status];
+        const failed = new TokenRefreshError(`The refresh token was rejected (HTTP ${status}); the user must log in again.`);
+        for (let i = 0; i < 3; i++) {
+          expectObservable(auth.authorized((token) => server.request(token))).toBe('-------#', undefined, failed);
+        }
+        const later: unknown[] = [];
+        at(20, () => auth.authorized((token) => server.request(token))).subscribe({ error: (e) => later.push(e) });
+        flush();
+        expect(server.refreshCalls).toBe(1);
+        expect(store.types()).toEqual(['tokensSet', 'refreshRequested', 'refreshFailed', 'loggedOut']);
+        expect(store.actions.at(-1)).toEqual(auth.actions.loggedOut({ reason: 'rejected', elsewhere: false }));
+        expect(store.state).toEqual({
+          status: 'unauthenticated',
+          expiresAt: null,
+          lastError: { name: 'TokenRefreshError', code: 'REFRESH_FAILED', status, message: failed.message },
+          ended: { reason: 'rejected', elsewhere: false },
+        });
+        expect(storage.get()).toBeNull();
+        expect(auth.getAccessToken()).toBeUndefined();
+        expect(later).toEqual([expect.any(NotAuthenticatedError)]);
+        expect(server.sent.filter((s) => s.at >= 20)).toEqual([]);
+      }),
+  );
 
   test('the TokenRefreshError carries the refresh failure as its cause', () =>
     ts.run(({ flush }) => {
@@ -343,7 +346,11 @@ describe('7c. re-entrancy and stored sessions', () => {
     ts.run(({ flush }) => {
       const server = new FakeServer(() => ts.now());
       const auth = createTokenRefresh({ refresh: server.refresh });
-      const store = runEpic(auth, undefined, (action) => auth.actions.refreshRequested.match(action) && store.dispatch(auth.actions.loggedOut()));
+      const store = runEpic(
+        auth,
+        undefined,
+        (action) => auth.actions.refreshRequested.match(action) && store.dispatch(auth.actions.loggedOut()),
+      );
       auth.setTokens(server.tokens);
       server.validAccess = 'expired-on-server';
       const errors: unknown[] = [];
@@ -405,7 +412,9 @@ describe('8. transient refresh failures and timeout', () => {
       server.validAccess = 'expired-on-server';
       server.refreshPlan = [503, 503, 503, 503, 503, 503];
       let failedAt = -1;
-      auth.authorized((token) => server.request(token)).subscribe({ error: (e) => e.cause instanceof RefreshTimeoutError && (failedAt = ts.now()) });
+      auth
+        .authorized((token) => server.request(token))
+        .subscribe({ error: (e) => e.cause instanceof RefreshTimeoutError && (failedAt = ts.now()) });
       flush();
       expect(failedAt).toBe(152);
       expect(server.refreshCalls).toBe(2);
@@ -520,7 +529,11 @@ describe('13. epic not running', () => {
       const server = new FakeServer(() => ts.now());
       const auth = createTokenRefresh({ refresh: server.refresh, expirySkewMs: 0 });
       auth.setTokens({ ...server.tokens, expiresAt: 10 });
-      expectObservable(at(20, () => auth.authorized((token) => server.request(token)))).toBe('-'.repeat(20) + '#', undefined, new EpicNotRunningError());
+      expectObservable(at(20, () => auth.authorized((token) => server.request(token)))).toBe(
+        '-'.repeat(20) + '#',
+        undefined,
+        new EpicNotRunningError(),
+      );
       flush();
       expect(server.sent).toEqual([]);
     }));

@@ -38,12 +38,13 @@ function cookieServer(latency = 5) {
       }),
     );
   };
-  const api = (token: string) => timer(2).pipe(mergeMap(() => (token === server.valid ? of(`ok ${token}`) : throwError(() => ({ status: 401 })))));
+  const api = (token: string) =>
+    timer(2).pipe(mergeMap(() => (token === server.valid ? of(`ok ${token}`) : throwError(() => ({ status: 401 })))));
   return { server, refresh, api };
 }
 
 describe('1. cookie mode', () => {
-  test("setTokens({ accessToken }) is the login; a 401 calls refresh with undefined (the browser sends the cookie) and replays", () =>
+  test('setTokens({ accessToken }) is the login; a 401 calls refresh with undefined (the browser sends the cookie) and replays', () =>
     ts.run(({ expectObservable, flush }) => {
       const { server, refresh, api } = cookieServer();
       const auth = createTokenRefresh({ refreshTokenIn: 'cookie', refresh });
@@ -59,7 +60,11 @@ describe('1. cookie mode', () => {
   test('no refresh token is kept or stored, even if the endpoint answers one', () =>
     ts.run(({ flush }) => {
       const storage = memoryStorage();
-      const auth = createTokenRefresh({ refreshTokenIn: 'cookie', refresh: () => of({ accessToken: 'a1', refreshToken: 'leaked' }), storage });
+      const auth = createTokenRefresh({
+        refreshTokenIn: 'cookie',
+        refresh: () => of({ accessToken: 'a1', refreshToken: 'leaked' }),
+        storage,
+      });
       runEpic(auth);
       auth.setTokens({ accessToken: 'a0', refreshToken: 'also-leaked' });
       expect(storage.get()).toEqual({ accessToken: 'a0', sessionId: expect.any(String), version: 1 });
@@ -102,7 +107,12 @@ describe('2. restore on page load', () => {
     const restore = auth.restore();
     expect(await restore).toBe(false);
     expect(await waiting).toBeInstanceOf(NotAuthenticatedError);
-    expect(store.state).toEqual({ status: 'unauthenticated', expiresAt: null, lastError: null, ended: { reason: 'noSession', elsewhere: false } });
+    expect(store.state).toEqual({
+      status: 'unauthenticated',
+      expiresAt: null,
+      lastError: null,
+      ended: { reason: 'noSession', elsewhere: false },
+    });
     expect(store.types()).toEqual(['refreshRequested', 'loggedOut']);
     expect(warn).not.toHaveBeenCalled();
     warn.mockRestore();
@@ -150,7 +160,10 @@ describe('2. restore on page load', () => {
   });
 
   test('in storage mode with a synchronous storage, restore resolves at once with whether a session is stored', async () => {
-    const auth = createTokenRefresh({ refresh: () => of({ accessToken: 'x' }), storage: memoryStorage({ accessToken: 'a', refreshToken: 'r' }) });
+    const auth = createTokenRefresh({
+      refresh: () => of({ accessToken: 'x' }),
+      storage: memoryStorage({ accessToken: 'a', refreshToken: 'r' }),
+    });
     expect(await auth.restore()).toBe(true);
     const none = createTokenRefresh({ refresh: () => of({ accessToken: 'x' }) });
     expect(await none.restore()).toBe(false);
@@ -176,7 +189,9 @@ describe('3. async storage', () => {
     const store = runEpic(auth);
     expect(store.state.status).toBe('restoring');
     const sent: string[] = [];
-    const done = new Promise<void>((resolve) => auth.authorized((token) => (sent.push(token), of(token))).subscribe({ complete: () => resolve() }));
+    const done = new Promise<void>((resolve) =>
+      auth.authorized((token) => (sent.push(token), of(token))).subscribe({ complete: () => resolve() }),
+    );
     expect(sent).toEqual([]);
     answer();
     await done;
@@ -187,10 +202,15 @@ describe('3. async storage', () => {
 
   test('a stored token that expired while the app was closed is refreshed before the first request: no wasted 401', async () => {
     const { storage, answer } = slowStorage({ accessToken: 'old', refreshToken: 'r', expiresAt: Date.now() - 60_000 });
-    const auth = createTokenRefresh({ refresh: async () => ({ accessToken: 'new', refreshToken: 'r2', expiresAt: Date.now() + 3_600_000 }), storage });
+    const auth = createTokenRefresh({
+      refresh: async () => ({ accessToken: 'new', refreshToken: 'r2', expiresAt: Date.now() + 3_600_000 }),
+      storage,
+    });
     runEpic(auth);
     const sent: string[] = [];
-    const done = new Promise<void>((resolve) => auth.authorized((token) => (sent.push(token), of(token))).subscribe({ complete: () => resolve() }));
+    const done = new Promise<void>((resolve) =>
+      auth.authorized((token) => (sent.push(token), of(token))).subscribe({ complete: () => resolve() }),
+    );
     answer();
     await done;
     expect(sent).toEqual(['new']);
@@ -198,7 +218,10 @@ describe('3. async storage', () => {
 
   test('a hydration that throws (or rejects) starts logged out, reports storageFailed, and fails waiting requests with NotAuthenticatedError', async () => {
     const warn = jest.spyOn(console, 'warn').mockImplementation(() => {});
-    const auth = createTokenRefresh({ refresh: () => of({ accessToken: 'x' }), storage: { get: () => Promise.reject(new Error('corrupt')), set: () => {}, clear: () => {} } });
+    const auth = createTokenRefresh({
+      refresh: () => of({ accessToken: 'x' }),
+      storage: { get: () => Promise.reject(new Error('corrupt')), set: () => {}, clear: () => {} },
+    });
     const store = runEpic(auth);
     const error = await new Promise((resolve) => auth.authorized((token) => of(token)).subscribe({ error: resolve }));
     expect(error).toBeInstanceOf(NotAuthenticatedError);
@@ -240,12 +263,20 @@ describe('3. async storage', () => {
     expect(() => untyped(undefined, options(shop))).toThrow(TypeError);
     expect(() => untyped(undefined, options(shop))).toThrow("e.g. localStorageStorage('my-app/tokens')");
     expect(() => untyped('', options(shop))).toThrow(TypeError);
-    expect(() => asyncStorage({ getItem: async () => null, setItem: async () => {}, removeItem: async () => {} }, '')).toThrow("asyncStorage(AsyncStorage, 'my-app/tokens')");
+    expect(() => asyncStorage({ getItem: async () => null, setItem: async () => {}, removeItem: async () => {} }, '')).toThrow(
+      "asyncStorage(AsyncStorage, 'my-app/tokens')",
+    );
 
     // /shop and /admin: two documents of one origin, one localStorage, a key each.
     const admin = browser.openTab();
-    const shopAuth = createTokenRefresh({ refresh: () => of({ accessToken: 'x' }), storage: localStorageStorage('shop/tokens', options(shop)) });
-    const adminAuth = createTokenRefresh({ refresh: () => of({ accessToken: 'x' }), storage: localStorageStorage('admin/tokens', options(admin)) });
+    const shopAuth = createTokenRefresh({
+      refresh: () => of({ accessToken: 'x' }),
+      storage: localStorageStorage('shop/tokens', options(shop)),
+    });
+    const adminAuth = createTokenRefresh({
+      refresh: () => of({ accessToken: 'x' }),
+      storage: localStorageStorage('admin/tokens', options(admin)),
+    });
     shopAuth.setTokens({ accessToken: 'shop-a', refreshToken: 'shop-r' });
     expect(adminAuth.getAccessToken()).toBeUndefined();
     adminAuth.setTokens({ accessToken: 'admin-a', refreshToken: 'admin-r' });
@@ -263,7 +294,8 @@ describe('4. tabs in step for memory storage and cookie mode', () => {
         channels.add(Object.assign(this, { self: this }) as never);
       }
       postMessage(data: unknown) {
-        for (const other of channels) if (other.self !== this && other.name === this.name) queueMicrotask(() => other.onmessage?.({ data: structuredClone(data) }));
+        for (const other of channels)
+          if (other.self !== this && other.name === this.name) queueMicrotask(() => other.onmessage?.({ data: structuredClone(data) }));
       }
     }
     let held = Promise.resolve();
@@ -280,7 +312,10 @@ describe('4. tabs in step for memory storage and cookie mode', () => {
             busy = false;
           }
         });
-        held = run.then(() => undefined, () => undefined);
+        held = run.then(
+          () => undefined,
+          () => undefined,
+        );
         return run;
       },
     };
@@ -312,7 +347,9 @@ describe('4. tabs in step for memory storage and cookie mode', () => {
       valid = 'none';
       const api = (token: string) => (token === valid ? Promise.resolve(token) : Promise.reject({ status: 401 }));
       const results = await Promise.all(
-        [tabA, tabB, tabA, tabB].map((auth) => new Promise((resolve, reject) => auth.authorized(api).subscribe({ next: resolve, error: reject }))),
+        [tabA, tabB, tabA, tabB].map(
+          (auth) => new Promise((resolve, reject) => auth.authorized(api).subscribe({ next: resolve, error: reject })),
+        ),
       );
       expect(calls).toBe(1);
       expect(results).toEqual(['a1', 'a1', 'a1', 'a1']);

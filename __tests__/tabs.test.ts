@@ -32,73 +32,88 @@ const poll = (auth: TokenRefresh, calls: number) =>
   lastValueFrom(
     range(calls).pipe(
       concatMap(() => timer(25)),
-      concatMap(() => call(auth).pipe(map(() => 'ok'), catchError((error: Error) => of(error.name)))),
+      concatMap(() =>
+        call(auth).pipe(
+          map(() => 'ok'),
+          catchError((error: Error) => of(error.name)),
+        ),
+      ),
       toArray(),
     ),
   );
 
 async function loginAs(username: string): Promise<Tokens> {
-  const response = await fetch(`${server.url}/auth/login`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ username, password: username }) });
+  const response = await fetch(`${server.url}/auth/login`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ username, password: username }),
+  });
   const { accessToken, refreshToken } = (await response.json()) as Tokens;
   return { accessToken, refreshToken };
 }
 
-describe('a second tab continues the first tab\'s login', () => {
-  test.each([0, 60])('localStorage: tab A polls while tab B opens and reloads (server latency %i ms): no LoggedOutError, no tokensSet in A', async (latency) => {
-    server = await startServer({ apiLatencyMs: latency, refreshLatencyMs: latency });
-    browser = new Browser();
-    const a = await startSession(server, { storage: storageOf(browser.openTab()), loggedIn: false });
-    a.auth.setTokens(await login(server));
-    const before = a.types().length;
-    const polling = poll(a.auth, 24);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    const tabB = browser.openTab();
-    const b = await startSession(server, { storage: storageOf(tabB), loggedIn: false });
-    await firstValueFrom(call(b.auth));
-    server.control.expireAccessTokens(); // B refreshes while A is busy
-    await firstValueFrom(call(b.auth));
-    // A reload of B: a new auth on the same storage.
-    const reloaded = await startSession(server, { storage: storageOf(tabB), loggedIn: false });
-    await firstValueFrom(call(reloaded.auth));
-    expect(await polling).toEqual(Array(24).fill('ok'));
-    expect(a.types().slice(before)).not.toContain('tokensSet');
-    expect(a.types()).not.toContain('loggedOut');
-    expect(server.stats().reuseDetections).toBe(0);
-  });
-
-  test.each([0, 60])('cookie mode: tab A polls while tab B opens and restores from the shared cookie (server latency %i ms): no LoggedOutError, no tokensSet in A', async (latency) => {
-    server = await startServer({ apiLatencyMs: latency, refreshLatencyMs: latency });
-    browser = new Browser();
-    const undo = browser.asDocument();
-    try {
-      // The HttpOnly cookie both tabs send: the refresh function reads and rotates it, scripts never see it.
-      let cookie = (await login(server)).refreshToken!;
-      const refresh = jsonRefresh(server);
-      const fromCookie = async (_none: undefined, context: { signal: AbortSignal }) => {
-        const tokens = (await refresh(cookie, context)) as Tokens;
-        cookie = tokens.refreshToken!;
-        return { accessToken: tokens.accessToken };
-      };
-      const open = () => startSession(server, { refreshTokenIn: 'cookie', refresh: fromCookie, loggedIn: false } as never);
-      const a = await open();
-      expect(await a.auth.restore()).toBe(true);
+describe("a second tab continues the first tab's login", () => {
+  test.each([0, 60])(
+    'localStorage: tab A polls while tab B opens and reloads (server latency %i ms): no LoggedOutError, no tokensSet in A',
+    async (latency) => {
+      server = await startServer({ apiLatencyMs: latency, refreshLatencyMs: latency });
+      browser = new Browser();
+      const a = await startSession(server, { storage: storageOf(browser.openTab()), loggedIn: false });
+      a.auth.setTokens(await login(server));
       const before = a.types().length;
       const polling = poll(a.auth, 24);
       await new Promise((resolve) => setTimeout(resolve, 100));
-      const b = await open();
-      expect(await b.auth.restore()).toBe(true);
+      const tabB = browser.openTab();
+      const b = await startSession(server, { storage: storageOf(tabB), loggedIn: false });
       await firstValueFrom(call(b.auth));
-      const reloaded = await open();
-      expect(await reloaded.auth.restore()).toBe(true);
+      server.control.expireAccessTokens(); // B refreshes while A is busy
+      await firstValueFrom(call(b.auth));
+      // A reload of B: a new auth on the same storage.
+      const reloaded = await startSession(server, { storage: storageOf(tabB), loggedIn: false });
+      await firstValueFrom(call(reloaded.auth));
       expect(await polling).toEqual(Array(24).fill('ok'));
       expect(a.types().slice(before)).not.toContain('tokensSet');
       expect(a.types()).not.toContain('loggedOut');
       expect(server.stats().reuseDetections).toBe(0);
-      await until(() => a.auth.getAccessToken() === reloaded.auth.getAccessToken(), 'tab A took the newest token');
-    } finally {
-      undo();
-    }
-  });
+    },
+  );
+
+  test.each([0, 60])(
+    'cookie mode: tab A polls while tab B opens and restores from the shared cookie (server latency %i ms): no LoggedOutError, no tokensSet in A',
+    async (latency) => {
+      server = await startServer({ apiLatencyMs: latency, refreshLatencyMs: latency });
+      browser = new Browser();
+      const undo = browser.asDocument();
+      try {
+        // The HttpOnly cookie both tabs send: the refresh function reads and rotates it, scripts never see it.
+        let cookie = (await login(server)).refreshToken!;
+        const refresh = jsonRefresh(server);
+        const fromCookie = async (_none: undefined, context: { signal: AbortSignal }) => {
+          const tokens = (await refresh(cookie, context)) as Tokens;
+          cookie = tokens.refreshToken!;
+          return { accessToken: tokens.accessToken };
+        };
+        const open = () => startSession(server, { refreshTokenIn: 'cookie', refresh: fromCookie, loggedIn: false } as never);
+        const a = await open();
+        expect(await a.auth.restore()).toBe(true);
+        const before = a.types().length;
+        const polling = poll(a.auth, 24);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        const b = await open();
+        expect(await b.auth.restore()).toBe(true);
+        await firstValueFrom(call(b.auth));
+        const reloaded = await open();
+        expect(await reloaded.auth.restore()).toBe(true);
+        expect(await polling).toEqual(Array(24).fill('ok'));
+        expect(a.types().slice(before)).not.toContain('tokensSet');
+        expect(a.types()).not.toContain('loggedOut');
+        expect(server.stats().reuseDetections).toBe(0);
+        await until(() => a.auth.getAccessToken() === reloaded.auth.getAccessToken(), 'tab A took the newest token');
+      } finally {
+        undo();
+      }
+    },
+  );
 });
 
 describe('every tab knows why the session ended', () => {
@@ -106,7 +121,12 @@ describe('every tab knows why the session ended', () => {
   let b: Session;
   let tabA: Tab;
   beforeEach(async () => {
-    server = await startServer({ users: [{ username: 'demo', password: 'demo' }, { username: 'other', password: 'other' }] });
+    server = await startServer({
+      users: [
+        { username: 'demo', password: 'demo' },
+        { username: 'other', password: 'other' },
+      ],
+    });
     browser = new Browser();
     tabA = browser.openTab();
     a = await startSession(server, { storage: storageOf(tabA), loggedIn: false });
@@ -134,7 +154,7 @@ describe('every tab knows why the session ended', () => {
     expect(a.types().slice(-2)).toEqual(['refreshFailed', 'loggedOut']);
   });
 
-  test('another user\'s login in tab B: tab A hears otherUser, then the new login', async () => {
+  test("another user's login in tab B: tab A hears otherUser, then the new login", async () => {
     b.auth.setTokens(await loginAs('other'));
     await until(() => a.auth.getAccessToken() === b.auth.getAccessToken(), 'tab A took the new login');
     expect(a.types().slice(-2)).toEqual(['loggedOut', 'tokensSet']);

@@ -24,10 +24,12 @@ const fetchUserEpic: Epic<UnknownAction, UnknownAction, unknown, Dependencies> =
   action$.pipe(
     filter(fetchUser.match),
     mergeMap(({ payload }) =>
-      auth.authorized((token) => getJSON(`/api/users/${payload}`, { Authorization: `Bearer ${token}` })).pipe(
-        map(fetchUserSucceeded),
-        catchError((error: Error) => of(fetchUserFailed(error.name))),
-      ),
+      auth
+        .authorized((token) => getJSON(`/api/users/${payload}`, { Authorization: `Bearer ${token}` }))
+        .pipe(
+          map(fetchUserSucceeded),
+          catchError((error: Error) => of(fetchUserFailed(error.name))),
+        ),
     ),
   );
 
@@ -45,7 +47,9 @@ describe('marble-testing an epic that uses auth.authorized', () => {
       });
       auth.setTokens({ accessToken: 'old', refreshToken: 'r0' });
       const getJSON = (_url: string, headers: Record<string, string>) =>
-        headers.Authorization === 'Bearer new-for-r0' ? cold('-u|', { u: { name: 'Ada' } }) : cold<{ name: string }>('-#', undefined, { status: 401 });
+        headers.Authorization === 'Bearer new-for-r0'
+          ? cold('-u|', { u: { name: 'Ada' } })
+          : cold<{ name: string }>('-#', undefined, { status: 401 });
 
       const action$ = hot<UnknownAction>('a-b', { a: fetchUser('1'), b: fetchUser('2') });
       const state$ = new StateObservable<unknown>(new Subject(), {});
@@ -72,7 +76,12 @@ describe('marble-testing an epic that uses auth.authorized', () => {
       expectObservable(rootEpic(action$, state$, { auth, getJSON })).toBe('-r-(fle)', {
         r: auth.actions.refreshRequested({ reason: 'unauthorized' }),
         f: auth.actions.refreshFailed({
-          error: { name: 'TokenRefreshError', code: 'REFRESH_FAILED', status: 400, message: 'The refresh token was rejected (HTTP 400); the user must log in again.' },
+          error: {
+            name: 'TokenRefreshError',
+            code: 'REFRESH_FAILED',
+            status: 400,
+            message: 'The refresh token was rejected (HTTP 400); the user must log in again.',
+          },
         }),
         l: auth.actions.loggedOut({ reason: 'rejected', elsewhere: false }),
         e: fetchUserFailed('TokenRefreshError'),

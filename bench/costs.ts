@@ -145,7 +145,12 @@ export function measureSeedRelease(size: number): ReleaseResult {
     defer(() => getData(state.accessToken))
       .pipe(
         catchError((_error, source) =>
-          counted$.pipe(ofType('REFRESH_TOKEN_SUCCESS'), takeUntil(counted$.pipe(ofType('REFRESH_TOKEN_FAILURE'))), take(1), mergeMap(() => source)),
+          counted$.pipe(
+            ofType('REFRESH_TOKEN_SUCCESS'),
+            takeUntil(counted$.pipe(ofType('REFRESH_TOKEN_FAILURE'))),
+            take(1),
+            mergeMap(() => source),
+          ),
         ),
       )
       .subscribe({ complete: () => completed++ });

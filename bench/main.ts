@@ -121,7 +121,8 @@ const specs = scenarioSpecs(bursts, waveSize);
 try {
   // One unrecorded round per client, big enough to warm the JIT on its path: otherwise whoever runs
   // first pays for compilation in its first large row.
-  for (const client of clients) await runScenario(server, client, { name: 'warm-up', kind: 'burst', n: 200 }, { hangBoundMs: 5_000, baseline: false });
+  for (const client of clients)
+    await runScenario(server, client, { name: 'warm-up', kind: 'burst', n: 200 }, { hangBoundMs: 5_000, baseline: false });
   for (const [index, spec] of specs.entries()) {
     // Rotate who goes first, so drift over the run (GC, the machine's other load) is not always on one client.
     const order = clients.map((_, i) => clients[(i + index) % clients.length]!);
@@ -145,16 +146,24 @@ try {
           }
         }
         runs.set(client.name, [...done, row]);
-        log(`  ${spec.name} · ${client.name}: ${row.skipped ? `skipped (${row.skipped})` : `${row.refreshCalls} refresh, ${row.ok} ok, ${row.errors} errors, ${row.hung} hung, ${row.wallMs.toFixed(0)} ms`}`);
+        log(
+          `  ${spec.name} · ${client.name}: ${row.skipped ? `skipped (${row.skipped})` : `${row.refreshCalls} refresh, ${row.ok} ok, ${row.errors} errors, ${row.hung} hung, ${row.wallMs.toFixed(0)} ms`}`,
+        );
       }
     }
     const specRows = clients.map((client) => {
       const all = runs.get(client.name)!;
       const sorted = [...all].sort((a, b) => a.wallMs - b.wallMs);
-      return { ...sorted[Math.floor((sorted.length - 1) / 2)]!, runs: all.length > 1 ? all.map((row) => Math.round(row.wallMs)) : undefined };
+      return {
+        ...sorted[Math.floor((sorted.length - 1) / 2)]!,
+        runs: all.length > 1 ? all.map((row) => Math.round(row.wallMs)) : undefined,
+      };
     });
     rows.push(...specRows);
-    section(`${spec.name}${repeats > 1 ? ` (median wall of ${repeats} interleaved runs per client; its counts shown)` : ''}`, scenarioTable(spec, specRows, settings));
+    section(
+      `${spec.name}${repeats > 1 ? ` (median wall of ${repeats} interleaved runs per client; its counts shown)` : ''}`,
+      scenarioTable(spec, specRows, settings),
+    );
   }
 } finally {
   await server.close();
@@ -173,12 +182,18 @@ for (const name of ownNames) {
     const off = deviations(row, ideal);
     return off.length ? [`${spec.name}: ${off.map((key) => `${key} ${row[key]} (ideal ${ideal[key]})`).join(', ')}`] : [];
   });
-  targets.push({ target: `ideal counts in every scenario (${name})`, met: misses.length === 0, detail: misses.length ? misses.join('; ') : 'all scenarios' });
+  targets.push({
+    target: `ideal counts in every scenario (${name})`,
+    met: misses.length === 0,
+    detail: misses.length ? misses.join('; ') : 'all scenarios',
+  });
 }
 
 const thousand = specs.find((spec) => spec.kind === 'burst' && spec.n === 1_000) ?? specs.filter((spec) => spec.kind === 'burst').at(-1)!;
 const burstRows = rows.filter((row) => row.scenario === thousand.name);
-const correctPeers = burstRows.filter((row) => !ownNames.includes(row.client) && !row.skipped && row.ok === thousand.n && row.errors === 0 && row.hung === 0);
+const correctPeers = burstRows.filter(
+  (row) => !ownNames.includes(row.client) && !row.skipped && row.ok === thousand.n && row.errors === 0 && row.hung === 0,
+);
 const fastestPeer = correctPeers.sort((a, b) => a.wallMs - b.wallMs)[0];
 for (const row of burstRows.filter((r) => ownNames.includes(r.client))) {
   targets.push({
@@ -200,8 +215,18 @@ targets.push({
 });
 
 const mainSize = sizes[0]!;
-targets.push({ target: 'main entry ≤ 2 kB min+gzip', met: mainSize.gzipBytes <= 2_048, detail: `${mainSize.gzipBytes.toLocaleString('en')} B min+gzip (${mainSize.entry}, peers external)` });
-section('Targets for this package (judged on this run)', table(['target', 'met', 'measured'], targets.map((t) => [t.target, t.met ? 'yes' : 'no', t.detail])));
+targets.push({
+  target: 'main entry ≤ 2 kB min+gzip',
+  met: mainSize.gzipBytes <= 2_048,
+  detail: `${mainSize.gzipBytes.toLocaleString('en')} B min+gzip (${mainSize.entry}, peers external)`,
+});
+section(
+  'Targets for this package (judged on this run)',
+  table(
+    ['target', 'met', 'measured'],
+    targets.map((t) => [t.target, t.met ? 'yes' : 'no', t.detail]),
+  ),
+);
 
 function ms(value: number): string {
   return value.toFixed(0);

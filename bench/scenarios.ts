@@ -188,7 +188,10 @@ async function baselineMs(server: BenchServer, factory: ClientFactory, n: number
 
 /** Runs one scenario for one client on a freshly reset server and a fresh login. */
 export async function runScenario(server: BenchServer, factory: ClientFactory, spec: ScenarioSpec, options: RunOptions): Promise<Row> {
-  const baseline = options.baseline === false ? undefined : await baselineMs(server, factory, requestCount(spec), options.hangBoundMs + 2 * requestCount(spec));
+  const baseline =
+    options.baseline === false
+      ? undefined
+      : await baselineMs(server, factory, requestCount(spec), options.hangBoundMs + 2 * requestCount(spec));
   const hangBoundMs = options.hangBoundMs + 2 * (baseline ?? 0);
 
   const knownExpiry = spec.kind === 'known-expiry';
@@ -254,7 +257,17 @@ export async function runScenario(server: BenchServer, factory: ClientFactory, s
 /** A row for a client not run in a scenario, with the reason. */
 export function skippedRow(spec: ScenarioSpec, factory: ClientFactory, reason: string): Row {
   return {
-    scenario: spec.name, client: factory.name, refreshCalls: 0, reuseDetections: 0, apiRequests: 0, api401: 0, ok: 0, errors: 0,
-    hung: 0, sentWithReplacedToken: 0, wallMs: 0, skipped: reason,
+    scenario: spec.name,
+    client: factory.name,
+    refreshCalls: 0,
+    reuseDetections: 0,
+    apiRequests: 0,
+    api401: 0,
+    ok: 0,
+    errors: 0,
+    hung: 0,
+    sentWithReplacedToken: 0,
+    wallMs: 0,
+    skipped: reason,
   };
 }

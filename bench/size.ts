@@ -57,14 +57,22 @@ export async function measureSizes(root: string): Promise<SizeRow[]> {
     // What an app pays: the package's dependencies (jwt-decode) are bundled, only peers external.
     await measure(`main entry (${main})`, `export * from '${importOf(main)}';`, root, ownPeers),
     // The package's own code, as tsup publishes it (dependencies external too).
-    await measure(`main entry, own code only (${ownDependencies.join(', ')} external)`, `export * from '${importOf(main)}';`, root, [...ownPeers, ...ownDependencies]),
+    await measure(`main entry, own code only (${ownDependencies.join(', ')} external)`, `export * from '${importOf(main)}';`, root, [
+      ...ownPeers,
+      ...ownDependencies,
+    ]),
   ];
   for (const [name, path] of entries) {
     if (path === main) continue;
     // An entry alone includes the parts of the core it imports; "added to main" is what it costs on top.
     const alone = await measure(`entry ./${name} (${path}) alone`, `export * from '${importOf(path)}';`, root, ownPeers);
     const both = await measure(`entry ./${name}`, `export * from '${importOf(main)}'; export * from '${importOf(path)}';`, root, ownPeers);
-    rows.push(alone, { entry: `entry ./${name} added to the main entry`, minBytes: both.minBytes - rows[0]!.minBytes, gzipBytes: both.gzipBytes - rows[0]!.gzipBytes, external: ownPeers });
+    rows.push(alone, {
+      entry: `entry ./${name} added to the main entry`,
+      minBytes: both.minBytes - rows[0]!.minBytes,
+      gzipBytes: both.gzipBytes - rows[0]!.gzipBytes,
+      external: ownPeers,
+    });
   }
   const bench = join(root, 'bench');
   const require = createRequire(join(bench, 'package.json'));

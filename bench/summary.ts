@@ -54,9 +54,14 @@ const cell = (scenario: Scenario, client: string): string => {
 };
 
 const { date, nproc, cpu, node } = results.machine as { date?: string; nproc?: number; cpu?: string; node?: string };
-console.log(`Latest run: ${date?.slice(0, 10)}, ${nproc} cores (${cpu}), Node ${node}. ✔ = the ideal counts (one refresh, nothing hung, no reuse detection, nothing sent with a replaced token, no extra request); ✘ says what differed.\n`);
+console.log(
+  `Latest run: ${date?.slice(0, 10)}, ${nproc} cores (${cpu}), Node ${node}. ✔ = the ideal counts (one refresh, nothing hung, no reuse detection, nothing sent with a replaced token, no extra request); ✘ says what differed.\n`,
+);
 console.log(`| client | ${scenarios.map((s) => s.name).join(' | ')} |`);
 console.log(`|---|${scenarios.map(() => '---').join('|')}|`);
 for (const client of clients) console.log(`| ${client} | ${scenarios.map((s) => cell(s, client)).join(' | ')} |`);
 const main = results.sizes[0];
-if (main) console.log(`\nMain entry: ${main.gzipBytes.toLocaleString('en')} B min+gzip (${main.entry}); the full tables, costs and sizes are in bench/results.md.`);
+if (main)
+  console.log(
+    `\nMain entry: ${main.gzipBytes.toLocaleString('en')} B min+gzip (${main.entry}); the full tables, costs and sizes are in bench/results.md.`,
+  );

@@ -121,7 +121,11 @@ export function createHeartbeatEpic(auth: HeartbeatAuth, options: HeartbeatOptio
   }
   const { intervalMs, check, isAuthError = isUnauthorized, visible$, scheduler = asyncScheduler } = options;
   const checkOption = optionChecker('createHeartbeatEpic');
-  checkOption(typeof intervalMs === 'number' && Number.isFinite(intervalMs) && intervalMs > 0, 'intervalMs', 'a number of milliseconds > 0');
+  checkOption(
+    typeof intervalMs === 'number' && Number.isFinite(intervalMs) && intervalMs > 0,
+    'intervalMs',
+    'a number of milliseconds > 0',
+  );
   checkOption(typeof check === 'function', 'check', 'a function (accessToken) => Observable | Promise');
   checkOption(typeof isAuthError === 'function', 'isAuthError', 'a function (error) => boolean');
   checkOption(visible$ === undefined || typeof visible$?.subscribe === 'function', 'visible$', 'an Observable<boolean>');
@@ -132,21 +136,23 @@ export function createHeartbeatEpic(auth: HeartbeatAuth, options: HeartbeatOptio
   // that is being replaced. The check itself runs outside it: a rejection asks for a refresh with
   // reason 'heartbeat' and is not replayed (the next tick checks the new token).
   const checkOnce = () =>
-    auth.authorized((current) => of(current)).pipe(
-      take(1),
-      mergeMap((token) =>
-        from(check(token)).pipe(
-          take(1),
-          timeout({ first: intervalMs, scheduler }),
-          map((value) => value === false || isAuthError(value)),
-          catchError((error: unknown) => of(isAuthError(error))),
-          filter((rejected) => rejected && auth.getAccessToken() === token),
-          tap(() => void auth.refresh('heartbeat').catch(() => {})),
+    auth
+      .authorized((current) => of(current))
+      .pipe(
+        take(1),
+        mergeMap((token) =>
+          from(check(token)).pipe(
+            take(1),
+            timeout({ first: intervalMs, scheduler }),
+            map((value) => value === false || isAuthError(value)),
+            catchError((error: unknown) => of(isAuthError(error))),
+            filter((rejected) => rejected && auth.getAccessToken() === token),
+            tap(() => void auth.refresh('heartbeat').catch(() => {})),
+          ),
         ),
-      ),
-      // No session, or the refresh it waited for failed: refreshFailed or loggedOut stops the ticks.
-      catchError(() => EMPTY),
-    );
+        // No session, or the refresh it waited for failed: refreshFailed or loggedOut stops the ticks.
+        catchError(() => EMPTY),
+      );
 
   return (action$) => {
     const session$ = action$.pipe(

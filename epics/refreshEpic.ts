@@ -63,7 +63,8 @@ export function createRefreshEpic(config: RefreshEpicConfig): Epic<unknown, Unkn
       );
       if (!detach) {
         try {
-          if (process.env.NODE_ENV !== 'production') devWarn('auth.epic is already running for another store; this copy does nothing. Create one createTokenRefresh() per store.');
+          if (process.env.NODE_ENV !== 'production')
+            devWarn('auth.epic is already running for another store; this copy does nothing. Create one createTokenRefresh() per store.');
         } catch {
           // no `process`: no development warnings
         }
@@ -116,15 +117,20 @@ function runRefresh(cycle: RefreshCycle, config: RefreshEpicConfig): Observable<
       const status = httpStatusOf(error);
       if (isSessionEnded(error)) {
         throw refused(
-          new TokenRefreshError(`The refresh token was rejected${status === undefined ? '' : ` (HTTP ${status})`}; the user must log in again.`, {
-            cause: error,
-          }),
+          new TokenRefreshError(
+            `The refresh token was rejected${status === undefined ? '' : ` (HTTP ${status})`}; the user must log in again.`,
+            {
+              cause: error,
+            },
+          ),
         );
       }
       // A TypeError that is not fetch's "no answer" is a bug in the refresh function: retrying it
       // would not help, and could spend a rotating refresh token again.
       if ((error as Error | null)?.name === 'TypeError' && !isNetworkFailure(error)) {
-        throw new TokenRefreshError('refresh() failed with a TypeError: a bug in your refresh function (see cause); not retried.', { cause: error });
+        throw new TokenRefreshError('refresh() failed with a TypeError: a bug in your refresh function (see cause); not retried.', {
+          cause: error,
+        });
       }
       throw new RefreshUnavailableError(error);
     }),
@@ -144,9 +150,12 @@ function callRefresh(cycle: RefreshCycle, { coordinator, refresh, cookie }: Refr
   const once = (): Observable<Tokens> => {
     if (coordinator.adoptStored(cycle)) return EMPTY;
     if (!cookie && !cycle.refreshToken) {
-      throw new TokenRefreshError("There is no refresh token to refresh with: pass refreshToken to auth.setTokens() at login, or use refreshTokenIn: 'cookie'.");
+      throw new TokenRefreshError(
+        "There is no refresh token to refresh with: pass refreshToken to auth.setTokens() at login, or use refreshTokenIn: 'cookie'.",
+      );
     }
-    const noTokens = () => new TokenRefreshError('refresh() gave no tokens: return an Observable or a Promise of { accessToken, refreshToken?, expiresAt? }.');
+    const noTokens = () =>
+      new TokenRefreshError('refresh() gave no tokens: return an Observable or a Promise of { accessToken, refreshToken?, expiresAt? }.');
     const answer = (refresh as RefreshFn)(cycle.refreshToken!, { signal: controller.signal });
     if (answer == null) throw noTokens();
     return from(answer).pipe(take(1), throwIfEmpty(noTokens));

@@ -10,10 +10,17 @@ export type SessionEvent = { expiresAt: number | null } | null;
  * `refreshFailed` ends it. Every other action is dropped. One definition, so the scheduled refresh
  * and the heartbeat start and stop on exactly the same actions.
  */
-export function sessionEvents({ tokensSet, refreshSucceeded, loggedOut, refreshFailed }: AuthActions): OperatorFunction<unknown, SessionEvent> {
+export function sessionEvents({
+  tokensSet,
+  refreshSucceeded,
+  loggedOut,
+  refreshFailed,
+}: AuthActions): OperatorFunction<unknown, SessionEvent> {
   return (action$) =>
     action$.pipe(
-      filter((action) => tokensSet.match(action) || refreshSucceeded.match(action) || loggedOut.match(action) || refreshFailed.match(action)),
+      filter(
+        (action) => tokensSet.match(action) || refreshSucceeded.match(action) || loggedOut.match(action) || refreshFailed.match(action),
+      ),
       map((action) => (tokensSet.match(action) || refreshSucceeded.match(action) ? { expiresAt: action.payload.expiresAt } : null)),
     );
 }

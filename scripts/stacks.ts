@@ -86,7 +86,9 @@ const matrix: Stack[] = [
   {
     id: 'c',
     title: 'the newest: the devDependencies',
-    dependencies: Object.fromEntries(['redux', 'redux-observable', '@reduxjs/toolkit', 'rxjs', 'typescript'].map((name) => [name, installed(name)])),
+    dependencies: Object.fromEntries(
+      ['redux', 'redux-observable', '@reduxjs/toolkit', 'rxjs', 'typescript'].map((name) => [name, installed(name)]),
+    ),
     resolution: 'bundler',
     node16: 'all',
   },
@@ -143,7 +145,8 @@ function run(command: string, commandArgs: string[], cwd: string, timeoutMs: num
  */
 const childEnv: Record<string, string> = Object.fromEntries(
   Object.entries(process.env).filter(
-    (entry): entry is [string, string] => entry[1] !== undefined && !/^npm_(package_|lifecycle_|config_local_prefix$|config_legacy_peer_deps$)/i.test(entry[0]),
+    (entry): entry is [string, string] =>
+      entry[1] !== undefined && !/^npm_(package_|lifecycle_|config_local_prefix$|config_legacy_peer_deps$)/i.test(entry[0]),
   ),
 );
 
@@ -157,7 +160,9 @@ async function check(name: string, body: () => Promise<string | void>): Promise<
   } catch (error) {
     failed++;
     failures.push(name);
-    console.log(`  ✘ ${name} (${((Date.now() - at) / 1000).toFixed(1)} s)\n${String(error instanceof Error ? error.message : error).replace(/^/gm, '      ')}`);
+    console.log(
+      `  ✘ ${name} (${((Date.now() - at) / 1000).toFixed(1)} s)\n${String(error instanceof Error ? error.message : error).replace(/^/gm, '      ')}`,
+    );
     return false;
   }
 }
@@ -193,9 +198,13 @@ const packageName = /(?<=^|\s)redux-observable-token-refresh(?=\s|$)/;
 function readmeInstallLines(readme: string, marker: string): string[] {
   const block = readme.match(new RegExp(`<!-- install: ${marker} -->[ \\t]*\\n\\s*\`\`\`sh\\n([\\s\\S]*?)\`\`\``))?.[1];
   if (block === undefined) throw new Error(`README.md: no \`\`\`sh block right after <!-- install: ${marker} -->`);
-  const lines = block.split('\n').map((line) => line.trim()).filter((line) => line && !line.startsWith('#'));
+  const lines = block
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line && !line.startsWith('#'));
   const odd = lines.filter((line) => !/^npm (install|i) /.test(line));
-  if (lines.length === 0 || odd.length) throw new Error(`README.md, install: ${marker}: every line must be an \`npm install\`; found ${JSON.stringify(odd)}`);
+  if (lines.length === 0 || odd.length)
+    throw new Error(`README.md, install: ${marker}: every line must be an \`npm install\`; found ${JSON.stringify(odd)}`);
   if (lines.filter((line) => packageName.test(line)).length !== 1) {
     throw new Error(`README.md, install: ${marker}: exactly one line must install redux-observable-token-refresh`);
   }
@@ -231,12 +240,18 @@ function tsconfig(files: string[], module: string, moduleResolution: string): st
 }
 
 async function runStack(stack: Stack, tarball: string, serverUrl: string, base: string): Promise<void> {
-  const shown = stack.readme ? `(README.md, <!-- install: ${stack.readme} -->)` : Object.entries(stack.dependencies).map(([n, v]) => `${n}@${v}`).join(' ');
+  const shown = stack.readme
+    ? `(README.md, <!-- install: ${stack.readme} -->)`
+    : Object.entries(stack.dependencies)
+        .map(([n, v]) => `${n}@${v}`)
+        .join(' ');
   console.log(`\n▶ stack ${stack.id}: ${stack.title}\n  ${shown}`);
   const dir = join(base, stack.id);
   mkdirSync(dir, { recursive: true });
   const npm = ['--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'];
-  const name = stack.readme ? `stack ${stack.id}: npm init -y, the README's install lines, strict peers` : `stack ${stack.id}: npm install of the package, strict peers`;
+  const name = stack.readme
+    ? `stack ${stack.id}: npm init -y, the README's install lines, strict peers`
+    : `stack ${stack.id}: npm install of the package, strict peers`;
   const installedOk = await check(name, async () => {
     if (stack.readme) {
       const lines = readmeInstallLines(readFileSync(join(root, 'README.md'), 'utf8'), stack.readme);
@@ -247,11 +262,18 @@ async function runStack(stack: Stack, tarball: string, serverUrl: string, base: 
         ok(await run('sh', ['-c', command], dir, 300_000), `README line \`${line}\` (run as \`${command}\`)`);
       }
       // Not a README line: the TypeScript that check 5 compiles the quick start with.
-      ok(await run('npm', ['install', ...npm, '--strict-peer-deps', '--save-dev', `typescript@${installed('typescript')}`], dir, 300_000), 'npm install typescript');
+      ok(
+        await run('npm', ['install', ...npm, '--strict-peer-deps', '--save-dev', `typescript@${installed('typescript')}`], dir, 300_000),
+        'npm install typescript',
+      );
     } else {
       writeFileSync(
         join(dir, 'package.json'),
-        JSON.stringify({ name: `consumer-${stack.id}`, private: true, dependencies: stack.dependencies, overrides: stack.overrides }, null, 2),
+        JSON.stringify(
+          { name: `consumer-${stack.id}`, private: true, dependencies: stack.dependencies, overrides: stack.overrides },
+          null,
+          2,
+        ),
       );
       ok(await run('npm', ['install', ...npm], dir, 300_000), `npm install (the stack)`);
       ok(await run('npm', ['install', ...npm, '--strict-peer-deps', tarball], dir, 300_000), `npm install ${tarball} --strict-peer-deps`);
@@ -260,7 +282,8 @@ async function runStack(stack: Stack, tarball: string, serverUrl: string, base: 
     const versions = Object.entries(wanted).map(([dependency, want]) => {
       const file = join(dir, 'node_modules', dependency, 'package.json');
       const version: string = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')).version : '(not installed)';
-      if (typeof want === 'string' ? version !== want : !want.test(version)) throw new Error(`${dependency} is ${version}, the stack wants ${want}`);
+      if (typeof want === 'string' ? version !== want : !want.test(version))
+        throw new Error(`${dependency} is ${version}, the stack wants ${want}`);
       return `${dependency}@${version}`;
     });
     ok(await run('npm', ['ls', '--all', '--loglevel=error'], dir, 120_000), 'npm ls --all (a missing or invalid dependency)');
@@ -273,8 +296,12 @@ async function runStack(stack: Stack, tarball: string, serverUrl: string, base: 
   for (const file of readdirSync(here)) copyFileSync(join(here, file), join(dir, file));
 
   const env = { SERVER_URL: serverUrl, NODE_ENV: 'development' };
-  await check(`stack ${stack.id}: scenario in CommonJS`, async () => ok(await run('node', ['entry.cjs'], dir, 60_000, env), 'node entry.cjs'));
-  await check(`stack ${stack.id}: scenario in native ESM`, async () => ok(await run('node', ['entry.mjs'], dir, 60_000, env), 'node entry.mjs'));
+  await check(`stack ${stack.id}: scenario in CommonJS`, async () =>
+    ok(await run('node', ['entry.cjs'], dir, 60_000, env), 'node entry.cjs'),
+  );
+  await check(`stack ${stack.id}: scenario in native ESM`, async () =>
+    ok(await run('node', ['entry.mjs'], dir, 60_000, env), 'node entry.mjs'),
+  );
   await check(`stack ${stack.id}: scenario bundled by esbuild`, async () => {
     const result = await build({
       absWorkingDir: dir,
@@ -301,7 +328,10 @@ async function runStack(stack: Stack, tarball: string, serverUrl: string, base: 
     writeFileSync(join(dir, 'quickstart.mts'), code);
     writeFileSync(join(dir, 'adapters-setup.ts'), adaptersSetup());
     const classic = stack.resolution === 'node' ? ['commonjs', 'node'] : ['esnext', 'bundler'];
-    writeFileSync(join(dir, 'tsconfig.classic.json'), tsconfig(['quickstart.ts', 'adapters-setup.ts', 'types.ts', 'types-rtk-query.ts'], classic[0], classic[1]));
+    writeFileSync(
+      join(dir, 'tsconfig.classic.json'),
+      tsconfig(['quickstart.ts', 'adapters-setup.ts', 'types.ts', 'types-rtk-query.ts'], classic[0], classic[1]),
+    );
     ok(await run('npx', ['tsc', '-p', 'tsconfig.classic.json'], dir, 180_000), `tsc (${classic[1]})`);
     const checked = [classic[1]];
     if (stack.node16 !== 'none') {
@@ -342,7 +372,9 @@ function finish(): never {
   const seconds = Math.round((Date.now() - started) / 1000);
   mkdirSync(join(root, '.test-results'), { recursive: true });
   writeFileSync(join(root, '.test-results', 'stacks.json'), JSON.stringify({ passed, failed, failures, seconds }, null, 2));
-  console.log(`\nstack matrix: ${passed} passed, ${failed} failed in ${seconds} s${failures.length ? `\n  failed: ${failures.join('; ')}` : ''}`);
+  console.log(
+    `\nstack matrix: ${passed} passed, ${failed} failed in ${seconds} s${failures.length ? `\n  failed: ${failures.join('; ')}` : ''}`,
+  );
   process.exit(failed ? 1 : 0);
 }
 

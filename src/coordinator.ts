@@ -132,7 +132,16 @@ const LOGOUT: SessionEnd = { reason: 'logout', elsewhere: false };
  * or a definitive answer of the refresh endpoint. A closure rather than a class: its state is private
  * for real, and minifies to short names.
  */
-export function createCoordinator({ storage, actions, now, expirySkewMs, retryBackoffMs, cookie, hydrationTimeoutMs, scheduler }: CoordinatorConfig): RefreshCoordinator {
+export function createCoordinator({
+  storage,
+  actions,
+  now,
+  expirySkewMs,
+  retryBackoffMs,
+  cookie,
+  hydrationTimeoutMs,
+  scheduler,
+}: CoordinatorConfig): RefreshCoordinator {
   const own = new WeakSet<object>();
   let output: ((action: UnknownAction) => void) | null = null;
   /** The last action emitted while no `auth.epic` ran (`setTokens` before `epicMiddleware.run`, a hot reload). */
@@ -163,7 +172,8 @@ export function createCoordinator({ storage, actions, now, expirySkewMs, retryBa
   };
   const report = (operation: StorageOperation, error: unknown) => {
     try {
-      if (process.env.NODE_ENV !== 'production') devWarn(`storage.${operation}() failed (${(error as Error)?.name}); the session goes on in memory.`);
+      if (process.env.NODE_ENV !== 'production')
+        devWarn(`storage.${operation}() failed (${(error as Error)?.name}); the session goes on in memory.`);
     } catch {
       // no `process` (an ES module loaded without a bundler): no development warnings
     }
@@ -193,7 +203,10 @@ export function createCoordinator({ storage, actions, now, expirySkewMs, retryBa
         if (opened.settled) return opened.error ? subscriber.error(opened.error) : subscriber.complete();
         // Queued for an epic that may never run: after refreshTimeoutMs its waiters learn why.
         if (opened.queued) {
-          opened.timer ??= scheduler.schedule(() => opened.queued && cycle === opened && end(new EpicNotRunningError(), 'noSession', false, false), hydrationTimeoutMs);
+          opened.timer ??= scheduler.schedule(
+            () => opened.queued && cycle === opened && end(new EpicNotRunningError(), 'noSession', false, false),
+            hydrationTimeoutMs,
+          );
         }
         waiters.add(subscriber);
         return () => waiters.delete(subscriber);
@@ -258,7 +271,13 @@ export function createCoordinator({ storage, actions, now, expirySkewMs, retryBa
     ended = null;
     rejectedToken = undefined;
     if (persist) {
-      const stored: StoredTokens = { accessToken: next.accessToken, refreshToken: next.refreshToken, expiresAt: next.expiresAt, sessionId: next.identity.id, version: ++next.identity.version };
+      const stored: StoredTokens = {
+        accessToken: next.accessToken,
+        refreshToken: next.refreshToken,
+        expiresAt: next.expiresAt,
+        sessionId: next.identity.id,
+        version: ++next.identity.version,
+      };
       if (restored) stored.restored = true;
       // Storage must not keep tokens we have moved on from: a previous user's, or a spent refresh token.
       if (store.set(stored)) seen = next.accessToken;
@@ -304,7 +323,11 @@ export function createCoordinator({ storage, actions, now, expirySkewMs, retryBa
     // Told by another tab: clear storage again (the tab where other code cleared it heard nothing),
     // unless it holds another login's tokens by now. A late write of this login goes too.
     const kept = (elsewhere ? store.get() : null) as StoredTokens | null;
-    const clear = !elsewhere || isThenable(kept) || !kept?.accessToken || (kept.sessionId !== undefined && (over.has(kept.sessionId) || kept.sessionId === session?.identity.id));
+    const clear =
+      !elsewhere ||
+      isThenable(kept) ||
+      !kept?.accessToken ||
+      (kept.sessionId !== undefined && (over.has(kept.sessionId) || kept.sessionId === session?.identity.id));
     end(new LoggedOutError(), reason, elsewhere, clear, announce);
   }
 
@@ -332,7 +355,8 @@ export function createCoordinator({ storage, actions, now, expirySkewMs, retryBa
     // without a `sub` to tell, a restore from the cookie the tabs share, which continues our login.
     const same =
       mine &&
-      (tokens.sessionId === mine.id || (theirs !== undefined && ours !== undefined ? theirs === ours : !!tokens.restored && tokens.sessionId !== undefined));
+      (tokens.sessionId === mine.id ||
+        (theirs !== undefined && ours !== undefined ? theirs === ours : !!tokens.restored && tokens.sessionId !== undefined));
     if (same && tokens.sessionId === mine.id && (tokens.version ?? Infinity) <= mine.version) return null;
     // Fresh for the half-lifetime rule: the other tab just got them, and 20 s tokens alternating
     // between two tabs must not refresh on every request.
@@ -411,7 +435,13 @@ export function createCoordinator({ storage, actions, now, expirySkewMs, retryBa
     if (!tokens) return logout(true, reason, true);
     seen = tokens.accessToken;
     const adopted = adopt(tokens);
-    if (adopted) establish(adopted, (adopted.identity === session?.identity ? actions.refreshSucceeded : actions.tokensSet)(expiry(adopted)), false, true);
+    if (adopted)
+      establish(
+        adopted,
+        (adopted.identity === session?.identity ? actions.refreshSucceeded : actions.tokensSet)(expiry(adopted)),
+        false,
+        true,
+      );
   });
 
   return {
@@ -436,7 +466,13 @@ export function createCoordinator({ storage, actions, now, expirySkewMs, retryBa
       }
       const adopted = found?.accessToken !== seen ? adopt(found) : null;
       if (adopted) seen = found!.accessToken;
-      if (adopted) establish(adopted, (adopted.identity === session?.identity ? actions.refreshSucceeded : actions.tokensSet)(expiry(adopted)), false, true);
+      if (adopted)
+        establish(
+          adopted,
+          (adopted.identity === session?.identity ? actions.refreshSucceeded : actions.tokensSet)(expiry(adopted)),
+          false,
+          true,
+        );
       return !!adopted;
     },
     status,
@@ -481,7 +517,11 @@ export function createCoordinator({ storage, actions, now, expirySkewMs, retryBa
       // Join what runs: after a hydration, in cookie mode and still without a session, ask the
       // cookie; after a restore or a refresh, its outcome is the answer (no second ask).
       const joined = cycle;
-      if (joined) return concat(joined.wait$, defer(() => (joined.hydration ? this.restore() : EMPTY)));
+      if (joined)
+        return concat(
+          joined.wait$,
+          defer(() => (joined.hydration ? this.restore() : EMPTY)),
+        );
       return session || !cookie ? EMPTY : start('restore').wait$;
     },
     wake(reason) {

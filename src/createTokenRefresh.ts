@@ -200,9 +200,7 @@ export interface TokenRefresh<Name extends string = 'tokenRefresh'> {
  * auth.setTokens(await login(credentials));
  * ```
  */
-export function createTokenRefresh<Name extends string = 'tokenRefresh'>(
-  options: TokenRefreshOptions<Name>,
-): TokenRefresh<Name> {
+export function createTokenRefresh<Name extends string = 'tokenRefresh'>(options: TokenRefreshOptions<Name>): TokenRefresh<Name> {
   if (typeof options !== 'object' || options === null) {
     throw new TypeError('createTokenRefresh: pass an options object, e.g. createTokenRefresh({ refresh }).');
   }
@@ -227,12 +225,21 @@ export function createTokenRefresh<Name extends string = 'tokenRefresh'>(
   check(typeof refresh === 'function', 'refresh', 'a function (refreshToken, { signal }) => Observable | Promise of tokens');
   check(cookie || refreshTokenIn === 'storage', 'refreshTokenIn', "'storage' or 'cookie'");
   for (const [option, value] of Object.entries({ maxRetries, refreshRetries, refreshTimeoutMs, refreshBackoffMs, expirySkewMs })) {
-    check(isDuration(value) && (option.endsWith('Ms') || Number.isInteger(value)) && (value > 0 || option !== 'refreshTimeoutMs'), option, 'a number >= 0');
+    check(
+      isDuration(value) && (option.endsWith('Ms') || Number.isInteger(value)) && (value > 0 || option !== 'refreshTimeoutMs'),
+      option,
+      'a number >= 0',
+    );
   }
   try {
     if (process.env.NODE_ENV !== 'production') {
-      check(typeof storage?.get === 'function' && typeof storage.set === 'function' && typeof storage.clear === 'function', 'storage', 'an object with get(), set(tokens) and clear()');
-      for (const [option, value] of Object.entries({ isAuthError, isSessionEnded, isTransientError })) check(typeof value === 'function', option, 'a function (error) => boolean');
+      check(
+        typeof storage?.get === 'function' && typeof storage.set === 'function' && typeof storage.clear === 'function',
+        'storage',
+        'an object with get(), set(tokens) and clear()',
+      );
+      for (const [option, value] of Object.entries({ isAuthError, isSessionEnded, isTransientError }))
+        check(typeof value === 'function', option, 'a function (error) => boolean');
       check(typeof name === 'string' && name !== '', 'name', 'a non-empty string');
       check(typeof scheduler?.now === 'function', 'scheduler', 'an RxJS scheduler');
     }

@@ -7,13 +7,7 @@ import { redactSecrets } from './redact';
  * (an iframe, a second copy of this package) by checking `name`.
  */
 export type TokenRefreshErrorCode =
-  | 'REFRESH_FAILED'
-  | 'REFRESH_TIMEOUT'
-  | 'REFRESH_UNAVAILABLE'
-  | 'RETRY_LIMIT'
-  | 'LOGGED_OUT'
-  | 'NOT_AUTHENTICATED'
-  | 'EPIC_NOT_RUNNING';
+  'REFRESH_FAILED' | 'REFRESH_TIMEOUT' | 'REFRESH_UNAVAILABLE' | 'RETRY_LIMIT' | 'LOGGED_OUT' | 'NOT_AUTHENTICATED' | 'EPIC_NOT_RUNNING';
 
 abstract class NamedError extends Error {
   abstract override readonly name: string;
@@ -66,7 +60,9 @@ export class RefreshUnavailableError extends NamedError {
   readonly name = 'RefreshUnavailableError';
   readonly code = 'REFRESH_UNAVAILABLE';
   constructor(cause: unknown) {
-    super('Could not refresh the access token now (offline, timeout or server error); the session is kept and the refresh retried later.', { cause });
+    super('Could not refresh the access token now (offline, timeout or server error); the session is kept and the refresh retried later.', {
+      cause,
+    });
   }
 }
 
@@ -90,8 +86,8 @@ export class RetryLimitError extends NamedError {
       retries === 0
         ? 'Auth error; not replayed (maxRetries: 0).'
         : replaced
-        ? `Auth errors kept coming for tokens already replaced: tokens expire faster than this request completes; make them outlive it (maxRetries: ${retries}).`
-        : `Still an auth error after ${retries} refresh(es), so the token is not the problem: check permissions, or your isAuthError (maxRetries: ${retries}).`,
+          ? `Auth errors kept coming for tokens already replaced: tokens expire faster than this request completes; make them outlive it (maxRetries: ${retries}).`
+          : `Still an auth error after ${retries} refresh(es), so the token is not the problem: check permissions, or your isAuthError (maxRetries: ${retries}).`,
       { cause },
     );
   }
@@ -123,20 +119,13 @@ export class EpicNotRunningError extends NamedError {
   readonly name = 'EpicNotRunningError';
   readonly code = 'EPIC_NOT_RUNNING';
   constructor() {
-    super(
-      'A refresh is needed but auth.epic is not running: add auth.epic to your root epic and call epicMiddleware.run().',
-    );
+    super('A refresh is needed but auth.epic is not running: add auth.epic to your root epic and call epicMiddleware.run().');
   }
 }
 
 /** Any error this package ends a request with. */
 export type AuthRefreshError =
-  | TokenRefreshError
-  | RefreshUnavailableError
-  | RetryLimitError
-  | LoggedOutError
-  | NotAuthenticatedError
-  | EpicNotRunningError;
+  TokenRefreshError | RefreshUnavailableError | RetryLimitError | LoggedOutError | NotAuthenticatedError | EpicNotRunningError;
 
 const names = new Set([
   'TokenRefreshError',
@@ -179,10 +168,13 @@ export interface SerializedAuthError {
  * so it gets fixed words here. The other errors of this package have fixed messages of their own.
  */
 const refreshFailed = (status: number | undefined) =>
-  status === undefined ? 'The token refresh failed; the user must log in again.' : `The refresh token was rejected (HTTP ${status}); the user must log in again.`;
+  status === undefined
+    ? 'The token refresh failed; the user must log in again.'
+    : `The refresh token was rejected (HTTP ${status}); the user must log in again.`;
 
 /** A name or code worth keeping: short and identifier-like, so it cannot carry a token or a sentence. */
-const keep = (value: unknown): string | undefined => (typeof value === 'string' && /^[A-Za-z_$][\w$.-]{0,63}$/.test(value) ? value : undefined);
+const keep = (value: unknown): string | undefined =>
+  typeof value === 'string' && /^[A-Za-z_$][\w$.-]{0,63}$/.test(value) ? value : undefined;
 
 /**
  * The error as it may be stored: `{ name, code?, status?, message }`, where `message` is this
@@ -200,7 +192,12 @@ const keep = (value: unknown): string | undefined => (typeof value === 'string' 
  * ```
  */
 export function serializeError(error: unknown): SerializedAuthError {
-  const e = (typeof error === 'object' && error !== null ? error : {}) as { name?: unknown; code?: unknown; cause?: unknown; message?: unknown };
+  const e = (typeof error === 'object' && error !== null ? error : {}) as {
+    name?: unknown;
+    code?: unknown;
+    cause?: unknown;
+    message?: unknown;
+  };
   const name = keep(e.name) ?? (typeof error === 'object' && error !== null ? 'Error' : typeof error);
   const code = keep(e.code);
   const ours = error instanceof NamedError;

@@ -35,7 +35,16 @@ export function isUnauthorized(error: unknown): boolean {
   return httpStatusOf(error) === 401;
 }
 
-const networkCodes = new Set(['ERR_NETWORK', 'ECONNABORTED', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EAI_AGAIN', 'EPIPE', 'UND_ERR_SOCKET']);
+const networkCodes = new Set([
+  'ERR_NETWORK',
+  'ECONNABORTED',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EAI_AGAIN',
+  'EPIPE',
+  'UND_ERR_SOCKET',
+]);
 
 /**
  * How each runtime's fetch words "no answer", or an answer cut off in its body: Chromium, undici,

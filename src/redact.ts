@@ -17,13 +17,18 @@ type Carrier = { cause?: unknown; response?: unknown; config?: { headers?: Recor
 
 export function redactSecrets(value: unknown): void {
   // Eight links deep at most: a cause chain that loops ends too.
-  for (let error = value as Carrier | undefined, depth = 0; isObject(error) && depth < 8; error = error.cause as Carrier | undefined, depth++) {
+  for (
+    let error = value as Carrier | undefined, depth = 0;
+    isObject(error) && depth < 8;
+    error = error.cause as Carrier | undefined, depth++
+  ) {
     for (const owner of [error, error.response as Carrier | undefined]) {
       if (!isObject(owner)) continue;
       const config = owner.config;
       if (isObject(config)) {
         // AxiosHeaders and plain objects alike: own keys, matched without regard to case.
-        if (isObject(config.headers)) for (const key of Object.keys(config.headers)) if (secretHeader.test(key)) config.headers[key] = REDACTED;
+        if (isObject(config.headers))
+          for (const key of Object.keys(config.headers)) if (secretHeader.test(key)) config.headers[key] = REDACTED;
         if (config.data != null) config.data = REDACTED;
         if (config.auth !== undefined) config.auth = REDACTED;
       }

@@ -36,6 +36,13 @@ export function createAuthReducer(
   return (state, action) => {
     if (state && state === last && !(typeof action.type === 'string' && action.type.startsWith(prefix))) return state;
     const next = project(action);
-    return (last = state && state.status === next.status && state.expiresAt === next.expiresAt && state.lastError === next.lastError && state.ended === next.ended ? state : next);
+    return (last =
+      state &&
+      state.status === next.status &&
+      state.expiresAt === next.expiresAt &&
+      state.lastError === next.lastError &&
+      state.ended === next.ended
+        ? state
+        : next);
   };
 }

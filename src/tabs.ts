@@ -44,7 +44,8 @@ export function syncTabs(storage: TokenStorage, name: string): TokenStorage {
   const locks = Channel && browserLocks();
   if (!Channel || !locks) {
     try {
-      if (process.env.NODE_ENV !== 'production' && typeof document === 'object') devWarn('syncTabs: BroadcastChannel or Web Locks (https or localhost) missing; each tab refreshes on its own.');
+      if (process.env.NODE_ENV !== 'production' && typeof document === 'object')
+        devWarn('syncTabs: BroadcastChannel or Web Locks (https or localhost) missing; each tab refreshes on its own.');
     } catch {
       // no `process`: no development warnings
     }
@@ -64,7 +65,8 @@ export function syncTabs(storage: TokenStorage, name: string): TokenStorage {
   };
   const post = <T>(result: T, tokens?: Tokens, ended?: EndReason): T => {
     const send = () => channel.postMessage({ tokens, ended });
-    if (isThenable(result)) result.then(send, () => {}); // a failed write was reported; nothing to tell
+    if (isThenable(result))
+      result.then(send, () => {}); // a failed write was reported; nothing to tell
     else send();
     return result;
   };

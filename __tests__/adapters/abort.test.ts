@@ -56,7 +56,10 @@ describe('an aborted request is released at once while it waits for a refresh, a
     const { auth, refreshed } = await duringSlowRefresh();
     const apiFetch = authFetch(auth, { allowedOrigins: [server.url] });
     const controller = new AbortController();
-    const { outcome, afterAbortMs } = await abortAndTime(controller, apiFetch(new Request(`${server.url}/api/echo`, { signal: controller.signal })));
+    const { outcome, afterAbortMs } = await abortAndTime(
+      controller,
+      apiFetch(new Request(`${server.url}/api/echo`, { signal: controller.signal })),
+    );
     expect(outcome).toMatchObject({ name: 'AbortError' });
     expect(afterAbortMs).toBeLessThan(PROMPT_MS);
     await expect(apiFetch(`${server.url}/api/echo`, { signal: AbortSignal.abort() })).rejects.toMatchObject({ name: 'AbortError' });
@@ -124,7 +127,10 @@ describe('an aborted request is released at once while it waits for a refresh, a
       baseQuery: watched,
       endpoints: (build) => ({ echo: build.query<{ gen: number }, number>({ query: (n) => `api/echo?n=${n}` }) }),
     });
-    const store = configureStore({ reducer: { [echo.reducerPath]: echo.reducer }, middleware: (getDefault) => getDefault().concat(echo.middleware) });
+    const store = configureStore({
+      reducer: { [echo.reducerPath]: echo.reducer },
+      middleware: (getDefault) => getDefault().concat(echo.middleware),
+    });
     const query = store.dispatch(echo.endpoints.echo.initiate(1, { subscribe: false }));
     await new Promise((resolve) => setTimeout(resolve, 20));
     const abortedAt = Date.now();

@@ -63,7 +63,10 @@ describe('authFetch: where the token goes', () => {
 
   test('the refresh call may use authFetch itself: its signal marks it, so it is not queued behind itself', async () => {
     let apiFetch!: ReturnType<typeof authFetch>;
-    const { auth } = await startSession(servers.api, { refresh: jsonRefresh(servers.api, (input, init) => apiFetch(input, init)), refreshTimeoutMs: 1_000 });
+    const { auth } = await startSession(servers.api, {
+      refresh: jsonRefresh(servers.api, (input, init) => apiFetch(input, init)),
+      refreshTimeoutMs: 1_000,
+    });
     apiFetch = authFetch(auth, { allowedOrigins: [servers.api.url] });
     servers.api.control.expireAccessTokens();
     const response = await apiFetch(`${servers.api.url}/api/echo`);
@@ -74,7 +77,11 @@ describe('authFetch: where the token goes', () => {
   test('a refresh through authFetch that drops the signal waits for itself: RefreshUnavailableError caused by RefreshTimeoutError at refreshTimeoutMs (pass signal on)', async () => {
     let apiFetch!: ReturnType<typeof authFetch>;
     const withoutSignal: typeof fetch = (input, init) => apiFetch(input, { ...init, signal: undefined });
-    const { auth } = await startSession(servers.api, { refresh: jsonRefresh(servers.api, withoutSignal), refreshTimeoutMs: 200, refreshRetries: 0 });
+    const { auth } = await startSession(servers.api, {
+      refresh: jsonRefresh(servers.api, withoutSignal),
+      refreshTimeoutMs: 200,
+      refreshRetries: 0,
+    });
     apiFetch = authFetch(auth, { allowedOrigins: [servers.api.url] });
     servers.api.control.expireAccessTokens();
     await expect(apiFetch(`${servers.api.url}/api/echo`)).rejects.toMatchObject({
@@ -101,7 +108,9 @@ describe('authFetch: where the token goes', () => {
   test('bad options throw a TypeError naming the option', async () => {
     const { auth } = await startSession(servers.api, { loggedIn: false });
     expect(() => authFetch(auth)).toThrow(/option "allowedOrigins" is required/);
-    expect(() => authFetch(auth, { allowedOrigins: ['https://servers.api.example.com/v1'] })).toThrow(/option "allowedOrigins" must hold origins/);
+    expect(() => authFetch(auth, { allowedOrigins: ['https://servers.api.example.com/v1'] })).toThrow(
+      /option "allowedOrigins" must hold origins/,
+    );
     expect(() => authFetch(auth, { allowedOrigins: [servers.api.url], fetchFn: 1 as never })).toThrow(/option "fetchFn"/);
     expect(() => authFetch({} as never)).toThrow(TypeError);
   });
@@ -110,13 +119,15 @@ describe('authFetch: where the token goes', () => {
 describe('issue 11: authFetch checks what it sends', () => {
   const servers = useTwoServers();
 
-  test('#7 a Request from another realm (a polyfill\'s) is recognised by its shape: its real URL is checked, no token elsewhere', async () => {
+  test("#7 a Request from another realm (a polyfill's) is recognised by its shape: its real URL is checked, no token elsewhere", async () => {
     const { auth } = await startSession(servers.api);
     const apiFetch = authFetch(auth, {
       baseOrigin: servers.api.url,
       // Node's fetch does not take node-fetch's Request: send what it describes, with the headers given.
       fetchFn: (input, init) =>
-        typeof input === 'object' && 'url' in input ? fetch(input.url, { headers: init?.headers }) : fetch(new URL(String(input), servers.api.url), init),
+        typeof input === 'object' && 'url' in input
+          ? fetch(input.url, { headers: init?.headers })
+          : fetch(new URL(String(input), servers.api.url), init),
     });
     const foreign = new NodeFetchRequest(`${servers.elsewhere.url}/api/echo`);
     expect(foreign).not.toBeInstanceOf(Request);

@@ -15,7 +15,11 @@ import { startBodyCodeApi, startServer, startSession, type AuthServer, type Body
  * as `authorized` does, and not with a 401 check of its own.
  */
 const expiredByCode = (e: unknown): boolean => {
-  const error = e as { response?: { data?: { code?: unknown } }; data?: { code?: unknown }; headers?: { get?: (name: string) => string | null } } | null;
+  const error = e as {
+    response?: { data?: { code?: unknown } };
+    data?: { code?: unknown };
+    headers?: { get?: (name: string) => string | null };
+  } | null;
   return (
     isUnauthorized(e) ||
     error?.response?.data?.code === 1002 || // axios
@@ -33,7 +37,7 @@ beforeAll(async () => {
 afterAll(() => Promise.all([api.close(), server.close()]));
 beforeEach(() => server.reset());
 
-describe("the adapters use auth.isAuthError: an API that signals expiry with a body code refreshes through them", () => {
+describe('the adapters use auth.isAuthError: an API that signals expiry with a body code refreshes through them', () => {
   test('attachAxios: a 403 { code: 1002 } causes one refresh and a replay with the new token', async () => {
     const { auth } = await startSession(server, { isAuthError: expiredByCode });
     const instance = axios.create({ baseURL: api.url });
@@ -44,7 +48,7 @@ describe("the adapters use auth.isAuthError: an API that signals expiry with a b
     expect(server.stats()).toMatchObject({ refreshCalls: 1, api401: 2, apiOk: 2 });
   });
 
-  test('attachAxios with the default isAuthError: the same 403 is the API\'s answer, and nothing is refreshed', async () => {
+  test("attachAxios with the default isAuthError: the same 403 is the API's answer, and nothing is refreshed", async () => {
     const { auth } = await startSession(server);
     const instance = axios.create({ baseURL: api.url });
     attachAxios(auth, instance, { allowedOrigins: [api.url] });
@@ -71,7 +75,10 @@ describe("the adapters use auth.isAuthError: an API that signals expiry with a b
     const apiFetch = authFetch(auth, { allowedOrigins: [api.url] });
     server.control.expireAccessTokens();
     const responses = await Promise.all([apiFetch(`${api.url}/api/echo?n=1`), apiFetch(`${api.url}/api/echo?n=2`)]);
-    expect(await Promise.all(responses.map((response) => response.json()))).toEqual([expect.objectContaining({ gen: 2 }), expect.objectContaining({ gen: 2 })]);
+    expect(await Promise.all(responses.map((response) => response.json()))).toEqual([
+      expect.objectContaining({ gen: 2 }),
+      expect.objectContaining({ gen: 2 }),
+    ]);
     expect(server.stats()).toMatchObject({ refreshCalls: 1, api401: 2, apiOk: 2 });
   });
 
@@ -94,7 +101,10 @@ describe("the adapters use auth.isAuthError: an API that signals expiry with a b
       baseQuery: authBaseQuery(auth, { fetchBaseQuery, baseUrl: `${api.url}/` }),
       endpoints: (build) => ({ echo: build.query<{ gen: number }, number>({ query: (n) => `api/echo?n=${n}` }) }),
     });
-    const store = configureStore({ reducer: { [echo.reducerPath]: echo.reducer }, middleware: (getDefault) => getDefault().concat(echo.middleware) });
+    const store = configureStore({
+      reducer: { [echo.reducerPath]: echo.reducer },
+      middleware: (getDefault) => getDefault().concat(echo.middleware),
+    });
     server.control.expireAccessTokens();
     const results = await Promise.all([1, 2].map((n) => store.dispatch(echo.endpoints.echo.initiate(n, { subscribe: false }))));
     expect(results.map((result) => result.data?.gen)).toEqual([2, 2]);
@@ -117,14 +127,19 @@ describe('an API that answers 200 { code: 1002 } for an expired token (seed 002)
   const expiredBody = (body: unknown) => (body as { code?: unknown } | null)?.code === 1002;
   /** The docs' axios recipe: a 200 carrying the code becomes an AxiosError, as a 403 would. */
   const rejectExpiredBody = (response: AxiosResponse) =>
-    expiredBody(response.data) ? Promise.reject(new AxiosError('token expired', 'ERR_TOKEN_EXPIRED', response.config, response.request, response)) : response;
+    expiredBody(response.data)
+      ? Promise.reject(new AxiosError('token expired', 'ERR_TOKEN_EXPIRED', response.config, response.request, response))
+      : response;
 
   test('epics: the request throws a 401 for the body code inside authorized(); one refresh, both calls replayed', async () => {
     const { auth } = await startSession(server);
     const echo = (n: number) =>
       firstValueFrom(
         auth.authorized((token) =>
-          fromFetch(`${okApi.url}/api/echo?n=${n}`, { headers: { Authorization: `Bearer ${token}` }, selector: (response) => response.json() }).pipe(
+          fromFetch(`${okApi.url}/api/echo?n=${n}`, {
+            headers: { Authorization: `Bearer ${token}` },
+            selector: (response) => response.json(),
+          }).pipe(
             map((body: { gen: number }) => {
               if (expiredBody(body)) throw { status: 401, body };
               return body;
@@ -172,7 +187,10 @@ describe('an API that answers 200 { code: 1002 } for an expired token (seed 002)
       baseQuery: authBaseQuery(auth, { fetchBaseQuery, baseUrl: `${okApi.url}/`, fetchFn: codeAware }),
       endpoints: (build) => ({ echo: build.query<{ gen: number }, number>({ query: (n) => `api/echo?n=${n}` }) }),
     });
-    const store = configureStore({ reducer: { [echo.reducerPath]: echo.reducer }, middleware: (getDefault) => getDefault().concat(echo.middleware) });
+    const store = configureStore({
+      reducer: { [echo.reducerPath]: echo.reducer },
+      middleware: (getDefault) => getDefault().concat(echo.middleware),
+    });
     server.control.expireAccessTokens();
     const results = await Promise.all([1, 2].map((n) => store.dispatch(echo.endpoints.echo.initiate(n, { subscribe: false }))));
     expect(results.map((result) => result.data?.gen)).toEqual([2, 2]);
@@ -192,7 +210,10 @@ describe('an API that answers 200 { code: 1002 } for an expired token (seed 002)
     });
     server.control.expireAccessTokens();
     const responses = await Promise.all([apiFetch(`${okApi.url}/api/echo?n=1`), apiFetch(`${okApi.url}/api/echo?n=2`)]);
-    expect(await Promise.all(responses.map((response) => response.json()))).toEqual([expect.objectContaining({ gen: 2 }), expect.objectContaining({ gen: 2 })]);
+    expect(await Promise.all(responses.map((response) => response.json()))).toEqual([
+      expect.objectContaining({ gen: 2 }),
+      expect.objectContaining({ gen: 2 }),
+    ]);
     expect(server.stats()).toMatchObject({ refreshCalls: 1, api401: 2, apiOk: 2 });
   });
 });

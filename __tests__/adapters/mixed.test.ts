@@ -46,7 +46,8 @@ test('an epic, an RTK Query endpoint, authFetch and axios hit 401 together: one 
   let auth!: TokenRefresh;
   const api = createApi({
     keepUnusedDataFor: 0,
-    baseQuery: (args, baseQueryApi, extraOptions) => authBaseQuery(auth, { fetchBaseQuery, baseUrl: `${server.url}/` })(args, baseQueryApi, extraOptions),
+    baseQuery: (args, baseQueryApi, extraOptions) =>
+      authBaseQuery(auth, { fetchBaseQuery, baseUrl: `${server.url}/` })(args, baseQueryApi, extraOptions),
     endpoints: (build) => ({ echo: build.query<{ gen: number }, void>({ query: () => 'api/echo?from=rtk-query' }) }),
   });
   const session = await startSession(server, {

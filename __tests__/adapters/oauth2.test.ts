@@ -85,14 +85,21 @@ describe('oauth2RefreshGrant against an RFC 6749 token endpoint', () => {
     const tokens = await narrow(refresh_token, { signal: signal() });
     expect(sent[0]?.body.get('scope')).toBe('profile');
     const wide = oauth2RefreshGrant({ tokenEndpoint: `${server.url}/oauth/token`, clientId: 'demo-app', scope: 'profile admin' });
-    await expect(wide(tokens.refreshToken!, { signal: signal() })).rejects.toMatchObject({ name: 'OAuth2Error', status: 400, error: 'invalid_scope' });
+    await expect(wide(tokens.refreshToken!, { signal: signal() })).rejects.toMatchObject({
+      name: 'OAuth2Error',
+      status: 400,
+      error: 'invalid_scope',
+    });
   });
 
   test('a server that does not rotate omits refresh_token; the session keeps the old one, which still works', async () => {
     const noRotation = await startServer({ oauthRotateRefreshTokens: false });
     try {
       const form = new URLSearchParams({ grant_type: 'password', username: 'demo', password: 'demo', client_id: 'demo-app' });
-      const login = (await (await fetch(`${noRotation.url}/oauth/token`, { method: 'POST', body: form })).json()) as { access_token: string; refresh_token: string };
+      const login = (await (await fetch(`${noRotation.url}/oauth/token`, { method: 'POST', body: form })).json()) as {
+        access_token: string;
+        refresh_token: string;
+      };
       const { auth } = await startSession(noRotation, {
         loggedIn: false,
         refresh: oauth2RefreshGrant({ tokenEndpoint: `${noRotation.url}/oauth/token`, clientId: 'demo-app' }),
@@ -109,7 +116,10 @@ describe('oauth2RefreshGrant against an RFC 6749 token endpoint', () => {
 
   test('with rotation, the session spends each new refresh token once', async () => {
     const login = await oauthLogin();
-    const { auth } = await startSession(server, { loggedIn: false, refresh: oauth2RefreshGrant({ tokenEndpoint: `${server.url}/oauth/token`, clientId: 'demo-app' }) });
+    const { auth } = await startSession(server, {
+      loggedIn: false,
+      refresh: oauth2RefreshGrant({ tokenEndpoint: `${server.url}/oauth/token`, clientId: 'demo-app' }),
+    });
     auth.setTokens({ accessToken: login.access_token, refreshToken: login.refresh_token });
     await auth.refresh();
     await auth.refresh();
@@ -129,7 +139,11 @@ describe('oauth2RefreshGrant against an RFC 6749 token endpoint', () => {
     const failure = await auth.refresh().catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(TokenRefreshError);
     expect((failure as TokenRefreshError).cause).toBeInstanceOf(OAuth2Error);
-    expect((failure as TokenRefreshError).cause).toMatchObject({ status: 400, error: 'invalid_grant', errorDescription: 'refresh token revoked' });
+    expect((failure as TokenRefreshError).cause).toMatchObject({
+      status: 400,
+      error: 'invalid_grant',
+      errorDescription: 'refresh token revoked',
+    });
     expect(server.stats().refreshCalls).toBe(1);
     expect(auth.getAccessToken()).toBeUndefined();
     expect((store.getState() as { tokenRefresh: { status: string } }).tokenRefresh.status).toBe('unauthenticated');
@@ -155,7 +169,9 @@ describe('oauth2RefreshGrant against an RFC 6749 token endpoint', () => {
     const refresh = oauth2RefreshGrant({ tokenEndpoint: 'https://auth.example.test/token', clientId: 'x', fetchFn });
     await expect(refresh('r', { signal: signal() })).rejects.toMatchObject({ name: 'OAuth2Error', error: 'invalid_response' });
     const mac = async () => new Response(JSON.stringify({ access_token: 'a', token_type: 'mac' }), { status: 200 });
-    await expect(oauth2RefreshGrant({ tokenEndpoint: 'https://auth.example.test/token', clientId: 'x', fetchFn: mac })('r', { signal: signal() })).rejects.toMatchObject({
+    await expect(
+      oauth2RefreshGrant({ tokenEndpoint: 'https://auth.example.test/token', clientId: 'x', fetchFn: mac })('r', { signal: signal() }),
+    ).rejects.toMatchObject({
       errorDescription: expect.stringMatching(/token_type 'mac' is not Bearer/),
     });
   });
@@ -164,7 +180,9 @@ describe('oauth2RefreshGrant against an RFC 6749 token endpoint', () => {
     expect(() => createTokenRefresh({ refresh: oauth2RefreshGrant({ tokenEndpoint: '/oauth/token', clientId: 'spa' }) })).not.toThrow();
     expect(() => oauth2RefreshGrant({ tokenEndpoint: '', clientId: 'x' })).toThrow(/option "tokenEndpoint"/);
     expect(() => oauth2RefreshGrant({ tokenEndpoint: '/t', clientId: '' })).toThrow(/option "clientId"/);
-    expect(() => oauth2RefreshGrant({ tokenEndpoint: '/t', clientId: 'x', clientAuthentication: 'jwt' as never })).toThrow(/option "clientAuthentication"/);
+    expect(() => oauth2RefreshGrant({ tokenEndpoint: '/t', clientId: 'x', clientAuthentication: 'jwt' as never })).toThrow(
+      /option "clientAuthentication"/,
+    );
     expect(() => oauth2RefreshGrant(undefined as never)).toThrow(TypeError);
   });
 });
@@ -190,9 +208,16 @@ describe('issue 11: the refresh call', () => {
   });
 
   test('#12 a plain-http token endpoint is refused, except on loopback', () => {
-    expect(() => oauth2RefreshGrant({ tokenEndpoint: 'http://auth.example.com/oauth/token', clientId: 'x' })).toThrow(/option "tokenEndpoint" must be an https URL/);
+    expect(() => oauth2RefreshGrant({ tokenEndpoint: 'http://auth.example.com/oauth/token', clientId: 'x' })).toThrow(
+      /option "tokenEndpoint" must be an https URL/,
+    );
     expect(() => oauth2RefreshGrant({ tokenEndpoint: new URL('http://10.0.0.5/token'), clientId: 'x' })).toThrow(/https/);
-    for (const ok of ['https://auth.example.com/token', 'http://localhost:8080/token', 'http://127.0.0.1/token', 'http://[::1]:3000/token']) {
+    for (const ok of [
+      'https://auth.example.com/token',
+      'http://localhost:8080/token',
+      'http://127.0.0.1/token',
+      'http://[::1]:3000/token',
+    ]) {
       expect(() => oauth2RefreshGrant({ tokenEndpoint: ok, clientId: 'x' })).not.toThrow();
     }
   });
@@ -214,9 +239,12 @@ describe('issue 11: the refresh call', () => {
     }
   });
 
-  test('#12 the server\'s error_description stays out of the message and out of the store', async () => {
+  test("#12 the server's error_description stays out of the message and out of the store", async () => {
     const login = await oauthLogin();
-    const { auth, store } = await startSession(server, { loggedIn: false, refresh: oauth2RefreshGrant({ tokenEndpoint: `${server.url}/oauth/token`, clientId: 'demo-app' }) });
+    const { auth, store } = await startSession(server, {
+      loggedIn: false,
+      refresh: oauth2RefreshGrant({ tokenEndpoint: `${server.url}/oauth/token`, clientId: 'demo-app' }),
+    });
     auth.setTokens({ accessToken: login.access_token, refreshToken: login.refresh_token });
     server.control.revokeRefreshTokens();
     const failure = (await auth.refresh().catch((error: unknown) => error)) as TokenRefreshError;
@@ -235,7 +263,9 @@ describe('issue 11: the refresh call', () => {
       req.on('end', () => {
         asked.push(new URLSearchParams(body).get('scope'));
         n++;
-        res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ access_token: `a${n}`, refresh_token: `r${n}`, token_type: 'Bearer', scope: 'profile' }));
+        res
+          .writeHead(200, { 'Content-Type': 'application/json' })
+          .end(JSON.stringify({ access_token: `a${n}`, refresh_token: `r${n}`, token_type: 'Bearer', scope: 'profile' }));
       });
     });
     await new Promise<void>((ready) => tokenServer.listen(0, '127.0.0.1', ready));
@@ -268,7 +298,9 @@ describe('issue 9: a token endpoint that keeps the refresh token in an HttpOnly 
       credentials: 'include',
       fetchFn: async (_input, init) => {
         calls.push({ credentials: init?.credentials, body: String(init?.body) });
-        return new Response(JSON.stringify({ access_token: 'a1', token_type: 'Bearer', expires_in: 60 }), { headers: { 'content-type': 'application/json' } });
+        return new Response(JSON.stringify({ access_token: 'a1', token_type: 'Bearer', expires_in: 60 }), {
+          headers: { 'content-type': 'application/json' },
+        });
       },
     });
     const auth = createTokenRefresh({ refreshTokenIn: 'cookie', refresh });
@@ -285,7 +317,10 @@ describe('issue 9: a token endpoint that keeps the refresh token in an HttpOnly 
     const refresh = oauth2RefreshGrant({
       tokenEndpoint: 'https://auth.example.com/oauth/token',
       clientId: 'spa',
-      fetchFn: async (_input, init) => ((credentials = init?.credentials), new Response(JSON.stringify({ access_token: 'a1', token_type: 'Bearer' }), { headers: { 'content-type': 'application/json' } })),
+      fetchFn: async (_input, init) => (
+        (credentials = init?.credentials),
+        new Response(JSON.stringify({ access_token: 'a1', token_type: 'Bearer' }), { headers: { 'content-type': 'application/json' } })
+      ),
     });
     await refresh('r0', { signal: new AbortController().signal });
     expect(credentials).toBe('omit');

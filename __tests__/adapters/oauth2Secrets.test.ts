@@ -36,8 +36,12 @@ const answers: Record<string, (sent: string, auth: string) => { status: number; 
   cut: () => error(400, 'invalid_grant', `refresh token ${REFRESH_TOKEN.slice(0, 12)}… not found`),
   formBody: (sent) => error(400, 'invalid_request', `could not parse ${sent}`),
   urlEncoded: () => error(400, 'invalid_grant', `?refresh_token=${encodeURIComponent(REFRESH_TOKEN).toLowerCase()}`),
-  jsonString: (sent) => error(400, 'invalid_grant', JSON.stringify({ got: Object.fromEntries(new URLSearchParams(sent)) }).replace(/\//g, '\\/')),
-  asCode: () => ({ status: 400, body: JSON.stringify({ error: REFRESH_TOKEN.slice(0, 40), error_uri: `https://x.test/?t=${REFRESH_TOKEN}` }) }),
+  jsonString: (sent) =>
+    error(400, 'invalid_grant', JSON.stringify({ got: Object.fromEntries(new URLSearchParams(sent)) }).replace(/\//g, '\\/')),
+  asCode: () => ({
+    status: 400,
+    body: JSON.stringify({ error: REFRESH_TOKEN.slice(0, 40), error_uri: `https://x.test/?t=${REFRESH_TOKEN}` }),
+  }),
   basic: (sent, auth) => error(401, 'invalid_client', `bad credentials: ${auth}`),
   transient: (sent) => error(503, 'temporarily_unavailable', `busy, retry ${sent}`),
   tokenType: () => ({ status: 200, body: JSON.stringify({ access_token: 'a1', token_type: REFRESH_TOKEN }) }),
@@ -76,17 +80,27 @@ afterAll(() => close());
 async function failedRefresh(answer: string, clientAuthentication: 'basic' | 'body') {
   const printed: string[] = [];
   const consoles = (['log', 'info', 'warn', 'error', 'debug'] as const).map((method) =>
-    jest.spyOn(console, method).mockImplementation((...args: unknown[]) => void printed.push(args.map((arg) => inspect(arg, { depth: Infinity })).join(' '))),
+    jest
+      .spyOn(console, method)
+      .mockImplementation((...args: unknown[]) => void printed.push(args.map((arg) => inspect(arg, { depth: Infinity })).join(' '))),
   );
   try {
     const auth = createTokenRefresh({
-      refresh: oauth2RefreshGrant({ tokenEndpoint: `${url}?answer=${answer}`, clientId: 'app', clientSecret: CLIENT_SECRET, clientAuthentication }),
+      refresh: oauth2RefreshGrant({
+        tokenEndpoint: `${url}?answer=${answer}`,
+        clientId: 'app',
+        clientSecret: CLIENT_SECRET,
+        clientAuthentication,
+      }),
       refreshRetries: 0,
     });
     const actions: UnknownAction[] = [];
     const record: Middleware = () => (next) => (action) => (actions.push(action as UnknownAction), next(action));
     const epicMiddleware = createEpicMiddleware<UnknownAction, UnknownAction>();
-    const store = configureStore({ reducer: { [auth.reducerPath]: auth.reducer }, middleware: (getDefault) => getDefault().concat(record, epicMiddleware) });
+    const store = configureStore({
+      reducer: { [auth.reducerPath]: auth.reducer },
+      middleware: (getDefault) => getDefault().concat(record, epicMiddleware),
+    });
     epicMiddleware.run(auth.epic as never);
     auth.setTokens({ accessToken: 'a0', refreshToken: REFRESH_TOKEN });
     const failure = (await auth.refresh().catch((e: unknown) => e)) as Error & { cause: Error };
@@ -120,7 +134,7 @@ describe('issue 16 #4: no secret the package sent appears in any error it create
     },
   );
 
-  test('what is redacted reads [redacted], and the rest of the server\'s words stay', async () => {
+  test("what is redacted reads [redacted], and the rest of the server's words stay", async () => {
     const { failure } = await failedRefresh('whole', 'basic');
     const cause = failure.cause as unknown as OAuth2Error;
     expect(cause).toBeInstanceOf(OAuth2Error);
@@ -137,7 +151,10 @@ describe('issue 16 #4: no secret the package sent appears in any error it create
     const refresh = oauth2RefreshGrant({
       tokenEndpoint: 'https://auth.example.test/token',
       clientId: 'app',
-      fetchFn: async () => new Response(JSON.stringify({ error: 'invalid_grant', error_description: 'refresh token revoked (RT0/ is our prefix)' }), { status: 400 }),
+      fetchFn: async () =>
+        new Response(JSON.stringify({ error: 'invalid_grant', error_description: 'refresh token revoked (RT0/ is our prefix)' }), {
+          status: 400,
+        }),
     });
     const failure = (await refresh(REFRESH_TOKEN, { signal: new AbortController().signal }).catch((e: unknown) => e)) as OAuth2Error;
     expect(failure.errorDescription).toBe('refresh token revoked (RT0/ is our prefix)'); // 4 characters of the token: too short to be it

@@ -103,7 +103,9 @@ describe('authBaseQuery: results in RTK Query shape', () => {
           return fetch(input, init);
         },
       }),
-      endpoints: (build) => ({ echo: build.query<unknown, void>({ query: () => ({ url: 'api/echo', headers: { 'X-Trace': 'abc', 'X-Gone': undefined } }) }) }),
+      endpoints: (build) => ({
+        echo: build.query<unknown, void>({ query: () => ({ url: 'api/echo', headers: { 'X-Trace': 'abc', 'X-Gone': undefined } }) }),
+      }),
     });
     await storeFor(api as never).dispatch(api.endpoints.echo.initiate(undefined, { subscribe: false }));
     expect(seen).toEqual([['abc', 'Bearer ']]);
@@ -114,7 +116,10 @@ describe('authBaseQuery: results in RTK Query shape', () => {
     const graphqlBaseQuery = async (args: { document: string; token?: string }) => ({ data: args.token ?? null });
     // @ts-expect-error withToken and toError are required for a base query passed as a function
     expect(() => authBaseQuery(auth, graphqlBaseQuery)).toThrow(/withToken/);
-    const wrapped = authBaseQuery(auth, graphqlBaseQuery, { withToken: (args, token) => ({ ...args, token }), toError: (error) => error.message });
+    const wrapped = authBaseQuery(auth, graphqlBaseQuery, {
+      withToken: (args, token) => ({ ...args, token }),
+      toError: (error) => error.message,
+    });
     auth.setTokens({ accessToken: 'opaque-token' });
     expect(await wrapped({ document: '{ me }' }, {} as never, {})).toEqual({ data: 'opaque-token' });
   });
@@ -123,16 +128,20 @@ describe('authBaseQuery: results in RTK Query shape', () => {
     const { auth } = await startSession(server, { loggedIn: false });
     expect(() => authBaseQuery({} as never, { fetchBaseQuery })).toThrow(/createTokenRefresh/);
     expect(() => authBaseQuery(auth, 'nope' as never)).toThrow(/fetchBaseQuery and its options/);
-    expect(() => authBaseQuery(auth, { baseUrl: '/api' } as never)).toThrow(/authBaseQuery\(auth, \{ fetchBaseQuery, baseUrl: '\/api' \}\)/);
+    expect(() => authBaseQuery(auth, { baseUrl: '/api' } as never)).toThrow(
+      /authBaseQuery\(auth, \{ fetchBaseQuery, baseUrl: '\/api' \}\)/,
+    );
     // The old form, fetchBaseQuery(...) passed in, cannot keep its headers nor check origins: it says what to write instead.
-    expect(() => authBaseQuery(auth, fetchBaseQuery({ baseUrl: '/api' }) as never)).toThrow(/authBaseQuery\(auth, \{ fetchBaseQuery, baseUrl: '\/api' \}\)/);
+    expect(() => authBaseQuery(auth, fetchBaseQuery({ baseUrl: '/api' }) as never)).toThrow(
+      /authBaseQuery\(auth, \{ fetchBaseQuery, baseUrl: '\/api' \}\)/,
+    );
   });
 });
 
 describe('issue 11: authBaseQuery sends the token only where it belongs, and only the current one', () => {
   const servers = useTwoServers();
 
-  test('#3 an absolute URL outside baseUrl\'s origin gets no token, and its 401 spends no refresh token', async () => {
+  test("#3 an absolute URL outside baseUrl's origin gets no token, and its 401 spends no refresh token", async () => {
     const { auth } = await startSession(servers.api);
     const api = createApi({
       keepUnusedDataFor: 0,
@@ -149,7 +158,11 @@ describe('issue 11: authBaseQuery sends the token only where it belongs, and onl
     const { auth } = await startSession(servers.api);
     const api = createApi({
       keepUnusedDataFor: 0,
-      baseQuery: authBaseQuery(auth, { fetchBaseQuery, baseUrl: `${servers.api.url}/`, allowedOrigins: [servers.api.url, servers.elsewhere.url] }),
+      baseQuery: authBaseQuery(auth, {
+        fetchBaseQuery,
+        baseUrl: `${servers.api.url}/`,
+        allowedOrigins: [servers.api.url, servers.elsewhere.url],
+      }),
       endpoints: (build) => ({ partner: build.query<unknown, void>({ query: () => `${servers.elsewhere.url}/api/echo` }) }),
     });
     await storeFor(api as never).dispatch(api.endpoints.partner.initiate(undefined, { subscribe: false }));
@@ -165,7 +178,11 @@ describe('issue 11: authBaseQuery sends the token only where it belongs, and onl
     const api = createApi({
       keepUnusedDataFor: 0,
       // RTK Query's own async work between the call and the fetch, made long and under our control.
-      baseQuery: authBaseQuery(auth, { fetchBaseQuery, baseUrl: `${servers.api.url}/`, prepareHeaders: async (headers) => (await gate, headers) }),
+      baseQuery: authBaseQuery(auth, {
+        fetchBaseQuery,
+        baseUrl: `${servers.api.url}/`,
+        prepareHeaders: async (headers) => (await gate, headers),
+      }),
       endpoints: (build) => ({ echo: build.query<{ gen: number }, number>({ query: (n) => `api/echo?n=${n}` }) }),
     });
     const query = storeFor(api as never).dispatch(api.endpoints.echo.initiate(1, { subscribe: false }));
@@ -181,7 +198,11 @@ describe('issue 11: authBaseQuery sends the token only where it belongs, and onl
     const gate = new Promise<void>((resolve) => (release = resolve));
     const api = createApi({
       keepUnusedDataFor: 0,
-      baseQuery: authBaseQuery(auth, { fetchBaseQuery, baseUrl: `${servers.api.url}/`, prepareHeaders: async (headers) => (await gate, headers) }),
+      baseQuery: authBaseQuery(auth, {
+        fetchBaseQuery,
+        baseUrl: `${servers.api.url}/`,
+        prepareHeaders: async (headers) => (await gate, headers),
+      }),
       endpoints: (build) => ({ echo: build.query<{ gen: number }, number>({ query: (n) => `api/echo?n=${n}` }) }),
     });
     const query = storeFor(api as never).dispatch(api.endpoints.echo.initiate(1, { subscribe: false }));
@@ -203,7 +224,7 @@ describe('issue 11 #10: a 401 that another origin gave, through a redirect, refr
   });
   afterAll(() => Promise.all([home.close(), third.close()]));
 
-  test('#10 authBaseQuery: a redirect from baseUrl\'s origin to a third party that answers 401', async () => {
+  test("#10 authBaseQuery: a redirect from baseUrl's origin to a third party that answers 401", async () => {
     const refresh = jest.fn(async () => ({ accessToken: 'tok-2' }));
     const auth = createTokenRefresh({ refresh });
     auth.setTokens({ accessToken: 'tok-1', refreshToken: 'r' });

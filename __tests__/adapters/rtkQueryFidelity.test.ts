@@ -54,7 +54,9 @@ async function both(options: FetchBaseQueryArgs, args: string | FetchArgs, { ext
   const bare = await describe_(await fetchBaseQuery({ baseUrl: server.url, ...options })(args, api(), extraOptions));
   const bareSeen = server.seen.slice(from);
   const next = server.seen.length;
-  const wrapped = await describe_(await authBaseQuery(auth, { fetchBaseQuery, baseUrl: server.url, ...options })(args, api(), extraOptions));
+  const wrapped = await describe_(
+    await authBaseQuery(auth, { fetchBaseQuery, baseUrl: server.url, ...options })(args, api(), extraOptions),
+  );
   const wrappedSeen = server.seen.slice(next);
   return { bare, wrapped, bareSeen, wrappedSeen };
 }
@@ -81,9 +83,12 @@ async function expectSameButToken(options: FetchBaseQueryArgs, args: string | Fe
 
 describe('issue 11 #5: authBaseQuery behaves as fetchBaseQuery, plus the token', () => {
   describe('headers from every source, and their precedence', () => {
-    test('#1 the base query\'s own headers option is sent (API keys, Accept, tenant)', async () => {
+    test("#1 the base query's own headers option is sent (API keys, Accept, tenant)", async () => {
       const { wrapped } = await expectSameButToken({ headers: { 'x-api-key': 'k-1', Accept: 'application/vnd.x+json' } }, 'echo');
-      expect((wrapped.data as { headers: Record<string, string> }).headers).toMatchObject({ 'x-api-key': 'k-1', accept: 'application/vnd.x+json' });
+      expect((wrapped.data as { headers: Record<string, string> }).headers).toMatchObject({
+        'x-api-key': 'k-1',
+        accept: 'application/vnd.x+json',
+      });
     });
     test('endpoint headers replace the base headers, as in fetchBaseQuery', () =>
       expectSameButToken({ headers: { 'x-api-key': 'k-1' } }, { url: 'echo', headers: { 'x-trace': 't', 'x-gone': undefined } }));
@@ -91,15 +96,21 @@ describe('issue 11 #5: authBaseQuery behaves as fetchBaseQuery, plus the token',
       await expectSameButToken({}, { url: 'echo', headers: new Headers({ 'x-a': '1' }) });
       await expectSameButToken({}, { url: 'echo', headers: [['x-b', '2']] });
     });
-    test('#2 an endpoint\'s own Authorization wins over the session token, and its 401 refreshes nothing', async () => {
+    test("#2 an endpoint's own Authorization wins over the session token, and its 401 refreshes nothing", async () => {
       const { bare, wrapped, wrappedSeen } = await both({}, { url: 'status/401', headers: { authorization: 'Basic dXNlcjpwdw==' } });
       expect(wrappedSeen[0]!.headers.authorization).toBe('Basic dXNlcjpwdw==');
       expect(wrapped).toEqual(bare);
     });
     test('#2 an endpoint that sets content-type gets exactly that content-type, once', async () => {
-      const { wrapped } = await expectSameButToken({}, { url: 'echo', method: 'POST', body: 'a=1', headers: { 'content-type': 'text/plain' } });
+      const { wrapped } = await expectSameButToken(
+        {},
+        { url: 'echo', method: 'POST', body: 'a=1', headers: { 'content-type': 'text/plain' } },
+      );
       expect((wrapped.data as { headers: Record<string, string> }).headers['content-type']).toBe('text/plain');
-      await expectSameButToken({}, { url: 'echo', method: 'POST', body: { a: 1 }, headers: { 'Content-Type': 'application/vnd.api+json' } });
+      await expectSameButToken(
+        {},
+        { url: 'echo', method: 'POST', body: { a: 1 }, headers: { 'Content-Type': 'application/vnd.api+json' } },
+      );
     });
   });
 
@@ -107,7 +118,14 @@ describe('issue 11 #5: authBaseQuery behaves as fetchBaseQuery, plus the token',
     test('#2 prepareHeaders gets the string arg as RTK Query passes it, and the api fields', async () => {
       const calls: unknown[] = [];
       const prepareHeaders: FetchBaseQueryArgs['prepareHeaders'] = (headers, api) => {
-        calls.push({ arg: api.arg, endpoint: api.endpoint, extra: api.extra, state: api.getState(), type: api.type, extraOptions: api.extraOptions });
+        calls.push({
+          arg: api.arg,
+          endpoint: api.endpoint,
+          extra: api.extra,
+          state: api.getState(),
+          type: api.type,
+          extraOptions: api.extraOptions,
+        });
         headers.set('x-tenant', (api.getState() as { tenant: string }).tenant);
         return headers;
       };
@@ -118,7 +136,10 @@ describe('issue 11 #5: authBaseQuery behaves as fetchBaseQuery, plus the token',
     });
     test('prepareHeaders that mutates and returns nothing, async, or returns a new Headers', async () => {
       await expectSameButToken({ prepareHeaders: (headers) => void headers.set('x-m', '1') }, 'echo');
-      await expectSameButToken({ prepareHeaders: async (headers) => (await Promise.resolve(), headers.set('x-async', '1'), headers) }, 'echo');
+      await expectSameButToken(
+        { prepareHeaders: async (headers) => (await Promise.resolve(), headers.set('x-async', '1'), headers) },
+        'echo',
+      );
       await expectSameButToken({ prepareHeaders: () => new Headers({ 'x-fresh': '1' }) }, 'echo');
     });
     test('a prepareHeaders that sets Authorization itself is kept (the token never replaces it)', async () => {
@@ -130,7 +151,10 @@ describe('issue 11 #5: authBaseQuery behaves as fetchBaseQuery, plus the token',
   describe('URLs, params, bodies', () => {
     test('params, with undefined values dropped, and a paramsSerializer', async () => {
       await expectSameButToken({}, { url: 'echo?x=1', params: { a: 1, b: undefined, c: 'ä b' } });
-      await expectSameButToken({ paramsSerializer: (params) => `custom=${Object.keys(params).join('-')}` }, { url: 'echo', params: { a: 1, b: 2 } });
+      await expectSameButToken(
+        { paramsSerializer: (params) => `custom=${Object.keys(params).join('-')}` },
+        { url: 'echo', params: { a: 1, b: 2 } },
+      );
     });
     test('a trailing-slash baseUrl and an absolute URL on the same origin', async () => {
       await expectSameButToken({ baseUrl: `${server.url}/` }, '/echo');
@@ -149,11 +173,14 @@ describe('issue 11 #5: authBaseQuery behaves as fetchBaseQuery, plus the token',
       expect(wrappedSeen[0]!.headers.authorization).toBe('Bearer tok-1');
       expect((wrapped.data as { body: string }).body).toContain('value');
       await expectSameButToken({}, { url: 'echo', method: 'POST', body: new Blob(['blob'], { type: 'text/x-blob' }) });
-      await expectSameButToken({ jsonReplacer: (key, value) => (key === 'secret' ? undefined : value), jsonContentType: 'application/vnd.api+json' }, {
-        url: 'echo',
-        method: 'PATCH',
-        body: { a: 1, secret: 'x' },
-      });
+      await expectSameButToken(
+        { jsonReplacer: (key, value) => (key === 'secret' ? undefined : value), jsonContentType: 'application/vnd.api+json' },
+        {
+          url: 'echo',
+          method: 'PATCH',
+          body: { a: 1, secret: 'x' },
+        },
+      );
     });
     test('RequestInit options of the base query (credentials, cache, method) reach the request', () =>
       expectSameButToken({ credentials: 'include', cache: 'no-store' }, { url: 'echo', method: 'DELETE' }));
@@ -195,7 +222,10 @@ describe('issue 11 #5: authBaseQuery behaves as fetchBaseQuery, plus the token',
     });
     test('fetchFn: the custom transport gets the Request, now with the token', async () => {
       const seen: Array<string | null> = [];
-      const fetchFn = (input: RequestInfo, init?: RequestInit) => (seen.push((input as Request).headers.get('authorization')), fetch(input, init));
+      const fetchFn = (input: RequestInfo, init?: RequestInit) => (
+        seen.push((input as Request).headers.get('authorization')),
+        fetch(input, init)
+      );
       await expectSameButToken({ fetchFn }, 'echo');
       expect(seen).toEqual([null, 'Bearer tok-1']);
     });

@@ -22,7 +22,8 @@ async function startLeakyServer(): Promise<{ url: string; close(): Promise<void>
     let body = '';
     req.on('data', (chunk: Buffer) => (body += chunk.toString()));
     req.on('end', () => {
-      if (req.url === '/auth/refresh') res.writeHead(400, { 'Content-Type': 'application/json' }).end(JSON.stringify({ error: 'invalid_grant', bytes: body.length }));
+      if (req.url === '/auth/refresh')
+        res.writeHead(400, { 'Content-Type': 'application/json' }).end(JSON.stringify({ error: 'invalid_grant', bytes: body.length }));
       else res.writeHead(401, { 'Content-Type': 'application/json' }).end('{"error":"nope"}');
     });
   });

@@ -26,17 +26,19 @@ const adapters: Record<string, (auth: ReturnType<typeof createTokenRefresh>) => 
   attachAxios: (auth) => {
     const http = axios.create({ baseURL: server.url });
     attachAxios(auth, http, { allowedOrigins: [server.url] });
-    return () => http.get('/held/401').then(
-      () => 'ok',
-      (error: AxiosError) => error.name,
-    );
+    return () =>
+      http.get('/held/401').then(
+        () => 'ok',
+        (error: AxiosError) => error.name,
+      );
   },
   authFetch: (auth) => {
     const apiFetch = authFetch(auth, { allowedOrigins: [server.url] });
-    return () => apiFetch(`${server.url}/held/401`).then(
-      (response) => `HTTP ${response.status}`,
-      (error: Error) => error.name,
-    );
+    return () =>
+      apiFetch(`${server.url}/held/401`).then(
+        (response) => `HTTP ${response.status}`,
+        (error: Error) => error.name,
+      );
   },
   authBaseQuery: (auth) => {
     const api = createApi({
@@ -69,7 +71,7 @@ describe.each(Object.keys(adapters))('%s: a 401 that arrives in another session'
     expect(server.seen.length).toBe(from + 1);
   });
 
-  test('after another user logged in: LoggedOutError, never replayed with the other user\'s token', async () => {
+  test("after another user logged in: LoggedOutError, never replayed with the other user's token", async () => {
     const refresh = jest.fn(async () => ({ accessToken: 'a2' }));
     const auth = createTokenRefresh({ refresh });
     auth.setTokens({ accessToken: 'user-a', refreshToken: 'r-a' });

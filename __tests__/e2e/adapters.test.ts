@@ -35,7 +35,10 @@ async function startSite(bundle: string): Promise<Site> {
       'Access-Control-Allow-Methods': 'GET, POST',
     };
     if (req.method === 'OPTIONS') return res.writeHead(204, cors).end();
-    if (req.url === '/') return res.writeHead(200, { 'Content-Type': 'text/html' }).end('<!doctype html><html><head></head><body><script src="/bundle.js"></script></body></html>');
+    if (req.url === '/')
+      return res
+        .writeHead(200, { 'Content-Type': 'text/html' })
+        .end('<!doctype html><html><head></head><body><script src="/bundle.js"></script></body></html>');
     if (req.url === '/bundle.js') return res.writeHead(200, { 'Content-Type': 'text/javascript' }).end(bundle);
     res.writeHead(200, { ...cors, 'Content-Type': 'application/json' }).end(JSON.stringify({ path: req.url }));
   });
@@ -49,9 +52,11 @@ async function startSite(bundle: string): Promise<Site> {
 }
 
 /** The requests that carried an Authorization header (preflights never do). */
-const withToken = (site: Site) => site.seen.filter((request) => request.headers.authorization !== undefined).map((request) => `${request.method} ${request.path}`);
+const withToken = (site: Site) =>
+  site.seen.filter((request) => request.headers.authorization !== undefined).map((request) => `${request.method} ${request.path}`);
 /** The non-preflight requests. */
-const requests = (site: Site) => site.seen.filter((request) => request.method !== 'OPTIONS').map((request) => `${request.method} ${request.path}`);
+const requests = (site: Site) =>
+  site.seen.filter((request) => request.method !== 'OPTIONS').map((request) => `${request.method} ${request.path}`);
 
 describeInBrowser('issue 11: the fetch and axios adapters in Chromium', () => {
   let browser: Browser;
@@ -102,7 +107,7 @@ describeInBrowser('issue 11: the fetch and axios adapters in Chromium', () => {
 
   afterEach(() => context?.close());
 
-  test('baseline: the token goes to the app\'s own origin and not to another one', async () => {
+  test("baseline: the token goes to the app's own origin and not to another one", async () => {
     await page.evaluate(async (otherUrl) => {
       const w = window as unknown as { apiFetch: typeof fetch };
       await w.apiFetch('/api/own');

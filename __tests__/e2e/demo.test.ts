@@ -89,7 +89,11 @@ const logLines = () => page.$$eval('[data-testid="activity-log"] li', (items) =>
 
 /** The token generation of the 401s a scenario provoked (the one before its refresh). */
 function rejectedGen(): number {
-  const gens = new Set(apiRecords().filter(({ status }) => status === 401).map(({ gen }) => gen));
+  const gens = new Set(
+    apiRecords()
+      .filter(({ status }) => status === 401)
+      .map(({ gen }) => gen),
+  );
   expect(gens.size).toBe(1);
   return [...gens][0]!;
 }
@@ -174,7 +178,7 @@ describeInBrowser('demo app in Chromium', () => {
     expect(server.stats().refreshCalls).toBe(1);
   });
 
-  test('every scenario after a person\'s pause: each of six people signs in, reads for 9.5 s, then runs one scenario, and sees what its card says', async () => {
+  test("every scenario after a person's pause: each of six people signs in, reads for 9.5 s, then runs one scenario, and sees what its card says", async () => {
     // One browser context per person: separate sessions (no shared localStorage). The server's
     // controls act on every session, so the scenarios run one after another, revocation last.
     const people: Array<{ scenario: string; page: Page; context: BrowserContext }> = [];
@@ -208,14 +212,21 @@ describeInBrowser('demo app in Chromium', () => {
           // Revoked: the refresh is refused. Logout: the slow refresh succeeds on the server, and
           // its late tokens are thrown away; either way nothing is sent once the session ends.
           expect({ scenario, stats: server.stats() }).toMatchObject({
-            scenario, stats: { refreshCalls: 1, refreshOk: scenario === 'revoked' ? 0 : 1, apiRequests: 5, api401: 5, apiOk: 0 },
+            scenario,
+            stats: { refreshCalls: 1, refreshOk: scenario === 'revoked' ? 0 : 1, apiRequests: 5, api401: 5, apiOk: 0 },
           });
           continue;
         }
         await tab.waitForSelector(`[data-testid="scenario-${scenario}"]:not([disabled])`, { timeout: 20_000 });
-        await tab.waitForFunction((n) => document.querySelectorAll('[data-testid^="tile-"][data-state="ok"]').length === n, ENDPOINTS.length);
+        await tab.waitForFunction(
+          (n) => document.querySelectorAll('[data-testid^="tile-"][data-state="ok"]').length === n,
+          ENDPOINTS.length,
+        );
         const lines = await linesOf(tab);
-        expect({ scenario, setup: lines.some((line) => line.includes('Setup: token gen 1 enters its refresh window')) }).toEqual({ scenario, setup: true });
+        expect({ scenario, setup: lines.some((line) => line.includes('Setup: token gen 1 enters its refresh window')) }).toEqual({
+          scenario,
+          setup: true,
+        });
         const expected = {
           expired: { '401': '5', refreshes: '1', replays: '5' },
           everyClient: { '401': '8', refreshes: '1', replays: '8' },
@@ -228,7 +239,9 @@ describeInBrowser('demo app in Chromium', () => {
         expect({ scenario, stats: server.stats() }).toMatchObject({
           scenario,
           stats: {
-            refreshOk: 1, reuseDetections: 0, refreshCalls: scenario === 'flakyRefresh' ? 2 : 1,
+            refreshOk: 1,
+            reuseDetections: 0,
+            refreshCalls: scenario === 'flakyRefresh' ? 2 : 1,
             ...(scenario === 'slowRefresh' ? { requestsWithReplacedToken: 0 } : {}),
           },
         });
@@ -349,7 +362,11 @@ describeInBrowser('demo app in Chromium', () => {
     const stats = server.stats();
     expect(stats).toMatchObject({ refreshCalls: 1, refreshOk: 1, apiRequests: 16, api401: 8, apiOk: 8 });
     const gen = rejectedGen();
-    const paths = (g: number) => apiRecords().filter((record) => record.gen === g).map(({ path, status }) => `${path} ${status}`).sort();
+    const paths = (g: number) =>
+      apiRecords()
+        .filter((record) => record.gen === g)
+        .map(({ path, status }) => `${path} ${status}`)
+        .sort();
     const everyPath = [...ENDPOINTS, 'profile', 'items', 'echo'].map((endpoint) => `/api/${endpoint}`);
     expect(paths(gen)).toEqual(everyPath.map((path) => `${path} 401`).sort());
     expect(paths(gen + 1)).toEqual(everyPath.map((path) => `${path} 200`).sort());
@@ -370,7 +387,9 @@ describeInBrowser('demo app in Chromium', () => {
     expect(await text('count-refreshes')).toBe('1');
     expect(await text('count-replays')).toBe('8');
     expect(await text('token-gen')).toBe(String(gen + 1));
-    const replayedBy = await page.$$eval('[data-testid="activity-log"] li.log-replay .client-tag', (tags) => tags.map((tag) => tag.textContent).sort());
+    const replayedBy = await page.$$eval('[data-testid="activity-log"] li.log-replay .client-tag', (tags) =>
+      tags.map((tag) => tag.textContent).sort(),
+    );
     expect(replayedBy).toEqual([...Array(5).fill('epic'), 'fetch', 'RTK Query', 'RTK Query'].sort());
     // One numbering for every client: a number names one request only.
     const named = new Map<string, string>();
@@ -388,11 +407,14 @@ describeInBrowser('demo app in Chromium', () => {
     // RTK Query's own button refetches with the new token: no 401, no refresh.
     await page.click('[data-testid="rtk-refetch"]');
     await eventually('the refetch to reach the server', () => server.stats().apiRequests === 18);
-    await page.waitForFunction((g) =>
-      ['rtk-profile', 'rtk-items'].every((id) => {
-        const tile = document.querySelector(`[data-testid="${id}"][data-state="ok"]`);
-        return tile?.textContent?.includes(`sent with gen ${g}`) && !tile.textContent.includes('401 with');
-      }), gen + 1);
+    await page.waitForFunction(
+      (g) =>
+        ['rtk-profile', 'rtk-items'].every((id) => {
+          const tile = document.querySelector(`[data-testid="${id}"][data-state="ok"]`);
+          return tile?.textContent?.includes(`sent with gen ${g}`) && !tile.textContent.includes('401 with');
+        }),
+      gen + 1,
+    );
     expect(server.stats()).toMatchObject({ refreshCalls: 1, api401: 8, apiOk: 10 });
   });
 

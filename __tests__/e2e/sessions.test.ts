@@ -134,7 +134,14 @@ describeInBrowser('session models in Chromium: refresh token in localStorage or 
     expect(lines.some((line) => line.includes('Session restored from the cookie without a sign-in · token gen 2'))).toBe(true);
     expect(lines.filter((line) => /Signed in as|taken over from another tab/.test(line))).toEqual([]);
     expect(server.stats()).toMatchObject({
-      logins: 0, refreshCalls: 1, cookieRefreshCalls: 1, refreshOk: 1, apiRequests: 5, api401: 0, requestsWithoutToken: 0, reuseDetections: 0,
+      logins: 0,
+      refreshCalls: 1,
+      cookieRefreshCalls: 1,
+      refreshOk: 1,
+      apiRequests: 5,
+      api401: 0,
+      requestsWithoutToken: 0,
+      reuseDetections: 0,
     });
     for (const endpoint of ENDPOINTS) expect(await text(page, `tile-${endpoint}`)).toContain('waited for the refresh, sent with gen 2');
     await page.screenshot({ path: join(SCREENSHOTS, 's1-cookie-mode-restored.png'), fullPage: true });

@@ -28,16 +28,37 @@ const describeInBrowser = hasChromium || inCi ? describe : describe.skip;
 
 type Mode = 'cookie' | 'storage';
 type Via = 'rtk' | 'fetch' | 'axios';
-interface Outcome { via: Via; tag: string; ok: boolean; status: number | string | null; error: string | null; sub: string | null; at: number }
-interface Ended { reason: string; elsewhere: boolean }
-interface AuthState { status: string; ended?: Ended | null; expiresAt: number | null }
+interface Outcome {
+  via: Via;
+  tag: string;
+  ok: boolean;
+  status: number | string | null;
+  error: string | null;
+  sub: string | null;
+  at: number;
+}
+interface Ended {
+  reason: string;
+  elsewhere: boolean;
+}
+interface AuthState {
+  status: string;
+  ended?: Ended | null;
+  expiresAt: number | null;
+}
 interface AppView {
   mode: Mode;
   actions: Array<{ type: string; payload: unknown; at: number; status: string }>;
   statuses: Array<{ status: string; ended: Ended | null; at: number }>;
   sent: Array<{ via: Via; url: string; auth: boolean; at: number }>;
   poll: { started: boolean; actionIndex: number; statusIndex: number; results: Outcome[]; done: boolean };
-  startup: { restored: boolean | string | null; outcomes: Outcome[]; done: boolean; restoreCalledAt: number | null; firedAt: number | null };
+  startup: {
+    restored: boolean | string | null;
+    outcomes: Outcome[];
+    done: boolean;
+    restoreCalledAt: number | null;
+    firedAt: number | null;
+  };
   state: AuthState;
   status: string;
 }
@@ -105,7 +126,8 @@ const noTokensIn = (app: AppView) => {
 };
 const summary = (results: Outcome[]) => {
   const counts: Record<string, number> = {};
-  for (const result of results) counts[result.ok ? 'ok' : `${result.via}:${result.error}`] = (counts[result.ok ? 'ok' : `${result.via}:${result.error}`] ?? 0) + 1;
+  for (const result of results)
+    counts[result.ok ? 'ok' : `${result.via}:${result.error}`] = (counts[result.ok ? 'ok' : `${result.via}:${result.error}`] ?? 0) + 1;
   return counts;
 };
 
@@ -122,13 +144,19 @@ describeInBrowser('issue 15 in Chromium tabs: restore, a second tab, and why a s
       copyFileSync(entry, (entry = join(otherRoot, '__tests__', 'e2e', 'tabs-app', 'main.ts')));
     }
     writeFileSync(join(DIST, 'bundle.js'), await bundleForBrowser({ entryPoints: [entry], nodePaths: [join(ROOT, 'node_modules')] }));
-    writeFileSync(join(DIST, 'index.html'), '<!doctype html><html><head><meta charset="utf-8"><title>tabs</title></head><body><script src="/bundle.js"></script></body></html>');
+    writeFileSync(
+      join(DIST, 'index.html'),
+      '<!doctype html><html><head><meta charset="utf-8"><title>tabs</title></head><body><script src="/bundle.js"></script></body></html>',
+    );
     server = await startAuthServer({
       port: 0,
       staticDir: DIST,
       quiet: true,
       accessTtlMs: 300_000,
-      users: [{ username: 'demo', password: 'demo' }, { username: 'other', password: 'other' }],
+      users: [
+        { username: 'demo', password: 'demo' },
+        { username: 'other', password: 'other' },
+      ],
     });
     browser = await launchChromium();
   }, 120_000);
@@ -184,7 +212,9 @@ describeInBrowser('issue 15 in Chromium tabs: restore, a second tab, and why a s
       const page = await newTab();
       server.control.setLatency({ refreshMs: 100 });
       await open(page, 'cookie', 'same-tick', true);
-      await page.waitForFunction(() => (window as unknown as AppWindow).__app.startup.done && (window as unknown as AppWindow).__app.startup.restored !== null);
+      await page.waitForFunction(
+        () => (window as unknown as AppWindow).__app.startup.done && (window as unknown as AppWindow).__app.startup.restored !== null,
+      );
       const app = await view(page);
       expect(app.startup.restored).toBe(false);
       expect(app.status).toBe('unauthenticated');
@@ -216,7 +246,10 @@ describeInBrowser('issue 15 in Chromium tabs: restore, a second tab, and why a s
             server.control.setLatency(latency);
             const calls = 64;
             await first.evaluate((n) => (window as unknown as AppWindow).__app.startPoll(n, 25), calls);
-            await first.waitForFunction(() => (window as unknown as AppWindow).__app.poll.results.length >= 4 || (window as unknown as AppWindow).__app.sent.length >= 8);
+            await first.waitForFunction(
+              () =>
+                (window as unknown as AppWindow).__app.poll.results.length >= 4 || (window as unknown as AppWindow).__app.sent.length >= 8,
+            );
             if (event !== 'reloads') {
               second = await newTab();
               await open(second, mode, 'same-tick');
@@ -228,7 +261,8 @@ describeInBrowser('issue 15 in Chromium tabs: restore, a second tab, and why a s
             // The test is only a test if tab B came while tab A was still busy.
             expect(await first.evaluate(() => (window as unknown as AppWindow).__app.poll.done)).toBe(false);
             // Tab B refreshes on its own (storage mode: with the tokens it loaded from localStorage).
-            if (event === 'opens and refreshes') expect(await second!.evaluate(() => (window as unknown as AppWindow).__app.refresh())).toBe(true);
+            if (event === 'opens and refreshes')
+              expect(await second!.evaluate(() => (window as unknown as AppWindow).__app.refresh())).toBe(true);
             await first.waitForFunction(() => (window as unknown as AppWindow).__app.poll.done, undefined, { timeout: 20_000 });
             const app = await view(first);
             const b = await view(second!);
@@ -249,7 +283,15 @@ describeInBrowser('issue 15 in Chromium tabs: restore, a second tab, and why a s
     }
 
     test('cookie mode, an API that never answers 401 for a superseded token: tab B opens while tab A polls 80 calls', async () => {
-      const lenient = await startAuthServer({ port: 0, staticDir: DIST, quiet: true, accessTtlMs: 300_000, onlyNewestAccessToken: false, apiLatencyMs: 60, refreshLatencyMs: 100 });
+      const lenient = await startAuthServer({
+        port: 0,
+        staticDir: DIST,
+        quiet: true,
+        accessTtlMs: 300_000,
+        onlyNewestAccessToken: false,
+        apiLatencyMs: 60,
+        refreshLatencyMs: 100,
+      });
       try {
         const first = await newTab();
         await first.goto(`${lenient.url}/?mode=cookie&restore=none`);
@@ -264,7 +306,12 @@ describeInBrowser('issue 15 in Chromium tabs: restore, a second tab, and why a s
         await first.waitForFunction(() => (window as unknown as AppWindow).__app.poll.done, undefined, { timeout: 20_000 });
         const app = await view(first);
         expect(summary(app.poll.results)).toEqual({ ok: 80 });
-        expect(app.actions.slice(app.poll.actionIndex).map((action) => action.type).filter((type) => type === 'tokensSet' || type === 'loggedOut')).toEqual([]);
+        expect(
+          app.actions
+            .slice(app.poll.actionIndex)
+            .map((action) => action.type)
+            .filter((type) => type === 'tokensSet' || type === 'loggedOut'),
+        ).toEqual([]);
       } finally {
         await lenient.close();
       }
@@ -275,14 +322,16 @@ describeInBrowser('issue 15 in Chromium tabs: restore, a second tab, and why a s
     /** Both tabs end logged out with `reason`; `elsewhere` is false in `here`, true in `there`. */
     async function bothEnded(here: Page, there: Page, reason: string, marks: Marks): Promise<[AppView, AppView]> {
       const ended = (page: Page) =>
-        page.waitForFunction(
-          (wanted) => {
-            const state = (window as unknown as AppWindow).__app.state();
-            return state.status === 'unauthenticated' && state.ended?.reason === wanted;
-          },
-          reason,
-          { timeout: 5_000 },
-        ).catch(() => undefined);
+        page
+          .waitForFunction(
+            (wanted) => {
+              const state = (window as unknown as AppWindow).__app.state();
+              return state.status === 'unauthenticated' && state.ended?.reason === wanted;
+            },
+            reason,
+            { timeout: 5_000 },
+          )
+          .catch(() => undefined);
       await Promise.all([ended(here), ended(there)]);
       const [a, b] = await Promise.all([view(here), view(there)]);
       expect({ status: a.state.status, ended: a.state.ended }).toEqual({ status: 'unauthenticated', ended: { reason, elsewhere: false } });
@@ -327,11 +376,13 @@ describeInBrowser('issue 15 in Chromium tabs: restore, a second tab, and why a s
       test(`${mode} mode: another user signs in in tab B → tab A's session ends with reason 'otherUser'`, async () => {
         const [first, second, marks] = await twoTabs(mode);
         await second.evaluate(() => (window as unknown as AppWindow).__app.login('other', 'other'));
-        await first.waitForFunction(
-          (from) => (window as unknown as AppWindow).__app.actions.slice(from).some((action) => action.type === 'loggedOut'),
-          marks[0],
-          { timeout: 5_000 },
-        ).catch(() => undefined);
+        await first
+          .waitForFunction(
+            (from) => (window as unknown as AppWindow).__app.actions.slice(from).some((action) => action.type === 'loggedOut'),
+            marks[0],
+            { timeout: 5_000 },
+          )
+          .catch(() => undefined);
         const [a, b] = await Promise.all([view(first), view(second)]);
         // The old session ended for another user's: in tab B, where it happened, and in tab A.
         expect(loggedOuts(b, marks[1]).map((action) => action.payload)).toEqual([{ reason: 'otherUser', elsewhere: false }]);
@@ -345,26 +396,39 @@ describeInBrowser('issue 15 in Chromium tabs: restore, a second tab, and why a s
       });
     }
 
-    for (const how of ['clear()', 'removeItem(key)'] as const) test(`storage mode: other code runs localStorage.${how} in tab A → every tab logged out with reason 'storageCleared'`, async () => {
-      const [first, second, marks] = await twoTabs('storage');
-      await first.evaluate((all) => (all ? window.localStorage.clear() : window.localStorage.removeItem('e2e-tabs/tokens')), how === 'clear()');
-      const cleared = (page: Page) =>
-        page.waitForFunction(() => {
-          const state = (window as unknown as AppWindow).__app.state();
-          return state.status === 'unauthenticated' && state.ended?.reason === 'storageCleared';
-        }, undefined, { timeout: 5_000 }).catch(() => undefined);
-      await Promise.all([cleared(first), cleared(second)]);
-      const [a, b] = await Promise.all([view(first), view(second)]);
-      // Tabs agree: both signed out, for the same reason (which tab counts as "elsewhere" is not asserted).
-      expect([a.state.status, b.state.status]).toEqual(['unauthenticated', 'unauthenticated']);
-      expect([a.state.ended?.reason, b.state.ended?.reason]).toEqual(['storageCleared', 'storageCleared']);
-      expect(loggedOuts(a, marks[0]).map((action) => (action.payload as Ended).reason)).toEqual(['storageCleared']);
-      expect(loggedOuts(b, marks[1]).map((action) => (action.payload as Ended).reason)).toEqual(['storageCleared']);
-      // And nothing is sent with a token from either tab afterwards.
-      server.control.resetStats();
-      await Promise.all([first.evaluate(() => (window as unknown as AppWindow).__app.call('fetch')), second.evaluate(() => (window as unknown as AppWindow).__app.call('fetch'))]);
-      expect(server.stats()).toMatchObject({ apiRequests: 2, requestsWithoutToken: 2, refreshCalls: 0 });
-    });
+    for (const how of ['clear()', 'removeItem(key)'] as const)
+      test(`storage mode: other code runs localStorage.${how} in tab A → every tab logged out with reason 'storageCleared'`, async () => {
+        const [first, second, marks] = await twoTabs('storage');
+        await first.evaluate(
+          (all) => (all ? window.localStorage.clear() : window.localStorage.removeItem('e2e-tabs/tokens')),
+          how === 'clear()',
+        );
+        const cleared = (page: Page) =>
+          page
+            .waitForFunction(
+              () => {
+                const state = (window as unknown as AppWindow).__app.state();
+                return state.status === 'unauthenticated' && state.ended?.reason === 'storageCleared';
+              },
+              undefined,
+              { timeout: 5_000 },
+            )
+            .catch(() => undefined);
+        await Promise.all([cleared(first), cleared(second)]);
+        const [a, b] = await Promise.all([view(first), view(second)]);
+        // Tabs agree: both signed out, for the same reason (which tab counts as "elsewhere" is not asserted).
+        expect([a.state.status, b.state.status]).toEqual(['unauthenticated', 'unauthenticated']);
+        expect([a.state.ended?.reason, b.state.ended?.reason]).toEqual(['storageCleared', 'storageCleared']);
+        expect(loggedOuts(a, marks[0]).map((action) => (action.payload as Ended).reason)).toEqual(['storageCleared']);
+        expect(loggedOuts(b, marks[1]).map((action) => (action.payload as Ended).reason)).toEqual(['storageCleared']);
+        // And nothing is sent with a token from either tab afterwards.
+        server.control.resetStats();
+        await Promise.all([
+          first.evaluate(() => (window as unknown as AppWindow).__app.call('fetch')),
+          second.evaluate(() => (window as unknown as AppWindow).__app.call('fetch')),
+        ]);
+        expect(server.stats()).toMatchObject({ apiRequests: 2, requestsWithoutToken: 2, refreshCalls: 0 });
+      });
   });
 
   describe('4. a logout in tab A while tab B refreshes', () => {
@@ -395,7 +459,9 @@ describeInBrowser('issue 15 in Chromium tabs: restore, a second tab, and why a s
           await first.evaluate(() => (window as unknown as AppWindow).__app.login());
           await Promise.all([waitStatus(first, 'authenticated'), waitStatus(second, 'authenticated')]);
         }
-        expect(seen.filter((round) => round.after.includes('authenticated') || round.a !== 'unauthenticated' || round.b !== 'unauthenticated')).toEqual([]);
+        expect(
+          seen.filter((round) => round.after.includes('authenticated') || round.a !== 'unauthenticated' || round.b !== 'unauthenticated'),
+        ).toEqual([]);
       });
     }
 
@@ -413,7 +479,10 @@ describeInBrowser('issue 15 in Chromium tabs: restore, a second tab, and why a s
         const deadline = Date.now() + 5_000;
         while (server.stats().refreshCalls === 0 && Date.now() < deadline) await new Promise((wait) => setTimeout(wait, 20));
         expect(server.stats().refreshCalls).toBe(1);
-        const [from, fromAction] = await first.evaluate(() => [(window as unknown as AppWindow).__app.statuses.length, (window as unknown as AppWindow).__app.actions.length]);
+        const [from, fromAction] = await first.evaluate(() => [
+          (window as unknown as AppWindow).__app.statuses.length,
+          (window as unknown as AppWindow).__app.actions.length,
+        ]);
         await first.evaluate(() => (window as unknown as AppWindow).__app.logout());
         const outcome = await call;
         await new Promise((wait) => setTimeout(wait, 500)); // let any late broadcast of B's refresh arrive

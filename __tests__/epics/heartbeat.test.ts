@@ -84,11 +84,16 @@ describe('createHeartbeatEpic', () => {
       expectObservable(store.refreshReasons$, '150ms !').toBe('');
     }));
 
-  test("a fetch Response with status 401 or false counts as rejected; a network error or a slow check does not", () =>
+  test('a fetch Response with status 401 or false counts as rejected; a network error or a slow check does not', () =>
     ts.run(({ expectObservable }) => {
       const { server, auth } = setup();
       auth.setTokens(server.tokens);
-      const answers = [() => throwError(() => new TypeError('Failed to fetch')), () => ts.createColdObservable('1000ms a'), () => of({ status: 401 }), () => of(false)];
+      const answers = [
+        () => throwError(() => new TypeError('Failed to fetch')),
+        () => ts.createColdObservable('1000ms a'),
+        () => of({ status: 401 }),
+        () => of(false),
+      ];
       let call = 0;
       const check = () => answers[call++ % answers.length]!();
       const store = runStore(ts, 550, auth, createHeartbeatEpic(auth, { intervalMs: 100, check }));

@@ -12,7 +12,8 @@ beforeEach(() => {
 /** A FakeServer whose refreshed tokens live `lifetime` frames from their arrival. */
 function setup({ lifetime = 100, expirySkewMs = 30 } = {}) {
   const server = new FakeServer(() => ts.now());
-  const refresh: RefreshFn = (token, context) => server.refresh(token, context).pipe(map((tokens) => ({ ...tokens, expiresAt: ts.now() + lifetime })));
+  const refresh: RefreshFn = (token, context) =>
+    server.refresh(token, context).pipe(map((tokens) => ({ ...tokens, expiresAt: ts.now() + lifetime })));
   const auth = createTokenRefresh({ refresh, expirySkewMs });
   return { server, auth, epic: createScheduledRefreshEpic(auth, { expirySkewMs }) };
 }

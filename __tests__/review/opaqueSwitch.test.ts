@@ -24,7 +24,10 @@ test("opaque tokens: an account switch in another tab ends this tab's session; A
     t1!.setTokens({ accessToken: 'ada-token', refreshToken: 'ada-refresh' });
     const sent: string[] = [];
     const errors: unknown[] = [];
-    const api = (token: string) => (sent.push(token), timer(10).pipe(mergeMap(() => (token === 'ada-token' ? throwError(() => ({ status: 401 })) : of(token)))));
+    const api = (token: string) => (
+      sent.push(token),
+      timer(10).pipe(mergeMap(() => (token === 'ada-token' ? throwError(() => ({ status: 401 })) : of(token))))
+    );
     t1!.authorized(api).subscribe({ error: (e) => errors.push(e) }); // ada's POST in flight in tab 1
     ts.schedule(() => t2!.setTokens({ accessToken: 'bob-token', refreshToken: 'bob-refresh' }), 5); // tab 2: switch account (sameUser: false)
     flush();

@@ -28,7 +28,10 @@ test("under the cross-tab lock, another login's stored tokens are not taken for 
     runEpic(t2!);
     t1!.setTokens(ada);
     const sent: string[] = [];
-    const api = (token: string) => (sent.push(token), timer(10).pipe(mergeMap(() => (token === ada.accessToken ? throwError(() => ({ status: 401 })) : of(token)))));
+    const api = (token: string) => (
+      sent.push(token),
+      timer(10).pipe(mergeMap(() => (token === ada.accessToken ? throwError(() => ({ status: 401 })) : of(token))))
+    );
     t1!.authorized(api).subscribe({ error: () => {} }); // ada's request, 401 at 10
     ts.schedule(() => t2!.setTokens(bob), 5); // account switch in tab 2
     flush();
@@ -45,7 +48,10 @@ test('auth.refresh() rejects with RefreshUnavailableError when the refresh could
     const store = runEpic(auth);
     server.login();
     auth.setTokens(server.tokens);
-    auth.refresh().then(() => (result = 'resolved'), (e) => (result = e));
+    auth.refresh().then(
+      () => (result = 'resolved'),
+      (e) => (result = e),
+    );
     flush();
     expect(store.state.status).toBe('unavailable');
   });

@@ -10,7 +10,13 @@ beforeEach(() => (ts = newTestScheduler()));
 const at = <T>(frame: number, source$: () => Observable<T>) => timer(frame).pipe(mergeMap(source$));
 const log = () => {
   const seen: unknown[] = [];
-  return { seen, observer: { next: (v: unknown) => seen.push({ at: ts.now(), v }), error: (e: unknown) => seen.push({ at: ts.now(), e: (e as Error).name }) } };
+  return {
+    seen,
+    observer: {
+      next: (v: unknown) => seen.push({ at: ts.now(), v }),
+      error: (e: unknown) => seen.push({ at: ts.now(), e: (e as Error).name }),
+    },
+  };
 };
 
 test("a request that started during A's refresh and waits for it fails with LoggedOutError when B logs in", () =>
@@ -39,7 +45,10 @@ test('after a failed storage write, the next refresh does not adopt the stale st
     let failSet = false;
     const storage: TokenStorage = {
       get: () => inner.get(),
-      set: (t: Tokens) => { if (failSet) throw Object.assign(new Error('quota'), { name: 'QuotaExceededError' }); inner.set(t); },
+      set: (t: Tokens) => {
+        if (failSet) throw Object.assign(new Error('quota'), { name: 'QuotaExceededError' });
+        inner.set(t);
+      },
       clear: () => inner.clear(),
     };
     jest.spyOn(console, 'warn').mockImplementation(() => {});

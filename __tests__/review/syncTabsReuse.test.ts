@@ -10,9 +10,12 @@ function browserGlobals(delayMs: number) {
   const channels = new Set<{ name: string; onmessage: ((e: { data: unknown }) => void) | null }>();
   class Channel {
     onmessage: ((e: { data: unknown }) => void) | null = null;
-    constructor(readonly name: string) { channels.add(this); }
+    constructor(readonly name: string) {
+      channels.add(this);
+    }
     postMessage(data: unknown) {
-      for (const other of channels) if (other !== this && other.name === this.name) setTimeout(() => other.onmessage?.({ data: structuredClone(data) }), delayMs);
+      for (const other of channels)
+        if (other !== this && other.name === this.name) setTimeout(() => other.onmessage?.({ data: structuredClone(data) }), delayMs);
     }
     close() {}
   }
@@ -22,8 +25,18 @@ function browserGlobals(delayMs: number) {
     request: (_n: string, ...args: unknown[]) => {
       const cb = args.pop() as (l: unknown) => Promise<unknown>;
       if ((args[0] as { ifAvailable?: boolean } | undefined)?.ifAvailable && busy) return cb(null);
-      const run = held.then(async () => { busy = true; try { return await cb({}); } finally { busy = false; } });
-      held = run.then(() => undefined, () => undefined);
+      const run = held.then(async () => {
+        busy = true;
+        try {
+          return await cb({});
+        } finally {
+          busy = false;
+        }
+      });
+      held = run.then(
+        () => undefined,
+        () => undefined,
+      );
       return run;
     },
   };
@@ -44,16 +57,26 @@ test('syncTabs (memory storage): a tab that needs the lock just after another ta
   try {
     const server = { validRefresh: 'r0', validAccess: 'a0', gen: 0, refreshCalls: 0, reuse: 0 };
     const refresh = (rt: string) =>
-      from(new Promise<Tokens>((resolve, reject) => setTimeout(() => {
-        server.refreshCalls++;
-        if (rt !== server.validRefresh) { server.reuse++; server.validRefresh = 'revoked'; return reject({ status: 401, error: 'invalid_grant' }); }
-        server.gen++;
-        server.validRefresh = `r${server.gen}`;
-        server.validAccess = `a${server.gen}`;
-        resolve({ accessToken: server.validAccess, refreshToken: server.validRefresh });
-      }, 10)));
+      from(
+        new Promise<Tokens>((resolve, reject) =>
+          setTimeout(() => {
+            server.refreshCalls++;
+            if (rt !== server.validRefresh) {
+              server.reuse++;
+              server.validRefresh = 'revoked';
+              return reject({ status: 401, error: 'invalid_grant' });
+            }
+            server.gen++;
+            server.validRefresh = `r${server.gen}`;
+            server.validAccess = `a${server.gen}`;
+            resolve({ accessToken: server.validAccess, refreshToken: server.validRefresh });
+          }, 10),
+        ),
+      );
     const api = (latency: number) => (token: string) =>
-      new Promise((resolve, reject) => setTimeout(() => (token === server.validAccess ? resolve(token) : reject({ status: 401 })), latency));
+      new Promise((resolve, reject) =>
+        setTimeout(() => (token === server.validAccess ? resolve(token) : reject({ status: 401 })), latency),
+      );
     const A = createTokenRefresh({ refresh, syncTabs: true });
     const B = createTokenRefresh({ refresh, syncTabs: true });
     runEpic(A);
@@ -62,7 +85,8 @@ test('syncTabs (memory storage): a tab that needs the lock just after another ta
     await new Promise((r) => setTimeout(r, 50));
     expect(B.getAccessToken()).toBe('a0');
     server.validAccess = 'expired';
-    const call = (auth: typeof A, latency: number) => new Promise((resolve) => auth.authorized(api(latency)).subscribe({ next: resolve, error: resolve }));
+    const call = (auth: typeof A, latency: number) =>
+      new Promise((resolve) => auth.authorized(api(latency)).subscribe({ next: resolve, error: resolve }));
     const results = await Promise.all([call(A, 1), call(B, 20)]); // A: 401 at 1 ms, refreshed and lock released by ~12 ms; B: 401 at 20 ms, lock free, the news arrives at ~42 ms
     expect(server.reuse).toBe(0);
     expect(server.refreshCalls).toBe(1);

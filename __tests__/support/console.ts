@@ -22,9 +22,11 @@ const originals = { warn: console.warn, error: console.error };
  * Printed by Redux Toolkit's development middleware when the machine is busy (a shared CI runner),
  * not by anything a test does: never a finding, and never worth printing.
  */
-const NOISE = /^(SerializableStateInvariantMiddleware|ImmutableStateInvariantMiddleware) took \d+ms, which is more than the warning threshold/;
+const NOISE =
+  /^(SerializableStateInvariantMiddleware|ImmutableStateInvariantMiddleware) took \d+ms, which is more than the warning threshold/;
 
-const textOf = (args: unknown[]) => args.map((arg) => (arg instanceof Error ? `${arg.name}: ${arg.message}` : typeof arg === 'string' ? arg : String(arg))).join(' ');
+const textOf = (args: unknown[]) =>
+  args.map((arg) => (arg instanceof Error ? `${arg.name}: ${arg.message}` : typeof arg === 'string' ? arg : String(arg))).join(' ');
 const matches = (pattern: RegExp | string, text: string) => (typeof pattern === 'string' ? text.includes(pattern) : pattern.test(text));
 
 /**
@@ -37,7 +39,8 @@ const matches = (pattern: RegExp | string, text: string) => (typeof pattern === 
  * localStorageStorage('app/tokens', { storage, locks: null });
  */
 export function expectWarning(pattern: RegExp | string, method: Printed['method'] = 'warn'): void {
-  if (!installed) throw new Error('expectWarning: the console guard is not installed; add __tests__/support/consoleGuard.ts to setupFilesAfterEnv.');
+  if (!installed)
+    throw new Error('expectWarning: the console guard is not installed; add __tests__/support/consoleGuard.ts to setupFilesAfterEnv.');
   expected.push({ pattern, method, seen: 0 });
 }
 
@@ -52,7 +55,11 @@ export function install(): void {
   installed = true;
   for (const method of ['warn', 'error'] as const) {
     console[method] = (...args: unknown[]) => {
-      const at = (new Error().stack ?? '').split('\n').slice(2, 5).map((line) => line.trim()).join(' < ');
+      const at = (new Error().stack ?? '')
+        .split('\n')
+        .slice(2, 5)
+        .map((line) => line.trim())
+        .join(' < ');
       const text = textOf(args);
       if (!NOISE.test(text)) printed.push({ method, text, at });
     };

@@ -9,7 +9,10 @@ install();
 
 afterEach(() => {
   const problems = check();
-  if (problems.length) throw new Error(`${problems.length} console line(s) this test did not expect (assert them with expectWarning):\n${problems.join('\n')}`);
+  if (problems.length)
+    throw new Error(
+      `${problems.length} console line(s) this test did not expect (assert them with expectWarning):\n${problems.join('\n')}`,
+    );
 });
 
 afterAll(() => {

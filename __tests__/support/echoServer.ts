@@ -47,7 +47,8 @@ export async function startEchoServer(): Promise<EchoServer> {
     seen.push({ method: req.method!, url: req.url!, headers });
     const echo: Echo = { method: req.method!, url: req.url!, headers, body: await readBody(req) };
     const path = new URL(req.url!, 'http://x').pathname;
-    const json = (status: number, value: unknown) => res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(value));
+    const json = (status: number, value: unknown) =>
+      res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(value));
     if (path === '/text') return res.writeHead(200, { 'Content-Type': 'text/plain' }).end(`plain ${echo.method}`);
     if (path === '/html') return res.writeHead(200, { 'Content-Type': 'text/html' }).end('<html>captive portal</html>');
     if (path === '/empty') return res.writeHead(204).end();

@@ -30,5 +30,6 @@ VirtualAction.prototype.execute = function (this: VirtualAction<unknown>, state:
 
 afterEach(() => {
   const errors = unhandled.splice(0);
-  if (errors.length) throw new AggregateError(errors, `RxJS reported ${errors.length} unhandled error(s): ${errors.map(String).join('; ')}`);
+  if (errors.length)
+    throw new AggregateError(errors, `RxJS reported ${errors.length} unhandled error(s): ${errors.map(String).join('; ')}`);
 });

@@ -96,9 +96,15 @@ const CAPTIVE_PORTAL =
   '<!DOCTYPE html><html><head><title>Sign in to Wi-Fi</title></head><body><h1>Welcome to CafeNet</h1>' +
   '<form method="post" action="/portal/accept"><button>Accept the terms and connect</button></form></body></html>';
 
-export async function startFaultProxy(upstream: string, { maxRequests = 5_000, lifetimeMs = 60_000 }: FaultProxyOptions = {}): Promise<FaultProxy> {
+export async function startFaultProxy(
+  upstream: string,
+  { maxRequests = 5_000, lifetimeMs = 60_000 }: FaultProxyOptions = {},
+): Promise<FaultProxy> {
   const base = upstream.replace(/\/$/, '');
-  if (!LOOPBACK.test(base)) throw new TypeError(`startFaultProxy: upstream must be http://127.0.0.1:<port> (got ${upstream}); this proxy is for tests on loopback only.`);
+  if (!LOOPBACK.test(base))
+    throw new TypeError(
+      `startFaultProxy: upstream must be http://127.0.0.1:<port> (got ${upstream}); this proxy is for tests on loopback only.`,
+    );
   const target = new URL(base);
 
   const rules: Array<FaultRule & { left: number }> = [];
@@ -127,7 +133,12 @@ export async function startFaultProxy(upstream: string, { maxRequests = 5_000, l
   const settled = () => settledListeners.forEach((listener) => listener());
 
   /** Forwards `req` with its body; calls back with the complete upstream answer, or null if upstream failed. */
-  function forward(req: IncomingMessage, body: Buffer, record: ProxiedRequest, done: (answer: { status: number; headers: IncomingMessage['headers']; body: Buffer } | null) => void) {
+  function forward(
+    req: IncomingMessage,
+    body: Buffer,
+    record: ProxiedRequest,
+    done: (answer: { status: number; headers: IncomingMessage['headers']; body: Buffer } | null) => void,
+  ) {
     if (closed) return done(null);
     record.forwarded = true;
     const headers = { ...req.headers, host: target.host, connection: 'close' };
@@ -146,7 +157,9 @@ export async function startFaultProxy(upstream: string, { maxRequests = 5_000, l
 
   function reply(res: ServerResponse, status: number, contentType: string, body: string | Buffer) {
     if (res.destroyed || res.writableEnded) return;
-    res.writeHead(status, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' }).end(body);
+    res
+      .writeHead(status, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' })
+      .end(body);
   }
 
   function handle(req: IncomingMessage, res: ServerResponse, body: Buffer) {
@@ -193,11 +206,19 @@ export async function startFaultProxy(upstream: string, { maxRequests = 5_000, l
         return forward(req, body, record, (answer) => {
           if (!answer || res.destroyed) return req.socket.destroy();
           const half = answer.body.subarray(0, Math.max(1, Math.floor(answer.body.length / 2)));
-          res.writeHead(answer.status, { 'Content-Type': String(answer.headers['content-type'] ?? 'application/json'), 'Content-Length': String(answer.body.length) });
+          res.writeHead(answer.status, {
+            'Content-Type': String(answer.headers['content-type'] ?? 'application/json'),
+            'Content-Length': String(answer.body.length),
+          });
           res.write(half, () => req.socket.destroy());
         });
       case 'status':
-        return reply(res, fault.status ?? 503, fault.contentType ?? 'application/json', fault.body ?? JSON.stringify({ error: 'service_unavailable' }));
+        return reply(
+          res,
+          fault.status ?? 503,
+          fault.contentType ?? 'application/json',
+          fault.body ?? JSON.stringify({ error: 'service_unavailable' }),
+        );
     }
   }
 
@@ -257,7 +278,13 @@ export async function startFaultProxy(upstream: string, { maxRequests = 5_000, l
           clearTimeout(timer);
           resolve();
         };
-        const timer = setTimeout(() => (settledListeners.delete(check), reject(new Error(`fault proxy: ${count(path, (r) => r.settled)} of ${n} requests to ${path} settled within ${timeoutMs} ms`))), timeoutMs);
+        const timer = setTimeout(
+          () => (
+            settledListeners.delete(check),
+            reject(new Error(`fault proxy: ${count(path, (r) => r.settled)} of ${n} requests to ${path} settled within ${timeoutMs} ms`))
+          ),
+          timeoutMs,
+        );
         settledListeners.add(check);
         check();
       });

@@ -34,7 +34,8 @@ export interface StorageCall {
 /** What browsers throw: a full quota on write, a blocked storage (privacy settings) on read. */
 export const storageErrors: Record<StorageOperation, () => Error> = {
   get: () => new DOMException('The operation is insecure.', 'SecurityError'),
-  set: () => new DOMException("Failed to execute 'setItem' on 'Storage': Setting the value of 'tokens' exceeded the quota.", 'QuotaExceededError'),
+  set: () =>
+    new DOMException("Failed to execute 'setItem' on 'Storage': Setting the value of 'tokens' exceeded the quota.", 'QuotaExceededError'),
   clear: () => new DOMException('The operation is insecure.', 'SecurityError'),
 };
 
@@ -72,10 +73,17 @@ export interface FaultyAsyncStorage extends Control {
 
 export function faultyStorage(initial?: Tokens | null): FaultySyncStorage;
 export function faultyStorage(initial: Tokens | null | undefined, options: { async: true }): FaultyAsyncStorage;
-export function faultyStorage(initial: Tokens | null = null, { async = false }: { async?: boolean } = {}): FaultySyncStorage | FaultyAsyncStorage {
+export function faultyStorage(
+  initial: Tokens | null = null,
+  { async = false }: { async?: boolean } = {},
+): FaultySyncStorage | FaultyAsyncStorage {
   let stored: Tokens | null = initial;
   const calls: StorageCall[] = [];
-  const faults: Record<StorageOperation, Array<Required<Omit<StorageFault, 'error'>> & Pick<StorageFault, 'error'>>> = { get: [], set: [], clear: [] };
+  const faults: Record<StorageOperation, Array<Required<Omit<StorageFault, 'error'>> & Pick<StorageFault, 'error'>>> = {
+    get: [],
+    set: [],
+    clear: [],
+  };
   const held: Record<StorageOperation, Array<() => void> | null> = { get: null, set: null, clear: null };
 
   const nextFault = (operation: StorageOperation) => {

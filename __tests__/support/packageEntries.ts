@@ -12,6 +12,9 @@ export function packageEntries(root: string): Record<string, string> {
   const found = Object.fromEntries([...body.matchAll(/['"]?([\w-]+)['"]?\s*:\s*['"]([^'"]+)['"]/g)].map((match) => [match[1]!, match[2]!]));
   if (!found.index) throw new Error('tsup.config.ts: no `export const entries = { index: ... }` found');
   return Object.fromEntries(
-    Object.entries(found).map(([entry, source]) => [entry === 'index' ? 'redux-observable-token-refresh' : `redux-observable-token-refresh/${entry}`, source]),
+    Object.entries(found).map(([entry, source]) => [
+      entry === 'index' ? 'redux-observable-token-refresh' : `redux-observable-token-refresh/${entry}`,
+      source,
+    ]),
   );
 }

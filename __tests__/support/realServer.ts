@@ -78,7 +78,10 @@ export interface SessionOptions extends Partial<StorageModeOptions> {
 }
 
 /** `auth` with its epic running in a real store, logged in to `server`. */
-export async function startSession(server: AuthServer, { epics = () => [], reducers = {}, middleware = [], loggedIn = true, ...options }: SessionOptions = {}): Promise<Session> {
+export async function startSession(
+  server: AuthServer,
+  { epics = () => [], reducers = {}, middleware = [], loggedIn = true, ...options }: SessionOptions = {},
+): Promise<Session> {
   const auth = createTokenRefresh({ refresh: jsonRefresh(server), refreshBackoffMs: 10, ...options });
   const seen: UnknownAction[] = [];
   const record: Middleware = () => (next) => (action) => (seen.push(action as UnknownAction), next(action));
@@ -124,17 +127,23 @@ export interface BodyCodeApi {
  * `expiredStatus: 200` into `200 { code: 1002 }` and no header, as the API of seed 002 answers. Everything else
  * passes through. The server's stats still count every request and refresh.
  */
-export async function startBodyCodeApi(server: AuthServer, { expiredStatus = 403 }: { expiredStatus?: 200 | 403 } = {}): Promise<BodyCodeApi> {
+export async function startBodyCodeApi(
+  server: AuthServer,
+  { expiredStatus = 403 }: { expiredStatus?: 200 | 403 } = {},
+): Promise<BodyCodeApi> {
   const api = createServer((req, res) => {
     const headers: Record<string, string> = req.headers.authorization ? { Authorization: req.headers.authorization } : {};
     fetch(`${server.url}${req.url}`, { headers }).then(
       async (answer) => {
         if (answer.status === 401) {
           await answer.body?.cancel();
-          const headers = expiredStatus === 200 ? { 'Content-Type': 'application/json' } : { 'Content-Type': 'application/json', 'X-Error-Code': '1002' };
+          const headers =
+            expiredStatus === 200 ? { 'Content-Type': 'application/json' } : { 'Content-Type': 'application/json', 'X-Error-Code': '1002' };
           res.writeHead(expiredStatus, headers).end(JSON.stringify({ code: 1002, message: 'token expired' }));
         } else {
-          res.writeHead(answer.status, { 'Content-Type': answer.headers.get('content-type') ?? 'application/json' }).end(await answer.text());
+          res
+            .writeHead(answer.status, { 'Content-Type': answer.headers.get('content-type') ?? 'application/json' })
+            .end(await answer.text());
         }
       },
       () => res.writeHead(502).end(),

@@ -33,7 +33,10 @@ export class Browser {
           this.held.delete(name);
         }
       });
-      this.queues.set(name, run.catch(() => undefined));
+      this.queues.set(
+        name,
+        run.catch(() => undefined),
+      );
       return run;
     },
   } as LocksLike;

@@ -12,7 +12,10 @@ createTokenRefresh({ refresh: (refreshToken, { signal }) => (refreshToken.toUppe
 createTokenRefresh({ refreshTokenIn: 'storage', refresh: (refreshToken: string) => of({ ...tokens, refreshToken }) });
 
 // Cookie mode: refresh gets undefined; the browser sends the cookie.
-createTokenRefresh({ refreshTokenIn: 'cookie', refresh: (_none, { signal }) => fetch('/auth/refresh', { method: 'POST', credentials: 'include', signal }).then((r) => r.json()) });
+createTokenRefresh({
+  refreshTokenIn: 'cookie',
+  refresh: (_none, { signal }) => fetch('/auth/refresh', { method: 'POST', credentials: 'include', signal }).then((r) => r.json()),
+});
 createTokenRefresh({ refreshTokenIn: 'cookie', refresh: (none: undefined) => of({ ...tokens, none }) });
 
 // One function written for both fits both.

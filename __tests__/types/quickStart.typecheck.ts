@@ -28,10 +28,12 @@ const fetchUserEpic: Epic = (action$) =>
   action$.pipe(
     filter(fetchUser.match),
     mergeMap(({ payload }) =>
-      auth.authorized((token) => ajax.getJSON(`/api/users/${payload}`, { Authorization: `Bearer ${token}` })).pipe(
-        map(fetchUserSucceeded),
-        catchError((error: Error) => of(fetchUserFailed(error.name))),
-      ),
+      auth
+        .authorized((token) => ajax.getJSON(`/api/users/${payload}`, { Authorization: `Bearer ${token}` }))
+        .pipe(
+          map(fetchUserSucceeded),
+          catchError((error: Error) => of(fetchUserFailed(error.name))),
+        ),
     ),
   );
 
@@ -46,8 +48,14 @@ epicMiddleware.run(combineEpics(auth.epic, fetchUserEpic));
 // Typed middleware.
 type RootState = ReturnType<typeof store.getState>;
 const typedMiddleware = createEpicMiddleware<UnknownAction, UnknownAction, RootState>();
-const typedEpic: Epic<UnknownAction, UnknownAction, RootState> = (action$) => action$.pipe(filter(fetchUser.match), map(() => fetchUserFailed('x')));
+const typedEpic: Epic<UnknownAction, UnknownAction, RootState> = (action$) =>
+  action$.pipe(
+    filter(fetchUser.match),
+    map(() => fetchUserFailed('x')),
+  );
 typedMiddleware.run(combineEpics<UnknownAction, UnknownAction, RootState>(auth.epic, typedEpic));
 
 // The slice is typed through reducerPath.
-export const status: 'restoring' | 'authenticated' | 'refreshing' | 'unavailable' | 'unauthenticated' = auth.selectState(store.getState()).status;
+export const status: 'restoring' | 'authenticated' | 'refreshing' | 'unavailable' | 'unauthenticated' = auth.selectState(
+  store.getState(),
+).status;

@@ -51,12 +51,14 @@ function createAxiosAuthRefreshClient(options: AxiosAuthRefreshOptions | undefin
 
 export const axiosAuthRefreshDefaults: ClientFactory = {
   name: 'axios-auth-refresh (defaults)',
-  setup: 'axios-auth-refresh 5, README setup, default options (deduplicateRefresh: true, the v5 name and default of pauseInstanceWhileRefreshing)',
+  setup:
+    'axios-auth-refresh 5, README setup, default options (deduplicateRefresh: true, the v5 name and default of pauseInstanceWhileRefreshing)',
   create: (context) => createAxiosAuthRefreshClient(undefined, context),
 };
 
 export const axiosAuthRefreshNoDedupe: ClientFactory = {
   name: 'axios-auth-refresh (deduplicateRefresh: false)',
-  setup: "the same with deduplicateRefresh: false and the refresh marked skipAuthRefresh, the maintainer's advice for concurrent 401s (Flyrell/axios-auth-refresh#56, #90)",
+  setup:
+    "the same with deduplicateRefresh: false and the refresh marked skipAuthRefresh, the maintainer's advice for concurrent 401s (Flyrell/axios-auth-refresh#56, #90)",
   create: (context) => createAxiosAuthRefreshClient({ deduplicateRefresh: false }, context),
 };

@@ -47,7 +47,9 @@ function createSeedEpicClient(flatten: 'mergeMap' | 'exhaustMap', { baseUrl, tok
       .then(readJson) as Promise<AuthState>;
 
   const auth: Reducer<AuthState, Action> = (state = { accessToken: tokens.accessToken, refreshToken: tokens.refreshToken }, action) =>
-    action.type === REFRESH_TOKEN_SUCCESS ? { accessToken: action.payload!.accessToken, refreshToken: action.payload!.refreshToken } : state;
+    action.type === REFRESH_TOKEN_SUCCESS
+      ? { accessToken: action.payload!.accessToken, refreshToken: action.payload!.refreshToken }
+      : state;
 
   const fetchDataEpic: Epic<Action, Action, State> = (action$, state$) =>
     action$.pipe(
@@ -58,7 +60,12 @@ function createSeedEpicClient(flatten: 'mergeMap' | 'exhaustMap', { baseUrl, tok
           catchError((error: { status?: number }, source) =>
             error.status === 401
               ? merge(
-                  action$.pipe(ofType(REFRESH_TOKEN_SUCCESS), takeUntil(action$.pipe(ofType(REFRESH_TOKEN_FAILURE))), take(1), mergeMap(() => source)),
+                  action$.pipe(
+                    ofType(REFRESH_TOKEN_SUCCESS),
+                    takeUntil(action$.pipe(ofType(REFRESH_TOKEN_FAILURE))),
+                    take(1),
+                    mergeMap(() => source),
+                  ),
                   of({ type: REFRESH_TOKEN }),
                 )
               : of({ type: FETCH_DATA_FAILURE, id: action.id }),
@@ -91,7 +98,9 @@ function createSeedEpicClient(flatten: 'mergeMap' | 'exhaustMap', { baseUrl, tok
     middleware: (getDefault) => getDefault().concat(epicMiddleware, settle),
   });
   const latestRefreshToken = () => store.getState().auth.refreshToken;
-  epicMiddleware.run((action$, state$, deps) => combineEpics(fetchDataEpic, refreshTokenEpic)(action$, state$, deps).pipe(takeUntil(stop$)));
+  epicMiddleware.run((action$, state$, deps) =>
+    combineEpics(fetchDataEpic, refreshTokenEpic)(action$, state$, deps).pipe(takeUntil(stop$)),
+  );
 
   return {
     request: requests.send,
@@ -105,7 +114,8 @@ function createSeedEpicClient(flatten: 'mergeMap' | 'exhaustMap', { baseUrl, tok
 
 export const seedEpicMergeMap: ClientFactory = {
   name: 'seed-000 epic (mergeMap)',
-  setup: 'seed article 000 as written: defer + catchError(401) + take(1) of REFRESH_TOKEN_SUCCESS + takeUntil(FAILURE); refresh epic with mergeMap',
+  setup:
+    'seed article 000 as written: defer + catchError(401) + take(1) of REFRESH_TOKEN_SUCCESS + takeUntil(FAILURE); refresh epic with mergeMap',
   create: (context) => createSeedEpicClient('mergeMap', context),
 };
 

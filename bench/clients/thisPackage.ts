@@ -89,6 +89,7 @@ export const thisPackage: ClientFactory = {
 
 export const thisPackageAxios: ClientFactory = {
   name: 'redux-observable-token-refresh (axios transport)',
-  setup: 'the same store and epics, the API call made with axios inside auth.authorized (compares with the axios-based peers on the same transport)',
+  setup:
+    'the same store and epics, the API call made with axios inside auth.authorized (compares with the axios-based peers on the same transport)',
   create: (context) => createThisPackageClient('axios', context),
 };

@@ -45,6 +45,7 @@ function createAttachAxiosClient({ baseUrl, tokens }: ClientContext): BenchClien
 
 export const thisPackageAttachAxios: ClientFactory = {
   name: 'redux-observable-token-refresh (attachAxios)',
-  setup: 'attachAxios(auth, axios.create(...)) from src/adapters/axios.ts, requests straight through the instance (no action per request); auth.epic in a store',
+  setup:
+    'attachAxios(auth, axios.create(...)) from src/adapters/axios.ts, requests straight through the instance (no action per request); auth.epic in a store',
   create: createAttachAxiosClient,
 };

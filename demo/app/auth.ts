@@ -19,7 +19,11 @@ export const storage = localStorageStorage(TOKEN_KEY);
 /** An HTTP answer that was not 2xx. `status` is what the package's `isUnauthorized` reads. */
 export class HttpError extends Error {
   override readonly name = 'HttpError';
-  constructor(readonly status: number, readonly code: string | undefined, message: string) {
+  constructor(
+    readonly status: number,
+    readonly code: string | undefined,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -41,7 +45,11 @@ async function postJson<T>(path: string, body: unknown, signal?: AbortSignal): P
 }
 
 /** In cookie mode the server sets the refresh token as a cookie and leaves it out of the body. */
-interface TokenResponse { accessToken: string; refreshToken?: string; expiresIn: number }
+interface TokenResponse {
+  accessToken: string;
+  refreshToken?: string;
+  expiresIn: number;
+}
 
 const toTokens = ({ accessToken, refreshToken }: TokenResponse): Tokens =>
   mode === 'cookie' ? { accessToken } : { accessToken, refreshToken };
@@ -75,7 +83,11 @@ async function refreshCall(refreshToken: string | undefined, signal: AbortSignal
     if (!signal.aborted) {
       const { status, code, message } = error as Partial<HttpError>;
       refreshAttempts$.next({
-        type: 'failed', at: Date.now(), status: status ?? null, message: code ?? message ?? String(error), transient: isTransientError(error),
+        type: 'failed',
+        at: Date.now(),
+        status: status ?? null,
+        message: code ?? message ?? String(error),
+        transient: isTransientError(error),
       });
     }
     throw error;
@@ -125,7 +137,10 @@ export function getJson<T>(path: string, token: string): Observable<T> {
 
 /** Sign in with a password: POST /auth/login, asking for the refresh token in a cookie in cookie mode. */
 export const login = (username: string, password: string): Promise<Tokens> =>
-  postJson<TokenResponse>('/auth/login', mode === 'cookie' ? { username, password, refreshTokenIn: 'cookie' } : { username, password }).then(toTokens);
+  postJson<TokenResponse>(
+    '/auth/login',
+    mode === 'cookie' ? { username, password, refreshTokenIn: 'cookie' } : { username, password },
+  ).then(toTokens);
 
 /**
  * Tell the server to revoke the session: of `refreshToken` (storage mode), or of the refresh cookie,
@@ -135,17 +150,29 @@ export const revokeSession = (refreshToken: string | undefined): Observable<void
   defer(() => postJson<void>('/auth/logout', refreshToken === undefined ? {} : { refreshToken }));
 
 /** The demo server's fault controls (`/control/*`). Lazy: the POST is sent on subscription, so `concat` orders them. */
-export const control = (path: 'expire' | 'revoke' | 'slow-refresh' | 'fail-refresh' | 'reset' | 'reset-stats', body?: unknown): Observable<void> =>
-  defer(() => postJson<void>(`/control/${path}`, body));
+export const control = (
+  path: 'expire' | 'revoke' | 'slow-refresh' | 'fail-refresh' | 'reset' | 'reset-stats',
+  body?: unknown,
+): Observable<void> => defer(() => postJson<void>(`/control/${path}`, body));
 
 /** What the demo shows of a token: its subject, its generation, issue and expiry (ms). Never the token itself. */
-export interface TokenInfo { sub: string; gen: number | null; iat: number | null; exp: number | null }
+export interface TokenInfo {
+  sub: string;
+  gen: number | null;
+  iat: number | null;
+  exp: number | null;
+}
 
 export function tokenInfo(token: string | undefined): TokenInfo | null {
   const part = token?.split('.')[1];
   if (!part) return null;
   try {
-    const claims = JSON.parse(atob(part.replace(/-/g, '+').replace(/_/g, '/'))) as { sub?: string; gen?: number; iat?: number; exp?: number };
+    const claims = JSON.parse(atob(part.replace(/-/g, '+').replace(/_/g, '/'))) as {
+      sub?: string;
+      gen?: number;
+      iat?: number;
+      exp?: number;
+    };
     const ms = (seconds: unknown) => (typeof seconds === 'number' ? seconds * 1000 : null);
     return { sub: claims.sub ?? '?', gen: claims.gen ?? null, iat: ms(claims.iat), exp: ms(claims.exp) };
   } catch {

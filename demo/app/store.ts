@@ -19,7 +19,11 @@ const panelReducers: Record<string, Reducer<any, UnknownAction, any>> = Object.a
 /** The core slices, typed; each panel types its own slice where it reads it. */
 export type RootState = { [Key in keyof typeof coreReducers]: ReturnType<(typeof coreReducers)[Key]> } & Record<string, unknown>;
 
-const rootReducer = combineReducers({ ...panelReducers, ...coreReducers }) as unknown as Reducer<RootState, UnknownAction, Partial<RootState>>;
+const rootReducer = combineReducers({ ...panelReducers, ...coreReducers }) as unknown as Reducer<
+  RootState,
+  UnknownAction,
+  Partial<RootState>
+>;
 
 // Epics here read only what they select themselves, so the middleware is typed loosely on state.
 const epicMiddleware = createEpicMiddleware<UnknownAction, UnknownAction, any>();

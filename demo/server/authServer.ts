@@ -19,7 +19,10 @@ import { readFile } from 'node:fs/promises';
 import { extname, resolve, sep } from 'node:path';
 import { SignJWT, decodeJwt, jwtVerify, type JWTPayload } from 'jose';
 
-export interface DemoUser { username: string; password: string }
+export interface DemoUser {
+  username: string;
+  password: string;
+}
 
 export interface AuthServerOptions {
   /** @default 0 (a free port chosen by the OS) */
@@ -66,12 +69,17 @@ export interface RequestRecord {
 export const REFRESH_COOKIE = 'demo_refresh';
 
 export interface Stats {
-  apiRequests: number; api401: number; apiOk: number;
+  apiRequests: number;
+  api401: number;
+  apiOk: number;
   /** Calls to /auth/refresh and refresh_token grants at /oauth/token; each ends Ok or Failed. */
-  refreshCalls: number; refreshOk: number; refreshFailed: number;
+  refreshCalls: number;
+  refreshOk: number;
+  refreshFailed: number;
   /** Of the refresh calls, those that carried the refresh cookie (and no token in the body). */
   cookieRefreshCalls: number;
-  reuseDetections: number; logins: number;
+  reuseDetections: number;
+  logins: number;
   /** API requests whose token's session had already moved to a newer generation (on arrival). */
   requestsWithReplacedToken: number;
   requestsWithoutToken: number;
@@ -117,7 +125,11 @@ interface Session {
   revoked: boolean;
 }
 
-interface RefreshRecord { sid: string; expiresAt: number; spent: boolean }
+interface RefreshRecord {
+  sid: string;
+  expiresAt: number;
+  spent: boolean;
+}
 
 /** What a route decided on arrival; the router records it, waits `delayMs`, then sends it. */
 interface Reply {
@@ -132,15 +144,26 @@ interface Reply {
 type Counters = Omit<Stats, 'recent'>;
 type Handler = (req: IncomingMessage, url: URL) => Promise<Reply>;
 
-const OAUTH_CLIENTS: ReadonlyArray<{ id: string; secret?: string }> = [{ id: 'demo-app' }, { id: 'demo-confidential', secret: 'demo-secret' }];
+const OAUTH_CLIENTS: ReadonlyArray<{ id: string; secret?: string }> = [
+  { id: 'demo-app' },
+  { id: 'demo-confidential', secret: 'demo-secret' },
+];
 const SCOPES = ['profile', 'items'];
 const ITEMS = ['Apples', 'Bread', 'Coffee', 'Dates', 'Eggs'].map((name, i) => ({ id: i + 1, name }));
 const MAX_BODY_BYTES = 64 * 1024;
 const RECENT_LIMIT = 100;
 const MIME: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.mjs': 'text/javascript',
-  '.css': 'text/css', '.json': 'application/json', '.svg': 'image/svg+xml', '.png': 'image/png',
-  '.ico': 'image/x-icon', '.map': 'application/json', '.txt': 'text/plain', '.woff2': 'font/woff2',
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript',
+  '.mjs': 'text/javascript',
+  '.css': 'text/css',
+  '.json': 'application/json',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.map': 'application/json',
+  '.txt': 'text/plain',
+  '.woff2': 'font/woff2',
 };
 
 class HttpError extends Error {
@@ -150,8 +173,17 @@ class HttpError extends Error {
 }
 
 const zeroCounters = (): Counters => ({
-  apiRequests: 0, api401: 0, apiOk: 0, refreshCalls: 0, refreshOk: 0, refreshFailed: 0, cookieRefreshCalls: 0,
-  reuseDetections: 0, logins: 0, requestsWithReplacedToken: 0, requestsWithoutToken: 0,
+  apiRequests: 0,
+  api401: 0,
+  apiOk: 0,
+  refreshCalls: 0,
+  refreshOk: 0,
+  refreshFailed: 0,
+  cookieRefreshCalls: 0,
+  reuseDetections: 0,
+  logins: 0,
+  requestsWithReplacedToken: 0,
+  requestsWithoutToken: 0,
 });
 
 const text = (value: unknown): string | undefined => (typeof value === 'string' && value !== '' ? value : undefined);
@@ -170,7 +202,8 @@ async function readBody(req: IncomingMessage): Promise<string> {
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > MAX_BODY_BYTES) throw new HttpError({ status: 413, body: { error: 'invalid_request', error_description: 'body too large' } });
+    if (size > MAX_BODY_BYTES)
+      throw new HttpError({ status: 413, body: { error: 'invalid_request', error_description: 'body too large' } });
     chunks.push(chunk);
   }
   return Buffer.concat(chunks).toString('utf8');
@@ -224,11 +257,22 @@ function refreshCookie(token: string | null, maxAgeS: number): string {
 
 export async function startAuthServer(options: AuthServerOptions = {}): Promise<AuthServer> {
   const {
-    port = 0, host = '127.0.0.1', accessTtlMs = 15_000, refreshTtlMs = 600_000, apiLatencyMs = 0,
-    refreshLatencyMs = 0, staticDir, users = [{ username: 'demo', password: 'demo' }],
-    onlyNewestAccessToken = true, reuseDetection = true, oauthRotateRefreshTokens = true, jwtSecret, quiet = false,
+    port = 0,
+    host = '127.0.0.1',
+    accessTtlMs = 15_000,
+    refreshTtlMs = 600_000,
+    apiLatencyMs = 0,
+    refreshLatencyMs = 0,
+    staticDir,
+    users = [{ username: 'demo', password: 'demo' }],
+    onlyNewestAccessToken = true,
+    reuseDetection = true,
+    oauthRotateRefreshTokens = true,
+    jwtSecret,
+    quiet = false,
   } = options;
-  if (host !== '127.0.0.1') throw new TypeError(`startAuthServer: host must be '127.0.0.1' (got '${String(host)}'); the demo credentials are public.`);
+  if (host !== '127.0.0.1')
+    throw new TypeError(`startAuthServer: host must be '127.0.0.1' (got '${String(host)}'); the demo credentials are public.`);
 
   // A fresh secret per server: tokens from a previous run (or another test) can never verify here.
   const secret = jwtSecret === undefined ? new Uint8Array(randomBytes(32)) : new TextEncoder().encode(jwtSecret);
@@ -266,7 +310,14 @@ export async function startAuthServer(options: AuthServerOptions = {}): Promise<
 
   function openSession(username: string, clientId: string | null, scope: string) {
     const session: Session = {
-      sid: randomUUID(), username, clientId, scope, generation: 1, expiredThroughGen: 0, refreshRevoked: false, revoked: false,
+      sid: randomUUID(),
+      username,
+      clientId,
+      scope,
+      generation: 1,
+      expiredThroughGen: 0,
+      refreshRevoked: false,
+      revoked: false,
     };
     sessions.set(session.sid, session);
     counters.logins++;
@@ -304,7 +355,13 @@ export async function startAuthServer(options: AuthServerOptions = {}): Promise<
     return { ok: true as const, session, refreshToken: issueRefreshToken(session.sid) };
   }
 
-  async function tokenReply(session: Session, refreshToken: string | undefined, oauth: boolean, scope = session.scope, inCookie = false): Promise<Reply> {
+  async function tokenReply(
+    session: Session,
+    refreshToken: string | undefined,
+    oauth: boolean,
+    scope = session.scope,
+    inCookie = false,
+  ): Promise<Reply> {
     const gen = session.generation;
     const now = Date.now();
     const accessToken = await new SignJWT({ sid: session.sid, gen })
@@ -316,7 +373,9 @@ export async function startAuthServer(options: AuthServerOptions = {}): Promise<
       .sign(secret);
     const expiresIn = Math.max(1, Math.round(accessTtlMs / 1000));
     if (inCookie) {
-      const headers: Record<string, string> = refreshToken ? { 'Set-Cookie': refreshCookie(refreshToken, Math.round(refreshTtlMs / 1000)) } : {};
+      const headers: Record<string, string> = refreshToken
+        ? { 'Set-Cookie': refreshCookie(refreshToken, Math.round(refreshTtlMs / 1000)) }
+        : {};
       return { status: 200, body: { accessToken, expiresIn, tokenType: 'Bearer' }, headers, gen };
     }
     const body = oauth
@@ -349,7 +408,10 @@ export async function startAuthServer(options: AuthServerOptions = {}): Promise<
     if (!token) {
       if (oauth) return done({ status: 400, body: { error: 'invalid_request', error_description: 'refresh token missing' } });
       // No body field and no cookie: no session to restore (a first visit, or after logout).
-      return done({ status: 401, body: { error: 'invalid_grant', error_description: 'no refresh token: neither a refreshToken field nor the refresh cookie' } });
+      return done({
+        status: 401,
+        body: { error: 'invalid_grant', error_description: 'no refresh token: neither a refreshToken field nor the refresh cookie' },
+      });
     }
     const outcome = redeem(token, clientId, oauth ? oauthRotateRefreshTokens : true, scope);
     if (!outcome.ok) {
@@ -366,7 +428,14 @@ export async function startAuthServer(options: AuthServerOptions = {}): Promise<
     const token = /^Bearer\s+(\S+)$/i.exec(header ?? '')?.[1];
     if (!token) {
       counters.requestsWithoutToken++;
-      return { ok: false, reply: { status: 401, headers: { 'WWW-Authenticate': 'Bearer' }, body: { error: 'unauthorized', error_description: 'missing bearer token' } } };
+      return {
+        ok: false,
+        reply: {
+          status: 401,
+          headers: { 'WWW-Authenticate': 'Bearer' },
+          body: { error: 'unauthorized', error_description: 'missing bearer token' },
+        },
+      };
     }
     let claims: JWTPayload = {};
     try {
@@ -382,7 +451,10 @@ export async function startAuthServer(options: AuthServerOptions = {}): Promise<
     const reject = (description: string): Verdict => ({
       ok: false,
       reply: {
-        status: 401, gen, replaced, body: { error: 'invalid_token', error_description: description },
+        status: 401,
+        gen,
+        replaced,
+        body: { error: 'invalid_token', error_description: description },
         headers: { 'WWW-Authenticate': `Bearer error="invalid_token", error_description="${description}"` },
       },
     });
@@ -432,7 +504,8 @@ export async function startAuthServer(options: AuthServerOptions = {}): Promise<
     const basic = parseBasic(req.headers.authorization);
     if (basic === 'malformed') return oauthError(401, 'invalid_client', 'malformed Basic credentials');
     if (basic && form.has('client_secret')) return oauthError(400, 'invalid_request', 'use one client authentication method, not two');
-    if (basic && form.has('client_id') && form.get('client_id') !== basic.id) return oauthError(401, 'invalid_client', 'client_id differs from Basic credentials');
+    if (basic && form.has('client_id') && form.get('client_id') !== basic.id)
+      return oauthError(401, 'invalid_client', 'client_id differs from Basic credentials');
     const clientId = basic?.id ?? form.get('client_id') ?? '';
     const clientSecret = basic?.secret ?? form.get('client_secret') ?? '';
     const client = OAUTH_CLIENTS.find((candidate) => candidate.id === clientId);
@@ -443,12 +516,15 @@ export async function startAuthServer(options: AuthServerOptions = {}): Promise<
     const scope = form.get('scope') ?? undefined;
     if (grant === 'refresh_token') return refresh(text(form.get('refresh_token')), true, client.id, scope);
     if (grant !== 'password') {
-      return grant ? oauthError(400, 'unsupported_grant_type', `grant_type '${grant}' is not supported`) : oauthError(400, 'invalid_request', 'grant_type missing');
+      return grant
+        ? oauthError(400, 'unsupported_grant_type', `grant_type '${grant}' is not supported`)
+        : oauthError(400, 'invalid_request', 'grant_type missing');
     }
     const username = text(form.get('username'));
     const password = text(form.get('password'));
     if (!username || !password) return oauthError(400, 'invalid_request', 'username and password are required');
-    if (scope !== undefined && !scope.split(' ').every((s) => SCOPES.includes(s))) return oauthError(400, 'invalid_scope', `known scopes: ${SCOPES.join(' ')}`);
+    if (scope !== undefined && !scope.split(' ').every((s) => SCOPES.includes(s)))
+      return oauthError(400, 'invalid_scope', `known scopes: ${SCOPES.join(' ')}`);
     const user = findUser(username, password);
     if (!user) return oauthError(400, 'invalid_grant', 'wrong username or password');
     const opened = openSession(user.username, client.id, scope ?? SCOPES.join(' '));
@@ -492,7 +568,8 @@ export async function startAuthServer(options: AuthServerOptions = {}): Promise<
 
   const bodyNumber = (body: Record<string, unknown>, key: string, fallback: number, min: number, max: number): number => {
     const value = body[key] ?? fallback;
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) throw badRequest(`${key} must be an integer in [${min}, ${max}]`);
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max)
+      throw badRequest(`${key} must be an integer in [${min}, ${max}]`);
     return value;
   };
   const acknowledge = (act: () => void): Reply => (act(), { status: 204 });
@@ -571,9 +648,14 @@ export async function startAuthServer(options: AuthServerOptions = {}): Promise<
       return;
     }
     const payload = JSON.stringify(body);
-    res.writeHead(status, {
-      'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(payload), 'Cache-Control': 'no-store', ...headers,
-    }).end(payload);
+    res
+      .writeHead(status, {
+        'Content-Type': 'application/json; charset=utf-8',
+        'Content-Length': Buffer.byteLength(payload),
+        'Cache-Control': 'no-store',
+        ...headers,
+      })
+      .end(payload);
   }
 
   async function serveStatic(res: ServerResponse, root: string, pathname: string, head: boolean) {
@@ -590,7 +672,11 @@ export async function startAuthServer(options: AuthServerOptions = {}): Promise<
     if (!data && !extname(file)) data = await readFile((file = resolve(root, 'index.html'))).catch(() => null);
     if (!data) return send(res, notFound);
     if (res.destroyed) return;
-    res.writeHead(200, { 'Content-Type': MIME[extname(file)] ?? 'application/octet-stream', 'Content-Length': data.length, 'Cache-Control': 'no-cache' });
+    res.writeHead(200, {
+      'Content-Type': MIME[extname(file)] ?? 'application/octet-stream',
+      'Content-Length': data.length,
+      'Cache-Control': 'no-cache',
+    });
     res.end(head ? undefined : data);
   }
 
@@ -601,7 +687,8 @@ export async function startAuthServer(options: AuthServerOptions = {}): Promise<
     const route = routes[`${method} ${url.pathname}`];
     if (!route) {
       const reserved = /^\/(api|auth|oauth|control)(\/|$)|^\/stats$/.test(url.pathname);
-      if (staticDir && !reserved && (method === 'GET' || method === 'HEAD')) return serveStatic(res, resolve(staticDir), url.pathname, method === 'HEAD');
+      if (staticDir && !reserved && (method === 'GET' || method === 'HEAD'))
+        return serveStatic(res, resolve(staticDir), url.pathname, method === 'HEAD');
       const known = Object.keys(routes).some((key) => key.endsWith(` ${url.pathname}`));
       return send(res, known ? { status: 405, body: { error: 'method_not_allowed' } } : { status: 404, body: { error: 'not_found' } });
     }
@@ -613,7 +700,14 @@ export async function startAuthServer(options: AuthServerOptions = {}): Promise<
       reply = error.reply;
     }
     if (/^\/(api|auth|oauth)\//.test(url.pathname)) {
-      recent.push({ at: arrivedAt, method, path: url.pathname, status: reply.status, gen: reply.gen ?? null, replaced: reply.replaced ?? false });
+      recent.push({
+        at: arrivedAt,
+        method,
+        path: url.pathname,
+        status: reply.status,
+        gen: reply.gen ?? null,
+        replaced: reply.replaced ?? false,
+      });
       if (recent.length > RECENT_LIMIT) recent.shift();
     }
     await sleep(reply.delayMs ?? 0);

@@ -26,7 +26,12 @@ function numberSetting(name: string, raw: string | undefined, fallback: number, 
 
 const port = numberSetting('port', values.port ?? process.env.PORT, 5173, 65_535);
 const accessTtl = numberSetting('access TTL (seconds)', values['access-ttl'] ?? process.env.ACCESS_TTL, DEMO_ACCESS_TTL_S, 86_400);
-const refreshTtl = numberSetting('refresh TTL (seconds)', values['refresh-ttl'] ?? process.env.REFRESH_TTL, DEMO_REFRESH_TTL_S, 30 * 86_400);
+const refreshTtl = numberSetting(
+  'refresh TTL (seconds)',
+  values['refresh-ttl'] ?? process.env.REFRESH_TTL,
+  DEMO_REFRESH_TTL_S,
+  30 * 86_400,
+);
 
 const distDir = fileURLToPath(new URL('../dist', import.meta.url));
 const hasDist = existsSync(join(distDir, 'index.html'));

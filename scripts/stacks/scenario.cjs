@@ -30,7 +30,8 @@ module.exports = async function scenario(m, url, label) {
     refresh: async (refreshToken, { signal }) => {
       const response = await post('/auth/refresh', { refreshToken }, signal);
       const body = await response.json().catch(() => ({}));
-      if (!response.ok) throw Object.assign(new Error(`refresh answered ${response.status}`), { status: response.status, error: body.error });
+      if (!response.ok)
+        throw Object.assign(new Error(`refresh answered ${response.status}`), { status: response.status, error: body.error });
       return { accessToken: body.accessToken, refreshToken: body.refreshToken };
     },
   });
@@ -68,7 +69,8 @@ module.exports = async function scenario(m, url, label) {
   const epicMiddleware = ro.createEpicMiddleware();
   const store = toolkit.configureStore({
     reducer: { [auth.reducerPath]: auth.reducer, [api.reducerPath]: api.reducer },
-    middleware: (getDefault) => getDefault().concat(api.middleware, epicMiddleware, () => (next) => (action) => (seen.push(action), next(action))),
+    middleware: (getDefault) =>
+      getDefault().concat(api.middleware, epicMiddleware, () => (next) => (action) => (seen.push(action), next(action))),
   });
   epicMiddleware.run(ro.combineEpics(auth.epic, echoEpic));
   auth.setTokens({ accessToken: login.accessToken, refreshToken: login.refreshToken });
@@ -82,7 +84,10 @@ module.exports = async function scenario(m, url, label) {
       const request = store.dispatch(api.endpoints.echo.initiate(`${tag}-rtk-${i}`));
       return request
         .unwrap()
-        .then((data) => ({ data }), (error) => ({ error }))
+        .then(
+          (data) => ({ data }),
+          (error) => ({ error }),
+        )
         .finally(() => request.unsubscribe());
     });
     const viaFetch = Array.from({ length: CALLS }, (_, i) =>
@@ -106,10 +111,26 @@ module.exports = async function scenario(m, url, label) {
   const ok = await burst('ok');
   const okStats = await stats();
   check('1: one refresh call at the server', okStats.refreshCalls === 1, okStats.refreshCalls);
-  check('1: one refreshRequested, one refreshSucceeded', count('refreshRequested') === 1 && count('refreshSucceeded') === 1, seen.map((a) => a.type));
-  check('1: every epic call loaded with the new token (gen 2)', ok.epic.length === CALLS && ok.epic.every((a) => loaded.match(a) && a.payload === 2), ok.epic);
-  check('1: every RTK Query call got gen 2', ok.rtk.every((r) => r.data && r.data.gen === 2), ok.rtk.map((r) => r.data ?? r.error));
-  check('1: every authFetch call got gen 2', ok.fetch.every((r) => r.gen === 2), ok.fetch);
+  check(
+    '1: one refreshRequested, one refreshSucceeded',
+    count('refreshRequested') === 1 && count('refreshSucceeded') === 1,
+    seen.map((a) => a.type),
+  );
+  check(
+    '1: every epic call loaded with the new token (gen 2)',
+    ok.epic.length === CALLS && ok.epic.every((a) => loaded.match(a) && a.payload === 2),
+    ok.epic,
+  );
+  check(
+    '1: every RTK Query call got gen 2',
+    ok.rtk.every((r) => r.data && r.data.gen === 2),
+    ok.rtk.map((r) => r.data ?? r.error),
+  );
+  check(
+    '1: every authFetch call got gen 2',
+    ok.fetch.every((r) => r.gen === 2),
+    ok.fetch,
+  );
   check('1: store authenticated', auth.selectState(store.getState()).status === 'authenticated', auth.selectState(store.getState()));
 
   // 2. Access and refresh tokens both rejected: the one refresh fails, and so does every waiter.
@@ -119,10 +140,26 @@ module.exports = async function scenario(m, url, label) {
   const ko = await burst('ko');
   const koStats = await stats();
   check('2: one refresh call at the server', koStats.refreshCalls === 1 && koStats.refreshFailed === 1, koStats);
-  check('2: one refreshFailed', count('refreshFailed') === 1, seen.map((a) => a.type));
-  check('2: every epic call failed with REFRESH_FAILED', ko.epic.length === CALLS && ko.epic.every((a) => failed.match(a) && a.payload.code === 'REFRESH_FAILED'), ko.epic);
-  check('2: every RTK Query call failed with REFRESH_FAILED', ko.rtk.every((r) => r.error && r.error.data && r.error.data.code === 'REFRESH_FAILED'), ko.rtk.map((r) => r.data ?? r.error));
-  check('2: every authFetch call rejected with TokenRefreshError', ko.fetch.every((r) => r.isTokenRefreshError && r.code === 'REFRESH_FAILED'), ko.fetch);
+  check(
+    '2: one refreshFailed',
+    count('refreshFailed') === 1,
+    seen.map((a) => a.type),
+  );
+  check(
+    '2: every epic call failed with REFRESH_FAILED',
+    ko.epic.length === CALLS && ko.epic.every((a) => failed.match(a) && a.payload.code === 'REFRESH_FAILED'),
+    ko.epic,
+  );
+  check(
+    '2: every RTK Query call failed with REFRESH_FAILED',
+    ko.rtk.every((r) => r.error && r.error.data && r.error.data.code === 'REFRESH_FAILED'),
+    ko.rtk.map((r) => r.data ?? r.error),
+  );
+  check(
+    '2: every authFetch call rejected with TokenRefreshError',
+    ko.fetch.every((r) => r.isTokenRefreshError && r.code === 'REFRESH_FAILED'),
+    ko.fetch,
+  );
   check('2: store unauthenticated', auth.selectState(store.getState()).status === 'unauthenticated', auth.selectState(store.getState()));
   check('2: no API call succeeded after the failure', koStats.apiOk === 0, koStats.apiOk);
 

@@ -11,7 +11,12 @@ import { authBaseQuery } from 'redux-observable-token-refresh/rtk-query';
 const auth = createTokenRefresh({ refresh: async (refreshToken) => ({ accessToken: `for-${refreshToken}` }) });
 
 export const api = createApi({
-  baseQuery: authBaseQuery(auth, { fetchBaseQuery, baseUrl: '/api', headers: { 'x-api-key': 'k' }, allowedOrigins: ['https://api.example.com'] }),
+  baseQuery: authBaseQuery(auth, {
+    fetchBaseQuery,
+    baseUrl: '/api',
+    headers: { 'x-api-key': 'k' },
+    allowedOrigins: ['https://api.example.com'],
+  }),
   endpoints: (build) => ({ profile: build.query<{ name: string }, void>({ query: () => 'profile' }) }),
 });
 export const store = configureStore({

@@ -47,7 +47,14 @@ export const store = configureStore({
   reducer: rootReducer,
   middleware: (getDefault) => getDefault().concat(epicMiddleware),
 });
-epicMiddleware.run(combineEpics(auth.epic, expiredEpic, createScheduledRefreshEpic(auth), createHeartbeatEpic(auth, { intervalMs: 60_000, check: () => fetch('/api/heartbeat') })));
+epicMiddleware.run(
+  combineEpics(
+    auth.epic,
+    expiredEpic,
+    createScheduledRefreshEpic(auth),
+    createHeartbeatEpic(auth, { intervalMs: 60_000, check: () => fetch('/api/heartbeat') }),
+  ),
+);
 
 export const status: AuthStatus = auth.selectState(store.getState()).status;
 export const sameStatus: AuthStatus = store.getState().tokenRefresh.status;

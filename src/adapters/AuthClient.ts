@@ -17,7 +17,8 @@ import { isUnauthorized } from '../httpErrors';
  * const logged: AuthClient = { ...auth, authorized: (request) => (console.log('request'), auth.authorized(request)) };
  * ```
  */
-export type AuthClient = Pick<TokenRefresh<string>, 'authorized' | 'getAccessToken'> & Partial<Pick<TokenRefresh<string>, 'isAuthError' | 'getStatus' | 'restore'>>;
+export type AuthClient = Pick<TokenRefresh<string>, 'authorized' | 'getAccessToken'> &
+  Partial<Pick<TokenRefresh<string>, 'isAuthError' | 'getStatus' | 'restore'>>;
 
 /** @internal Throws the `TypeError` that names the argument when `auth` is not an auth object. */
 export function checkAuth(adapter: string, auth: unknown): asserts auth is AuthClient {
@@ -44,7 +45,10 @@ export function authErrorTest(auth: AuthClient): (error: unknown) => boolean {
 export function hasNoSession(auth: AuthClient): boolean | Promise<boolean> {
   if (auth.getStatus?.() === 'restoring' && auth.restore) {
     // Offline: not "no session"; `authorized` then says why the token cannot be had.
-    return auth.restore().then((restored) => !restored, () => false);
+    return auth.restore().then(
+      (restored) => !restored,
+      () => false,
+    );
   }
   return auth.getAccessToken() === undefined && auth.getStatus?.() !== 'unavailable';
 }

@@ -167,7 +167,11 @@ export function attachAxios(auth: AuthClient, instance: AxiosInstance, options: 
                 first = subscriber; // settled by the response interceptors below
                 handOut(current);
               })
-            : from(instance.request(withTransform(replayOf(call.config), current)).catch((failure: unknown) => Promise.reject((call.last = failure)))),
+            : from(
+                instance
+                  .request(withTransform(replayOf(call.config), current))
+                  .catch((failure: unknown) => Promise.reject((call.last = failure))),
+              ),
         )
         .pipe(untilAborted(config.signal)),
       { defaultValue: undefined },
@@ -202,7 +206,9 @@ export function attachAxios(auth: AuthClient, instance: AxiosInstance, options: 
     call.reject(error);
     return call.outcome.catch((failure: unknown) =>
       // Aborted while waiting for the refresh: axios rejects it unsent, as it rejects any aborted request.
-      config.signal?.aborted ? instance.request({ ...config, skipAuthRefresh: true }) : Promise.reject(isApiAnswer(failure, call.last) ? call.last : failure),
+      config.signal?.aborted
+        ? instance.request({ ...config, skipAuthRefresh: true })
+        : Promise.reject(isApiAnswer(failure, call.last) ? call.last : failure),
     );
   };
 

@@ -97,7 +97,8 @@ export type AuthFetch = (input: RequestInfo | URL, init?: AuthFetchInit) => Prom
 export function authFetch(auth: AuthClient, options: AuthFetchOptions = {}): AuthFetch {
   checkAuth('authFetch', auth);
   const { fetchFn = defaultFetchFn, ...origins } = options ?? {};
-  if (typeof fetchFn !== 'function') throw new TypeError('authFetch: option "fetchFn" must be a function (input, init) => Promise<Response>.');
+  if (typeof fetchFn !== 'function')
+    throw new TypeError('authFetch: option "fetchFn" must be a function (input, init) => Promise<Response>.');
   const allowed = createOriginGuard('authFetch', origins);
 
   return (input, init) => {
@@ -116,30 +117,30 @@ export function authFetch(auth: AuthClient, options: AuthFetchOptions = {}): Aut
     return withToken();
 
     function withToken(): Promise<Response> {
-    const isAuthError = authErrorTest(auth);
-    let rejected: Response | undefined;
-    const send = (token: string): Observable<Response> => {
-      discard(rejected); // a replay: the rejected answer before it is not needed any more
-      rejected = undefined;
-      const headers = new Headers(requestInit.headers ?? request?.headers);
-      headers.set('Authorization', `Bearer ${token}`);
-      return from(fetchFn(request ? request.clone() : target, { ...requestInit, headers })).pipe(
-        map((response) => {
-          // Redirected to another origin: that server's 401 says nothing about our token.
-          if (!isAuthError(response) || (response.redirected && response.url && !allowed(response.url))) return response;
-          // Thrown to `authorized`, which refreshes (or replays a late one) and counts the retries.
-          rejected = response;
-          throw response;
-        }),
-      );
-    };
-    return firstValueFrom(auth.authorized(send).pipe(untilAborted(signal))).catch((error: unknown) => {
-      // The API still says no after a refresh (RetryLimitError), or a test double's `authorized`
-      // passed the answer on: either way it is the API's answer, and fetch resolves with it.
-      if (isApiAnswer(error, rejected)) return rejected as Response;
-      discard(rejected);
-      throw error;
-    });
+      const isAuthError = authErrorTest(auth);
+      let rejected: Response | undefined;
+      const send = (token: string): Observable<Response> => {
+        discard(rejected); // a replay: the rejected answer before it is not needed any more
+        rejected = undefined;
+        const headers = new Headers(requestInit.headers ?? request?.headers);
+        headers.set('Authorization', `Bearer ${token}`);
+        return from(fetchFn(request ? request.clone() : target, { ...requestInit, headers })).pipe(
+          map((response) => {
+            // Redirected to another origin: that server's 401 says nothing about our token.
+            if (!isAuthError(response) || (response.redirected && response.url && !allowed(response.url))) return response;
+            // Thrown to `authorized`, which refreshes (or replays a late one) and counts the retries.
+            rejected = response;
+            throw response;
+          }),
+        );
+      };
+      return firstValueFrom(auth.authorized(send).pipe(untilAborted(signal))).catch((error: unknown) => {
+        // The API still says no after a refresh (RetryLimitError), or a test double's `authorized`
+        // passed the answer on: either way it is the API's answer, and fetch resolves with it.
+        if (isApiAnswer(error, rejected)) return rejected as Response;
+        discard(rejected);
+        throw error;
+      });
     }
   };
 }
@@ -151,7 +152,13 @@ export function authFetch(auth: AuthClient, options: AuthFetchOptions = {}): Aut
  */
 function isRequest(input: unknown): input is Request {
   const candidate = input as Partial<Request> | null;
-  return typeof candidate === 'object' && candidate !== null && typeof candidate.url === 'string' && typeof candidate.clone === 'function' && typeof candidate.headers === 'object';
+  return (
+    typeof candidate === 'object' &&
+    candidate !== null &&
+    typeof candidate.url === 'string' &&
+    typeof candidate.clone === 'function' &&
+    typeof candidate.headers === 'object'
+  );
 }
 
 /** Frees the connection an unread 401 body would hold. */

@@ -110,21 +110,51 @@ const check = optionChecker('oauth2RefreshGrant');
  */
 export function oauth2RefreshGrant(options: OAuth2RefreshGrantOptions): OAuth2RefreshFn {
   if (typeof options !== 'object' || options === null) {
-    throw new TypeError("oauth2RefreshGrant: pass an options object, e.g. oauth2RefreshGrant({ tokenEndpoint, clientId }).");
+    throw new TypeError('oauth2RefreshGrant: pass an options object, e.g. oauth2RefreshGrant({ tokenEndpoint, clientId }).');
   }
-  const { tokenEndpoint, clientId, clientSecret, clientAuthentication = 'basic', scope, fetchFn = defaultFetchFn, now = Date.now, credentials = 'omit' } = options;
-  check(tokenEndpoint instanceof URL || (typeof tokenEndpoint === 'string' && tokenEndpoint !== ''), 'tokenEndpoint', "the token endpoint's URL");
+  const {
+    tokenEndpoint,
+    clientId,
+    clientSecret,
+    clientAuthentication = 'basic',
+    scope,
+    fetchFn = defaultFetchFn,
+    now = Date.now,
+    credentials = 'omit',
+  } = options;
+  check(
+    tokenEndpoint instanceof URL || (typeof tokenEndpoint === 'string' && tokenEndpoint !== ''),
+    'tokenEndpoint',
+    "the token endpoint's URL",
+  );
   check(typeof clientId === 'string' && clientId !== '', 'clientId', 'a non-empty string');
-  check(clientSecret === undefined || (typeof clientSecret === 'string' && clientSecret !== ''), 'clientSecret', 'a non-empty string, or omitted for a public client');
+  check(
+    clientSecret === undefined || (typeof clientSecret === 'string' && clientSecret !== ''),
+    'clientSecret',
+    'a non-empty string, or omitted for a public client',
+  );
   check(clientAuthentication === 'basic' || clientAuthentication === 'body', 'clientAuthentication', "'basic' or 'body'");
-  check(scope === undefined || typeof scope === 'string' || (Array.isArray(scope) && scope.every((s) => typeof s === 'string')), 'scope', 'a string or an array of strings');
+  check(
+    scope === undefined || typeof scope === 'string' || (Array.isArray(scope) && scope.every((s) => typeof s === 'string')),
+    'scope',
+    'a string or an array of strings',
+  );
   check(typeof fetchFn === 'function', 'fetchFn', 'a function (url, init) => Promise<Response>');
   check(typeof now === 'function', 'now', 'a function returning epoch milliseconds');
   const endpoint = resolveEndpoint(tokenEndpoint);
-  check(endpoint === undefined || isSafeEndpoint(endpoint), 'tokenEndpoint', "an https URL (plain http only on loopback: localhost, 127.0.0.1, [::1])");
+  check(
+    endpoint === undefined || isSafeEndpoint(endpoint),
+    'tokenEndpoint',
+    'an https URL (plain http only on loopback: localhost, 127.0.0.1, [::1])',
+  );
   const scopeParam = Array.isArray(scope) ? scope.join(' ') : (scope as string | undefined);
   try {
-    if (process.env.NODE_ENV !== 'production' && clientSecret !== undefined && typeof window !== 'undefined' && typeof document !== 'undefined') {
+    if (
+      process.env.NODE_ENV !== 'production' &&
+      clientSecret !== undefined &&
+      typeof window !== 'undefined' &&
+      typeof document !== 'undefined'
+    ) {
       console.warn(
         'oauth2RefreshGrant: a clientSecret in code that runs in a browser is readable by anyone who loads the page. Register the app as a public client (no secret, PKCE at login), or refresh through your backend.',
       );
@@ -152,10 +182,24 @@ export function oauth2RefreshGrant(options: OAuth2RefreshGrantOptions): OAuth2Re
     // token RT… not found"), and an error's text ends up in logs and error trackers.
     const scrub = (value: unknown) => (typeof value === 'string' ? redact(value, [...sentSecrets, refreshToken]) : undefined);
     const body = new URLSearchParams(fixed);
-    const asked = scopeParam && granted?.refreshToken === refreshToken ? scopeParam.split(' ').filter((s) => granted!.scope.includes(s)).join(' ') : scopeParam;
+    const asked =
+      scopeParam && granted?.refreshToken === refreshToken
+        ? scopeParam
+            .split(' ')
+            .filter((s) => granted!.scope.includes(s))
+            .join(' ')
+        : scopeParam;
     if (asked) body.set('scope', asked);
     if (refreshToken !== undefined) body.set('refresh_token', refreshToken); // cookie mode: the cookie carries it
-    const response = await fetchFn(endpoint ?? tokenEndpoint, { method: 'POST', headers, body, signal, cache: 'no-store', credentials, redirect: 'manual' });
+    const response = await fetchFn(endpoint ?? tokenEndpoint, {
+      method: 'POST',
+      headers,
+      body,
+      signal,
+      cache: 'no-store',
+      credentials,
+      redirect: 'manual',
+    });
     const arrivedAt = now();
     if (response.type === 'opaqueredirect' || (response.status >= 300 && response.status < 400)) {
       await response.body?.cancel().catch(() => {});
@@ -168,7 +212,10 @@ export function oauth2RefreshGrant(options: OAuth2RefreshGrantOptions): OAuth2Re
     } catch {
       // Not JSON: a captive portal, a proxy's error page. The parser's message would quote the
       // body; this one does not. Without a status of its own it counts as transient.
-      if (response.ok) throw new SyntaxError(`The token endpoint answered ${response.status} with a body that is not JSON (${scrub(response.headers.get('content-type')) ?? 'no content-type'}).`);
+      if (response.ok)
+        throw new SyntaxError(
+          `The token endpoint answered ${response.status} with a body that is not JSON (${scrub(response.headers.get('content-type')) ?? 'no content-type'}).`,
+        );
     }
     const fields = (typeof answer === 'object' && answer !== null ? answer : {}) as Record<string, unknown>;
     if (!response.ok) {
@@ -178,7 +225,11 @@ export function oauth2RefreshGrant(options: OAuth2RefreshGrantOptions): OAuth2Re
     if (!accessToken) throw new OAuth2Error(response.status, 'invalid_response', 'the answer has no access_token');
     const tokenType = text(fields.token_type);
     if (tokenType && tokenType.toLowerCase() !== 'bearer') {
-      throw new OAuth2Error(response.status, 'invalid_response', `token_type '${scrub(tokenType)}' is not Bearer, the only type this package sends`);
+      throw new OAuth2Error(
+        response.status,
+        'invalid_response',
+        `token_type '${scrub(tokenType)}' is not Bearer, the only type this package sends`,
+      );
     }
     const tokens: Tokens = { accessToken };
     const refreshTokenNext = text(fields.refresh_token);

@@ -47,7 +47,8 @@ export function createOriginGuard(
   if (allowedOrigins !== undefined && !Array.isArray(allowedOrigins)) {
     throw new TypeError(`${adapter}: option "allowedOrigins" must be an array of origins, e.g. ['https://api.example.com'].`);
   }
-  const origins = allowedOrigins?.map((origin) => toOrigin(adapter, 'allowedOrigins', origin)) ?? defaults ?? (ownOrigin ? [ownOrigin] : undefined);
+  const origins =
+    allowedOrigins?.map((origin) => toOrigin(adapter, 'allowedOrigins', origin)) ?? defaults ?? (ownOrigin ? [ownOrigin] : undefined);
   if (!origins && !lenient) {
     throw new TypeError(
       `${adapter}: option "allowedOrigins" is required where there is no location.origin (Node, workers): pass the origins your API is on, e.g. ['https://api.example.com'], or set "baseOrigin".`,
@@ -92,8 +93,17 @@ function toOrigin(adapter: string, option: string, value: unknown): string {
     url = undefined;
   }
   // A path here is almost always a base URL pasted by mistake; refuse rather than guess.
-  if (typeof value !== 'string' || !url || url.origin === 'null' || (url.pathname !== '/' && url.pathname !== '') || url.search || url.hash) {
-    throw new TypeError(`${adapter}: option "${option}" must hold origins like 'https://api.example.com' (scheme, host and port; no path), got ${JSON.stringify(value)}.`);
+  if (
+    typeof value !== 'string' ||
+    !url ||
+    url.origin === 'null' ||
+    (url.pathname !== '/' && url.pathname !== '') ||
+    url.search ||
+    url.hash
+  ) {
+    throw new TypeError(
+      `${adapter}: option "${option}" must hold origins like 'https://api.example.com' (scheme, host and port; no path), got ${JSON.stringify(value)}.`,
+    );
   }
   return url.origin;
 }

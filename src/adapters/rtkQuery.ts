@@ -70,7 +70,13 @@ export interface AuthBaseQueryOptions<Args, BaseQueryError> {
   toError: (error: AuthRefreshError) => BaseQueryError;
 }
 
-type AnyBaseQuery<Args, Result, BaseQueryError, DefinitionExtraOptions, Meta> = BaseQueryFn<Args, Result, BaseQueryError, DefinitionExtraOptions, Meta>;
+type AnyBaseQuery<Args, Result, BaseQueryError, DefinitionExtraOptions, Meta> = BaseQueryFn<
+  Args,
+  Result,
+  BaseQueryError,
+  DefinitionExtraOptions,
+  Meta
+>;
 
 /**
  * An RTK Query base query on the same refresh coordinator as your epics and other clients. Give it
@@ -129,17 +135,28 @@ export function authBaseQuery(
   checkAuth('authBaseQuery', auth);
   if (typeof baseQueryOrOptions === 'function') return wrapBaseQuery(auth, baseQueryOrOptions, options);
   if (typeof baseQueryOrOptions !== 'object' || baseQueryOrOptions === null || typeof baseQueryOrOptions.fetchBaseQuery !== 'function') {
-    throw new TypeError("authBaseQuery: the second argument must be fetchBaseQuery and its options, e.g. authBaseQuery(auth, { fetchBaseQuery, baseUrl: '/api' }).");
+    throw new TypeError(
+      "authBaseQuery: the second argument must be fetchBaseQuery and its options, e.g. authBaseQuery(auth, { fetchBaseQuery, baseUrl: '/api' }).",
+    );
   }
   return authFetchBaseQuery(auth, baseQueryOrOptions);
 }
 
-function authFetchBaseQuery(auth: AuthClient, options: AuthFetchBaseQueryOptions): BaseQueryFn<string | FetchArgs, unknown, FetchBaseQueryError, {}, FetchBaseQueryMeta> {
+function authFetchBaseQuery(
+  auth: AuthClient,
+  options: AuthFetchBaseQueryOptions,
+): BaseQueryFn<string | FetchArgs, unknown, FetchBaseQueryError, {}, FetchBaseQueryMeta> {
   const { fetchBaseQuery, allowedOrigins, baseOrigin, toError = customError, fetchFn = defaultFetchFn, ...fetchOptions } = options;
-  if (typeof toError !== 'function') throw new TypeError('authBaseQuery: option "toError" must be a function (error) => FetchBaseQueryError.');
-  if (typeof fetchFn !== 'function') throw new TypeError('authBaseQuery: option "fetchFn" must be a function (request) => Promise<Response>.');
+  if (typeof toError !== 'function')
+    throw new TypeError('authBaseQuery: option "toError" must be a function (error) => FetchBaseQueryError.');
+  if (typeof fetchFn !== 'function')
+    throw new TypeError('authBaseQuery: option "fetchFn" must be a function (request) => Promise<Response>.');
   const baseUrlOrigin = originOf(fetchOptions.baseUrl);
-  const allowed = createOriginGuard('authBaseQuery', { allowedOrigins, baseOrigin }, { defaults: baseUrlOrigin ? [baseUrlOrigin] : undefined, lenient: true });
+  const allowed = createOriginGuard(
+    'authBaseQuery',
+    { allowedOrigins, baseOrigin },
+    { defaults: baseUrlOrigin ? [baseUrlOrigin] : undefined, lenient: true },
+  );
   const isAuthError = authErrorTest(auth);
   type Returned = QueryReturnValue<unknown, FetchBaseQueryError, FetchBaseQueryMeta>;
 
@@ -220,7 +237,8 @@ function wrapBaseQuery<Args, Result, BaseQueryError, DefinitionExtraOptions, Met
       "authBaseQuery: for fetchBaseQuery pass it with its options, authBaseQuery(auth, { fetchBaseQuery, baseUrl: '/api' }), not fetchBaseQuery(...): the token is then added after your headers and prepareHeaders, and only for allowed origins. For another base query pass withToken: (args, accessToken) => args.",
     );
   }
-  if (typeof toError !== 'function') throw new TypeError('authBaseQuery: option "toError" must be a function (error) => your base query error.');
+  if (typeof toError !== 'function')
+    throw new TypeError('authBaseQuery: option "toError" must be a function (error) => your base query error.');
 
   type Returned = QueryReturnValue<Result, BaseQueryError, Meta>;
   return async (args, api, extraOptions) => {

@@ -24,7 +24,9 @@ export interface AsyncKeyValue {
 export function asyncStorage(backend: AsyncKeyValue, key: string): TokenStorage {
   // A key of its own per app: two apps sharing one backend (one origin's IndexedDB) and one key adopt each other's tokens.
   if (typeof backend?.getItem !== 'function' || typeof key !== 'string' || key === '') {
-    throw new TypeError("asyncStorage(backend, key): backend must have getItem, setItem and removeItem returning Promises, and key must name this app's entry, e.g. asyncStorage(AsyncStorage, 'my-app/tokens').");
+    throw new TypeError(
+      "asyncStorage(backend, key): backend must have getItem, setItem and removeItem returning Promises, and key must name this app's entry, e.g. asyncStorage(AsyncStorage, 'my-app/tokens').",
+    );
   }
   return {
     get: () => Promise.resolve(backend.getItem(key)).then(parseTokens),

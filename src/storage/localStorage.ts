@@ -43,7 +43,10 @@ export function localStorageStorage(key: string, options: LocalStorageOptions = 
     throw new TypeError('localStorageStorage: there is no localStorage here; pass { storage } or use memoryStorage().');
   }
   try {
-    if (process.env.NODE_ENV !== 'production' && !locks) devWarn('localStorageStorage: no Web Locks (navigator.locks needs https or localhost), so two tabs may refresh at once and spend one rotating refresh token.');
+    if (process.env.NODE_ENV !== 'production' && !locks)
+      devWarn(
+        'localStorageStorage: no Web Locks (navigator.locks needs https or localhost), so two tabs may refresh at once and spend one rotating refresh token.',
+      );
   } catch {
     // no `process`: no development warnings
   }

@@ -23,8 +23,21 @@ import { authFetch } from '../../../src/adapters/fetch';
 import { attachAxios } from '../../../src/adapters/axios';
 
 type Via = 'rtk' | 'fetch' | 'axios';
-interface Outcome { via: Via; tag: string; ok: boolean; status: number | string | null; error: string | null; sub: string | null; at: number }
-interface Sent { via: Via; url: string; auth: boolean; at: number }
+interface Outcome {
+  via: Via;
+  tag: string;
+  ok: boolean;
+  status: number | string | null;
+  error: string | null;
+  sub: string | null;
+  at: number;
+}
+interface Sent {
+  via: Via;
+  url: string;
+  auth: boolean;
+  at: number;
+}
 
 const params = new URLSearchParams(location.search);
 const mode: 'cookie' | 'storage' = params.get('mode') === 'storage' ? 'storage' : 'cookie';
@@ -36,13 +49,21 @@ const now = () => Math.round(performance.now() - t0);
 
 class HttpError extends Error {
   override readonly name = 'HttpError';
-  constructor(readonly status: number, readonly error: string | undefined) {
+  constructor(
+    readonly status: number,
+    readonly error: string | undefined,
+  ) {
     super(`HTTP ${status}${error ? ` ${error}` : ''}`);
   }
 }
 
 async function post<T>(path: string, body: unknown, signal?: AbortSignal): Promise<T> {
-  const response = await fetch(path, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body ?? {}), signal });
+  const response = await fetch(path, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(body ?? {}),
+    signal,
+  });
   if (!response.ok) {
     const data = (await response.json().catch(() => null)) as { error?: string } | null;
     throw new HttpError(response.status, data?.error);
@@ -50,14 +71,24 @@ async function post<T>(path: string, body: unknown, signal?: AbortSignal): Promi
   return (response.status === 204 ? undefined : await response.json()) as T;
 }
 
-interface TokenResponse { accessToken: string; refreshToken?: string }
-const toTokens = ({ accessToken, refreshToken }: TokenResponse): Tokens => (mode === 'cookie' ? { accessToken } : { accessToken, refreshToken });
+interface TokenResponse {
+  accessToken: string;
+  refreshToken?: string;
+}
+const toTokens = ({ accessToken, refreshToken }: TokenResponse): Tokens =>
+  mode === 'cookie' ? { accessToken } : { accessToken, refreshToken };
 
 const storage = localStorageStorage(TOKEN_KEY);
 const auth =
   mode === 'cookie'
-    ? createTokenRefresh({ refreshTokenIn: 'cookie', refresh: (_none, { signal }) => post<TokenResponse>('/auth/refresh', {}, signal).then(toTokens) })
-    : createTokenRefresh({ storage, refresh: (refreshToken, { signal }) => post<TokenResponse>('/auth/refresh', { refreshToken }, signal).then(toTokens) });
+    ? createTokenRefresh({
+        refreshTokenIn: 'cookie',
+        refresh: (_none, { signal }) => post<TokenResponse>('/auth/refresh', {}, signal).then(toTokens),
+      })
+    : createTokenRefresh({
+        storage,
+        refresh: (refreshToken, { signal }) => post<TokenResponse>('/auth/refresh', { refreshToken }, signal).then(toTokens),
+      });
 
 // What left, and whether it carried a token: every attempt, replays included.
 const sent: Sent[] = [];
@@ -65,7 +96,12 @@ const hasAuthorization = (input: unknown, init?: RequestInit) =>
   (typeof input === 'object' && input !== null && 'headers' in input && (input as Request).headers.has('authorization')) ||
   (init?.headers !== undefined && new Headers(init.headers).has('authorization'));
 const recordingFetch = (via: Via) => (input: RequestInfo | URL, init?: RequestInit) => {
-  sent.push({ via, url: typeof input === 'object' && 'url' in input ? input.url : String(input), auth: hasAuthorization(input, init), at: now() });
+  sent.push({
+    via,
+    url: typeof input === 'object' && 'url' in input ? input.url : String(input),
+    auth: hasAuthorization(input, init),
+    at: now(),
+  });
   return fetch(input, init);
 };
 
@@ -91,14 +127,20 @@ const recorder: Middleware = (store) => (next) => (action) => {
   const result = next(action);
   const { type, payload } = action as UnknownAction & { payload?: unknown };
   if (typeof type === 'string' && type.startsWith(`${auth.reducerPath}/`)) {
-    actions.push({ type: type.slice(auth.reducerPath.length + 1), payload: payload === undefined ? null : JSON.parse(JSON.stringify(payload)), at: now(), status: auth.selectState(store.getState()).status });
+    actions.push({
+      type: type.slice(auth.reducerPath.length + 1),
+      payload: payload === undefined ? null : JSON.parse(JSON.stringify(payload)),
+      at: now(),
+      status: auth.selectState(store.getState()).status,
+    });
   }
   return result;
 };
 const epicMiddleware = createEpicMiddleware<UnknownAction, UnknownAction, unknown>();
 const store = configureStore({
   reducer: { [auth.reducerPath]: auth.reducer, [api.reducerPath]: api.reducer },
-  middleware: (getDefault) => getDefault({ serializableCheck: false, immutableCheck: false }).concat(recorder, api.middleware, epicMiddleware),
+  middleware: (getDefault) =>
+    getDefault({ serializableCheck: false, immutableCheck: false }).concat(recorder, api.middleware, epicMiddleware),
 });
 type State = { tokenRefresh: { status: string; ended?: unknown; expiresAt: number | null } };
 const authState = () => (store.getState() as unknown as State).tokenRefresh;
@@ -106,7 +148,8 @@ let last = '';
 const watch = () => {
   const { status, ended } = authState();
   const key = JSON.stringify([status, ended ?? null]);
-  if (key !== last) statuses.push({ status, ended: ended === undefined ? null : JSON.parse(JSON.stringify(ended)), at: now() }), (last = key);
+  if (key !== last)
+    (statuses.push({ status, ended: ended === undefined ? null : JSON.parse(JSON.stringify(ended)), at: now() }), (last = key));
 };
 watch();
 store.subscribe(watch);
@@ -120,13 +163,25 @@ const errorName = (error: unknown): string => {
 /** One request through `via`; its outcome as the app sees it. */
 async function call(via: Via, label = 'call'): Promise<Outcome> {
   const tag = `${label}-${via}-${++seq}`;
-  const done = (ok: boolean, status: number | string | null, error: string | null, sub: string | null = null): Outcome => ({ via, tag, ok, status, error, sub, at: now() });
+  const done = (ok: boolean, status: number | string | null, error: string | null, sub: string | null = null): Outcome => ({
+    via,
+    tag,
+    ok,
+    status,
+    error,
+    sub,
+    at: now(),
+  });
   try {
     if (via === 'rtk') {
       const result = await store.dispatch(api.endpoints.echo.initiate(tag, { subscribe: false, forceRefetch: true }));
       if (result.error) {
         const error = result.error as { status?: number | string; data?: { name?: string } };
-        return done(false, error.status ?? null, error.data?.name ?? (typeof error.status === 'number' ? `HTTP ${error.status}` : String(error.status)));
+        return done(
+          false,
+          error.status ?? null,
+          error.data?.name ?? (typeof error.status === 'number' ? `HTTP ${error.status}` : String(error.status)),
+        );
       }
       return done(true, 200, null, result.data?.sub ?? null);
     }
@@ -154,13 +209,22 @@ const app = {
   statuses,
   sent,
   poll,
-  startup: { restored: null as boolean | string | null, outcomes: [] as Outcome[], done: false, restoreCalledAt: null as number | null, firedAt: null as number | null },
+  startup: {
+    restored: null as boolean | string | null,
+    outcomes: [] as Outcome[],
+    done: false,
+    restoreCalledAt: null as number | null,
+    firedAt: null as number | null,
+  },
   state: () => JSON.parse(JSON.stringify(authState())) as State['tokenRefresh'],
   getStatus: () => auth.getStatus(),
   hasToken: () => auth.getAccessToken() !== undefined,
   call,
   async login(username = 'demo', password = 'demo'): Promise<void> {
-    const tokens = await post<TokenResponse>('/auth/login', mode === 'cookie' ? { username, password, refreshTokenIn: 'cookie' } : { username, password });
+    const tokens = await post<TokenResponse>(
+      '/auth/login',
+      mode === 'cookie' ? { username, password, refreshTokenIn: 'cookie' } : { username, password },
+    );
     auth.setTokens(toTokens(tokens));
   },
   /** `auth.refresh()` now (a tab that refreshes right after it loaded the session); true, or the error's name. */

@@ -72,7 +72,8 @@ function PanelCard({ panel }: { panel: DemoPanel }) {
 export function Dashboard() {
   const dispatch = useDispatch();
   const user = tokenInfo(auth.getAccessToken())?.sub ?? '';
-  const column = (name: DemoPanel['column']) => panels.filter((panel) => panel.column === name).map((panel) => <PanelCard key={panel.id} panel={panel} />);
+  const column = (name: DemoPanel['column']) =>
+    panels.filter((panel) => panel.column === name).map((panel) => <PanelCard key={panel.id} panel={panel} />);
   return (
     <div className="app" data-testid="dashboard">
       <header className="topbar">
@@ -80,7 +81,12 @@ export function Dashboard() {
           <Logo /> <span>Acme Console</span>
         </div>
         <SessionBadge />
-        <span className="mode-pill" data-testid="session-mode" data-mode={mode} title="Where the refresh token lives (chosen on the sign-in page)">
+        <span
+          className="mode-pill"
+          data-testid="session-mode"
+          data-mode={mode}
+          title="Where the refresh token lives (chosen on the sign-in page)"
+        >
           refresh token: {mode === 'cookie' ? 'HttpOnly cookie' : 'localStorage'}
         </span>
         <div className="user">

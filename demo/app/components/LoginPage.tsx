@@ -43,7 +43,13 @@ export function LoginPage() {
           </label>
           <label>
             Password
-            <input name="password" type="password" autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} />
+            <input
+              name="password"
+              type="password"
+              autoComplete="current-password"
+              value={password}
+              onChange={(e) => setPassword(e.target.value)}
+            />
           </label>
           <fieldset className="mode" data-testid="mode-switch">
             <legend>Where the refresh token lives</legend>
@@ -63,7 +69,11 @@ export function LoginPage() {
               </label>
             ))}
           </fieldset>
-          {loginError && <p className="form-error" role="alert">{loginError}</p>}
+          {loginError && (
+            <p className="form-error" role="alert">
+              {loginError}
+            </p>
+          )}
           <button className="button primary wide" type="submit" disabled={submitting}>
             {submitting ? 'Signing in…' : 'Sign in'}
           </button>

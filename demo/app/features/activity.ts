@@ -20,7 +20,7 @@ import { MODE_LABELS } from '../mode';
 import type { RefreshReason } from 'redux-observable-token-refresh';
 
 export type EventKind =
-  | 'send' | 'replay' | 'wait' | 'unauthorized' | 'refresh' | 'attempt' | 'success' | 'failure' | 'session' | 'control' | 'note';
+  'send' | 'replay' | 'wait' | 'unauthorized' | 'refresh' | 'attempt' | 'success' | 'failure' | 'session' | 'control' | 'note';
 
 export interface ActivityEvent {
   seq: number;
@@ -42,9 +42,14 @@ export interface Counters {
 }
 
 export interface ServerStats {
-  apiRequests: number; api401: number; apiOk: number;
-  refreshCalls: number; refreshOk: number; refreshFailed: number;
-  reuseDetections: number; requestsWithReplacedToken: number;
+  apiRequests: number;
+  api401: number;
+  apiOk: number;
+  refreshCalls: number;
+  refreshOk: number;
+  refreshFailed: number;
+  reuseDetections: number;
+  requestsWithReplacedToken: number;
 }
 
 export interface ActivityState {
@@ -67,7 +72,13 @@ export const refreshAttempt = createAction<RefreshAttemptEvent>('activity/refres
 
 const zero: Counters = { requests: 0, unauthorized: 0, refreshes: 0, attempts: 0, replays: 0, failed: 0 };
 const initialState: ActivityState = {
-  events: [], counters: zero, server: null, names: {}, unsent: {}, refresh: { attempts: 0, failedAt: null }, expecting: null,
+  events: [],
+  counters: zero,
+  server: null,
+  names: {},
+  unsent: {},
+  refresh: { attempts: 0, failedAt: null },
+  expecting: null,
 };
 const KEEP = 200;
 
@@ -82,7 +93,8 @@ const reasons: Record<string, string> = {
   visible: 'the page became visible',
 } satisfies Record<RefreshReason, string>;
 
-export const clock = (epochMs: number | null) => (epochMs === null ? 'unknown' : new Date(epochMs).toLocaleTimeString([], { hour12: false }));
+export const clock = (epochMs: number | null) =>
+  epochMs === null ? 'unknown' : new Date(epochMs).toLocaleTimeString([], { hour12: false });
 
 /** What happens after a failed refresh attempt: the package's retry rule, in words. */
 export function retryPlan(attempt: number, transient: boolean): { text: string; retryInMs: number | null } {
@@ -140,7 +152,8 @@ export const activitySlice = createSlice({
     builder
       .addCase(loginRequested, () => ({ ...initialState, expecting: 'login' as const }))
       .addCase(requestStarted, (state, { payload }) =>
-        request.started(state, payload.id, { name: `${ENDPOINTS[payload.endpoint].path.split('?')[0]} #${payload.id}`, client: 'epic' }))
+        request.started(state, payload.id, { name: `${ENDPOINTS[payload.endpoint].path.split('?')[0]} #${payload.id}`, client: 'epic' }),
+      )
       .addCase(requestWaiting, (state, { payload }) => request.waiting(state, payload.id))
       .addCase(requestSent, (state, { payload }) => request.sent(state, payload.id, payload.attempt, payload.gen))
       .addCase(requestRejected, (state, { payload }) => request.rejected(state, payload.id, payload.status, payload.message))
@@ -199,7 +212,8 @@ export const activitySlice = createSlice({
         state.refresh = { attempts: 0, failedAt: null };
       })
       .addCase(auth.actions.storageFailed, (state, { payload }) =>
-        log(state, 'failure', `Token storage failed (${payload.operation}): the session goes on in memory`))
+        log(state, 'failure', `Token storage failed (${payload.operation}): the session goes on in memory`),
+      )
       .addCase(auth.actions.loggedOut, (state) => {
         // A restore that finds no session ends this way too; restoreFinished says so.
         if (state.expecting !== 'restore') log(state, 'session', 'Signed out: tokens cleared, waiting requests cancelled');
@@ -211,9 +225,13 @@ export const activitySlice = createSlice({
           state.expecting = 'restore';
           log(state, 'session', `Page loaded (${where}): no token in memory, so auth.restore() asks the server for one with the cookie`);
         } else {
-          log(state, 'session', payload.gen === null
-            ? `Page loaded (${where}): no session stored`
-            : `Page loaded (${where}): session found in localStorage, token gen ${payload.gen}`);
+          log(
+            state,
+            'session',
+            payload.gen === null
+              ? `Page loaded (${where}): no session stored`
+              : `Page loaded (${where}): session found in localStorage, token gen ${payload.gen}`,
+          );
         }
       })
       .addCase(restoreFinished, (state, { payload }) => {
@@ -264,5 +282,10 @@ export const refreshAttemptsEpic: Epic<UnknownAction, UnknownAction> = () => ref
 export const resetEpic: Epic<UnknownAction, UnknownAction> = (action$) =>
   action$.pipe(
     filter(countersReset.match),
-    mergeMap(() => control('reset-stats').pipe(catchError(() => EMPTY), ignoreElements())),
+    mergeMap(() =>
+      control('reset-stats').pipe(
+        catchError(() => EMPTY),
+        ignoreElements(),
+      ),
+    ),
   );

@@ -44,13 +44,10 @@ export const loadFromEveryClient = createSignal();
 // Activity: one call, its attempts, its end
 
 /** A call of a client. `waiting`: started while a refresh ran, so it waits for the new token. */
-export const clientCallStarted = createAction(
-  'clients/callStarted',
-  (client: ClientId, key: string, path: string, waiting: boolean) => {
-    const n = nextRequestNumber();
-    return { payload: { call: `${client}-${n}`, n, client, key, path, waiting } };
-  },
-);
+export const clientCallStarted = createAction('clients/callStarted', (client: ClientId, key: string, path: string, waiting: boolean) => {
+  const n = nextRequestNumber();
+  return { payload: { call: `${client}-${n}`, n, client, key, path, waiting } };
+});
 export const clientSent = createAction<{ call: string; attempt: number; gen: number | null }>('clients/sent');
 export const clientRejected = createAction<{ call: string; attempt: number; status: number; message: string }>('clients/rejected');
 export const clientSucceeded = createAction<{ call: string }>('clients/succeeded');

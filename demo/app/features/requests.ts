@@ -83,8 +83,15 @@ export const requestsSlice = createSlice({
       .addCase(loadEverything, (state) => void state.wave++)
       .addCase(requestStarted, (state, { payload }) => {
         state.byId[payload.id] = {
-          id: payload.id, wave: payload.wave, endpoint: payload.endpoint, state: 'in-flight',
-          attempts: 0, gens: [], unauthorized: 0, waited: false, startedAt: payload.at,
+          id: payload.id,
+          wave: payload.wave,
+          endpoint: payload.endpoint,
+          state: 'in-flight',
+          attempts: 0,
+          gens: [],
+          unauthorized: 0,
+          waited: false,
+          startedAt: payload.at,
         };
         state.latest[payload.endpoint] = payload.id;
         const ids = Object.keys(state.byId);
@@ -94,28 +101,33 @@ export const requestsSlice = createSlice({
         update(state, payload.id, (entry) => {
           entry.state = 'waiting';
           entry.waited = true;
-        }))
+        }),
+      )
       .addCase(requestSent, (state, { payload }) =>
         update(state, payload.id, (entry) => {
           entry.state = 'in-flight';
           entry.attempts = payload.attempt;
           entry.gens.push(payload.gen);
-        }))
+        }),
+      )
       .addCase(requestRejected, (state, { payload }) =>
         update(state, payload.id, (entry) => {
           if (payload.status === 401) entry.unauthorized++;
           entry.state = 'waiting';
-        }))
+        }),
+      )
       .addCase(requestSucceeded, (state, { payload }) =>
         update(state, payload.id, (entry) => {
           entry.state = 'ok';
           entry.summary = payload.summary;
-        }))
+        }),
+      )
       .addCase(requestFailed, (state, { payload }) =>
         update(state, payload.id, (entry) => {
           entry.state = 'failed';
           entry.error = payload.error.message;
-        }))
+        }),
+      )
       // A refresh that starts before a request was sent holds it back (a known expiry: the request
       // itself started the refresh), exactly like a request started during the refresh.
       .addCase(auth.actions.refreshRequested, (state) => {
@@ -167,7 +179,9 @@ export const requestEpic: Epic<UnknownAction, UnknownAction, Record<string, any>
         })
         .pipe(
           map((body) => requestSucceeded({ id, summary: summaries[endpoint](body) })),
-          catchError((error: Error) => of(requestFailed({ id, error: { name: error?.name ?? 'Error', message: error?.message ?? String(error) } }))),
+          catchError((error: Error) =>
+            of(requestFailed({ id, error: { name: error?.name ?? 'Error', message: error?.message ?? String(error) } })),
+          ),
           finalize(() => progress$.complete()),
         );
       return merge(refreshing ? of(requestWaiting({ id })) : [], progress$, call$);

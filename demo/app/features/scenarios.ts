@@ -12,7 +12,22 @@ import { createAction, createSlice } from '@reduxjs/toolkit';
 import type { Epic } from 'redux-observable';
 import type { UnknownAction } from 'redux';
 import {
-  EMPTY, catchError, concat, defer, delay, endWith, filter, ignoreElements, map, merge, mergeMap, of, take, takeUntil, timeout, timer,
+  EMPTY,
+  catchError,
+  concat,
+  defer,
+  delay,
+  endWith,
+  filter,
+  ignoreElements,
+  map,
+  merge,
+  mergeMap,
+  of,
+  take,
+  takeUntil,
+  timeout,
+  timer,
   type Observable,
 } from 'rxjs';
 import { EXPIRY_SKEW_MS, auth, control, refreshWindowOpensAt, tokenInfo } from '../auth';
@@ -96,7 +111,11 @@ export const serverControls = {
   expire: { label: 'Expire access token', run: () => control('expire'), text: 'access token expired' },
   revoke: { label: 'Revoke refresh token', run: () => control('revoke'), text: 'refresh token revoked' },
   slow: { label: 'Slow refresh (3 s)', run: () => control('slow-refresh', { ms: 3000 }), text: 'next refresh will take 3 s' },
-  fail: { label: 'Refresh 500 once', run: () => control('fail-refresh', { status: 500, times: 1 }), text: 'next refresh call answers 500 (the package retries it)' },
+  fail: {
+    label: 'Refresh 500 once',
+    run: () => control('fail-refresh', { status: 500, times: 1 }),
+    text: 'next refresh call answers 500 (the package retries it)',
+  },
 } as const;
 export type ControlId = keyof typeof serverControls;
 export const controlRequested = createAction<{ id: ControlId }>('scenarios/controlRequested');
@@ -136,31 +155,32 @@ function prepare(needs: Precondition, state: unknown): Observable<UnknownAction>
     }
     if (Date.now() < opensAt - SETUP_MARGIN_MS) return EMPTY;
     return concat(
-      of(scenarioNote({
-        text:
-          `Setup: ${gen} enters its refresh window at ${time(opensAt)}, so a request now would refresh before it is sent and the ` +
-          'server would never see the expired token. Refreshing it first:',
-      })),
+      of(
+        scenarioNote({
+          text:
+            `Setup: ${gen} enters its refresh window at ${time(opensAt)}, so a request now would refresh before it is sent and the ` +
+            'server would never see the expired token. Refreshing it first:',
+        }),
+      ),
       defer(() => auth.refresh('manual')).pipe(ignoreElements()),
     );
   });
 }
 
 /** Zero the counters on both sides, so the panel shows this scenario's numbers only. */
-const zeroCounters = (): Observable<UnknownAction> =>
-  concat(control('reset-stats').pipe(ignoreElements()), of(scenarioCountersReset()));
+const zeroCounters = (): Observable<UnknownAction> => concat(control('reset-stats').pipe(ignoreElements()), of(scenarioCountersReset()));
 
 export const scenarioEpic: Epic<UnknownAction, UnknownAction, unknown> = (action$, state$) => {
   const sessionEnded$ = action$.pipe(filter((action) => auth.actions.loggedOut.match(action) || auth.actions.refreshFailed.match(action)));
   // Bounded: a scenario whose refresh never starts ends after 10 s instead of showing "running" forever.
-  const refreshStarted$ = action$.pipe(
-    filter(auth.actions.refreshRequested.match),
-    take(1),
-    timeout({ first: 10_000, with: () => EMPTY }),
-  );
+  const refreshStarted$ = action$.pipe(filter(auth.actions.refreshRequested.match), take(1), timeout({ first: 10_000, with: () => EMPTY }));
   const steps: Record<ScenarioId, () => Observable<UnknownAction>> = {
     expired: () => concat(apply('expire'), of(loadEverything())),
-    everyClient: () => concat(apply('expire'), defer(() => (loadFromEveryClient.emit(), of(loadEverything())))),
+    everyClient: () =>
+      concat(
+        apply('expire'),
+        defer(() => (loadFromEveryClient.emit(), of(loadEverything()))),
+      ),
     knownExpiry: () => of(loadEverything()),
     flakyRefresh: () => concat(apply('fail'), apply('expire'), of(loadEverything())),
     revoked: () => concat(apply('revoke'), apply('expire'), of(loadEverything())),
@@ -170,14 +190,23 @@ export const scenarioEpic: Epic<UnknownAction, UnknownAction, unknown> = (action
       concat(
         apply('slow'),
         apply('expire'),
-        merge(refreshStarted$.pipe(delay(1000), map(() => loadEverything())), of(requestStarted('heartbeat', 0))),
+        merge(
+          refreshStarted$.pipe(
+            delay(1000),
+            map(() => loadEverything()),
+          ),
+          of(requestStarted('heartbeat', 0)),
+        ),
       ),
     logoutDuringRefresh: () =>
       concat(
         apply('slow'),
         apply('expire'),
         merge(
-          refreshStarted$.pipe(delay(1000), map(() => logoutRequested({ reason: 'You signed out while a token refresh was running.' }))),
+          refreshStarted$.pipe(
+            delay(1000),
+            map(() => logoutRequested({ reason: 'You signed out while a token refresh was running.' })),
+          ),
           of(loadEverything()),
         ),
       ),

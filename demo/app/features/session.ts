@@ -52,7 +52,8 @@ export const sessionSlice = createSlice({
       .addCase(auth.actions.loggedOut, (state) =>
         state.notice || !state.hadSession
           ? { ...state, hadSession: false }
-          : { ...state, hadSession: false, notice: { tone: 'info', title: 'You were signed out in another tab.', unfinished: 0 } })
+          : { ...state, hadSession: false, notice: { tone: 'info', title: 'You were signed out in another tab.', unfinished: 0 } },
+      )
       .addCase(auth.actions.refreshFailed, (state, { payload }) => ({
         ...state,
         notice: {
@@ -82,7 +83,10 @@ export const loginEpic: Epic<UnknownAction, UnknownAction> = (action$) =>
     filter(loginRequested.match),
     switchMap(({ payload }) =>
       concat(
-        control('reset-stats').pipe(catchError(() => EMPTY), ignoreElements()),
+        control('reset-stats').pipe(
+          catchError(() => EMPTY),
+          ignoreElements(),
+        ),
         defer(() => login(payload.username, payload.password)),
       ).pipe(
         tap((tokens) => auth.setTokens(tokens)),
@@ -104,13 +108,20 @@ export const logoutEpic: Epic<UnknownAction, UnknownAction> = (action$) =>
     switchMap(() => {
       const refreshToken = mode === 'cookie' ? undefined : storage.get()?.refreshToken;
       auth.clearTokens();
-      return mode === 'cookie' || refreshToken ? revokeSession(refreshToken).pipe(catchError(() => EMPTY), ignoreElements()) : EMPTY;
+      return mode === 'cookie' || refreshToken
+        ? revokeSession(refreshToken).pipe(
+            catchError(() => EMPTY),
+            ignoreElements(),
+          )
+        : EMPTY;
     }),
   );
 
 /** The page load: what was restored, and how. */
 export const pageLoaded = createAction<{ mode: SessionMode; gen: number | null }>('session/pageLoaded');
-export const restoreFinished = createAction<{ mode: SessionMode; restored: boolean; gen: number | null; error?: string }>('session/restoreFinished');
+export const restoreFinished = createAction<{ mode: SessionMode; restored: boolean; gen: number | null; error?: string }>(
+  'session/restoreFinished',
+);
 
 /**
  * At page load: say so in the activity panel, and in cookie mode ask the server for a session with

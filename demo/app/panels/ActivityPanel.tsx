@@ -8,7 +8,9 @@ const selectActivity = (state: { activity: ActivityState }) => state.activity;
 function Counter({ id, label, value, tone, hint }: { id: string; label: string; value: number | string; tone?: string; hint?: string }) {
   return (
     <div className={`counter ${tone ? `counter-${tone}` : ''}`} title={hint}>
-      <span className="counter-value" data-testid={`count-${id}`}>{value}</span>
+      <span className="counter-value" data-testid={`count-${id}`}>
+        {value}
+      </span>
       <span className="counter-label">{label}</span>
     </div>
   );
@@ -53,7 +55,9 @@ function ActivityPanel() {
         />
         <Counter id="replays" label="replays" value={counters.replays} />
       </div>
-      <h3 className="section-title">On the server <span className="muted">(GET /stats)</span></h3>
+      <h3 className="section-title">
+        On the server <span className="muted">(GET /stats)</span>
+      </h3>
       <div className="counters">
         <Counter id="server-api" label="API requests" value={server?.apiRequests ?? '–'} />
         <Counter id="server-401" label="API 401s" value={server?.api401 ?? '–'} tone="warn" />
@@ -68,13 +72,16 @@ function ActivityPanel() {
       </div>
       <h3 className="section-title">Activity</h3>
       <ol className="log" ref={log} data-testid="activity-log">
-        {events.length === 0 && <li className="log-empty">Nothing yet. Press “Load everything”, “Load from every client” or run a scenario.</li>}
-        {events.map((event) => <LogLine key={event.seq} event={event} />)}
+        {events.length === 0 && (
+          <li className="log-empty">Nothing yet. Press “Load everything”, “Load from every client” or run a scenario.</li>
+        )}
+        {events.map((event) => (
+          <LogLine key={event.seq} event={event} />
+        ))}
       </ol>
       <p className="footnote" data-testid="console-note">
-        The browser's console shows a red <code>401 (Unauthorized)</code> line for each rejected request: those are the
-        401s this demo provokes on purpose, one per “←&nbsp;401” line above. The package handles them; they are not errors
-        of the page.
+        The browser's console shows a red <code>401 (Unauthorized)</code> line for each rejected request: those are the 401s this demo
+        provokes on purpose, one per “←&nbsp;401” line above. The package handles them; they are not errors of the page.
       </p>
     </>
   );
@@ -95,14 +102,19 @@ export function ActivityDock() {
       <button className="dock-bar" onClick={() => setOpen(!open)} aria-expanded={open} data-testid="activity-dock-toggle">
         <span className="dock-title">Activity</span>
         <span className="dock-counts">
-          <b data-testid="dock-401">{counters.unauthorized}</b> 401s · <b data-testid="dock-refreshes">{counters.refreshes}</b> {counters.refreshes === 1 ? "refresh" : "refreshes"}
-          · <b>{counters.replays}</b> replays · server <b>{server?.refreshCalls ?? '–'}</b> refresh calls
+          <b data-testid="dock-401">{counters.unauthorized}</b> 401s · <b data-testid="dock-refreshes">{counters.refreshes}</b>{' '}
+          {counters.refreshes === 1 ? 'refresh' : 'refreshes'}· <b>{counters.replays}</b> replays · server{' '}
+          <b>{server?.refreshCalls ?? '–'}</b> refresh calls
         </span>
-        <span className="dock-chevron" aria-hidden="true">{open ? '▾' : '▴'}</span>
+        <span className="dock-chevron" aria-hidden="true">
+          {open ? '▾' : '▴'}
+        </span>
       </button>
       <ol className="dock-log" ref={log} data-testid="activity-dock-log">
         {shown.length === 0 && <li className="log-empty">Nothing yet.</li>}
-        {shown.map((event) => <LogLine key={event.seq} event={event} />)}
+        {shown.map((event) => (
+          <LogLine key={event.seq} event={event} />
+        ))}
       </ol>
     </section>
   );

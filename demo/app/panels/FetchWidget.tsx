@@ -15,7 +15,14 @@ import { auth } from '../auth';
 import { clock } from '../features/activity';
 import { mustWait } from '../features/requests';
 import {
-  clientCallStarted, clientFailed, clientRejected, clientSent, clientSucceeded, describeAttempts, genOf, loadFromEveryClient,
+  clientCallStarted,
+  clientFailed,
+  clientRejected,
+  clientSent,
+  clientSucceeded,
+  describeAttempts,
+  genOf,
+  loadFromEveryClient,
   type Attempts,
 } from '../features/clients';
 import type { DemoPanel } from '../panel';
@@ -34,7 +41,10 @@ async function observedFetch(input: RequestInfo | URL, init?: RequestInit): Prom
   observer?.sent(genOf(init?.headers));
   const response = await fetch(input, init);
   if (observer && response.status === 401) {
-    const body = (await response.clone().json().catch(() => null)) as { error_description?: string } | null;
+    const body = (await response
+      .clone()
+      .json()
+      .catch(() => null)) as { error_description?: string } | null;
     observer.rejected(response.status, body?.error_description ?? 'Unauthorized');
   }
   return response;
@@ -42,7 +52,11 @@ async function observedFetch(input: RequestInfo | URL, init?: RequestInit): Prom
 
 export const apiFetch = authFetch(auth, { allowedOrigins: [location.origin], fetchFn: observedFetch });
 
-interface Echo { sub: string; gen: number; sid: string }
+interface Echo {
+  sub: string;
+  gen: number;
+  sid: string;
+}
 
 type CheckState = 'idle' | 'waiting' | 'in-flight' | 'ok' | 'failed';
 interface Check extends Attempts {
@@ -128,11 +142,18 @@ function FetchWidget() {
         </header>
         <code className="path">apiFetch('/api/echo')</code>
         <p className="tile-body" data-testid="fetch-echo-result">
-          {state === 'failed'
-            ? error
-            : echo
-              ? <>Server accepted token gen <b>{echo.gen}</b> for {echo.sub}{answeredAt !== undefined && <span className="muted"> · {clock(answeredAt)}</span>}</>
-              : state === 'idle' ? 'Press “Call /api/echo”.' : ' '}
+          {state === 'failed' ? (
+            error
+          ) : echo ? (
+            <>
+              Server accepted token gen <b>{echo.gen}</b> for {echo.sub}
+              {answeredAt !== undefined && <span className="muted"> · {clock(answeredAt)}</span>}
+            </>
+          ) : state === 'idle' ? (
+            'Press “Call /api/echo”.'
+          ) : (
+            ' '
+          )}
         </p>
         {state !== 'idle' && <p className="tile-meta">{describeAttempts(check)}</p>}
       </article>

@@ -9,7 +9,14 @@
  * `baseQuery: authBaseQuery(auth, { fetchBaseQuery, baseUrl: '/api' })` and nothing else.
  */
 import { createSlice } from '@reduxjs/toolkit';
-import { createApi, fetchBaseQuery, type BaseQueryFn, type FetchArgs, type FetchBaseQueryError, type FetchBaseQueryMeta } from '@reduxjs/toolkit/query/react';
+import {
+  createApi,
+  fetchBaseQuery,
+  type BaseQueryFn,
+  type FetchArgs,
+  type FetchBaseQueryError,
+  type FetchBaseQueryMeta,
+} from '@reduxjs/toolkit/query/react';
 import { useEffect } from 'react';
 import { useSelector } from 'react-redux';
 import type { UnknownAction } from 'redux';
@@ -21,7 +28,15 @@ import { clock } from '../features/activity';
 import { mustWait } from '../features/requests';
 import { loginRequested } from '../features/signIn';
 import {
-  clientCallStarted, clientFailed, clientRejected, clientSent, clientSucceeded, createSignal, describeAttempts, genOf, loadFromEveryClient,
+  clientCallStarted,
+  clientFailed,
+  clientRejected,
+  clientSent,
+  clientSucceeded,
+  createSignal,
+  describeAttempts,
+  genOf,
+  loadFromEveryClient,
   type Attempts,
 } from '../features/clients';
 import type { DemoPanel } from '../panel';
@@ -39,21 +54,29 @@ const pathOf = (args: string | FetchArgs) => `/api/${typeof args === 'string' ? 
 
 const describeError = (error: FetchBaseQueryError): { name: string; message: string } =>
   typeof error.status === 'number'
-    ? { name: `HTTP ${error.status}`, message: (error.data as { error_description?: string } | undefined)?.error_description ?? `HTTP ${error.status}` }
+    ? {
+        name: `HTTP ${error.status}`,
+        message: (error.data as { error_description?: string } | undefined)?.error_description ?? `HTTP ${error.status}`,
+      }
     : { name: (error.data as { name?: string } | undefined)?.name ?? error.status, message: error.error };
 
 /** Around the adapter: one call, from the hook's trigger to the result the hook gets. */
-const reportCalls = (baseQuery: FetchQuery): FetchQuery => async (args, api, extraOptions) => {
-  const waiting = mustWait(auth.selectState(api.getState() as never).status);
-  const started = clientCallStarted('rtk-query', api.endpoint, pathOf(args), waiting);
-  const { call } = started.payload;
-  calls.set(call, { call, attempts: 0, dispatch: api.dispatch });
-  api.dispatch(started);
-  const tagged = typeof args === 'string' ? { url: args, headers: { 'X-Demo-Call': call } } : { ...args, headers: { ...(args.headers as Record<string, string>), 'X-Demo-Call': call } };
-  const result = await Promise.resolve(baseQuery(tagged, api, extraOptions)).finally(() => calls.delete(call));
-  api.dispatch(result.error ? clientFailed({ call, error: describeError(result.error) }) : clientSucceeded({ call }));
-  return result;
-};
+const reportCalls =
+  (baseQuery: FetchQuery): FetchQuery =>
+  async (args, api, extraOptions) => {
+    const waiting = mustWait(auth.selectState(api.getState() as never).status);
+    const started = clientCallStarted('rtk-query', api.endpoint, pathOf(args), waiting);
+    const { call } = started.payload;
+    calls.set(call, { call, attempts: 0, dispatch: api.dispatch });
+    api.dispatch(started);
+    const tagged =
+      typeof args === 'string'
+        ? { url: args, headers: { 'X-Demo-Call': call } }
+        : { ...args, headers: { ...(args.headers as Record<string, string>), 'X-Demo-Call': call } };
+    const result = await Promise.resolve(baseQuery(tagged, api, extraOptions)).finally(() => calls.delete(call));
+    api.dispatch(result.error ? clientFailed({ call, error: describeError(result.error) }) : clientSucceeded({ call }));
+    return result;
+  };
 
 /** The adapter's `fetchFn`: each attempt it sends, with the token generation it carries, and its 401. */
 const reportAttempts = async (input: RequestInfo, init?: RequestInit): Promise<Response> => {
@@ -64,14 +87,30 @@ const reportAttempts = async (input: RequestInfo, init?: RequestInit): Promise<R
   current.dispatch(clientSent({ call: current.call, attempt, gen: genOf(request.headers) }));
   const response = await fetch(input, init);
   if (!response.ok) {
-    const body = (await response.clone().json().catch(() => undefined)) as { error_description?: string } | undefined;
-    current.dispatch(clientRejected({ call: current.call, attempt, status: response.status, message: body?.error_description ?? `HTTP ${response.status}` }));
+    const body = (await response
+      .clone()
+      .json()
+      .catch(() => undefined)) as { error_description?: string } | undefined;
+    current.dispatch(
+      clientRejected({
+        call: current.call,
+        attempt,
+        status: response.status,
+        message: body?.error_description ?? `HTTP ${response.status}`,
+      }),
+    );
   }
   return response;
 };
 
-interface Profile { username: string; name: string; email: string }
-interface ItemList { items: Array<{ id: number; name: string }> }
+interface Profile {
+  username: string;
+  name: string;
+  email: string;
+}
+interface ItemList {
+  items: Array<{ id: number; name: string }>;
+}
 
 export const api = createApi({
   reducerPath: 'rtkQueryApi',
@@ -84,8 +123,13 @@ export const api = createApi({
 
 type EndpointName = 'profile' | 'items';
 type CallState = 'waiting' | 'in-flight' | 'ok' | 'failed';
-interface CallEntry extends Attempts { call: string; state: CallState }
-interface RtkCallsState { latest: Partial<Record<EndpointName, CallEntry>> }
+interface CallEntry extends Attempts {
+  call: string;
+  state: CallState;
+}
+interface RtkCallsState {
+  latest: Partial<Record<EndpointName, CallEntry>>;
+}
 
 const isEndpoint = (key: string): key is EndpointName => key === 'profile' || key === 'items';
 
@@ -102,19 +146,27 @@ const rtkCallsSlice = createSlice({
     builder
       .addCase(clientCallStarted, (state, { payload }) => {
         if (payload.client !== 'rtk-query' || !isEndpoint(payload.key)) return;
-        state.latest[payload.key] = { call: payload.call, state: payload.waiting ? 'waiting' : 'in-flight', gens: [], unauthorized: 0, waited: payload.waiting };
+        state.latest[payload.key] = {
+          call: payload.call,
+          state: payload.waiting ? 'waiting' : 'in-flight',
+          gens: [],
+          unauthorized: 0,
+          waited: payload.waiting,
+        };
       })
       .addCase(clientSent, (state, { payload }) =>
         update(state, payload.call, (entry) => {
           entry.state = 'in-flight';
           entry.gens.push(payload.gen);
-        }))
+        }),
+      )
       .addCase(clientRejected, (state, { payload }) =>
         update(state, payload.call, (entry) => {
           if (payload.status !== 401) return;
           entry.unauthorized++;
           entry.state = 'waiting';
-        }))
+        }),
+      )
       .addCase(clientSucceeded, (state, { payload }) => update(state, payload.call, (entry) => void (entry.state = 'ok')))
       .addCase(clientFailed, (state, { payload }) => update(state, payload.call, (entry) => void (entry.state = 'failed')))
       // A refresh that starts before a call was sent holds it back, as one started during it.
@@ -168,8 +220,14 @@ function Tile({ endpoint, result }: { endpoint: EndpointName; result: QueryResul
   const { label, path, summarize } = ENDPOINTS[endpoint];
   // The hook says whether a request runs and what it returned; the attempts say whether it waits.
   const state: CallState | 'idle' = result.isFetching
-    ? entry?.state === 'waiting' ? 'waiting' : 'in-flight'
-    : result.isSuccess ? 'ok' : result.isError ? 'failed' : 'idle';
+    ? entry?.state === 'waiting'
+      ? 'waiting'
+      : 'in-flight'
+    : result.isSuccess
+      ? 'ok'
+      : result.isError
+        ? 'failed'
+        : 'idle';
   const error = result.error as FetchBaseQueryError | undefined;
   return (
     <article className={`tile tile-${state}`} data-testid={`rtk-${endpoint}`} data-state={state}>
@@ -177,9 +235,17 @@ function Tile({ endpoint, result }: { endpoint: EndpointName; result: QueryResul
         <h3>{label}</h3>
         <span className={`badge badge-${state}`}>{badgeLabel[state]}</span>
       </header>
-      <code className="path">useLazy{endpoint[0]!.toUpperCase() + endpoint.slice(1)}Query() → GET {path}</code>
+      <code className="path">
+        useLazy{endpoint[0]!.toUpperCase() + endpoint.slice(1)}Query() → GET {path}
+      </code>
       <p className="tile-body">
-        {result.data !== undefined ? summarize(result.data) : error ? describeError(error).message : state === 'idle' ? 'Press “Refetch”.' : ' '}
+        {result.data !== undefined
+          ? summarize(result.data)
+          : error
+            ? describeError(error).message
+            : state === 'idle'
+              ? 'Press “Refetch”.'
+              : ' '}
       </p>
       {entry && <p className="tile-meta">{describeAttempts(entry)}</p>}
       <p className="tile-meta" data-testid={`rtk-${endpoint}-status`}>

@@ -1,8 +1,15 @@
 import { useDispatch, useSelector } from 'react-redux';
 import type { DemoPanel } from '../panel';
 import {
-  SCENARIOS, controlEpic, controlRequested, scenarioEpic, scenarioStarted, scenariosSlice, serverControls,
-  type ControlId, type ScenarioId,
+  SCENARIOS,
+  controlEpic,
+  controlRequested,
+  scenarioEpic,
+  scenarioStarted,
+  scenariosSlice,
+  serverControls,
+  type ControlId,
+  type ScenarioId,
 } from '../features/scenarios';
 
 function ScenariosPanel() {
@@ -11,9 +18,8 @@ function ScenariosPanel() {
   return (
     <>
       <p className="panel-note">
-        Each run zeroes the counters, here and on the server. A scenario about the server's 401s first renews a token
-        that is about to enter its refresh window (else the package would refresh before sending, and no 401 would
-        happen); the log says when it does.
+        Each run zeroes the counters, here and on the server. A scenario about the server's 401s first renews a token that is about to enter
+        its refresh window (else the package would refresh before sending, and no 401 would happen); the log says when it does.
       </p>
       <div className="scenarios">
         {(Object.keys(SCENARIOS) as ScenarioId[]).map((id) => (

@@ -1,8 +1,15 @@
 import { useDispatch, useSelector } from 'react-redux';
 import type { DemoPanel } from '../panel';
 import {
-  ENDPOINTS, ENDPOINT_KEYS, loadEverything, loadEverythingEpic, requestEpic, requestsSlice,
-  type EndpointKey, type RequestEntry, type RequestsState,
+  ENDPOINTS,
+  ENDPOINT_KEYS,
+  loadEverything,
+  loadEverythingEpic,
+  requestEpic,
+  requestsSlice,
+  type EndpointKey,
+  type RequestEntry,
+  type RequestsState,
 } from '../features/requests';
 import { loadFromEveryClient } from '../features/clients';
 
