@@ -425,8 +425,9 @@ export function createCoordinator({
     session = load(stored, newIdentity(stored ?? undefined), false);
     seen = stored?.accessToken;
     // In cookie mode a page starts not knowing whether it has a session: it is `restoring`, requests
-    // wait, and the cookie is asked once `auth.epic` runs. `auth.restore()` joins that.
-    if (!session && cookie) start('restore');
+    // wait, and the cookie is asked once `auth.epic` runs. `auth.restore()` joins that. Only in a
+    // browser document: a server (one auth per request, no epic) has no cookie of its own to ask.
+    if (!session && cookie && typeof document === 'object') start('restore');
   }
 
   // Another tab changed the shared storage: it logged out, logged in, or refreshed. Its tokens

@@ -1,6 +1,7 @@
 import type { TokenRefresh } from '../createTokenRefresh';
 import { RetryLimitError } from '../errors';
 import { isUnauthorized } from '../httpErrors';
+import type { AbortSignalLike } from './abort';
 
 /**
  * What an adapter needs of the object `createTokenRefresh` returns: the `authorized` operator
@@ -41,16 +42,19 @@ export function authErrorTest(auth: AuthClient): (error: unknown) => boolean {
  * how a login call through the same client works, and why a pre-login 401 is not refreshed. While a
  * session is being restored (the cookie asked at page load, an async storage read) nobody knows yet:
  * the answer is a Promise of the outcome, so that nothing leaves without the token it would have had.
+ * An abort ends the wait with `false`: the request then goes to `authorized`, which rejects with the
+ * abort before anything is sent.
  */
-export function hasNoSession(auth: AuthClient): boolean | Promise<boolean> {
-  if (auth.getStatus?.() === 'restoring' && auth.restore) {
-    // Offline: not "no session"; `authorized` then says why the token cannot be had.
-    return auth.restore().then(
-      (restored) => !restored,
-      () => false,
-    );
-  }
-  return auth.getAccessToken() === undefined && auth.getStatus?.() !== 'unavailable';
+export function hasNoSession(auth: AuthClient, signal?: AbortSignalLike | null): boolean | Promise<boolean> {
+  if (auth.getStatus?.() !== 'restoring' || !auth.restore) return auth.getAccessToken() === undefined;
+  return new Promise((resolve) => {
+    const aborted = () => resolve(false);
+    if (signal?.aborted) return aborted();
+    signal?.addEventListener?.('abort', aborted, { once: true });
+    // Offline, the restore rejects: there is still no token to send, so the request goes as written.
+    const settled = () => (signal?.removeEventListener?.('abort', aborted), resolve(auth.getAccessToken() === undefined));
+    auth.restore!().then(settled, settled);
+  });
 }
 
 /**

@@ -111,7 +111,7 @@ export function authFetch(auth: AuthClient, options: AuthFetchOptions = {}): Aut
     const signal = requestInit.signal ?? request?.signal;
     const asWritten = () => fetchFn(target, init === undefined ? undefined : requestInit);
     if (skipAuthRefresh || isRefreshSignal(signal) || !allowed(url)) return asWritten();
-    const none = hasNoSession(auth);
+    const none = hasNoSession(auth, signal);
     if (none === true) return asWritten();
     if (none !== false) return none.then((noSession) => (noSession ? asWritten() : withToken()));
     return withToken();

@@ -170,7 +170,12 @@ function authFetchBaseQuery(
       fetchFn: async (input: RequestInfo, init?: RequestInit) => {
         sent = undefined;
         const request = input as Request; // fetchBaseQuery always passes one Request
-        if (typeof request !== 'object' || request.headers.has('authorization') || !allowed(request.url) || (await hasNoSession(auth))) {
+        if (
+          typeof request !== 'object' ||
+          request.headers.has('authorization') ||
+          !allowed(request.url) ||
+          (await hasNoSession(auth, request.signal))
+        ) {
           return fetchFn(input, init);
         }
         let token: string | undefined;
@@ -194,7 +199,7 @@ function authFetchBaseQuery(
       if (failure !== undefined) throw failure;
       return result;
     };
-    if (await hasNoSession(auth)) return run(args, api, extraOptions); // before login: as written (a login mutation)
+    if (await hasNoSession(auth, api?.signal)) return run(args, api, extraOptions); // before login: as written (a login mutation)
     let last: Returned | undefined;
     let rejected: { token: string; error: unknown } | undefined;
     // `authorized` decides what a 401 means (refresh, join the refresh, replay at once for a late
@@ -242,7 +247,7 @@ function wrapBaseQuery<Args, Result, BaseQueryError, DefinitionExtraOptions, Met
 
   type Returned = QueryReturnValue<Result, BaseQueryError, Meta>;
   return async (args, api, extraOptions) => {
-    if (await hasNoSession(auth)) return baseQuery(args, api, extraOptions);
+    if (await hasNoSession(auth, api?.signal)) return baseQuery(args, api, extraOptions);
     let last: Returned | undefined;
     const attempt = (token: string) =>
       defer(async () => {

@@ -53,8 +53,15 @@ export function localStorageStorage(key: string, options: LocalStorageOptions = 
   return {
     get: () => parseTokens(storage.getItem(key)),
     set: (tokens) => storage.setItem(key, JSON.stringify(tokens)),
-    // A mark of why first, which the other tabs' `storage` event carries to them; then nothing.
-    clear: (reason) => (storage.setItem(key, endMark(reason)), storage.removeItem(key)),
+    // A mark of why first, which the other tabs' `storage` event carries to them; then nothing,
+    // also when the mark cannot be written (a full storage): a logout never leaves tokens behind.
+    clear: (reason) => {
+      try {
+        storage.setItem(key, endMark(reason));
+      } finally {
+        storage.removeItem(key);
+      }
+    },
     subscribe(listener) {
       const onStorage = (event: Event) => {
         const { key: changed, newValue, storageArea } = event as StorageEvent;
