@@ -46,6 +46,7 @@ try {
 }
 
 if (!onlyJest && built) {
+  step('size budgets per import set (size-limit, .size-limit.cjs)', 'npx', ['size-limit']);
   step('publint', 'npx', ['publint', '--strict']);
   step('attw', 'npx', ['attw', '--pack', '.']);
   stackMatrix();
