@@ -566,7 +566,7 @@ describe('5. lifecycle', () => {
     }));
 });
 
-describe('actions mean what they say (issue 10)', () => {
+describe('actions mean what they say', () => {
   test('a refreshRequested dispatched by hand starts a refresh, exactly as auth.refresh() does', () =>
     ts.run(({ flush }) => {
       const { server, auth, store } = setup();

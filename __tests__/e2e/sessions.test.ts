@@ -1,5 +1,5 @@
 /**
- * The demo's two session models in a real browser (issue 9): the refresh token in localStorage, or
+ * The demo's two session models in a real browser: the refresh token in localStorage, or
  * in an HttpOnly cookie that scripts never see, restored after a reload with `auth.restore()`; and
  * two real tabs (two pages of one browser context, so they share localStorage, cookies, Web Locks
  * and BroadcastChannel) that meet an expired token at once, or where one logs out.

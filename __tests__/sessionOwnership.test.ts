@@ -1,9 +1,10 @@
 /**
- * Regressions found by an adversarial review of the session core (each failed before its fix).
+ * A request belongs to the login it started in: another login ends it, and tokens a failed storage write left behind are never adopted.
+ * Each test failed before its fix.
  */
 import { Observable, mergeMap, timer } from 'rxjs';
-import { LoggedOutError, createTokenRefresh, memoryStorage, type TokenStorage, type Tokens } from '../../src';
-import { FakeServer, fakeJwt, newTestScheduler, runEpic, setup } from '../support/harness';
+import { LoggedOutError, createTokenRefresh, memoryStorage, type TokenStorage, type Tokens } from '../src';
+import { FakeServer, fakeJwt, newTestScheduler, runEpic, setup } from './support/harness';
 
 let ts = newTestScheduler();
 beforeEach(() => (ts = newTestScheduler()));

@@ -1,10 +1,11 @@
 /**
- * Regressions found by an adversarial review of the session core (each failed before its fix).
+ * An account switch in another tab with opaque tokens (no JWT `sub`): this tab's session ends, and its requests are never replayed with the other user's token.
+ * Each test failed before its fix.
  */
 import { mergeMap, of, throwError, timer } from 'rxjs';
-import { LoggedOutError, createTokenRefresh, localStorageStorage } from '../../src';
-import { newTestScheduler, runEpic } from '../support/harness';
-import { Browser } from '../support/tabs';
+import { LoggedOutError, createTokenRefresh, localStorageStorage } from '../src';
+import { newTestScheduler, runEpic } from './support/harness';
+import { Browser } from './support/tabs';
 
 let ts = newTestScheduler();
 beforeEach(() => (ts = newTestScheduler()));

@@ -1,9 +1,10 @@
 /**
- * Regressions found by an adversarial review of the session core (each failed before its fix).
+ * syncTabs (memory storage, BroadcastChannel): the cross-tab lock and its grace, so that no tab spends a rotated refresh token twice.
+ * Each test failed before its fix.
  */
 import { from } from 'rxjs';
-import { createTokenRefresh, type Tokens } from '../../src';
-import { runEpic } from '../support/harness';
+import { createTokenRefresh, type Tokens } from '../src';
+import { runEpic } from './support/harness';
 
 /** Two tabs: a BroadcastChannel whose messages take 5 ms to arrive (another process), Web Locks shared. */
 function browserGlobals(delayMs: number) {

@@ -1,12 +1,13 @@
 /**
- * Regressions found by an adversarial review of the session core (each failed before its fix).
+ * Edges of the coordinator: another login's tokens under the lock, auth.refresh() when a refresh could not be done, a preloaded state, maxRetries 0 after a late 401, an async storage that never answers.
+ * Each test failed before its fix.
  */
 import { Observable, mergeMap, of, throwError, timer, NEVER } from 'rxjs';
 import { configureStore } from '@reduxjs/toolkit';
-import { RefreshUnavailableError, createTokenRefresh, localStorageStorage, type Tokens } from '../../src';
-import { FakeServer, fakeJwt, newTestScheduler, runEpic, setup } from '../support/harness';
-import { Browser } from '../support/tabs';
-import { expectWarning } from '../support/console';
+import { RefreshUnavailableError, createTokenRefresh, localStorageStorage, type Tokens } from '../src';
+import { FakeServer, fakeJwt, newTestScheduler, runEpic, setup } from './support/harness';
+import { Browser } from './support/tabs';
+import { expectWarning } from './support/console';
 
 let ts = newTestScheduler();
 beforeEach(() => (ts = newTestScheduler()));

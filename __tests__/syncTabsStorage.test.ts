@@ -1,9 +1,10 @@
 /**
- * Regressions found by an adversarial review of the session core (each failed before its fix).
+ * syncTabs over an async storage: a write that rejects is reported, never an unhandled rejection.
+ * Each test failed before its fix.
  */
-import { createTokenRefresh } from '../../src';
+import { createTokenRefresh } from '../src';
 import { of } from 'rxjs';
-import { runEpic } from '../support/harness';
+import { runEpic } from './support/harness';
 
 test('syncTabs over an async storage whose write rejects: reported, no unhandled rejection', async () => {
   const g = globalThis as unknown as Record<string, unknown>;
