@@ -9,10 +9,10 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { clients } from './clients/index';
 import { measureMemory, measureOverhead, measureRelease, measureSeedRelease, type ReleaseResult } from './costs';
-import { deviations, memoryTable, overheadTable, releaseTable, scenarioTable, sizeTable, table } from './report';
+import { budgetTable, deviations, memoryTable, overheadTable, releaseTable, scenarioTable, sizeTable, table } from './report';
 import { idealRow, requestCount, runScenario, scenarioSpecs, skippedRow, type Row, type ScenarioSpec } from './scenarios';
 import { startServerProcess, type ServerSettings } from './serverProcess';
-import { measureSizes } from './size';
+import { measureBudgets, measureSizes } from './size';
 import { CONNECTIONS } from './transport';
 
 const quick = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1';
@@ -98,6 +98,8 @@ log(`machine: ${machine.nproc} cores, ${machine.cpu}, ${machine.memoryGiB} GiB, 
 // 1. Size
 const sizes = await measureSizes(root);
 section('Size (esbuild, ESM, minified, gzip -9; peers external)', sizeTable(sizes));
+const budgets = measureBudgets(root);
+section('Size per import set (what an app that imports these pays; budgets in .size-limit.cjs)', budgetTable(budgets));
 
 // 2. In-process costs
 const overhead = await measureOverhead(quick ? 300 : 1_000);
@@ -254,6 +256,6 @@ const header = [
 writeFileSync(here('./results.md'), `${header.join('\n')}\n${out.join('\n')}`);
 writeFileSync(
   here('./results.json'),
-  `${JSON.stringify({ machine, quick, settings, connections: CONNECTIONS, sizes, overhead, release, memory, scenarios: specs.map((spec) => ({ ...spec, ideal: idealRow(spec, settings), hangBoundMs: hangBound(spec), rows: rows.filter((row) => row.scenario === spec.name) })), targets }, null, 2)}\n`,
+  `${JSON.stringify({ machine, quick, settings, connections: CONNECTIONS, sizes, budgets, overhead, release, memory, scenarios: specs.map((spec) => ({ ...spec, ideal: idealRow(spec, settings), hangBoundMs: hangBound(spec), rows: rows.filter((row) => row.scenario === spec.name) })), targets }, null, 2)}\n`,
 );
 log(`\nwrote bench/results.md and bench/results.json (${minutes} min)`);

@@ -2,7 +2,7 @@
 import type { MemoryResult, OverheadResult, ReleaseResult } from './costs';
 import { idealRow, type Row, type ScenarioSpec } from './scenarios';
 import type { ServerSettings } from './serverProcess';
-import type { SizeRow } from './size';
+import type { BudgetRow, SizeRow } from './size';
 
 export function table(header: string[], rows: Array<Array<string | number>>): string {
   const cells = rows.map((row) => row.map(String));
@@ -116,6 +116,13 @@ export function memoryTable(result: MemoryResult): string {
         result.subscribersLeft,
       ],
     ],
+  );
+}
+
+export function budgetTable(rows: BudgetRow[]): string {
+  return table(
+    ['import set', 'min+gzip', 'budget (npm test)'],
+    rows.map((row) => [row.name, `${row.gzipBytes.toLocaleString('en')} B`, `${row.limitBytes.toLocaleString('en')} B`]),
   );
 }
 

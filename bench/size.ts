@@ -4,6 +4,7 @@
  * its own runtime wonka, which @urql/core depends on) are external, everything else the entry
  * imports is bundled; gzip level 9.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -91,4 +92,23 @@ export async function measureSizes(root: string): Promise<SizeRow[]> {
     rows.push(await measure(name, `export * from '${name}';`, bench, [...peersOf(name), ...extra]));
   }
   return rows;
+}
+
+/** One line of the size budgets (`.size-limit.cjs`): an import set, what it weighs, and its limit. */
+export interface BudgetRow {
+  name: string;
+  gzipBytes: number;
+  limitBytes: number;
+}
+
+/**
+ * The import sets of `.size-limit.cjs`, measured by size-limit itself on a fresh build (dist/), so
+ * this table and the check in `npm test` are one measurement.
+ */
+export function measureBudgets(root: string): BudgetRow[] {
+  const run = (args: string[]) => spawnSync('npx', args, { cwd: root, encoding: 'utf8' });
+  if (run(['tsup']).status !== 0) throw new Error('size: the build (npx tsup) failed');
+  const { stdout } = run(['size-limit', '--json']);
+  const lines = JSON.parse(stdout.slice(stdout.indexOf('['))) as Array<{ name: string; size: number; sizeLimit: number }>;
+  return lines.map((line) => ({ name: line.name, gzipBytes: line.size, limitBytes: line.sizeLimit }));
 }
