@@ -14,7 +14,7 @@ test('createTokenRefresh works where `process` does not exist, in cookie mode to
     format: 'cjs',
     platform: 'neutral',
     write: false,
-    external: ['rxjs', 'redux', 'redux-observable', '@reduxjs/toolkit', 'jwt-decode'],
+    external: ['rxjs', 'redux', 'redux-observable', '@reduxjs/toolkit'],
     logLevel: 'error',
   });
   const code = outputFiles[0]!.text;
