@@ -1,4 +1,5 @@
 import { jwtClaims } from './jwt';
+import { typeError } from './message';
 
 /** What a login or a refresh gives you. */
 export interface Tokens {
@@ -57,8 +58,12 @@ export interface Session {
 
 /** The one message of a bad token shape: which field, and what to do. */
 const invalid = (field: string, value: unknown) =>
-  new TypeError(
-    `Tokens must be { accessToken: string, refreshToken?: string, expiresAt?: epoch ms | Date | ISO 8601 string }, but ${field} is ${value === undefined ? 'missing' : typeof value === 'number' ? value : typeof value}: fix what your login or refresh function returns.`,
+  typeError(
+    'INVALID_TOKENS',
+    () =>
+      process.env.NODE_ENV !== 'production' &&
+      `Tokens must be { accessToken: string, refreshToken?: string, expiresAt?: epoch ms | Date | ISO 8601 string }, but ${field} is ${value === undefined ? 'missing' : typeof value === 'number' ? value : typeof value}: fix what your login or refresh function returns.`,
+    field,
   );
 
 /**
