@@ -23,5 +23,5 @@ export default defineConfig({
   clean: true,
   treeshake: true,
   target: 'es2020',
-  external: ['rxjs', 'redux', 'redux-observable', '@reduxjs/toolkit', 'jwt-decode', 'axios'],
+  external: ['rxjs', 'redux', 'redux-observable', '@reduxjs/toolkit', 'axios'],
 });

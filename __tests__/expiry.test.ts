@@ -1,13 +1,13 @@
-import { jwtDecode } from 'jwt-decode';
+import { jwtClaims } from '../src/jwt';
 import { expiryOf, toSession } from '../src/tokens';
 import { fakeJwt, newTestScheduler, setup } from './support/harness';
 
-jest.mock('jwt-decode', () => {
-  const actual = jest.requireActual<typeof import('jwt-decode')>('jwt-decode');
-  return { ...actual, jwtDecode: jest.fn(actual.jwtDecode) };
+jest.mock('../src/jwt', () => {
+  const actual = jest.requireActual<typeof import('../src/jwt')>('../src/jwt');
+  return { ...actual, jwtClaims: jest.fn(actual.jwtClaims) };
 });
 
-const decode = jwtDecode as jest.MockedFunction<typeof jwtDecode>;
+const decode = jwtClaims as jest.MockedFunction<typeof jwtClaims>;
 beforeEach(() => decode.mockClear());
 
 describe('expiry of a token', () => {

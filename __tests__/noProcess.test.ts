@@ -14,7 +14,7 @@ test('createTokenRefresh works where `process` does not exist, in cookie mode to
     format: 'cjs',
     platform: 'neutral',
     write: false,
-    external: ['rxjs', 'redux', 'redux-observable', '@reduxjs/toolkit', 'jwt-decode'],
+    external: ['rxjs', 'redux', 'redux-observable', '@reduxjs/toolkit'],
     logLevel: 'error',
   });
   const code = outputFiles[0]!.text;
@@ -40,4 +40,12 @@ test('createTokenRefresh works where `process` does not exist, in cookie mode to
   expect(a.getStatus()).toBe('authenticated');
   expect(b.getAccessToken()).toBeUndefined();
   expect(() => pkg.createTokenRefresh({ refresh: async () => ({ accessToken: 'x' }), maxRetries: '1' as never })).toThrow(/maxRetries/);
+  // Issue 17.3: without `process` the messages are the production ones, never a ReferenceError.
+  expect(() => pkg.createTokenRefresh({ refresh: async () => ({ accessToken: 'x' }), maxRetries: '1' as never })).toThrow(
+    '[redux-observable-token-refresh] INVALID_OPTION (createTokenRefresh: option "maxRetries"): see docs/errors.md#invalid_option',
+  );
+  expect(new pkg.NotAuthenticatedError().message).toBe(
+    '[redux-observable-token-refresh] NOT_AUTHENTICATED: see docs/errors.md#not_authenticated',
+  );
+  expect(() => a.setTokens({ accessToken: 'x', expiresAt: 'soon' })).toThrow('INVALID_TOKENS (expiresAt)');
 });

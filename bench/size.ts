@@ -55,14 +55,18 @@ export async function measureSizes(root: string): Promise<SizeRow[]> {
   const main = entries.find(([name]) => name === 'index')?.[1] ?? 'src/index.ts';
   const importOf = (path: string) => `./${path.replace(/\.ts$/, '')}`;
   const rows: SizeRow[] = [
-    // What an app pays: the package's dependencies (jwt-decode) are bundled, only peers external.
+    // What an app pays: the package's dependencies (if any) are bundled, only peers external.
     await measure(`main entry (${main})`, `export * from '${importOf(main)}';`, root, ownPeers),
-    // The package's own code, as tsup publishes it (dependencies external too).
-    await measure(`main entry, own code only (${ownDependencies.join(', ')} external)`, `export * from '${importOf(main)}';`, root, [
-      ...ownPeers,
-      ...ownDependencies,
-    ]),
   ];
+  if (ownDependencies.length > 0) {
+    // The package's own code, as tsup publishes it (dependencies external too).
+    rows.push(
+      await measure(`main entry, own code only (${ownDependencies.join(', ')} external)`, `export * from '${importOf(main)}';`, root, [
+        ...ownPeers,
+        ...ownDependencies,
+      ]),
+    );
+  }
   for (const [name, path] of entries) {
     if (path === main) continue;
     // An entry alone includes the parts of the core it imports; "added to main" is what it costs on top.

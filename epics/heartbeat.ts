@@ -1,3 +1,4 @@
+import { typeError } from '../src/message';
 import type { UnknownAction } from '../src/reduxTypes';
 import type { Epic } from '../src/reduxTypes';
 import {
@@ -114,22 +115,45 @@ export function createHeartbeatEpic(auth: HeartbeatAuth, options: HeartbeatOptio
     typeof auth.getAccessToken !== 'function' ||
     typeof auth.actions?.tokensSet?.match !== 'function'
   ) {
-    throw new TypeError('createHeartbeatEpic: the first argument must be the object createTokenRefresh() returns.');
+    throw typeError(
+      'INVALID_ARGUMENT',
+      () =>
+        process.env.NODE_ENV !== 'production' && 'createHeartbeatEpic: the first argument must be the object createTokenRefresh() returns.',
+      'createHeartbeatEpic',
+    );
   }
   if (typeof options !== 'object' || options === null) {
-    throw new TypeError('createHeartbeatEpic: pass an options object, e.g. createHeartbeatEpic(auth, { intervalMs, check }).');
+    throw typeError(
+      'INVALID_ARGUMENT',
+      () =>
+        process.env.NODE_ENV !== 'production' &&
+        'createHeartbeatEpic: pass an options object, e.g. createHeartbeatEpic(auth, { intervalMs, check }).',
+      'createHeartbeatEpic',
+    );
   }
   const { intervalMs, check, isAuthError = isUnauthorized, visible$, scheduler = asyncScheduler } = options;
   const checkOption = optionChecker('createHeartbeatEpic');
   checkOption(
     typeof intervalMs === 'number' && Number.isFinite(intervalMs) && intervalMs > 0,
     'intervalMs',
-    'a number of milliseconds > 0',
+    () => process.env.NODE_ENV !== 'production' && 'a number of milliseconds > 0',
   );
-  checkOption(typeof check === 'function', 'check', 'a function (accessToken) => Observable | Promise');
-  checkOption(typeof isAuthError === 'function', 'isAuthError', 'a function (error) => boolean');
-  checkOption(visible$ === undefined || typeof visible$?.subscribe === 'function', 'visible$', 'an Observable<boolean>');
-  checkOption(typeof scheduler?.now === 'function', 'scheduler', 'an RxJS scheduler');
+  checkOption(
+    typeof check === 'function',
+    'check',
+    () => process.env.NODE_ENV !== 'production' && 'a function (accessToken) => Observable | Promise',
+  );
+  checkOption(
+    typeof isAuthError === 'function',
+    'isAuthError',
+    () => process.env.NODE_ENV !== 'production' && 'a function (error) => boolean',
+  );
+  checkOption(
+    visible$ === undefined || typeof visible$?.subscribe === 'function',
+    'visible$',
+    () => process.env.NODE_ENV !== 'production' && 'an Observable<boolean>',
+  );
+  checkOption(typeof scheduler?.now === 'function', 'scheduler', () => process.env.NODE_ENV !== 'production' && 'an RxJS scheduler');
 
   // `authorized` with an identity request is "the token to send now": it waits while a refresh
   // runs and refreshes first when the token is known to expire, so a check never carries a token

@@ -20,6 +20,7 @@ import type { RefreshCoordinator, RefreshCycle } from '../src/coordinator';
 import { RefreshTimeoutError, RefreshUnavailableError, TokenRefreshError, refused } from '../src/errors';
 import { httpStatusOf, isNetworkFailure } from '../src/httpErrors';
 import { markRefreshSignal } from '../src/refreshSignal';
+import { msg } from '../src/message';
 import { devWarn } from '../src/tabs';
 import type { Tokens } from '../src/tokens';
 
@@ -118,19 +119,30 @@ function runRefresh(cycle: RefreshCycle, config: RefreshEpicConfig): Observable<
       if (isSessionEnded(error)) {
         throw refused(
           new TokenRefreshError(
-            `The refresh token was rejected${status === undefined ? '' : ` (HTTP ${status})`}; the user must log in again.`,
-            {
-              cause: error,
-            },
+            msg(
+              'REFRESH_FAILED',
+              () =>
+                process.env.NODE_ENV !== 'production' &&
+                `The refresh token was rejected${status === undefined ? '' : ` (HTTP ${status})`}; the user must log in again.`,
+              status === undefined ? undefined : `HTTP ${status}`,
+            ),
+            { cause: error },
           ),
         );
       }
       // A TypeError that is not fetch's "no answer" is a bug in the refresh function: retrying it
       // would not help, and could spend a rotating refresh token again.
       if ((error as Error | null)?.name === 'TypeError' && !isNetworkFailure(error)) {
-        throw new TokenRefreshError('refresh() failed with a TypeError: a bug in your refresh function (see cause); not retried.', {
-          cause: error,
-        });
+        throw new TokenRefreshError(
+          msg(
+            'REFRESH_FAILED',
+            () =>
+              process.env.NODE_ENV !== 'production' &&
+              'refresh() failed with a TypeError: a bug in your refresh function (see cause); not retried.',
+            'TypeError',
+          ),
+          { cause: error },
+        );
       }
       throw new RefreshUnavailableError(error);
     }),
@@ -151,11 +163,25 @@ function callRefresh(cycle: RefreshCycle, { coordinator, refresh, cookie }: Refr
     if (coordinator.adoptStored(cycle)) return EMPTY;
     if (!cookie && !cycle.refreshToken) {
       throw new TokenRefreshError(
-        "There is no refresh token to refresh with: pass refreshToken to auth.setTokens() at login, or use refreshTokenIn: 'cookie'.",
+        msg(
+          'REFRESH_FAILED',
+          () =>
+            process.env.NODE_ENV !== 'production' &&
+            "There is no refresh token to refresh with: pass refreshToken to auth.setTokens() at login, or use refreshTokenIn: 'cookie'.",
+          'no refresh token',
+        ),
       );
     }
     const noTokens = () =>
-      new TokenRefreshError('refresh() gave no tokens: return an Observable or a Promise of { accessToken, refreshToken?, expiresAt? }.');
+      new TokenRefreshError(
+        msg(
+          'REFRESH_FAILED',
+          () =>
+            process.env.NODE_ENV !== 'production' &&
+            'refresh() gave no tokens: return an Observable or a Promise of { accessToken, refreshToken?, expiresAt? }.',
+          'no tokens',
+        ),
+      );
     const answer = (refresh as RefreshFn)(cycle.refreshToken!, { signal: controller.signal });
     if (answer == null) throw noTokens();
     return from(answer).pipe(take(1), throwIfEmpty(noTokens));

@@ -1,3 +1,4 @@
+import { typeError } from '../src/message';
 import type { UnknownAction } from '../src/reduxTypes';
 import type { Epic } from '../src/reduxTypes';
 import { EMPTY, asyncScheduler, ignoreElements, map, startWith, switchMap, tap, timer, type SchedulerLike } from 'rxjs';
@@ -59,11 +60,17 @@ export function createScheduledRefreshEpic(
   { expirySkewMs = 30_000, scheduler = asyncScheduler }: ScheduledRefreshOptions = {},
 ): Epic<unknown, UnknownAction, unknown, unknown> {
   if (typeof auth?.refresh !== 'function' || typeof auth.actions?.tokensSet?.match !== 'function') {
-    throw new TypeError('createScheduledRefreshEpic: the first argument must be the object createTokenRefresh() returns.');
+    throw typeError(
+      'INVALID_ARGUMENT',
+      () =>
+        process.env.NODE_ENV !== 'production' &&
+        'createScheduledRefreshEpic: the first argument must be the object createTokenRefresh() returns.',
+      'createScheduledRefreshEpic',
+    );
   }
   const check = optionChecker('createScheduledRefreshEpic');
-  check(isDuration(expirySkewMs), 'expirySkewMs', 'a number of milliseconds >= 0');
-  check(typeof scheduler?.now === 'function', 'scheduler', 'an RxJS scheduler');
+  check(isDuration(expirySkewMs), 'expirySkewMs', () => process.env.NODE_ENV !== 'production' && 'a number of milliseconds >= 0');
+  check(typeof scheduler?.now === 'function', 'scheduler', () => process.env.NODE_ENV !== 'production' && 'an RxJS scheduler');
 
   return (action$, state$) => {
     // The session may predate the epic (tokens from storage, a login before `run`): start from the store.

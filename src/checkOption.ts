@@ -1,11 +1,26 @@
+import { typeError } from './message';
+
 /**
- * @internal Returns `check(ok, option, expected)`, which throws the `TypeError` that names the
- * option and says what it must be: `oauth2RefreshGrant: option "clientId" must be a non-empty string.`
- * Shared by the core, the adapters and the epics, so every misuse reads the same way.
+ * @internal Returns `check(ok, option, expected)`, which throws the `TypeError` (code
+ * `INVALID_OPTION`) that names the option and says what it must be:
+ * `oauth2RefreshGrant: option "clientId" must be a non-empty string.` Shared by the core, the
+ * adapters and the epics, so every misuse reads the same way. `expected` is
+ * `() => process.env.NODE_ENV !== 'production' && 'a non-empty string'`, so that production builds
+ * drop the text and keep `oauth2RefreshGrant: option "clientId"` (src/message.ts).
  */
-export function optionChecker(owner: string): (ok: boolean, option: string, expected: string) => void {
+export function optionChecker(owner: string): (ok: boolean, option: string, expected: () => string | false) => void {
   return (ok, option, expected) => {
-    if (!ok) throw new TypeError(`${owner}: option "${option}" must be ${expected}.`);
+    const which = `${owner}: option "${option}"`;
+    if (!ok) {
+      throw typeError(
+        'INVALID_OPTION',
+        () => {
+          const text = expected();
+          return text && `${which} must be ${text}.`;
+        },
+        which,
+      );
+    }
   };
 }
 

@@ -7,6 +7,7 @@ import { createAuthorized, type AuthorizedOptions } from './authorized';
 import { isDuration, optionChecker } from './checkOption';
 import { createCoordinator } from './coordinator';
 import { RefreshUnavailableError } from './errors';
+import { typeError } from './message';
 import { isSessionEnded as defaultIsSessionEnded, isTransientError as defaultIsTransientError, isUnauthorized } from './httpErrors';
 import { createAuthReducer, type AuthStatus, type TokenRefreshState } from './reducer';
 import { memoryStorage } from './storage/memory';
@@ -202,7 +203,11 @@ export interface TokenRefresh<Name extends string = 'tokenRefresh'> {
  */
 export function createTokenRefresh<Name extends string = 'tokenRefresh'>(options: TokenRefreshOptions<Name>): TokenRefresh<Name> {
   if (typeof options !== 'object' || options === null) {
-    throw new TypeError('createTokenRefresh: pass an options object, e.g. createTokenRefresh({ refresh }).');
+    throw typeError(
+      'INVALID_ARGUMENT',
+      () => process.env.NODE_ENV !== 'production' && 'createTokenRefresh: pass an options object, e.g. createTokenRefresh({ refresh }).',
+      'createTokenRefresh',
+    );
   }
   const {
     refresh,
@@ -222,13 +227,17 @@ export function createTokenRefresh<Name extends string = 'tokenRefresh'>(options
   let { storage = memoryStorage(), syncTabs = cookie } = options;
   // Checked in every build: a wrong type here ('1' for 1) would loop or hang in production. The rest
   // is for development, where mistakes are made; bundlers drop it from production builds.
-  check(typeof refresh === 'function', 'refresh', 'a function (refreshToken, { signal }) => Observable | Promise of tokens');
-  check(cookie || refreshTokenIn === 'storage', 'refreshTokenIn', "'storage' or 'cookie'");
+  check(
+    typeof refresh === 'function',
+    'refresh',
+    () => process.env.NODE_ENV !== 'production' && 'a function (refreshToken, { signal }) => Observable | Promise of tokens',
+  );
+  check(cookie || refreshTokenIn === 'storage', 'refreshTokenIn', () => process.env.NODE_ENV !== 'production' && "'storage' or 'cookie'");
   for (const [option, value] of Object.entries({ maxRetries, refreshRetries, refreshTimeoutMs, refreshBackoffMs, expirySkewMs })) {
     check(
       isDuration(value) && (option.endsWith('Ms') || Number.isInteger(value)) && (value > 0 || option !== 'refreshTimeoutMs'),
       option,
-      'a number >= 0',
+      () => process.env.NODE_ENV !== 'production' && 'a number >= 0',
     );
   }
   try {
@@ -236,12 +245,12 @@ export function createTokenRefresh<Name extends string = 'tokenRefresh'>(options
       check(
         typeof storage?.get === 'function' && typeof storage.set === 'function' && typeof storage.clear === 'function',
         'storage',
-        'an object with get(), set(tokens) and clear()',
+        () => 'an object with get(), set(tokens) and clear()',
       );
       for (const [option, value] of Object.entries({ isAuthError, isSessionEnded, isTransientError }))
-        check(typeof value === 'function', option, 'a function (error) => boolean');
-      check(typeof name === 'string' && name !== '', 'name', 'a non-empty string');
-      check(typeof scheduler?.now === 'function', 'scheduler', 'an RxJS scheduler');
+        check(typeof value === 'function', option, () => 'a function (error) => boolean');
+      check(typeof name === 'string' && name !== '', 'name', () => 'a non-empty string');
+      check(typeof scheduler?.now === 'function', 'scheduler', () => 'an RxJS scheduler');
     }
   } catch (error) {
     // Without `process` (an ES module loaded without a bundler) these checks are skipped.

@@ -1,4 +1,5 @@
 import { httpStatusOf } from './httpErrors';
+import { msg } from './message';
 import { redactSecrets } from './redact';
 
 /**
@@ -39,7 +40,12 @@ export class RefreshTimeoutError extends TokenRefreshError {
   override readonly name = 'RefreshTimeoutError';
   override readonly code = 'REFRESH_TIMEOUT';
   constructor(readonly timeoutMs: number) {
-    super(`The token refresh did not answer within ${timeoutMs} ms (refreshTimeoutMs).`);
+    super(
+      msg(
+        'REFRESH_TIMEOUT',
+        () => process.env.NODE_ENV !== 'production' && `The token refresh did not answer within ${timeoutMs} ms (refreshTimeoutMs).`,
+      ),
+    );
   }
 }
 
@@ -60,9 +66,15 @@ export class RefreshUnavailableError extends NamedError {
   readonly name = 'RefreshUnavailableError';
   readonly code = 'REFRESH_UNAVAILABLE';
   constructor(cause: unknown) {
-    super('Could not refresh the access token now (offline, timeout or server error); the session is kept and the refresh retried later.', {
-      cause,
-    });
+    super(
+      msg(
+        'REFRESH_UNAVAILABLE',
+        () =>
+          process.env.NODE_ENV !== 'production' &&
+          'Could not refresh the access token now (offline, timeout or server error); the session is kept and the refresh retried later.',
+      ),
+      { cause },
+    );
   }
 }
 
@@ -83,11 +95,16 @@ export class RetryLimitError extends NamedError {
     readonly replaced = false,
   ) {
     super(
-      retries === 0
-        ? 'Auth error; not replayed (maxRetries: 0).'
-        : replaced
-          ? `Auth errors kept coming for tokens already replaced: tokens expire faster than this request completes; make them outlive it (maxRetries: ${retries}).`
-          : `Still an auth error after ${retries} refresh(es), so the token is not the problem: check permissions, or your isAuthError (maxRetries: ${retries}).`,
+      msg(
+        'RETRY_LIMIT',
+        () =>
+          process.env.NODE_ENV !== 'production' &&
+          (retries === 0
+            ? 'Auth error; not replayed (maxRetries: 0).'
+            : replaced
+              ? `Auth errors kept coming for tokens already replaced: tokens expire faster than this request completes; make them outlive it (maxRetries: ${retries}).`
+              : `Still an auth error after ${retries} refresh(es), so the token is not the problem: check permissions, or your isAuthError (maxRetries: ${retries}).`),
+      ),
       { cause },
     );
   }
@@ -101,7 +118,14 @@ export class LoggedOutError extends NamedError {
   readonly name = 'LoggedOutError';
   readonly code = 'LOGGED_OUT';
   constructor() {
-    super('The session this request started in has ended (logout or another login); not sent again.');
+    super(
+      msg(
+        'LOGGED_OUT',
+        () =>
+          process.env.NODE_ENV !== 'production' &&
+          'The session this request started in has ended (logout or another login); not sent again.',
+      ),
+    );
   }
 }
 
@@ -110,7 +134,12 @@ export class NotAuthenticatedError extends NamedError {
   readonly name = 'NotAuthenticatedError';
   readonly code = 'NOT_AUTHENTICATED';
   constructor() {
-    super('No access token: log in and call auth.setTokens() first; not sent.');
+    super(
+      msg(
+        'NOT_AUTHENTICATED',
+        () => process.env.NODE_ENV !== 'production' && 'No access token: log in and call auth.setTokens() first; not sent.',
+      ),
+    );
   }
 }
 
@@ -119,7 +148,14 @@ export class EpicNotRunningError extends NamedError {
   readonly name = 'EpicNotRunningError';
   readonly code = 'EPIC_NOT_RUNNING';
   constructor() {
-    super('A refresh is needed but auth.epic is not running: add auth.epic to your root epic and call epicMiddleware.run().');
+    super(
+      msg(
+        'EPIC_NOT_RUNNING',
+        () =>
+          process.env.NODE_ENV !== 'production' &&
+          'A refresh is needed but auth.epic is not running: add auth.epic to your root epic and call epicMiddleware.run().',
+      ),
+    );
   }
 }
 
@@ -168,9 +204,15 @@ export interface SerializedAuthError {
  * so it gets fixed words here. The other errors of this package have fixed messages of their own.
  */
 const refreshFailed = (status: number | undefined) =>
-  status === undefined
-    ? 'The token refresh failed; the user must log in again.'
-    : `The refresh token was rejected (HTTP ${status}); the user must log in again.`;
+  msg(
+    'REFRESH_FAILED',
+    () =>
+      process.env.NODE_ENV !== 'production' &&
+      (status === undefined
+        ? 'The token refresh failed; the user must log in again.'
+        : `The refresh token was rejected (HTTP ${status}); the user must log in again.`),
+    status === undefined ? undefined : `HTTP ${status}`,
+  );
 
 /** A name or code worth keeping: short and identifier-like, so it cannot carry a token or a sentence. */
 const keep = (value: unknown): string | undefined =>

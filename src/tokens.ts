@@ -1,4 +1,5 @@
-import { jwtDecode } from 'jwt-decode';
+import { jwtClaims } from './jwt';
+import { typeError } from './message';
 
 /** What a login or a refresh gives you. */
 export interface Tokens {
@@ -57,8 +58,12 @@ export interface Session {
 
 /** The one message of a bad token shape: which field, and what to do. */
 const invalid = (field: string, value: unknown) =>
-  new TypeError(
-    `Tokens must be { accessToken: string, refreshToken?: string, expiresAt?: epoch ms | Date | ISO 8601 string }, but ${field} is ${value === undefined ? 'missing' : typeof value === 'number' ? value : typeof value}: fix what your login or refresh function returns.`,
+  typeError(
+    'INVALID_TOKENS',
+    () =>
+      process.env.NODE_ENV !== 'production' &&
+      `Tokens must be { accessToken: string, refreshToken?: string, expiresAt?: epoch ms | Date | ISO 8601 string }, but ${field} is ${value === undefined ? 'missing' : typeof value === 'number' ? value : typeof value}: fix what your login or refresh function returns.`,
+    field,
   );
 
 /**
@@ -83,24 +88,14 @@ function toEpochMs(value: unknown): number | undefined {
 export function expiryOf(tokens: Tokens, now: number): number | undefined {
   const explicit = toEpochMs(tokens.expiresAt);
   if (explicit !== undefined) return explicit;
-  let claims: { exp?: unknown; iat?: unknown };
-  try {
-    claims = jwtDecode(tokens.accessToken);
-  } catch {
-    return undefined; // an opaque token: only the server's 401 tells
-  }
-  const { exp, iat } = claims;
+  const { exp, iat } = jwtClaims(tokens.accessToken) ?? {}; // an opaque token: only the server's 401 tells
   if (typeof exp !== 'number' || !Number.isFinite(exp)) return undefined;
   return typeof iat === 'number' && Number.isFinite(iat) ? now + (exp - iat) * 1000 : exp * 1000;
 }
 
 /** The JWT `sub` of a token, if it has one: how a second login tells it is the same user. */
 export function subjectOf(accessToken: string): unknown {
-  try {
-    return jwtDecode(accessToken).sub;
-  } catch {
-    return undefined;
-  }
+  return jwtClaims(accessToken)?.sub;
 }
 
 /**

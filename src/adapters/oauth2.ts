@@ -1,3 +1,4 @@
+import { typeError } from '../message';
 import type { Tokens } from '../tokens';
 import { optionChecker } from '../checkOption';
 import { defaultFetchFn } from './defaultFetchFn';
@@ -110,7 +111,13 @@ const check = optionChecker('oauth2RefreshGrant');
  */
 export function oauth2RefreshGrant(options: OAuth2RefreshGrantOptions): OAuth2RefreshFn {
   if (typeof options !== 'object' || options === null) {
-    throw new TypeError('oauth2RefreshGrant: pass an options object, e.g. oauth2RefreshGrant({ tokenEndpoint, clientId }).');
+    throw typeError(
+      'INVALID_ARGUMENT',
+      () =>
+        process.env.NODE_ENV !== 'production' &&
+        'oauth2RefreshGrant: pass an options object, e.g. oauth2RefreshGrant({ tokenEndpoint, clientId }).',
+      'oauth2RefreshGrant',
+    );
   }
   const {
     tokenEndpoint,
@@ -125,27 +132,35 @@ export function oauth2RefreshGrant(options: OAuth2RefreshGrantOptions): OAuth2Re
   check(
     tokenEndpoint instanceof URL || (typeof tokenEndpoint === 'string' && tokenEndpoint !== ''),
     'tokenEndpoint',
-    "the token endpoint's URL",
+    () => process.env.NODE_ENV !== 'production' && "the token endpoint's URL",
   );
-  check(typeof clientId === 'string' && clientId !== '', 'clientId', 'a non-empty string');
+  check(typeof clientId === 'string' && clientId !== '', 'clientId', () => process.env.NODE_ENV !== 'production' && 'a non-empty string');
   check(
     clientSecret === undefined || (typeof clientSecret === 'string' && clientSecret !== ''),
     'clientSecret',
-    'a non-empty string, or omitted for a public client',
+    () => process.env.NODE_ENV !== 'production' && 'a non-empty string, or omitted for a public client',
   );
-  check(clientAuthentication === 'basic' || clientAuthentication === 'body', 'clientAuthentication', "'basic' or 'body'");
+  check(
+    clientAuthentication === 'basic' || clientAuthentication === 'body',
+    'clientAuthentication',
+    () => process.env.NODE_ENV !== 'production' && "'basic' or 'body'",
+  );
   check(
     scope === undefined || typeof scope === 'string' || (Array.isArray(scope) && scope.every((s) => typeof s === 'string')),
     'scope',
-    'a string or an array of strings',
+    () => process.env.NODE_ENV !== 'production' && 'a string or an array of strings',
   );
-  check(typeof fetchFn === 'function', 'fetchFn', 'a function (url, init) => Promise<Response>');
-  check(typeof now === 'function', 'now', 'a function returning epoch milliseconds');
+  check(
+    typeof fetchFn === 'function',
+    'fetchFn',
+    () => process.env.NODE_ENV !== 'production' && 'a function (url, init) => Promise<Response>',
+  );
+  check(typeof now === 'function', 'now', () => process.env.NODE_ENV !== 'production' && 'a function returning epoch milliseconds');
   const endpoint = resolveEndpoint(tokenEndpoint);
   check(
     endpoint === undefined || isSafeEndpoint(endpoint),
     'tokenEndpoint',
-    'an https URL (plain http only on loopback: localhost, 127.0.0.1, [::1])',
+    () => process.env.NODE_ENV !== 'production' && 'an https URL (plain http only on loopback: localhost, 127.0.0.1, [::1])',
   );
   const scopeParam = Array.isArray(scope) ? scope.join(' ') : (scope as string | undefined);
   try {

@@ -1,3 +1,5 @@
+import { typeError } from '../message';
+
 /**
  * Where a token may be sent: shared by the fetch and axios adapters.
  *
@@ -45,13 +47,23 @@ export function createOriginGuard(
 ): (url: string | URL) => boolean {
   const ownOrigin = baseOrigin === undefined ? ownLocationOrigin() : toOrigin(adapter, 'baseOrigin', baseOrigin);
   if (allowedOrigins !== undefined && !Array.isArray(allowedOrigins)) {
-    throw new TypeError(`${adapter}: option "allowedOrigins" must be an array of origins, e.g. ['https://api.example.com'].`);
+    throw typeError(
+      'INVALID_OPTION',
+      () =>
+        process.env.NODE_ENV !== 'production' &&
+        `${adapter}: option "allowedOrigins" must be an array of origins, e.g. ['https://api.example.com'].`,
+      `${adapter}: option "allowedOrigins"`,
+    );
   }
   const origins =
     allowedOrigins?.map((origin) => toOrigin(adapter, 'allowedOrigins', origin)) ?? defaults ?? (ownOrigin ? [ownOrigin] : undefined);
   if (!origins && !lenient) {
-    throw new TypeError(
-      `${adapter}: option "allowedOrigins" is required where there is no location.origin (Node, workers): pass the origins your API is on, e.g. ['https://api.example.com'], or set "baseOrigin".`,
+    throw typeError(
+      'INVALID_OPTION',
+      () =>
+        process.env.NODE_ENV !== 'production' &&
+        `${adapter}: option "allowedOrigins" is required where there is no location.origin (Node, workers): pass the origins your API is on, e.g. ['https://api.example.com'], or set "baseOrigin".`,
+      `${adapter}: option "allowedOrigins"`,
     );
   }
   const allowed = new Set(origins);
@@ -101,8 +113,12 @@ function toOrigin(adapter: string, option: string, value: unknown): string {
     url.search ||
     url.hash
   ) {
-    throw new TypeError(
-      `${adapter}: option "${option}" must hold origins like 'https://api.example.com' (scheme, host and port; no path), got ${JSON.stringify(value)}.`,
+    throw typeError(
+      'INVALID_OPTION',
+      () =>
+        process.env.NODE_ENV !== 'production' &&
+        `${adapter}: option "${option}" must hold origins like 'https://api.example.com' (scheme, host and port; no path), got ${JSON.stringify(value)}.`,
+      `${adapter}: option "${option}"`,
     );
   }
   return url.origin;

@@ -1,3 +1,4 @@
+import { typeError } from '../message';
 import { parseTokens, type TokenStorage } from './types';
 
 /** What `asyncStorage` needs: React Native's AsyncStorage, localForage, or an idb-keyval wrapper. */
@@ -24,8 +25,12 @@ export interface AsyncKeyValue {
 export function asyncStorage(backend: AsyncKeyValue, key: string): TokenStorage {
   // A key of its own per app: two apps sharing one backend (one origin's IndexedDB) and one key adopt each other's tokens.
   if (typeof backend?.getItem !== 'function' || typeof key !== 'string' || key === '') {
-    throw new TypeError(
-      "asyncStorage(backend, key): backend must have getItem, setItem and removeItem returning Promises, and key must name this app's entry, e.g. asyncStorage(AsyncStorage, 'my-app/tokens').",
+    throw typeError(
+      'INVALID_ARGUMENT',
+      () =>
+        process.env.NODE_ENV !== 'production' &&
+        "asyncStorage(backend, key): backend must have getItem, setItem and removeItem returning Promises, and key must name this app's entry, e.g. asyncStorage(AsyncStorage, 'my-app/tokens').",
+      'asyncStorage',
     );
   }
   return {
