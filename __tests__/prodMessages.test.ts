@@ -14,7 +14,14 @@ import { msg } from '../src/message';
 const ROOT = join(__dirname, '..');
 const PEERS = ['rxjs', 'redux', 'redux-observable', '@reduxjs/toolkit', 'axios'];
 /** The entries whose messages go through msg() (the fetch, axios and RTK Query adapters do not yet). */
-const ENTRIES = ['src/index.ts', 'epics/index.ts', 'src/adapters/oauth2.ts'];
+const ENTRIES = [
+  'src/index.ts',
+  'epics/index.ts',
+  'src/adapters/oauth2.ts',
+  'src/adapters/fetch.ts',
+  'src/adapters/axios.ts',
+  'src/adapters/rtkQuery.ts',
+];
 
 const bundle = (entry: string, production: boolean) =>
   buildSync({

@@ -2,6 +2,7 @@ import type { TokenRefresh } from '../createTokenRefresh';
 import { RetryLimitError } from '../errors';
 import { isUnauthorized } from '../httpErrors';
 import type { AbortSignalLike } from './abort';
+import { typeError } from '../message';
 
 /**
  * What an adapter needs of the object `createTokenRefresh` returns: the `authorized` operator
@@ -25,10 +26,20 @@ export type AuthClient = Pick<TokenRefresh<string>, 'authorized' | 'getAccessTok
 export function checkAuth(adapter: string, auth: unknown): asserts auth is AuthClient {
   const candidate = auth as Partial<AuthClient> | null;
   if (typeof candidate?.authorized !== 'function' || typeof candidate.getAccessToken !== 'function') {
-    throw new TypeError(`${adapter}: the first argument must be the object createTokenRefresh() returns, e.g. ${adapter}(auth, ...).`);
+    throw typeError(
+      'INVALID_ARGUMENT',
+      () =>
+        process.env.NODE_ENV !== 'production' &&
+        `${adapter}: the first argument must be the object createTokenRefresh() returns, e.g. ${adapter}(auth, ...).`,
+      adapter,
+    );
   }
   if (candidate.isAuthError !== undefined && typeof candidate.isAuthError !== 'function') {
-    throw new TypeError(`${adapter}: auth.isAuthError must be a function (error) => boolean, or absent.`);
+    throw typeError(
+      'INVALID_ARGUMENT',
+      () => process.env.NODE_ENV !== 'production' && `${adapter}: auth.isAuthError must be a function (error) => boolean, or absent.`,
+      adapter,
+    );
   }
 }
 

@@ -4,6 +4,7 @@ import { isRefreshSignal } from '../refreshSignal';
 import { untilAborted } from './abort';
 import { authErrorTest, checkAuth, hasNoSession, isApiAnswer, type AuthClient } from './AuthClient';
 import { createOriginGuard, type OriginOptions } from './originGuard';
+import { typeError } from '../message';
 
 export type { AuthClient } from './AuthClient';
 export type { OriginOptions } from './originGuard';
@@ -98,7 +99,13 @@ const calls = new WeakMap<object, Call>();
 export function attachAxios(auth: AuthClient, instance: AxiosInstance, options: AttachAxiosOptions = {}): () => void {
   checkAuth('attachAxios', auth);
   if (typeof instance?.interceptors?.request?.use !== 'function' || typeof instance.request !== 'function') {
-    throw new TypeError('attachAxios: the second argument must be an axios instance, e.g. attachAxios(auth, axios.create({ baseURL })).');
+    throw typeError(
+      'INVALID_ARGUMENT',
+      () =>
+        process.env.NODE_ENV !== 'production' &&
+        'attachAxios: the second argument must be an axios instance, e.g. attachAxios(auth, axios.create({ baseURL })).',
+      'attachAxios',
+    );
   }
   const allowed = createOriginGuard('attachAxios', options ?? {});
 

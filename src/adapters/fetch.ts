@@ -4,6 +4,7 @@ import { untilAborted } from './abort';
 import { authErrorTest, checkAuth, hasNoSession, isApiAnswer, type AuthClient } from './AuthClient';
 import { defaultFetchFn } from './defaultFetchFn';
 import { createOriginGuard, type OriginOptions } from './originGuard';
+import { typeError } from '../message';
 
 export type { AuthClient } from './AuthClient';
 export type { OriginOptions } from './originGuard';
@@ -98,7 +99,11 @@ export function authFetch(auth: AuthClient, options: AuthFetchOptions = {}): Aut
   checkAuth('authFetch', auth);
   const { fetchFn = defaultFetchFn, ...origins } = options ?? {};
   if (typeof fetchFn !== 'function')
-    throw new TypeError('authFetch: option "fetchFn" must be a function (input, init) => Promise<Response>.');
+    throw typeError(
+      'INVALID_OPTION',
+      () => process.env.NODE_ENV !== 'production' && 'authFetch: option "fetchFn" must be a function (input, init) => Promise<Response>.',
+      'authFetch: option "fetchFn"',
+    );
   const allowed = createOriginGuard('authFetch', origins);
 
   return (input, init) => {

@@ -12,6 +12,7 @@ import { abortReason, untilAborted } from './abort';
 import { authErrorTest, checkAuth, hasNoSession, isApiAnswer, type AuthClient } from './AuthClient';
 import { defaultFetchFn } from './defaultFetchFn';
 import { createOriginGuard, originOf, type OriginOptions } from './originGuard';
+import { typeError } from '../message';
 
 export type { AuthClient } from './AuthClient';
 export type { OriginOptions } from './originGuard';
@@ -135,8 +136,12 @@ export function authBaseQuery(
   checkAuth('authBaseQuery', auth);
   if (typeof baseQueryOrOptions === 'function') return wrapBaseQuery(auth, baseQueryOrOptions, options);
   if (typeof baseQueryOrOptions !== 'object' || baseQueryOrOptions === null || typeof baseQueryOrOptions.fetchBaseQuery !== 'function') {
-    throw new TypeError(
-      "authBaseQuery: the second argument must be fetchBaseQuery and its options, e.g. authBaseQuery(auth, { fetchBaseQuery, baseUrl: '/api' }).",
+    throw typeError(
+      'INVALID_ARGUMENT',
+      () =>
+        process.env.NODE_ENV !== 'production' &&
+        "authBaseQuery: the second argument must be fetchBaseQuery and its options, e.g. authBaseQuery(auth, { fetchBaseQuery, baseUrl: '/api' }).",
+      'authBaseQuery',
     );
   }
   return authFetchBaseQuery(auth, baseQueryOrOptions);
@@ -148,9 +153,17 @@ function authFetchBaseQuery(
 ): BaseQueryFn<string | FetchArgs, unknown, FetchBaseQueryError, {}, FetchBaseQueryMeta> {
   const { fetchBaseQuery, allowedOrigins, baseOrigin, toError = customError, fetchFn = defaultFetchFn, ...fetchOptions } = options;
   if (typeof toError !== 'function')
-    throw new TypeError('authBaseQuery: option "toError" must be a function (error) => FetchBaseQueryError.');
+    throw typeError(
+      'INVALID_OPTION',
+      () => process.env.NODE_ENV !== 'production' && 'authBaseQuery: option "toError" must be a function (error) => FetchBaseQueryError.',
+      'authBaseQuery: option "toError"',
+    );
   if (typeof fetchFn !== 'function')
-    throw new TypeError('authBaseQuery: option "fetchFn" must be a function (request) => Promise<Response>.');
+    throw typeError(
+      'INVALID_OPTION',
+      () => process.env.NODE_ENV !== 'production' && 'authBaseQuery: option "fetchFn" must be a function (request) => Promise<Response>.',
+      'authBaseQuery: option "fetchFn"',
+    );
   const baseUrlOrigin = originOf(fetchOptions.baseUrl);
   const allowed = createOriginGuard(
     'authBaseQuery',
@@ -238,12 +251,20 @@ function wrapBaseQuery<Args, Result, BaseQueryError, DefinitionExtraOptions, Met
 ): AnyBaseQuery<Args, Result, BaseQueryError, DefinitionExtraOptions, Meta> {
   const { withToken, toError } = options ?? ({} as Partial<AuthBaseQueryOptions<Args, BaseQueryError>>);
   if (typeof withToken !== 'function') {
-    throw new TypeError(
-      "authBaseQuery: for fetchBaseQuery pass it with its options, authBaseQuery(auth, { fetchBaseQuery, baseUrl: '/api' }), not fetchBaseQuery(...): the token is then added after your headers and prepareHeaders, and only for allowed origins. For another base query pass withToken: (args, accessToken) => args.",
+    throw typeError(
+      'INVALID_ARGUMENT',
+      () =>
+        process.env.NODE_ENV !== 'production' &&
+        "authBaseQuery: for fetchBaseQuery pass it with its options, authBaseQuery(auth, { fetchBaseQuery, baseUrl: '/api' }), not fetchBaseQuery(...): the token is then added after your headers and prepareHeaders, and only for allowed origins. For another base query pass withToken: (args, accessToken) => args.",
+      'authBaseQuery',
     );
   }
   if (typeof toError !== 'function')
-    throw new TypeError('authBaseQuery: option "toError" must be a function (error) => your base query error.');
+    throw typeError(
+      'INVALID_OPTION',
+      () => process.env.NODE_ENV !== 'production' && 'authBaseQuery: option "toError" must be a function (error) => your base query error.',
+      'authBaseQuery: option "toError"',
+    );
 
   type Returned = QueryReturnValue<Result, BaseQueryError, Meta>;
   return async (args, api, extraOptions) => {

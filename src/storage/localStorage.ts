@@ -1,5 +1,6 @@
 import { browserLocks, devWarn, tabLock } from '../tabs';
 import { endMark, endReasonOf, parseTokens, type LocksLike, type SyncTokenStorage } from './types';
+import { typeError } from '../message';
 
 /**
  * Where `localStorageStorage` reads, locks and listens; each can be replaced (tests, sessionStorage).
@@ -34,13 +35,23 @@ export interface LocalStorageOptions {
  */
 export function localStorageStorage(key: string, options: LocalStorageOptions = {}): SyncTokenStorage {
   if (typeof key !== 'string' || key === '') {
-    throw new TypeError(
-      "localStorageStorage(key): pass the key this app's tokens live under, e.g. localStorageStorage('my-app/tokens'). There is no default: two apps of one origin on one key adopt each other's tokens.",
+    throw typeError(
+      'INVALID_ARGUMENT',
+      () =>
+        process.env.NODE_ENV !== 'production' &&
+        "localStorageStorage(key): pass the key this app's tokens live under, e.g. localStorageStorage('my-app/tokens'). There is no default: two apps of one origin on one key adopt each other's tokens.",
+      'localStorageStorage',
     );
   }
   const { storage = globalThis.localStorage, locks = browserLocks(), events = globalThis as Partial<EventTarget> } = options;
   if (!storage) {
-    throw new TypeError('localStorageStorage: there is no localStorage here; pass { storage } or use memoryStorage().');
+    throw typeError(
+      'INVALID_ARGUMENT',
+      () =>
+        process.env.NODE_ENV !== 'production' &&
+        'localStorageStorage: there is no localStorage here; pass { storage } or use memoryStorage().',
+      'localStorageStorage',
+    );
   }
   try {
     if (process.env.NODE_ENV !== 'production' && !locks)
