@@ -17,7 +17,7 @@ export default {
     'src/coordinator.ts',
     'src/authorized.ts',
     'src/tokens.ts',
-    'epics/refreshEpic.ts',
+    'src/refresh/refreshEpic.ts',
     'src/session*.ts',
     'src/storage/**/*.ts',
     'src/tabs.ts',

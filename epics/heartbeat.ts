@@ -28,8 +28,7 @@ import {
   type SchedulerLike,
 } from 'rxjs';
 import { optionChecker } from '../src/checkOption';
-import type { TokenRefresh } from '../src/createTokenRefresh';
-import { isUnauthorized } from '../src/httpErrors';
+import { isUnauthorized, type TokenRefresh } from '../src';
 import { sessionEvents } from './sessionEvents';
 
 /**

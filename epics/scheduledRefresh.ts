@@ -3,8 +3,7 @@ import type { UnknownAction } from '../src/reduxTypes';
 import type { Epic } from '../src/reduxTypes';
 import { EMPTY, asyncScheduler, ignoreElements, map, startWith, switchMap, tap, timer, type SchedulerLike } from 'rxjs';
 import { isDuration, optionChecker } from '../src/checkOption';
-import type { TokenRefresh } from '../src/createTokenRefresh';
-import type { TokenRefreshState } from '../src/reducer';
+import type { TokenRefresh, TokenRefreshState } from '../src';
 import { sessionEvents } from './sessionEvents';
 
 /**

@@ -1,5 +1,5 @@
 import { filter, map, type OperatorFunction } from 'rxjs';
-import type { AuthActions } from '../src/actions';
+import type { AuthActions } from '../src';
 
 /** A session began or went on with new tokens (`expiresAt` their known expiry, if any), or ended (`null`). */
 export type SessionEvent = { expiresAt: number | null } | null;

@@ -1,7 +1,7 @@
 import type { Reducer, UnknownAction } from './reduxTypes';
 import { asyncScheduler, type Observable, type ObservableInput, type SchedulerLike } from 'rxjs';
 import type { Epic } from './reduxTypes';
-import { createRefreshEpic, type CookieRefreshFn, type RefreshFn } from '../epics/refreshEpic';
+import { createRefreshEpic, type CookieRefreshFn, type RefreshFn } from './refresh/refreshEpic';
 import { createAuthActions, type AuthActions, type RefreshReason } from './actions';
 import { createAuthorized, type AuthorizedOptions } from './authorized';
 import { isDuration, optionChecker } from './checkOption';

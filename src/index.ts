@@ -1,6 +1,6 @@
 export { createTokenRefresh } from './createTokenRefresh';
 export type { TokenRefresh, TokenRefreshOptions, StorageModeOptions, CookieModeOptions } from './createTokenRefresh';
-export type { RefreshFn, CookieRefreshFn } from '../epics/refreshEpic';
+export type { RefreshFn, CookieRefreshFn } from './refresh/refreshEpic';
 export type { AuthorizedOptions } from './authorized';
 export type { AuthActions, AuthAction, EndReason, RefreshReason, SessionEnd } from './actions';
 export type { AuthStatus, TokenRefreshState } from './reducer';

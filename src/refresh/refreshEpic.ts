@@ -13,16 +13,16 @@ import {
   type ObservableInput,
   type SchedulerLike,
 } from 'rxjs';
-import type { UnknownAction } from '../src/reduxTypes';
-import type { Epic } from '../src/reduxTypes';
-import type { AuthActions } from '../src/actions';
-import type { RefreshCoordinator, RefreshCycle } from '../src/coordinator';
-import { RefreshTimeoutError, RefreshUnavailableError, TokenRefreshError, refused } from '../src/errors';
-import { httpStatusOf, isNetworkFailure } from '../src/httpErrors';
-import { markRefreshSignal } from '../src/refreshSignal';
-import { msg } from '../src/message';
-import { devWarn } from '../src/tabs';
-import type { Tokens } from '../src/tokens';
+import type { UnknownAction } from '../reduxTypes';
+import type { Epic } from '../reduxTypes';
+import type { AuthActions } from '../actions';
+import type { RefreshCoordinator, RefreshCycle } from '../coordinator';
+import { RefreshTimeoutError, RefreshUnavailableError, TokenRefreshError, refused } from '../errors';
+import { httpStatusOf, isNetworkFailure } from '../httpErrors';
+import { markRefreshSignal } from '../refreshSignal';
+import { msg } from '../message';
+import { devWarn } from '../tabs';
+import type { Tokens } from '../tokens';
 
 /** The refresh call you provide: spend `refreshToken`, answer with new tokens. */
 export type RefreshFn = (refreshToken: string, context: { signal: AbortSignal }) => ObservableInput<Tokens>;
@@ -97,26 +97,44 @@ export function createRefreshEpic(config: RefreshEpicConfig): Epic<unknown, Unkn
 }
 
 /**
- * The call, its retries and its timeout, and what its failure means: the refresh endpoint's "no"
- * (`isSessionEnded`) or a broken `refresh` ends the session with a `TokenRefreshError`; anything
- * else (offline, timeout, 5xx, a proxy's page) only means "not now": `RefreshUnavailableError`, and
- * the session is kept. The messages are the package's own: a server's text could quote a token.
+ * What a failed refresh means, decided in this one place: `final` (already the package's
+ * `TokenRefreshError`), `ended` (the refresh endpoint's "no", `isSessionEnded`), `bug` (a TypeError
+ * that is not fetch's "no answer": a bug in `refresh`, which retrying would not fix and could spend
+ * a rotating refresh token again), `transient` (worth retrying at once, `isTransientError`), or
+ * `unavailable` (not now: the session is kept).
+ */
+function classify(
+  error: unknown,
+  { isSessionEnded, isTransientError }: RefreshEpicConfig,
+): 'final' | 'ended' | 'bug' | 'transient' | 'unavailable' {
+  if (error instanceof TokenRefreshError && !(error instanceof RefreshTimeoutError)) return 'final';
+  if (isSessionEnded(error)) return 'ended';
+  if ((error as Error | null)?.name === 'TypeError' && !isNetworkFailure(error)) return 'bug';
+  return isTransientError(error) ? 'transient' : 'unavailable';
+}
+
+/**
+ * The call, its retries and its timeout, and what its failure means (`classify`): the refresh
+ * endpoint's "no" or a broken `refresh` ends the session with a `TokenRefreshError`; anything else
+ * (offline, timeout, 5xx, a proxy's page) only means "not now": `RefreshUnavailableError`, and the
+ * session is kept. The messages are the package's own: a server's text could quote a token.
  */
 function runRefresh(cycle: RefreshCycle, config: RefreshEpicConfig): Observable<Tokens> {
-  const { refreshRetries, refreshBackoffMs, refreshTimeoutMs, isTransientError, isSessionEnded, scheduler } = config;
+  const { refreshRetries, refreshBackoffMs, refreshTimeoutMs, scheduler } = config;
   return callRefresh(cycle, config).pipe(
     retry({
       count: refreshRetries,
       delay: (error: unknown, attempt) => {
-        if (!isTransientError(error) || isSessionEnded(error) || error instanceof TokenRefreshError) throw error;
+        if (classify(error, config) !== 'transient') throw error;
         return timer(refreshBackoffMs * 2 ** (attempt - 1), scheduler);
       },
     }),
     timeout({ first: refreshTimeoutMs, scheduler, with: () => throwError(() => new RefreshTimeoutError(refreshTimeoutMs)) }),
     catchError((error: unknown) => {
-      if (error instanceof TokenRefreshError && !(error instanceof RefreshTimeoutError)) throw error;
-      const status = httpStatusOf(error);
-      if (isSessionEnded(error)) {
+      const kind = classify(error, config);
+      if (kind === 'final') throw error;
+      if (kind === 'ended') {
+        const status = httpStatusOf(error);
         throw refused(
           new TokenRefreshError(
             msg(
@@ -130,9 +148,7 @@ function runRefresh(cycle: RefreshCycle, config: RefreshEpicConfig): Observable<
           ),
         );
       }
-      // A TypeError that is not fetch's "no answer" is a bug in the refresh function: retrying it
-      // would not help, and could spend a rotating refresh token again.
-      if ((error as Error | null)?.name === 'TypeError' && !isNetworkFailure(error)) {
+      if (kind === 'bug') {
         throw new TokenRefreshError(
           msg(
             'REFRESH_FAILED',
