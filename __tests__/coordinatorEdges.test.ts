@@ -64,7 +64,7 @@ test('a preloaded (SSR, rehydrated) state is replaced by what the coordinator is
   const auth = createTokenRefresh({ refresh: () => of({ accessToken: 'x' }) });
   const store = configureStore({
     reducer: { [auth.reducerPath]: auth.reducer },
-    preloadedState: { tokenRefresh: { status: 'authenticated' as const, expiresAt: null, lastError: null, ended: null } },
+    preloadedState: { tokenRefresh: { status: 'authenticated' as const, expiresAt: null, refreshAt: null, lastError: null, ended: null } },
   });
   expect(auth.getStatus()).toBe('unauthenticated');
   expect(store.getState().tokenRefresh.status).toBe(auth.getStatus());

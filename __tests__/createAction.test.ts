@@ -61,13 +61,13 @@ describe('auth.actions in RTK and rxjs, as apps use them', () => {
     let state = slice.reducer(undefined, { type: 'init' });
     state = slice.reducer(state, auth.actions.refreshFailed({ error: serializedError }));
     state = slice.reducer(state, auth.actions.loggedOut());
-    state = slice.reducer(state, auth.actions.refreshSucceeded({ expiresAt: null }));
+    state = slice.reducer(state, auth.actions.refreshSucceeded({ expiresAt: null, refreshAt: null }));
     expect(state).toEqual({ ended: 2, code: 'REFRESH_FAILED' });
   });
 
   test('createReducer keys them by type, as with RTK creators', () => {
     const reducer = createReducer(0, (builder) => builder.addCase(auth.actions.tokensSet, (count) => count + 1));
-    expect(reducer(0, auth.actions.tokensSet({ expiresAt: 1 }))).toBe(1);
+    expect(reducer(0, auth.actions.tokensSet({ expiresAt: 1, refreshAt: null }))).toBe(1);
     expect(reducer(0, rtkCreateAction<{ expiresAt: number }>(auth.actions.tokensSet.type)({ expiresAt: 1 }))).toBe(1);
   });
 

@@ -52,6 +52,7 @@ describe('1. a network outage does not end the session', () => {
       expect(store.state).toEqual({
         status: 'unavailable',
         expiresAt: null,
+        refreshAt: null,
         lastError: { name: 'RefreshUnavailableError', code: 'REFRESH_UNAVAILABLE', message: expect.any(String) },
         ended: null,
       });
@@ -581,9 +582,9 @@ describe('actions mean what they say', () => {
   test('refreshSucceeded or tokensSet dispatched while logged out leave the store unauthenticated', () => {
     const auth = createTokenRefresh({ refresh: () => of({ accessToken: 'x' }) });
     const store = runEpic(auth);
-    store.dispatch(auth.actions.refreshSucceeded({ expiresAt: 123 }));
-    expect(store.state).toEqual({ status: 'unauthenticated', expiresAt: null, lastError: null, ended: null });
-    store.dispatch(auth.actions.tokensSet({ expiresAt: 123 }));
+    store.dispatch(auth.actions.refreshSucceeded({ expiresAt: 123, refreshAt: null }));
+    expect(store.state).toEqual({ status: 'unauthenticated', expiresAt: null, refreshAt: null, lastError: null, ended: null });
+    store.dispatch(auth.actions.tokensSet({ expiresAt: 123, refreshAt: null }));
     expect(store.state.status).toBe('unauthenticated');
   });
 
@@ -593,7 +594,7 @@ describe('actions mean what they say', () => {
       const error = { name: 'TokenRefreshError', message: 'forged' };
       store.dispatch(auth.actions.refreshFailed({ error }));
       store.dispatch(auth.actions.refreshUnavailable({ error }));
-      expect(store.state).toEqual({ status: 'authenticated', expiresAt: null, lastError: null, ended: null });
+      expect(store.state).toEqual({ status: 'authenticated', expiresAt: null, refreshAt: null, lastError: null, ended: null });
       expectObservable(auth.authorized((token) => server.request(token, 1, 'v'))).toBe('-(v|)', { v: 'v' });
     }));
 

@@ -104,7 +104,7 @@ describe("the seed article's shape, written with auth.actions", () => {
         y: fetchUserSucceeded({ name: 'Ada' }),
       });
       expectObservable(dispatched$.pipe(filter(auth.actions.refreshSucceeded.match))).toBe('----s', {
-        s: auth.actions.refreshSucceeded({ expiresAt: null }),
+        s: auth.actions.refreshSucceeded({ expiresAt: null, refreshAt: null }),
       });
       flush();
       expect(refreshes).toBe(1);

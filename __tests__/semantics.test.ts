@@ -237,6 +237,7 @@ describe('7. refresh rejected', () => {
         expect(store.state).toEqual({
           status: 'unauthenticated',
           expiresAt: null,
+          refreshAt: null,
           lastError: { name: 'TokenRefreshError', code: 'REFRESH_FAILED', status, message: failed.message },
           ended: { reason: 'rejected', elsewhere: false },
         });

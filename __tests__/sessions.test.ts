@@ -109,6 +109,7 @@ describe('2. restore on page load', () => {
     expect(store.state).toEqual({
       status: 'unauthenticated',
       expiresAt: null,
+      refreshAt: null,
       lastError: null,
       ended: { reason: 'noSession', elsewhere: false },
     });

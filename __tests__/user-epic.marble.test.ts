@@ -58,7 +58,7 @@ describe('marble-testing an epic that uses auth.authorized', () => {
       // a at 0 and b at 2 both get 401 (at 1 and 3); the refresh runs from 1 to 3; both replays answer at 4.
       expectObservable(rootEpic(action$, state$, { auth, getJSON })).toBe('-r-s(xy)', {
         r: auth.actions.refreshRequested({ reason: 'unauthorized' }),
-        s: auth.actions.refreshSucceeded({ expiresAt: null }),
+        s: auth.actions.refreshSucceeded({ expiresAt: null, refreshAt: null }),
         x: fetchUserSucceeded({ name: 'Ada' }),
         y: fetchUserSucceeded({ name: 'Ada' }),
       });

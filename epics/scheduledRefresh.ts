@@ -1,8 +1,8 @@
 import { typeError } from '../src/message';
 import type { UnknownAction } from '../src/reduxTypes';
 import type { Epic } from '../src/reduxTypes';
-import { EMPTY, asyncScheduler, ignoreElements, map, startWith, switchMap, tap, timer, type SchedulerLike } from 'rxjs';
-import { isDuration, optionChecker } from '../src/checkOption';
+import { EMPTY, asyncScheduler, ignoreElements, startWith, switchMap, tap, timer, type SchedulerLike } from 'rxjs';
+import { optionChecker } from '../src/checkOption';
 import type { TokenRefresh, TokenRefreshState } from '../src';
 import { sessionEvents } from './sessionEvents';
 
@@ -21,15 +21,14 @@ export type ScheduledRefreshAuth = Pick<TokenRefresh<string>, 'actions' | 'refre
  *
  * @example
  * ```ts
- * createScheduledRefreshEpic(auth, { expirySkewMs: 60_000 }); // the skew you gave createTokenRefresh
+ * createScheduledRefreshEpic(auth, { scheduler: asyncScheduler });
  * ```
  */
 export interface ScheduledRefreshOptions {
   /**
-   * How long before the access token's expiry the background refresh runs (never before half the
-   * token's lifetime has passed, the rule `createTokenRefresh` follows too). Use the value you gave
-   * `createTokenRefresh`: then a request never finds the token about to expire.
-   * @default 30_000
+   * @deprecated Not read any more: the background refresh runs when the package's own rule says a
+   * token is due (`refreshAt` in the actions and the state, from `createTokenRefresh`'s
+   * `expirySkewMs`), so the two can never disagree. Leave it out.
    */
   expirySkewMs?: number;
   /**
@@ -41,9 +40,10 @@ export interface ScheduledRefreshOptions {
 
 /**
  * Refreshes in the background shortly before the access token expires, so an app left idle wakes
- * up with a valid token instead of making its first request wait for a refresh. The timer starts
- * from every `tokensSet` and `refreshSucceeded` that carries an `expiresAt` (a login, every refresh,
- * however it was triggered), and is cleared by `loggedOut` and `refreshFailed`. It asks for the
+ * up with a valid token instead of making its first request wait for a refresh. It runs at the
+ * `refreshAt` of every `tokensSet` and `refreshSucceeded` (a login, every refresh, however it was
+ * triggered): the moment from which a request would refresh first, as `createTokenRefresh`'s
+ * `expirySkewMs` and half-lifetime rule decide. It is cleared by `loggedOut` and `refreshFailed`. It asks for the
  * refresh with `auth.refresh('scheduled')`, so it joins a refresh already in flight rather than
  * starting a second one. It emits no action of its own: the refresh's actions say what happened.
  *
@@ -51,12 +51,12 @@ export interface ScheduledRefreshOptions {
  * ```ts
  * import { createScheduledRefreshEpic } from 'redux-observable-token-refresh/epics';
  *
- * epicMiddleware.run(combineEpics(auth.epic, createScheduledRefreshEpic(auth, { expirySkewMs: 30_000 })));
+ * epicMiddleware.run(combineEpics(auth.epic, createScheduledRefreshEpic(auth)));
  * ```
  */
 export function createScheduledRefreshEpic(
   auth: ScheduledRefreshAuth,
-  { expirySkewMs = 30_000, scheduler = asyncScheduler }: ScheduledRefreshOptions = {},
+  { scheduler = asyncScheduler }: ScheduledRefreshOptions = {},
 ): Epic<unknown, UnknownAction, unknown, unknown> {
   if (typeof auth?.refresh !== 'function' || typeof auth.actions?.tokensSet?.match !== 'function') {
     throw typeError(
@@ -68,26 +68,23 @@ export function createScheduledRefreshEpic(
     );
   }
   const check = optionChecker('createScheduledRefreshEpic');
-  check(isDuration(expirySkewMs), 'expirySkewMs', () => process.env.NODE_ENV !== 'production' && 'a number of milliseconds >= 0');
   check(typeof scheduler?.now === 'function', 'scheduler', () => process.env.NODE_ENV !== 'production' && 'an RxJS scheduler');
 
   return (action$, state$) => {
     // The session may predate the epic (tokens from storage, a login before `run`): start from the store.
     const slice = (state$?.value as Record<string, TokenRefreshState | undefined> | undefined)?.[auth.reducerPath];
-    const initial = slice?.status === 'unauthenticated' ? null : (slice?.expiresAt ?? null);
+    const initial = slice?.status === 'unauthenticated' || !slice ? null : slice;
     return action$.pipe(
       sessionEvents(auth.actions),
-      map((session) => session?.expiresAt ?? null),
       startWith(initial),
-      // switchMap: each new expiry (or the end of the session) replaces the pending timer.
-      switchMap((expiresAt) => {
+      // switchMap: each new token (or the end of the session) replaces the pending timer.
+      switchMap((session) => {
         const now = scheduler.now();
         // Unknown expiry: only the server's 401 tells. Already expired on arrival: the core sends it
         // anyway and lets the server decide; refreshing at once could loop on a server that
         // issues such tokens.
-        if (expiresAt === null || expiresAt <= now) return EMPTY;
-        const refreshAt = Math.max(expiresAt - expirySkewMs, now + (expiresAt - now) / 2);
-        return timer(refreshAt - now, scheduler);
+        if (session?.refreshAt == null || session.expiresAt === null || session.expiresAt <= now) return EMPTY;
+        return timer(Math.max(0, session.refreshAt - now), scheduler);
       }),
       // A failure reaches the store as refreshFailed (the session ends, and so does the timer).
       tap(() => void auth.refresh('scheduled').catch(() => {})),

@@ -1,8 +1,8 @@
 import { filter, map, type OperatorFunction } from 'rxjs';
-import type { AuthActions } from '../src';
+import type { AuthActions, SessionTimes } from '../src';
 
-/** A session began or went on with new tokens (`expiresAt` their known expiry, if any), or ended (`null`). */
-export type SessionEvent = { expiresAt: number | null } | null;
+/** A session began or went on with new tokens (their known expiry and refresh time, if any), or ended (`null`). */
+export type SessionEvent = SessionTimes | null;
 
 /**
  * @internal The session's life as the liveness epics see it, from the package's actions: a login
@@ -21,6 +21,6 @@ export function sessionEvents({
       filter(
         (action) => tokensSet.match(action) || refreshSucceeded.match(action) || loggedOut.match(action) || refreshFailed.match(action),
       ),
-      map((action) => (tokensSet.match(action) || refreshSucceeded.match(action) ? { expiresAt: action.payload.expiresAt } : null)),
+      map((action) => (tokensSet.match(action) || refreshSucceeded.match(action) ? action.payload : null)),
     );
 }

@@ -17,6 +17,16 @@ export type RefreshReason = 'unauthorized' | 'expired' | 'scheduled' | 'heartbea
  */
 export type EndReason = 'logout' | 'rejected' | 'refreshError' | 'otherUser' | 'storageCleared' | 'noSession';
 
+/**
+ * When the access token expires (epoch ms, if known), and from when the package refreshes before
+ * sending it: `expirySkewMs` before expiry, but never before half its lifetime. `null` when unknown
+ * (only the server's 401 tells). The one definition of "due", which the scheduled refresh uses too.
+ */
+export interface SessionTimes {
+  expiresAt: number | null;
+  refreshAt: number | null;
+}
+
 /** The end of a session: why, and whether it happened in another tab (`elsewhere`). */
 export interface SessionEnd {
   reason: EndReason;
@@ -35,11 +45,11 @@ export interface SessionEnd {
 export function createAuthActions<Name extends string>(name: Name) {
   return {
     /** A session began: `auth.setTokens()` (a login), a restored session, or another tab's login. */
-    tokensSet: createAction<{ expiresAt: number | null }>(`${name}/tokensSet`),
+    tokensSet: createAction<SessionTimes>(`${name}/tokensSet`),
     /** A refresh started; every request that needs a token now waits for it. Dispatch it to ask for one. */
     refreshRequested: createAction<{ reason: RefreshReason }>(`${name}/refreshRequested`),
     /** The refresh stored new tokens; the waiting requests are replayed with them. */
-    refreshSucceeded: createAction<{ expiresAt: number | null }>(`${name}/refreshSucceeded`),
+    refreshSucceeded: createAction<SessionTimes>(`${name}/refreshSucceeded`),
     /** The server ended the session (or `refresh` is broken): tokens cleared, every waiting request failed. */
     refreshFailed: createAction<{ error: SerializedAuthError }>(`${name}/refreshFailed`),
     /**

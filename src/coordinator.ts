@@ -1,6 +1,6 @@
 import type { UnknownAction } from './reduxTypes';
 import { EMPTY, Observable, concat, defer, throwError, type SchedulerLike, type Subscriber, type Subscription } from 'rxjs';
-import type { AuthActions, EndReason, RefreshReason, SessionEnd } from './actions';
+import type { AuthActions, EndReason, RefreshReason, SessionEnd, SessionTimes } from './actions';
 import {
   EpicNotRunningError,
   LoggedOutError,
@@ -180,7 +180,11 @@ export function createCoordinator({
     emit(actions.storageFailed({ operation, error: serializeError(error) }));
   };
   const store = guardStorage(storage, report);
-  const expiry = (next: Session) => ({ expiresAt: next.expiresAt ?? null });
+  const expiry = (next: Session | null): SessionTimes => ({
+    expiresAt: next?.expiresAt ?? null,
+    // A token that expired in storage is refreshed before it is sent (-Infinity): not a time to wait for.
+    refreshAt: next && Number.isFinite(next.refreshAt) ? next.refreshAt : null,
+  });
 
   function load(tokens: Tokens | null, identity: Identity, fresh: boolean): Session | null {
     try {
@@ -481,7 +485,7 @@ export function createCoordinator({
       const idle = actions.loggedOut.match(action) && !own.has(action) && runner;
       return (shown = {
         status: idle ? 'unauthenticated' : status(),
-        expiresAt: idle ? null : (session?.expiresAt ?? null),
+        ...expiry(idle ? null : session),
         lastError: idle ? null : lastError,
         ended: idle ? LOGOUT : ended,
       });

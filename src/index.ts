@@ -2,7 +2,7 @@ export { createTokenRefresh } from './createTokenRefresh';
 export type { TokenRefresh, TokenRefreshOptions, StorageModeOptions, CookieModeOptions } from './createTokenRefresh';
 export type { RefreshFn, CookieRefreshFn } from './refresh/refreshEpic';
 export type { AuthorizedOptions } from './authorized';
-export type { AuthActions, AuthAction, EndReason, RefreshReason, SessionEnd } from './actions';
+export type { AuthActions, AuthAction, EndReason, RefreshReason, SessionEnd, SessionTimes } from './actions';
 export type { AuthStatus, TokenRefreshState } from './reducer';
 export type { Tokens } from './tokens';
 export { memoryStorage, localStorageStorage, asyncStorage } from './storage';

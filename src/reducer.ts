@@ -13,6 +13,8 @@ export interface TokenRefreshState {
   status: AuthStatus;
   /** Epoch ms when the access token expires, if known. */
   expiresAt: number | null;
+  /** Epoch ms from which a request refreshes first (see `SessionTimes`), if known. */
+  refreshAt: number | null;
   /** Why the last refresh failed or could not be done, until the next session or refresh. */
   lastError: SerializedAuthError | null;
   /** Why the last session ended, in this tab or another; `null` while signed in and before any session. */
@@ -40,6 +42,7 @@ export function createAuthReducer(
       state &&
       state.status === next.status &&
       state.expiresAt === next.expiresAt &&
+      state.refreshAt === next.refreshAt &&
       state.lastError === next.lastError &&
       state.ended === next.ended
         ? state

@@ -15,10 +15,19 @@ function setup({ lifetime = 100, expirySkewMs = 30 } = {}) {
   const refresh: RefreshFn = (token, context) =>
     server.refresh(token, context).pipe(map((tokens) => ({ ...tokens, expiresAt: ts.now() + lifetime })));
   const auth = createTokenRefresh({ refresh, expirySkewMs });
-  return { server, auth, epic: createScheduledRefreshEpic(auth, { expirySkewMs }) };
+  return { server, auth, epic: createScheduledRefreshEpic(auth) };
 }
 
 describe('createScheduledRefreshEpic', () => {
+  test('runs when the core says a token is due (its expirySkewMs), without being told the skew: a request then never finds the token about to expire', () =>
+    ts.run(({ expectObservable }) => {
+      const { server, auth, epic } = setup({ lifetime: 1000, expirySkewMs: 200 });
+      const store = runStore(ts, 1100, auth, epic);
+      auth.setTokens({ ...server.tokens, expiresAt: 1000 });
+      // 1000 - 200 = 800, the core's refreshAt (the epic's own old default, 30, would have said 970).
+      expectObservable(store.refreshReasons$, '1100ms !').toBe('800ms s', { s: 'scheduled' });
+    }));
+
   test('refreshes expirySkewMs before expiry, in the background, and again after every refresh', () =>
     ts.run(({ expectObservable }) => {
       const { server, auth, epic } = setup();
@@ -99,7 +108,6 @@ describe('createScheduledRefreshEpic', () => {
 
   test('bad options throw a TypeError naming the option', () => {
     const { auth } = setup();
-    expect(() => createScheduledRefreshEpic(auth, { expirySkewMs: -1 })).toThrow(/option "expirySkewMs"/);
     expect(() => createScheduledRefreshEpic(auth, { scheduler: {} as never })).toThrow(/option "scheduler"/);
     expect(() => createScheduledRefreshEpic({} as never)).toThrow(/createTokenRefresh/);
   });
