@@ -327,13 +327,13 @@ async function runStack(stack: Stack, tarball: string, serverUrl: string, base: 
     writeFileSync(join(dir, 'quickstart.ts'), code);
     writeFileSync(join(dir, 'quickstart.mts'), code);
     writeFileSync(join(dir, 'adapters-setup.ts'), adaptersSetup());
-    const classic = stack.resolution === 'node' ? ['commonjs', 'node'] : ['esnext', 'bundler'];
+    const [classicModule, classicResolution] = stack.resolution === 'node' ? ['commonjs', 'node'] : ['esnext', 'bundler'];
     writeFileSync(
       join(dir, 'tsconfig.classic.json'),
-      tsconfig(['quickstart.ts', 'adapters-setup.ts', 'types.ts', 'types-rtk-query.ts'], classic[0], classic[1]),
+      tsconfig(['quickstart.ts', 'adapters-setup.ts', 'types.ts', 'types-rtk-query.ts'], classicModule, classicResolution),
     );
-    ok(await run('npx', ['tsc', '-p', 'tsconfig.classic.json'], dir, 180_000), `tsc (${classic[1]})`);
-    const checked = [classic[1]];
+    ok(await run('npx', ['tsc', '-p', 'tsconfig.classic.json'], dir, 180_000), `tsc (${classicResolution})`);
+    const checked = [classicResolution];
     if (stack.node16 !== 'none') {
       const files = ['quickstart.ts', 'quickstart.mts', 'types.ts', ...(stack.node16 === 'all' ? ['types-rtk-query.ts'] : [])];
       writeFileSync(join(dir, 'tsconfig.node16.json'), tsconfig(files, 'node16', 'node16'));
