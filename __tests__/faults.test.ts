@@ -399,7 +399,7 @@ describe('3. storage faults never hang anything', () => {
 
   test('an async storage whose writes reject (AsyncStorage full): reported, nothing unhandled, nothing hangs', async () => {
     const storage = faultyStorage(null, { async: true });
-    const app = startApp({ storage: storage as never });
+    const app = startApp({ storage: storage });
     await app.auth.restore();
     storage.fail('set', { how: 'reject' });
     app.auth.setTokens(await loginAs());

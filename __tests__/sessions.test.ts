@@ -291,7 +291,7 @@ describe('4. tabs in step for memory storage and cookie mode', () => {
     class Channel {
       onmessage: ((event: { data: unknown }) => void) | null = null;
       constructor(readonly name: string) {
-        channels.add(Object.assign(this, { self: this }) as never);
+        channels.add(Object.assign(this, { self: this }));
       }
       postMessage(data: unknown) {
         for (const other of channels)

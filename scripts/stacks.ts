@@ -196,7 +196,7 @@ const packageName = /(?<=^|\s)redux-observable-token-refresh(?=\s|$)/;
  * and comments left out. Each must be an `npm install`, and exactly one must name the package.
  */
 function readmeInstallLines(readme: string, marker: string): string[] {
-  const block = readme.match(new RegExp(`<!-- install: ${marker} -->[ \\t]*\\n\\s*\`\`\`sh\\n([\\s\\S]*?)\`\`\``))?.[1];
+  const block = new RegExp(`<!-- install: ${marker} -->[ \\t]*\\n\\s*\`\`\`sh\\n([\\s\\S]*?)\`\`\``).exec(readme)?.[1];
   if (block === undefined) throw new Error(`README.md: no \`\`\`sh block right after <!-- install: ${marker} -->`);
   const lines = block
     .split('\n')

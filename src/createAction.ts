@@ -15,7 +15,7 @@ export type PayloadAction<P = void, T extends string = string> = { payload: P; t
 /** What the creators share: the type, a type guard, and `String(creator) === type`. */
 export interface ActionCreatorBase<P, T extends string> {
   readonly type: T;
-  match(action: unknown): action is PayloadAction<P, T>;
+  readonly match: (action: unknown) => action is PayloadAction<P, T>;
 }
 
 /** `creator(payload)` */

@@ -85,7 +85,7 @@ describe('oauth2RefreshGrant against an RFC 6749 token endpoint', () => {
     const tokens = await narrow(refresh_token, { signal: signal() });
     expect(sent[0]?.body.get('scope')).toBe('profile');
     const wide = oauth2RefreshGrant({ tokenEndpoint: `${server.url}/oauth/token`, clientId: 'demo-app', scope: 'profile admin' });
-    await expect(wide(tokens.refreshToken!, { signal: signal() })).rejects.toMatchObject({
+    await expect(wide(tokens.refreshToken, { signal: signal() })).rejects.toMatchObject({
       name: 'OAuth2Error',
       status: 400,
       error: 'invalid_scope',
@@ -273,7 +273,7 @@ describe('issue 11: the refresh call', () => {
       const url = `http://127.0.0.1:${(tokenServer.address() as AddressInfo).port}/token`;
       const refresh = oauth2RefreshGrant({ tokenEndpoint: url, clientId: 'x', scope: ['profile', 'items'] });
       const first = await refresh('r0', { signal: signal() });
-      await refresh(first.refreshToken!, { signal: signal() });
+      await refresh(first.refreshToken, { signal: signal() });
       expect(asked).toEqual(['profile items', 'profile']);
     } finally {
       await new Promise<void>((done) => (tokenServer.closeAllConnections(), tokenServer.close(() => done())));

@@ -31,12 +31,12 @@ function createAxiosAuthRefreshClient(options: AxiosAuthRefreshOptions | undefin
       .then((tokenRefreshResponse) => {
         storage.token = tokenRefreshResponse.data.accessToken;
         storage.refreshToken = tokenRefreshResponse.data.refreshToken;
-        failedRequest.response.config.headers['Authorization'] = 'Bearer ' + tokenRefreshResponse.data.accessToken;
+        failedRequest.response.config.headers.Authorization = 'Bearer ' + tokenRefreshResponse.data.accessToken;
         return Promise.resolve();
       });
   createAuthRefresh(instance, refreshAuthLogic, options);
   instance.interceptors.request.use((request) => {
-    request.headers['Authorization'] = `Bearer ${storage.token}`;
+    request.headers.Authorization = `Bearer ${storage.token}`;
     return request;
   });
 

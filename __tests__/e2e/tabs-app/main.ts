@@ -142,7 +142,9 @@ const store = configureStore({
   middleware: (getDefault) =>
     getDefault({ serializableCheck: false, immutableCheck: false }).concat(recorder, api.middleware, epicMiddleware),
 });
-type State = { tokenRefresh: { status: string; ended?: unknown; expiresAt: number | null } };
+interface State {
+  tokenRefresh: { status: string; ended?: unknown; expiresAt: number | null };
+}
 const authState = () => (store.getState() as unknown as State).tokenRefresh;
 let last = '';
 const watch = () => {
@@ -231,7 +233,7 @@ const app = {
   refresh: (): Promise<true | string> => auth.refresh().then(() => true as const, errorName),
   /** The user's logout: the tokens go first, then the server revokes the session (best effort). */
   async logout(): Promise<void> {
-    const refreshToken = mode === 'storage' ? (storage.get() as Tokens | null)?.refreshToken : undefined;
+    const refreshToken = mode === 'storage' ? storage.get()?.refreshToken : undefined;
     auth.clearTokens();
     await post('/auth/logout', refreshToken ? { refreshToken } : {}).catch(() => undefined);
   },
