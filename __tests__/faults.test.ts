@@ -117,7 +117,8 @@ function startApp(options: Partial<TokenRefreshOptions> = {}): App {
 }
 
 const refreshes = () => proxy.count('/auth/refresh');
-const decodeSub = (token: string): unknown => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).sub;
+const decodeSub = (token: string): unknown =>
+  (JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { sub?: unknown }).sub;
 
 /** Node has no window: lend `globalThis` the event target the epic listens on for 'online', for one test. */
 function lendWindow(): EventTarget {

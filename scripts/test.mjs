@@ -15,7 +15,10 @@ function step(name, command, args) {
   console.log(`\n▶ ${name}: ${command} ${args.join(' ')}`);
   const { status } = spawnSync(command, args, { stdio: 'inherit' });
   if (status === 0) passed++;
-  else (failed++, failures.push(name));
+  else {
+    failed++;
+    failures.push(name);
+  }
   return status === 0;
 }
 

@@ -27,7 +27,7 @@ const signal = () => new AbortController().signal;
 function recordingFetch() {
   const sent: Array<{ headers: Headers; body: URLSearchParams }> = [];
   const fetchFn = (input: string | URL, init?: RequestInit) => {
-    sent.push({ headers: new Headers(init?.headers), body: new URLSearchParams(String(init?.body)) });
+    sent.push({ headers: new Headers(init?.headers), body: new URLSearchParams(init?.body as URLSearchParams) }); // the adapter sends a URLSearchParams
     return fetch(input, init);
   };
   return { sent, fetchFn };
@@ -297,7 +297,7 @@ describe('issue 9: a token endpoint that keeps the refresh token in an HttpOnly 
       clientId: 'spa',
       credentials: 'include',
       fetchFn: async (_input, init) => {
-        calls.push({ credentials: init?.credentials, body: String(init?.body) });
+        calls.push({ credentials: init?.credentials, body: (init?.body as URLSearchParams).toString() });
         return new Response(JSON.stringify({ access_token: 'a1', token_type: 'Bearer', expires_in: 60 }), {
           headers: { 'content-type': 'application/json' },
         });

@@ -1,7 +1,7 @@
 /**
  * Regressions found by an adversarial review of the session core (each failed before its fix).
  */
-import { Observable, mergeMap, of, throwError, timer, NEVER } from 'rxjs';
+import { Observable, mergeMap, of, throwError, timer } from 'rxjs';
 import { configureStore } from '@reduxjs/toolkit';
 import { RefreshUnavailableError, createTokenRefresh, localStorageStorage, type Tokens } from '../../src';
 import { FakeServer, fakeJwt, newTestScheduler, runEpic, setup } from '../support/harness';
@@ -50,7 +50,7 @@ test('auth.refresh() rejects with RefreshUnavailableError when the refresh could
     auth.setTokens(server.tokens);
     auth.refresh().then(
       () => (result = 'resolved'),
-      (e) => (result = e),
+      (e: unknown) => (result = e),
     );
     flush();
     expect(store.state.status).toBe('unavailable');

@@ -27,7 +27,9 @@ function createAxiosAuthRefreshClient(options: AxiosAuthRefreshOptions | undefin
 
   const refreshAuthLogic = (failedRequest: { response: { config: { headers: Record<string, string> } } }) =>
     plain
-      .post('/auth/refresh', { refreshToken: storage.refreshToken }, { skipAuthRefresh: true } as AxiosAuthRefreshRequestConfig)
+      .post<{ accessToken: string; refreshToken: string }>('/auth/refresh', { refreshToken: storage.refreshToken }, {
+        skipAuthRefresh: true,
+      } as AxiosAuthRefreshRequestConfig)
       .then((tokenRefreshResponse) => {
         storage.token = tokenRefreshResponse.data.accessToken;
         storage.refreshToken = tokenRefreshResponse.data.refreshToken;
@@ -42,7 +44,7 @@ function createAxiosAuthRefreshClient(options: AxiosAuthRefreshOptions | undefin
 
   return {
     request: (path) => instance.get(path),
-    async dispose() {
+    dispose() {
       abort.abort();
       httpAgent.destroy();
     },

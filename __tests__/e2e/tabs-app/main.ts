@@ -150,8 +150,10 @@ let last = '';
 const watch = () => {
   const { status, ended } = authState();
   const key = JSON.stringify([status, ended ?? null]);
-  if (key !== last)
-    (statuses.push({ status, ended: ended === undefined ? null : JSON.parse(JSON.stringify(ended)), at: now() }), (last = key));
+  if (key !== last) {
+    statuses.push({ status, ended: ended === undefined ? null : (JSON.parse(JSON.stringify(ended)) as unknown), at: now() });
+    last = key;
+  }
 };
 watch();
 store.subscribe(watch);
