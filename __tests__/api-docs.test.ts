@@ -68,8 +68,8 @@ test('the check is not vacuous: an export without a doc comment is found', () =>
       }),
     );
     // The project's settings, on the fixture's entry point.
-    const options = {
-      ...JSON.parse(readFileSync(join(ROOT, 'typedoc.json'), 'utf8')),
+    const options: Record<string, unknown> = {
+      ...(JSON.parse(readFileSync(join(ROOT, 'typedoc.json'), 'utf8')) as Record<string, unknown>),
       entryPoints: [join(dir, 'index.ts')],
       tsconfig: join(dir, 'tsconfig.json'),
     };

@@ -65,7 +65,7 @@ describe('14. cost stays linear', () => {
         subscriptionsToActions++;
         return actionSubject.subscribe(subscriber);
       });
-      auth.epic(action$, undefined as never, undefined).subscribe((action) => actionSubject.next(action));
+      auth.epic(action$, undefined, undefined).subscribe((action) => actionSubject.next(action));
       auth.setTokens(server.tokens);
       server.validAccess = 'expired-on-server';
       let ok = 0;

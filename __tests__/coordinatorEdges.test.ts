@@ -2,7 +2,7 @@
  * Edges of the coordinator: another login's tokens under the lock, auth.refresh() when a refresh could not be done, a preloaded state, maxRetries 0 after a late 401, an async storage that never answers.
  * Each test failed before its fix.
  */
-import { Observable, mergeMap, of, throwError, timer, NEVER } from 'rxjs';
+import { Observable, mergeMap, of, throwError, timer } from 'rxjs';
 import { configureStore } from '@reduxjs/toolkit';
 import { RefreshUnavailableError, createTokenRefresh, localStorageStorage, type Tokens } from '../src';
 import { FakeServer, fakeJwt, newTestScheduler, runEpic, setup } from './support/harness';
@@ -51,7 +51,7 @@ test('auth.refresh() rejects with RefreshUnavailableError when the refresh could
     auth.setTokens(server.tokens);
     auth.refresh().then(
       () => (result = 'resolved'),
-      (e) => (result = e),
+      (e: unknown) => (result = e),
     );
     flush();
     expect(store.state.status).toBe('unavailable');

@@ -117,7 +117,8 @@ function startApp(options: Partial<TokenRefreshOptions> = {}): App {
 }
 
 const refreshes = () => proxy.count('/auth/refresh');
-const decodeSub = (token: string): unknown => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).sub;
+const decodeSub = (token: string): unknown =>
+  (JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { sub?: unknown }).sub;
 
 /** Node has no window: lend `globalThis` the event target the epic listens on for 'online', for one test. */
 function lendWindow(): EventTarget {
@@ -399,7 +400,7 @@ describe('3. storage faults never hang anything', () => {
 
   test('an async storage whose writes reject (AsyncStorage full): reported, nothing unhandled, nothing hangs', async () => {
     const storage = faultyStorage(null, { async: true });
-    const app = startApp({ storage: storage as never });
+    const app = startApp({ storage: storage });
     await app.auth.restore();
     storage.fail('set', { how: 'reject' });
     app.auth.setTokens(await loginAs());

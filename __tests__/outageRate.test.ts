@@ -33,7 +33,7 @@ test('an outage of ten minutes with a request every 100 ms: attempts 2, 4, 8, 16
     const expected = [2_000, 4_000, 8_000, 16_000, ...Array(gaps.length - 4).fill(30_000)];
     expect(gaps.length).toBeGreaterThan(10);
     gaps.forEach((gap, i) => {
-      expect(gap).toBeGreaterThanOrEqual(expected[i]!);
+      expect(gap).toBeGreaterThanOrEqual(expected[i]);
       expect(gap).toBeLessThanOrEqual(expected[i]! + 101); // the next request after the cool-down
     });
     expect(inFlight).toBe(0);
@@ -47,7 +47,7 @@ test('an outage of ten minutes with a request every 100 ms: attempts 2, 4, 8, 16
 test('the page becoming visible retries a refresh that could not be done, at once', () => {
   const ts = newTestScheduler();
   const g = globalThis as unknown as Record<string, unknown>;
-  const page = Object.assign(new EventTarget(), { visibilityState: 'hidden' as 'hidden' | 'visible' });
+  const page = Object.assign(new EventTarget(), { visibilityState: 'hidden' });
   g.document = page;
   try {
     ts.run(({ flush }) => {

@@ -11,7 +11,18 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, normalize } from 'node:path';
 
 const ROOT = join(__dirname, '..');
-const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+interface PackageJson {
+  exports: unknown;
+  typesVersions: unknown;
+  main: string;
+  module: string;
+  types: string;
+  license: string;
+  repository: unknown;
+  homepage: string;
+  bugs?: { url?: string };
+}
+const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as PackageJson;
 
 let packed: string[] = [];
 
@@ -34,7 +45,7 @@ function referencedFiles(): string[] {
   };
   walk(pkg.exports);
   walk(pkg.typesVersions);
-  for (const field of ['main', 'module', 'types']) walk(`./${normalize(pkg[field])}`);
+  for (const field of ['main', 'module', 'types'] as const) walk(`./${normalize(pkg[field])}`);
   return [...found].sort();
 }
 

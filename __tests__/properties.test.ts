@@ -90,7 +90,10 @@ test('invariants hold for any interleaving (1,000 random runs in virtual time)',
                   .authorized((token) => server.request(token, e.latency))
                   .subscribe({
                     complete: () => (call.settled = true),
-                    error: (error) => ((call.settled = true), (call.error = error)),
+                    error: (error: unknown) => {
+                      call.settled = true;
+                      call.error = error;
+                    },
                   });
                 break;
               }
@@ -108,7 +111,10 @@ test('invariants hold for any interleaving (1,000 random runs in virtual time)',
                 break;
               case 'unsubscribe': {
                 const call = calls[e.index];
-                if (call && !call.settled) ((call.cancelled = true), call.subscription?.unsubscribe());
+                if (call && !call.settled) {
+                  call.cancelled = true;
+                  call.subscription?.unsubscribe();
+                }
                 break;
               }
             }
@@ -269,7 +275,6 @@ function realWorldRun(s: RealWorld): void {
         return send(token, latency);
       });
 
-    let expiries = 0;
     for (const e of s.events) {
       ts.schedule(() => {
         switch (e.kind) {
@@ -278,12 +283,14 @@ function realWorldRun(s: RealWorld): void {
             calls.push(call);
             call.subscription = auth.authorized(request(call, e.latency)).subscribe({
               complete: () => (call.settled = true),
-              error: (error) => ((call.settled = true), (call.error = error)),
+              error: (error: unknown) => {
+                call.settled = true;
+                call.error = error;
+              },
             });
             break;
           }
           case 'expire':
-            expiries++;
             server.validAccess = `expired-${ts.now()}`;
             break;
           case 'logout':
@@ -310,7 +317,10 @@ function realWorldRun(s: RealWorld): void {
             break;
           case 'unsubscribe': {
             const call = calls[e.index];
-            if (call && !call.settled) ((call.cancelled = true), call.subscription?.unsubscribe());
+            if (call && !call.settled) {
+              call.cancelled = true;
+              call.subscription?.unsubscribe();
+            }
             break;
           }
         }

@@ -11,6 +11,9 @@
  * refreshes nothing, docs/errors.md "Without a session"). Real timers, since a real server and real
  * JWT expiry are involved: access tokens live 2 s (exp has whole seconds, so 2 to 3 s).
  */
+/* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-return, @typescript-eslint/no-require-imports --
+   The recipes are Markdown compiled and run at test time: their modules have no types to check
+   against (any is the truth), and they import through the CommonJS `require` they are compiled to. */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ts from 'typescript';

@@ -465,7 +465,6 @@ describe('4. tokens of any shape never loop', () => {
   test('a refresh that answers a token already expired is sent, not refreshed again at once (never a second proactive refresh of our own)', () =>
     ts.run(({ flush }) => {
       ts.maxFrames = 10_000;
-      const server = new FakeServer(() => ts.now());
       let calls = 0;
       const auth = createTokenRefresh({
         refresh: () => (calls++, of({ accessToken: `t${calls}`, refreshToken: 'r', expiresAt: 1 })),
@@ -614,7 +613,7 @@ describe('actions mean what they say', () => {
     expect(store.state.status).toBe('unauthenticated');
     expect(auth.getAccessToken()).toBeUndefined();
     let error: unknown;
-    auth.authorized((t) => of(t)).subscribe({ error: (e) => (error = e) });
+    auth.authorized((t) => of(t)).subscribe({ error: (e: unknown) => (error = e) });
     expect(error).toBeInstanceOf(NotAuthenticatedError);
   });
 });

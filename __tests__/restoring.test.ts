@@ -26,7 +26,10 @@ function recordingFetch() {
   const calls: Array<{ url: string; authorization: string | null }> = [];
   const fetchFn = (async (input: RequestInfo | URL, init?: RequestInit) => {
     init?.signal?.throwIfAborted();
-    calls.push({ url: String(input), authorization: new Headers(init?.headers).get('authorization') });
+    calls.push({
+      url: typeof input === 'string' ? input : input instanceof URL ? input.href : input.url,
+      authorization: new Headers(init?.headers).get('authorization'),
+    });
     return new Response('{}', { status: 200 });
   }) as typeof fetch;
   return { calls, fetchFn };

@@ -254,7 +254,7 @@ describe('7. refresh rejected', () => {
       server.validAccess = 'expired-on-server';
       server.refreshPlan = [400];
       let error: TokenRefreshError | undefined;
-      auth.authorized((token) => server.request(token)).subscribe({ error: (e) => (error = e) });
+      auth.authorized((token) => server.request(token)).subscribe({ error: (e: TokenRefreshError) => (error = e) });
       flush();
       expect(error?.cause).toEqual({ status: 400, error: 'invalid_grant' });
       expect(error?.code).toBe('REFRESH_FAILED');
@@ -415,7 +415,7 @@ describe('8. transient refresh failures and timeout', () => {
       let failedAt = -1;
       auth
         .authorized((token) => server.request(token))
-        .subscribe({ error: (e) => e.cause instanceof RefreshTimeoutError && (failedAt = ts.now()) });
+        .subscribe({ error: (e: Error) => e.cause instanceof RefreshTimeoutError && (failedAt = ts.now()) });
       flush();
       expect(failedAt).toBe(152);
       expect(server.refreshCalls).toBe(2);

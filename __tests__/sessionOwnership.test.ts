@@ -3,7 +3,7 @@
  * Each test failed before its fix.
  */
 import { Observable, mergeMap, timer } from 'rxjs';
-import { LoggedOutError, createTokenRefresh, memoryStorage, type TokenStorage, type Tokens } from '../src';
+import { createTokenRefresh, memoryStorage, type TokenStorage, type Tokens } from '../src';
 import { FakeServer, fakeJwt, newTestScheduler, runEpic, setup } from './support/harness';
 
 let ts = newTestScheduler();

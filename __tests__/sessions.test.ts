@@ -291,7 +291,7 @@ describe('4. tabs in step for memory storage and cookie mode', () => {
     class Channel {
       onmessage: ((event: { data: unknown }) => void) | null = null;
       constructor(readonly name: string) {
-        channels.add(Object.assign(this, { self: this }) as never);
+        channels.add(Object.assign(this, { self: this }));
       }
       postMessage(data: unknown) {
         for (const other of channels)
@@ -392,7 +392,7 @@ test('a restore asked for while auth.epic never runs ends after refreshTimeoutMs
     const auth = createTokenRefresh({ refreshTokenIn: 'cookie', refresh: () => of({ accessToken: 'x' }), refreshTimeoutMs: 1_000 });
     void auth.restore();
     const errors: Array<{ at: number; name: string }> = [];
-    auth.authorized((token) => of(token)).subscribe({ error: (e) => errors.push({ at: ts.now(), name: e.name }) });
+    auth.authorized((token) => of(token)).subscribe({ error: (e: Error) => errors.push({ at: ts.now(), name: e.name }) });
     flush();
     expect(errors).toEqual([{ at: 1_000, name: 'EpicNotRunningError' }]);
     expect(auth.getStatus()).toBe('unauthenticated');

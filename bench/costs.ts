@@ -30,7 +30,7 @@ function runAuth(refresh: () => Observable<Tokens>) {
   const { action$, counted$, counter } = countedActions();
   const auth = createTokenRefresh({ refresh });
   const state$ = new StateObservable(new Subject(), auth.reducer(undefined, { type: '@@INIT' }));
-  const subscription = auth.epic(counted$, state$ as never, undefined).subscribe((action) => action$.next(action));
+  const subscription = auth.epic(counted$, state$, undefined).subscribe((action) => action$.next(action));
   // Opaque tokens: no expiry known, so the per-request path never refreshes on its own.
   auth.setTokens({ accessToken: 'access-0', refreshToken: 'refresh-0' });
   return { auth, action$, subscribers: () => counter.subscribers, stop: () => subscription.unsubscribe() };

@@ -24,7 +24,7 @@ export function scenarioTable(spec: ScenarioSpec, rows: Row[], settings: ServerS
   const ideal = idealRow(spec, settings);
   const line = (row: Row, isIdeal = false) =>
     row.skipped
-      ? [row.client, `skipped: ${row.skipped}`, ...Array(12).fill('')]
+      ? [row.client, `skipped: ${row.skipped}`, ...Array<string>(12).fill('')]
       : [
           isIdeal ? '*ideal*' : row.client,
           ...COUNTS.map((key) => row[key]),
@@ -76,7 +76,7 @@ export function releaseTable(results: ReleaseResult[]): string {
   const rows = results.map((result, index) => {
     const previous = results[index - 1];
     const growth =
-      previous && previous.client === result.client
+      previous?.client === result.client
         ? `${(result.ms / previous.ms).toFixed(1)}× for ${(result.size / previous.size).toFixed(0)}× the calls`
         : '–';
     return [

@@ -72,7 +72,9 @@ export function createScheduledRefreshEpic(
 
   return (action$, state$) => {
     // The session may predate the epic (tokens from storage, a login before `run`): start from the store.
-    const slice = (state$?.value as Record<string, TokenRefreshState | undefined> | undefined)?.[auth.reducerPath];
+    const slice = ((state$ as { value?: unknown } | undefined)?.value as Record<string, TokenRefreshState | undefined> | undefined)?.[
+      auth.reducerPath
+    ];
     const initial = slice?.status === 'unauthenticated' || !slice ? null : slice;
     return action$.pipe(
       sessionEvents(auth.actions),

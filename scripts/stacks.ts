@@ -43,7 +43,8 @@ const keep = args.includes('--keep');
 const only = args.filter((arg) => !arg.startsWith('--'));
 
 /** The version of a devDependency that `npm ci` installed: stack (c) is "today's devDependencies". */
-const installed = (name: string): string => JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')).version;
+const installed = (name: string): string =>
+  (JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
 
 interface Stack {
   id: string;
@@ -196,7 +197,7 @@ const packageName = /(?<=^|\s)redux-observable-token-refresh(?=\s|$)/;
  * and comments left out. Each must be an `npm install`, and exactly one must name the package.
  */
 function readmeInstallLines(readme: string, marker: string): string[] {
-  const block = readme.match(new RegExp(`<!-- install: ${marker} -->[ \\t]*\\n\\s*\`\`\`sh\\n([\\s\\S]*?)\`\`\``))?.[1];
+  const block = new RegExp(`<!-- install: ${marker} -->[ \\t]*\\n\\s*\`\`\`sh\\n([\\s\\S]*?)\`\`\``).exec(readme)?.[1];
   if (block === undefined) throw new Error(`README.md: no \`\`\`sh block right after <!-- install: ${marker} -->`);
   const lines = block
     .split('\n')
@@ -281,7 +282,9 @@ async function runStack(stack: Stack, tarball: string, serverUrl: string, base: 
     const wanted: Record<string, string | RegExp> = { ...stack.dependencies, ...stack.expect };
     const versions = Object.entries(wanted).map(([dependency, want]) => {
       const file = join(dir, 'node_modules', dependency, 'package.json');
-      const version: string = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')).version : '(not installed)';
+      const version: string = existsSync(file)
+        ? (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version
+        : '(not installed)';
       if (typeof want === 'string' ? version !== want : !want.test(version))
         throw new Error(`${dependency} is ${version}, the stack wants ${want}`);
       return `${dependency}@${version}`;
@@ -290,7 +293,10 @@ async function runStack(stack: Stack, tarball: string, serverUrl: string, base: 
     return stack.readme ? `npm put in ${versions.join(' ')}; npm ls clean` : `${versions.length} pinned versions in place; npm ls clean`;
   });
   if (!installedOk) {
-    for (const name of ['cjs', 'esm', 'bundle', 'types']) (failed++, failures.push(`stack ${stack.id}: ${name} (not run)`));
+    for (const name of ['cjs', 'esm', 'bundle', 'types']) {
+      failed++;
+      failures.push(`stack ${stack.id}: ${name} (not run)`);
+    }
     return;
   }
   for (const file of readdirSync(here)) copyFileSync(join(here, file), join(dir, file));
@@ -327,20 +333,20 @@ async function runStack(stack: Stack, tarball: string, serverUrl: string, base: 
     writeFileSync(join(dir, 'quickstart.ts'), code);
     writeFileSync(join(dir, 'quickstart.mts'), code);
     writeFileSync(join(dir, 'adapters-setup.ts'), adaptersSetup());
-    const classic = stack.resolution === 'node' ? ['commonjs', 'node'] : ['esnext', 'bundler'];
+    const [classicModule, classicResolution] = stack.resolution === 'node' ? ['commonjs', 'node'] : ['esnext', 'bundler'];
     writeFileSync(
       join(dir, 'tsconfig.classic.json'),
-      tsconfig(['quickstart.ts', 'adapters-setup.ts', 'types.ts', 'types-rtk-query.ts'], classic[0], classic[1]),
+      tsconfig(['quickstart.ts', 'adapters-setup.ts', 'types.ts', 'types-rtk-query.ts'], classicModule, classicResolution),
     );
-    ok(await run('npx', ['tsc', '-p', 'tsconfig.classic.json'], dir, 180_000), `tsc (${classic[1]})`);
-    const checked = [classic[1]];
+    ok(await run('npx', ['tsc', '-p', 'tsconfig.classic.json'], dir, 180_000), `tsc (${classicResolution})`);
+    const checked = [classicResolution];
     if (stack.node16 !== 'none') {
       const files = ['quickstart.ts', 'quickstart.mts', 'types.ts', ...(stack.node16 === 'all' ? ['types-rtk-query.ts'] : [])];
       writeFileSync(join(dir, 'tsconfig.node16.json'), tsconfig(files, 'node16', 'node16'));
       ok(await run('npx', ['tsc', '-p', 'tsconfig.node16.json'], dir, 180_000), 'tsc (node16: CommonJS and ESM)');
       checked.push(stack.node16 === 'all' ? 'node16 (CJS + ESM)' : 'node16 (CJS + ESM, without rtk-query)');
     }
-    return `TypeScript ${JSON.parse(readFileSync(join(dir, 'node_modules/typescript/package.json'), 'utf8')).version}: ${checked.join(', ')}`;
+    return `TypeScript ${(JSON.parse(readFileSync(join(dir, 'node_modules/typescript/package.json'), 'utf8')) as { version: string }).version}: ${checked.join(', ')}`;
   });
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * `npm test`: every check a release needs, in one run, ending with one line `N passed, N failed`
- * that CI reads. Jest tests count one each; the type check, the formatting check, the build (before jest, whose pack test
+ * that CI reads. Jest tests count one each; the type check, the formatting check, the lint, the build (before jest, whose pack test
  * reads it), publint and @arethetypeswrong/cli count one each; the stack matrix (scripts/stacks.ts) counts five per stack. Extra arguments go to jest (e.g. a test path).
  */
 import { spawnSync } from 'node:child_process';
@@ -15,7 +15,10 @@ function step(name, command, args) {
   console.log(`\n▶ ${name}: ${command} ${args.join(' ')}`);
   const { status } = spawnSync(command, args, { stdio: 'inherit' });
   if (status === 0) passed++;
-  else (failed++, failures.push(name));
+  else {
+    failed++;
+    failures.push(name);
+  }
   return status === 0;
 }
 
@@ -24,6 +27,7 @@ const onlyJest = jestArgs.length > 0;
 
 if (!onlyJest) step('type check', 'npx', ['tsc', '--noEmit', '-p', '.']);
 if (!onlyJest) step('format (prettier --check; npm run format fixes it)', 'npx', ['prettier', '--check', '.', '--log-level', 'warn']);
+if (!onlyJest) step('lint (eslint)', 'npx', ['eslint', '.', '--max-warnings=0']);
 // Before jest: __tests__/pack.test.ts checks the tarball `npm pack` makes of this build.
 const built = !onlyJest && step('build (tsup)', 'npx', ['tsup']);
 

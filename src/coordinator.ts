@@ -424,7 +424,8 @@ export function createCoordinator({
       report('get', error);
       hydrate(null);
     }, hydrationTimeoutMs);
-    stored.then((tokens) => (timer.unsubscribe(), hydrate(tokens)));
+    // guardStorage turned a rejection into null: this promise never rejects.
+    void stored.then((tokens) => (timer.unsubscribe(), hydrate(tokens)));
   } else {
     session = load(stored, newIdentity(stored ?? undefined), false);
     seen = stored?.accessToken;
@@ -491,6 +492,7 @@ export function createCoordinator({
       });
     },
     acquire(owner) {
+      // eslint-disable-next-line @typescript-eslint/only-throw-error -- what its session ended with: a LoggedOutError or a TokenRefreshError
       if (owner && owner !== session?.identity) throw owner.ended ?? new LoggedOutError();
       if (cycle) return cycle.wait$;
       const at = now();
@@ -503,6 +505,7 @@ export function createCoordinator({
       return start('expired').wait$;
     },
     rejected(accessToken, owner) {
+      // eslint-disable-next-line @typescript-eslint/only-throw-error -- what its session ended with: a LoggedOutError or a TokenRefreshError
       if (owner && owner !== session?.identity) throw owner.ended ?? new LoggedOutError();
       if (session?.accessToken !== accessToken) return;
       rejectedToken = accessToken;

@@ -9,12 +9,13 @@
  */
 
 /** RTK's `PayloadAction`, without `meta` and `error`. */
+// eslint-disable-next-line @typescript-eslint/consistent-type-definitions -- a type, as RTK's is: an interface has no implicit index signature, so the action would no longer fit redux's `UnknownAction`.
 export type PayloadAction<P = void, T extends string = string> = { payload: P; type: T };
 
 /** What the creators share: the type, a type guard, and `String(creator) === type`. */
 export interface ActionCreatorBase<P, T extends string> {
   readonly type: T;
-  match(action: unknown): action is PayloadAction<P, T>;
+  readonly match: (action: unknown) => action is PayloadAction<P, T>;
 }
 
 /** `creator(payload)` */
@@ -40,7 +41,7 @@ export function createAction<P = void, T extends string = string>(
     ? ActionCreatorWithOptionalPayload<P, T>
     : ActionCreatorWithPayload<P, T>;
 // The overload above is the public type.
-export function createAction(type: string): any {
+export function createAction(type: string): unknown {
   const match = (action: unknown): action is PayloadAction<unknown> =>
     typeof action === 'object' && action !== null && (action as { type?: unknown }).type === type;
   return Object.assign((payload: unknown) => ({ type, payload }), { type, match, toString: () => type });

@@ -224,7 +224,8 @@ export function createTokenRefresh<Name extends string = 'tokenRefresh'>(options
     scheduler = asyncScheduler,
   } = options;
   const cookie = refreshTokenIn === 'cookie';
-  let { storage = memoryStorage(), syncTabs = cookie } = options;
+  const { syncTabs = cookie } = options;
+  let { storage = memoryStorage() } = options;
   // Checked in every build: a wrong type here ('1' for 1) would loop or hang in production. The rest
   // is for development, where mistakes are made; bundlers drop it from production builds.
   check(
@@ -290,7 +291,7 @@ export function createTokenRefresh<Name extends string = 'tokenRefresh'>(options
       isSessionEnded,
       scheduler,
     }),
-    reducer: createAuthReducer(`${name}/`, coordinator.project),
+    reducer: createAuthReducer(`${name}/`, (action) => coordinator.project(action)),
     reducerPath: name,
     actions,
     authorized: createAuthorized(coordinator, { isAuthError, maxRetries }),
@@ -305,7 +306,7 @@ export function createTokenRefresh<Name extends string = 'tokenRefresh'>(options
           return false;
         },
       ),
-    getStatus: coordinator.status,
+    getStatus: () => coordinator.status(),
     isAuthError,
     getAccessToken: () => coordinator.accessToken,
     selectState: (rootState) => rootState[name],

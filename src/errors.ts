@@ -163,7 +163,7 @@ export class EpicNotRunningError extends NamedError {
 export type AuthRefreshError =
   TokenRefreshError | RefreshUnavailableError | RetryLimitError | LoggedOutError | NotAuthenticatedError | EpicNotRunningError;
 
-const names = new Set([
+const names: ReadonlySet<unknown> = new Set([
   'TokenRefreshError',
   'RefreshTimeoutError',
   'RefreshUnavailableError',
@@ -181,7 +181,7 @@ const names = new Set([
  *   ? of(sessionExpired()) : of(requestFailed(error)))
  */
 export function isAuthRefreshError(error: unknown): error is AuthRefreshError {
-  return error instanceof NamedError || names.has((error as Error | null)?.name as string);
+  return error instanceof NamedError || names.has((error as { name?: unknown } | null)?.name);
 }
 
 /**

@@ -13,7 +13,11 @@ export const REDACTED = '[redacted]';
 
 const secretHeader = /^(proxy-)?authorization$|^cookie$/i;
 
-type Carrier = { cause?: unknown; response?: unknown; config?: { headers?: Record<string, unknown>; data?: unknown; auth?: unknown } };
+interface Carrier {
+  cause?: unknown;
+  response?: unknown;
+  config?: { headers?: Record<string, unknown>; data?: unknown; auth?: unknown };
+}
 
 export function redactSecrets(value: unknown): void {
   // Eight links deep at most: a cause chain that loops ends too.

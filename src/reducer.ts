@@ -39,8 +39,7 @@ export function createAuthReducer(
     if (state && state === last && !(typeof action.type === 'string' && action.type.startsWith(prefix))) return state;
     const next = project(action);
     return (last =
-      state &&
-      state.status === next.status &&
+      state?.status === next.status &&
       state.expiresAt === next.expiresAt &&
       state.refreshAt === next.refreshAt &&
       state.lastError === next.lastError &&

@@ -10,7 +10,10 @@ import type { Observable } from 'rxjs';
  */
 
 /** redux 5's `UnknownAction`: an action with a string type and unknown other fields. */
-export type UnknownAction = { type: string; [extraProps: string]: unknown };
+export interface UnknownAction {
+  type: string;
+  [extraProps: string]: unknown;
+}
 
 /** `(state, action) => state`: redux 5's `Reducer<S, A, P>`, and redux 4's `Reducer<S, A>` when `P` is `S`. */
 export type Reducer<S, A extends { type: unknown } = UnknownAction, PreloadedState = S> = (
@@ -24,11 +27,14 @@ export type Reducer<S, A extends { type: unknown } = UnknownAction, PreloadedSta
  * dependencies, and an `unknown` there would make `combineEpics(auth.epic, yourEpic)` infer
  * `unknown` as the state of every epic in the list. `State` and `Dependencies` only document.
  */
+// eslint-disable-next-line @typescript-eslint/no-unused-vars -- `State` and `Dependencies` keep redux-observable's four type parameters, so `Epic<A, A, S, D>` reads the same with either.
 export type Epic<Input = unknown, Output extends Input = Input, State = unknown, Dependencies = unknown> = (
   action$: Observable<Input>,
   state$: StateObservableLike,
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any on purpose, see above: `unknown` would become every combined epic's dependencies.
   dependencies: any,
 ) => Observable<Output>;
 
 /** redux-observable's `StateObservable`: an Observable of the state with its current `value`. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any on purpose, see `Epic`: `unknown` would become every combined epic's state.
 export type StateObservableLike = any;

@@ -57,7 +57,7 @@ describe('attachAxios: opting out, origins, detaching', () => {
 
   test('the refresh call may use the same instance: its signal marks it, so it is not intercepted or queued', async () => {
     const viaAxios: typeof fetch = async (input, init) => {
-      const answer = await instance.post(String(input), init?.body, {
+      const answer = await instance.post(input instanceof Request ? input.url : String(input), init?.body, {
         headers: { 'Content-Type': 'application/json' },
         signal: init?.signal ?? undefined,
         validateStatus: () => true,

@@ -5,6 +5,9 @@ import { createTokenRefresh } from '../../src';
 import { startEchoServer, type EchoServer } from '../support/echoServer';
 import { genOf, jsonRefresh, startSession, until, useTwoServers } from '../support/realServer';
 
+/** The URL a fetch was called with (these tests pass strings and URLs, never a Request). */
+const urlOf = (input: string | URL | Request) => (input instanceof Request ? input.url : String(input));
+
 async function read(response: Promise<Response>): Promise<Outcome> {
   try {
     const answer = await response;
@@ -45,7 +48,7 @@ describe('authFetch: where the token goes', () => {
     const apiFetch = authFetch(auth, {
       baseOrigin: servers.api.url,
       // Node's fetch cannot resolve a relative URL; a browser resolves it against location.
-      fetchFn: (input, init) => (sent.push(String(input)), fetch(new URL(String(input), servers.api.url), init)),
+      fetchFn: (input, init) => (sent.push(urlOf(input)), fetch(new URL(urlOf(input), servers.api.url), init)),
     });
     const response = await apiFetch('/api/echo');
     expect(response.status).toBe(200);
@@ -62,12 +65,11 @@ describe('authFetch: where the token goes', () => {
   });
 
   test('the refresh call may use authFetch itself: its signal marks it, so it is not queued behind itself', async () => {
-    let apiFetch!: ReturnType<typeof authFetch>;
     const { auth } = await startSession(servers.api, {
       refresh: jsonRefresh(servers.api, (input, init) => apiFetch(input, init)),
       refreshTimeoutMs: 1_000,
     });
-    apiFetch = authFetch(auth, { allowedOrigins: [servers.api.url] });
+    const apiFetch = authFetch(auth, { allowedOrigins: [servers.api.url] });
     servers.api.control.expireAccessTokens();
     const response = await apiFetch(`${servers.api.url}/api/echo`);
     expect(await response.json()).toMatchObject({ gen: 2 });
@@ -75,14 +77,13 @@ describe('authFetch: where the token goes', () => {
   });
 
   test('a refresh through authFetch that drops the signal waits for itself: RefreshUnavailableError caused by RefreshTimeoutError at refreshTimeoutMs (pass signal on)', async () => {
-    let apiFetch!: ReturnType<typeof authFetch>;
     const withoutSignal: typeof fetch = (input, init) => apiFetch(input, { ...init, signal: undefined });
     const { auth } = await startSession(servers.api, {
       refresh: jsonRefresh(servers.api, withoutSignal),
       refreshTimeoutMs: 200,
       refreshRetries: 0,
     });
-    apiFetch = authFetch(auth, { allowedOrigins: [servers.api.url] });
+    const apiFetch = authFetch(auth, { allowedOrigins: [servers.api.url] });
     servers.api.control.expireAccessTokens();
     await expect(apiFetch(`${servers.api.url}/api/echo`)).rejects.toMatchObject({
       name: 'RefreshUnavailableError',

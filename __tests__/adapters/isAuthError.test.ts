@@ -44,7 +44,7 @@ describe('the adapters use auth.isAuthError: an API that signals expiry with a b
     attachAxios(auth, instance, { allowedOrigins: [api.url] });
     server.control.expireAccessTokens();
     const answers = await Promise.all([instance.get('/api/echo?n=1'), instance.get('/api/echo?n=2')]);
-    expect(answers.map((answer) => answer.data.gen)).toEqual([2, 2]);
+    expect(answers.map((answer) => (answer.data as { gen: number }).gen)).toEqual([2, 2]);
     expect(server.stats()).toMatchObject({ refreshCalls: 1, api401: 2, apiOk: 2 });
   });
 
@@ -159,7 +159,7 @@ describe('an API that answers 200 { code: 1002 } for an expired token (seed 002)
     attachAxios(auth, instance, { allowedOrigins: [okApi.url] });
     server.control.expireAccessTokens();
     const answers = await Promise.all([instance.get('/api/echo?n=1'), instance.get('/api/echo?n=2')]);
-    expect(answers.map((answer) => answer.data.gen)).toEqual([2, 2]);
+    expect(answers.map((answer) => (answer.data as { gen: number }).gen)).toEqual([2, 2]);
     expect(server.stats()).toMatchObject({ refreshCalls: 1, api401: 2, apiOk: 2 });
   });
 

@@ -43,7 +43,6 @@ const echoEpic =
     );
 
 test('an epic, an RTK Query endpoint, authFetch and axios hit 401 together: one refresh, all four succeed', async () => {
-  let auth!: TokenRefresh;
   const api = createApi({
     keepUnusedDataFor: 0,
     baseQuery: (args, baseQueryApi, extraOptions) =>
@@ -55,7 +54,7 @@ test('an epic, an RTK Query endpoint, authFetch and axios hit 401 together: one 
     reducers: { echo: echoReducer, [api.reducerPath]: api.reducer },
     middleware: [api.middleware],
   });
-  auth = session.auth;
+  const auth = session.auth;
   const { store } = session;
   const apiFetch = authFetch(auth, { allowedOrigins: [server.url] });
   const instance = axios.create({ baseURL: server.url });

@@ -27,7 +27,7 @@ const signal = () => new AbortController().signal;
 function recordingFetch() {
   const sent: Array<{ headers: Headers; body: URLSearchParams }> = [];
   const fetchFn = (input: string | URL, init?: RequestInit) => {
-    sent.push({ headers: new Headers(init?.headers), body: new URLSearchParams(String(init?.body)) });
+    sent.push({ headers: new Headers(init?.headers), body: new URLSearchParams(init?.body as URLSearchParams) }); // the adapter sends a URLSearchParams
     return fetch(input, init);
   };
   return { sent, fetchFn };
@@ -85,7 +85,7 @@ describe('oauth2RefreshGrant against an RFC 6749 token endpoint', () => {
     const tokens = await narrow(refresh_token, { signal: signal() });
     expect(sent[0]?.body.get('scope')).toBe('profile');
     const wide = oauth2RefreshGrant({ tokenEndpoint: `${server.url}/oauth/token`, clientId: 'demo-app', scope: 'profile admin' });
-    await expect(wide(tokens.refreshToken!, { signal: signal() })).rejects.toMatchObject({
+    await expect(wide(tokens.refreshToken, { signal: signal() })).rejects.toMatchObject({
       name: 'OAuth2Error',
       status: 400,
       error: 'invalid_scope',
@@ -273,7 +273,7 @@ describe('issue 11: the refresh call', () => {
       const url = `http://127.0.0.1:${(tokenServer.address() as AddressInfo).port}/token`;
       const refresh = oauth2RefreshGrant({ tokenEndpoint: url, clientId: 'x', scope: ['profile', 'items'] });
       const first = await refresh('r0', { signal: signal() });
-      await refresh(first.refreshToken!, { signal: signal() });
+      await refresh(first.refreshToken, { signal: signal() });
       expect(asked).toEqual(['profile items', 'profile']);
     } finally {
       await new Promise<void>((done) => (tokenServer.closeAllConnections(), tokenServer.close(() => done())));
@@ -297,7 +297,7 @@ describe('issue 9: a token endpoint that keeps the refresh token in an HttpOnly 
       clientId: 'spa',
       credentials: 'include',
       fetchFn: async (_input, init) => {
-        calls.push({ credentials: init?.credentials, body: String(init?.body) });
+        calls.push({ credentials: init?.credentials, body: (init?.body as URLSearchParams).toString() });
         return new Response(JSON.stringify({ access_token: 'a1', token_type: 'Bearer', expires_in: 60 }), {
           headers: { 'content-type': 'application/json' },
         });

@@ -63,11 +63,14 @@ function readBody(req: IncomingMessage): Promise<string> {
 let url: string;
 let close: () => Promise<void>;
 beforeAll(async () => {
-  const server = createServer(async (req, res) => {
-    const sent = await readBody(req);
-    const answer = answers[new URL(req.url!, 'http://x').searchParams.get('answer')!]!(sent, req.headers.authorization ?? '');
-    res.writeHead(answer.status, { 'Content-Type': answer.type ?? 'application/json' }).end(answer.body);
-  });
+  const server = createServer(
+    (req, res) =>
+      void (async () => {
+        const sent = await readBody(req);
+        const answer = answers[new URL(req.url!, 'http://x').searchParams.get('answer')!]!(sent, req.headers.authorization ?? '');
+        res.writeHead(answer.status, { 'Content-Type': answer.type ?? 'application/json' }).end(answer.body);
+      })(),
+  );
   server.keepAliveTimeout = 100;
   await new Promise<void>((ready) => server.listen(0, '127.0.0.1', ready));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/token`;

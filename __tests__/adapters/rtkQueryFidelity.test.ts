@@ -174,7 +174,10 @@ describe('issue 11 #5: authBaseQuery behaves as fetchBaseQuery, plus the token',
       expect((wrapped.data as { body: string }).body).toContain('value');
       await expectSameButToken({}, { url: 'echo', method: 'POST', body: new Blob(['blob'], { type: 'text/x-blob' }) });
       await expectSameButToken(
-        { jsonReplacer: (key, value) => (key === 'secret' ? undefined : value), jsonContentType: 'application/vnd.api+json' },
+        {
+          jsonReplacer: (key: string, value: unknown) => (key === 'secret' ? undefined : value),
+          jsonContentType: 'application/vnd.api+json',
+        },
         {
           url: 'echo',
           method: 'PATCH',
@@ -190,7 +193,10 @@ describe('issue 11 #5: authBaseQuery behaves as fetchBaseQuery, plus the token',
     test('responseHandler: json, text, content-type, a function, and the base default', async () => {
       await expectSameButToken({}, { url: 'text', responseHandler: 'text' });
       await expectSameButToken({}, { url: 'text', responseHandler: 'content-type' });
-      await expectSameButToken({}, { url: 'echo', responseHandler: async (response) => (await response.json()).method });
+      await expectSameButToken(
+        {},
+        { url: 'echo', responseHandler: async (response) => ((await response.json()) as { method: string }).method },
+      );
       await expectSameButToken({ responseHandler: 'text' }, 'text');
       await expectSameButToken({}, 'empty');
     });

@@ -47,7 +47,7 @@ describe('issue 11 #13: only the package’s own text reaches actions, state and
     const seen: unknown[] = [];
     const { auth, store } = await startSession(server, {
       // What `response.json()` throws for a body that is the token itself, verbatim from the parser.
-      refresh: async () => JSON.parse(`${SECRET} is your new token`),
+      refresh: async () => JSON.parse(`${SECRET} is your new token`) as never,
       refreshRetries: 0,
       middleware: [() => (next) => (action) => (seen.push(action), next(action))],
     });
@@ -96,7 +96,8 @@ describe('issue 11 #14: causes are redacted, so printing an error prints no toke
   test('#14 TokenRefreshError.cause, an AxiosError of the refresh call, no longer holds the refresh token in config.data', async () => {
     const http = axios.create();
     const { auth } = await startSession(server, {
-      refresh: (refreshToken, { signal }) => http.post(`${leaky.url}/auth/refresh`, { refreshToken }, { signal }).then((r) => r.data),
+      refresh: (refreshToken, { signal }) =>
+        http.post<{ accessToken: string }>(`${leaky.url}/auth/refresh`, { refreshToken }, { signal }).then((r) => r.data),
       refreshRetries: 0,
     });
     auth.setTokens({ accessToken: 'a0', refreshToken: SECRET });

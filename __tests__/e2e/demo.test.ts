@@ -73,12 +73,6 @@ async function signIn(): Promise<void> {
   server.reset();
 }
 
-async function signInOn(target: Page): Promise<void> {
-  await target.goto(server.url);
-  await target.click('button[type="submit"]');
-  await target.waitForSelector('[data-testid="dashboard"]');
-}
-
 /** Runs a scenario and waits until it has finished (its button is enabled again). */
 async function runScenario(id: string, timeout = 20_000): Promise<void> {
   await page.click(`[data-testid="scenario-${id}"]`);
@@ -198,7 +192,9 @@ describeInBrowser('demo app in Chromium', () => {
       expect(await text('refresh-window', people[0]!.page)).toContain('refreshed before next use');
 
       const counts = async (tab: Page) =>
-        Object.fromEntries(await Promise.all(['401', 'refreshes', 'replays'].map(async (id) => [id, await text(`count-${id}`, tab)])));
+        Object.fromEntries(
+          await Promise.all(['401', 'refreshes', 'replays'].map(async (id) => [id, await text(`count-${id}`, tab)] as const)),
+        );
       const linesOf = (tab: Page) => tab.$$eval('[data-testid="activity-log"] li', (items) => items.map((item) => item.textContent ?? ''));
       for (const { scenario, page: tab } of people) {
         await tab.click(`[data-testid="scenario-${scenario}"]`);

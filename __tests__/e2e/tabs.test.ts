@@ -62,7 +62,7 @@ interface AppView {
   state: AuthState;
   status: string;
 }
-type AppWindow = {
+interface AppWindow {
   __app: Omit<AppView, 'state' | 'status'> & {
     state(): AuthState;
     getStatus(): string;
@@ -72,7 +72,7 @@ type AppWindow = {
     startPoll(n: number, everyMs?: number): void;
     refresh(): Promise<true | string>;
   };
-};
+}
 
 let server: AuthServer;
 let browser: Browser;

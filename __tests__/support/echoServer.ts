@@ -38,29 +38,32 @@ function readBody(req: IncomingMessage): Promise<string> {
 export async function startEchoServer(): Promise<EchoServer> {
   const seen: EchoServer['seen'] = [];
   let held: Array<() => void> = [];
-  const server = createServer(async (req, res) => {
-    const headers = Object.fromEntries(
-      Object.entries(req.headers)
-        .filter(([name]) => name !== 'host' && name !== 'connection' && name !== 'content-length')
-        .map(([name, value]) => [name, String(value)]),
-    );
-    seen.push({ method: req.method!, url: req.url!, headers });
-    const echo: Echo = { method: req.method!, url: req.url!, headers, body: await readBody(req) };
-    const path = new URL(req.url!, 'http://x').pathname;
-    const json = (status: number, value: unknown) =>
-      res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(value));
-    if (path === '/text') return res.writeHead(200, { 'Content-Type': 'text/plain' }).end(`plain ${echo.method}`);
-    if (path === '/html') return res.writeHead(200, { 'Content-Type': 'text/html' }).end('<html>captive portal</html>');
-    if (path === '/empty') return res.writeHead(204).end();
-    if (path.startsWith('/status/')) return json(Number(path.slice('/status/'.length)), echo);
-    if (path === '/redirect') {
-      const query = new URL(req.url!, 'http://x').searchParams;
-      return res.writeHead(Number(query.get('status') ?? 302), { Location: query.get('to')! }).end();
-    }
-    if (path === '/hang') return; // never answers
-    if (path.startsWith('/held/')) return void held.push(() => json(Number(path.slice('/held/'.length)), echo));
-    return json(200, echo);
-  });
+  const server = createServer(
+    (req, res) =>
+      void (async () => {
+        const headers = Object.fromEntries(
+          Object.entries(req.headers)
+            .filter(([name]) => name !== 'host' && name !== 'connection' && name !== 'content-length')
+            .map(([name, value]) => [name, String(value)]),
+        );
+        seen.push({ method: req.method!, url: req.url!, headers });
+        const echo: Echo = { method: req.method!, url: req.url!, headers, body: await readBody(req) };
+        const path = new URL(req.url!, 'http://x').pathname;
+        const json = (status: number, value: unknown) =>
+          res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(value));
+        if (path === '/text') return res.writeHead(200, { 'Content-Type': 'text/plain' }).end(`plain ${echo.method}`);
+        if (path === '/html') return res.writeHead(200, { 'Content-Type': 'text/html' }).end('<html>captive portal</html>');
+        if (path === '/empty') return res.writeHead(204).end();
+        if (path.startsWith('/status/')) return json(Number(path.slice('/status/'.length)), echo);
+        if (path === '/redirect') {
+          const query = new URL(req.url!, 'http://x').searchParams;
+          return res.writeHead(Number(query.get('status') ?? 302), { Location: query.get('to')! }).end();
+        }
+        if (path === '/hang') return; // never answers
+        if (path.startsWith('/held/')) return void held.push(() => json(Number(path.slice('/held/'.length)), echo));
+        return json(200, echo);
+      })(),
+  );
   server.keepAliveTimeout = 100;
   await new Promise<void>((ready) => server.listen(0, '127.0.0.1', ready));
   return {

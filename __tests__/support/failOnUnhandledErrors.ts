@@ -25,7 +25,7 @@ VirtualAction.prototype.execute = function (this: VirtualAction<unknown>, state:
   const count = (executed.get(scheduler) ?? 0) + 1;
   executed.set(scheduler, count);
   if (count > LIVELOCK_ACTIONS) return new Error(`livelock: more than ${LIVELOCK_ACTIONS} actions in virtual time`);
-  return execute.call(this, state, delay);
+  return execute.call(this, state, delay) as Error | undefined; // RxJS types it any: an Error to report, or nothing
 };
 
 afterEach(() => {

@@ -250,7 +250,7 @@ export async function startFaultProxy(
     clearTimeout(lifetime);
     return closing;
   };
-  const lifetime = setTimeout(close, lifetimeMs);
+  const lifetime = setTimeout(() => void close(), lifetimeMs);
   lifetime.unref();
 
   const inject = (fault: Fault, where: Omit<FaultRule, 'fault'> = {}) => {

@@ -98,7 +98,7 @@ export function runEpic(auth: TokenRefresh, initial?: TokenRefreshState, onActio
     action$.next(action);
     onAction?.(action);
   };
-  const subscription = auth.epic(action$, state$ as never, undefined).subscribe(dispatch);
+  const subscription = auth.epic(action$, state$, undefined).subscribe(dispatch);
   return {
     actions,
     types: () => actions.map((a) => a.type.replace(/^[^/]+\//, '')),

@@ -102,12 +102,11 @@ export class Tab {
   readonly localStorage: Storage;
 
   constructor(browser: Browser) {
-    const tab = this;
     this.localStorage = {
       getItem: (key: string) => browser.read(key),
-      setItem: (key: string, value: string) => browser.write(tab, key, String(value)),
-      removeItem: (key: string) => browser.write(tab, key, null),
-      clear: () => browser.clear(tab),
+      setItem: (key: string, value: string) => browser.write(this, key, String(value)),
+      removeItem: (key: string) => browser.write(this, key, null),
+      clear: () => browser.clear(this),
       key: () => null,
       length: 0,
     };

@@ -27,22 +27,24 @@ function createAxiosAuthRefreshClient(options: AxiosAuthRefreshOptions | undefin
 
   const refreshAuthLogic = (failedRequest: { response: { config: { headers: Record<string, string> } } }) =>
     plain
-      .post('/auth/refresh', { refreshToken: storage.refreshToken }, { skipAuthRefresh: true } as AxiosAuthRefreshRequestConfig)
+      .post<{ accessToken: string; refreshToken: string }>('/auth/refresh', { refreshToken: storage.refreshToken }, {
+        skipAuthRefresh: true,
+      } as AxiosAuthRefreshRequestConfig)
       .then((tokenRefreshResponse) => {
         storage.token = tokenRefreshResponse.data.accessToken;
         storage.refreshToken = tokenRefreshResponse.data.refreshToken;
-        failedRequest.response.config.headers['Authorization'] = 'Bearer ' + tokenRefreshResponse.data.accessToken;
+        failedRequest.response.config.headers.Authorization = 'Bearer ' + tokenRefreshResponse.data.accessToken;
         return Promise.resolve();
       });
   createAuthRefresh(instance, refreshAuthLogic, options);
   instance.interceptors.request.use((request) => {
-    request.headers['Authorization'] = `Bearer ${storage.token}`;
+    request.headers.Authorization = `Bearer ${storage.token}`;
     return request;
   });
 
   return {
     request: (path) => instance.get(path),
-    async dispose() {
+    dispose() {
       abort.abort();
       httpAgent.destroy();
     },

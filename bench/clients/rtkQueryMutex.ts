@@ -18,9 +18,11 @@ interface AuthState {
 
 function createRtkQueryClient({ baseUrl, tokens }: ClientContext): BenchClient {
   const pool = createFetchPool();
+  // Typed where it is declared, as RTK's docs do: the slice's state type is inferred from it.
+  const initialState: AuthState = { token: tokens.accessToken, refreshToken: tokens.refreshToken };
   const authSlice = createSlice({
     name: 'auth',
-    initialState: { token: tokens.accessToken, refreshToken: tokens.refreshToken } as AuthState,
+    initialState,
     reducers: {
       tokenReceived: (_state, action: PayloadAction<{ accessToken: string; refreshToken: string }>) => ({
         token: action.payload.accessToken,
@@ -46,7 +48,7 @@ function createRtkQueryClient({ baseUrl, tokens }: ClientContext): BenchClient {
     // wait until the mutex is available without locking it
     await mutex.waitForUnlock();
     let result = await baseQuery(args, api, extraOptions);
-    if (result.error && result.error.status === 401) {
+    if (result.error?.status === 401) {
       // checking whether the mutex is locked
       if (!mutex.isLocked()) {
         const release = await mutex.acquire();

@@ -84,7 +84,7 @@ function createSeedAxiosQueueClient({ baseUrl, tokens }: ClientContext): BenchCl
       if (response.status >= 400) throw new Error(`HTTP ${response.status}`);
       return response;
     },
-    async dispose() {
+    dispose() {
       abort.abort();
       httpAgent.destroy();
     },

@@ -25,7 +25,10 @@ function createThisPackageClient(transport: 'fetch' | 'axios', { baseUrl, tokens
     transport === 'fetch'
       ? fromFetch(`${baseUrl}${path}`, { ...pool.init, headers: { authorization: `Bearer ${token}` }, selector: readJson })
       : from(instance.get(path, { headers: { authorization: `Bearer ${token}` } }));
-  type Refreshed = { accessToken: string; refreshToken: string };
+  interface Refreshed {
+    accessToken: string;
+    refreshToken: string;
+  }
   const auth = createTokenRefresh({
     refresh: (refreshToken, { signal }) =>
       transport === 'fetch'

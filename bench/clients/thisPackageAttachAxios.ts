@@ -33,8 +33,8 @@ function createAttachAxiosClient({ baseUrl, tokens }: ClientContext): BenchClien
   auth.setTokens(tokens);
 
   return {
-    request: (path) => instance.get(path).then((response) => response.data),
-    async dispose() {
+    request: (path) => instance.get<unknown>(path).then((response) => response.data),
+    dispose() {
       stop$.next();
       auth.clearTokens();
       detach();

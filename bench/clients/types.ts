@@ -20,8 +20,8 @@ export interface ClientContext {
 export interface BenchClient {
   /** One GET of `path` (e.g. /api/echo?i=3) with the access token; resolves on 2xx, rejects otherwise. */
   request(path: string): Promise<unknown>;
-  /** Cancel whatever is still running (hung requests, refresh loops) and free the sockets. */
-  dispose(): Promise<void>;
+  /** Cancel whatever is still running (hung requests, refresh loops) and free the sockets; at once or later (it is awaited). */
+  dispose(): void | Promise<void>;
 }
 
 export interface ClientFactory {

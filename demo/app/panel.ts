@@ -26,7 +26,9 @@ export interface DemoPanel {
   Component: ComponentType;
   /** Rendered at the right of the card's title, e.g. a button. */
   Actions?: ComponentType;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each panel's slice has its own state type; `unknown` would reject every typed reducer (parameters are contravariant).
   reducers?: Record<string, Reducer<any, UnknownAction, any>>;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the same for the state an epic is given.
   epics?: Array<Epic<UnknownAction, UnknownAction, any>>;
   middleware?: Middleware[];
 }

@@ -5,7 +5,7 @@ import { combineReducers, configureStore } from '@reduxjs/toolkit';
 import { combineEpics, createEpicMiddleware } from 'redux-observable';
 import type { Reducer, UnknownAction } from 'redux';
 import { auth } from './auth';
-import { panels } from './panel';
+import { panels, type DemoPanel } from './panel';
 import { loginEpic, logoutEpic, restoreEpic, sessionSlice } from './features/session';
 import { activitySlice, refreshAttemptsEpic, resetEpic, statsEpic } from './features/activity';
 
@@ -14,7 +14,9 @@ const coreReducers = {
   session: sessionSlice.reducer,
   activity: activitySlice.reducer,
 };
-const panelReducers: Record<string, Reducer<any, UnknownAction, any>> = Object.assign({}, ...panels.map((panel) => panel.reducers ?? {}));
+const panelReducers: NonNullable<DemoPanel['reducers']> = Object.fromEntries(
+  panels.flatMap((panel) => Object.entries(panel.reducers ?? {})),
+);
 
 /** The core slices, typed; each panel types its own slice where it reads it. */
 export type RootState = { [Key in keyof typeof coreReducers]: ReturnType<(typeof coreReducers)[Key]> } & Record<string, unknown>;
@@ -25,7 +27,9 @@ const rootReducer = combineReducers({ ...panelReducers, ...coreReducers }) as un
   Partial<RootState>
 >;
 
-// Epics here read only what they select themselves, so the middleware is typed loosely on state.
+// Epics here read only what they select themselves, so the middleware is typed loosely on state
+// (some epics read no state at all and say `void`, which no other state type fits).
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- see above
 const epicMiddleware = createEpicMiddleware<UnknownAction, UnknownAction, any>();
 
 export const store = configureStore({
@@ -34,6 +38,7 @@ export const store = configureStore({
 });
 
 epicMiddleware.run(
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the middleware's loose state, above
   combineEpics<UnknownAction, UnknownAction, any>(
     auth.epic,
     loginEpic,

@@ -142,7 +142,8 @@ interface Reply {
 }
 
 type Counters = Omit<Stats, 'recent'>;
-type Handler = (req: IncomingMessage, url: URL) => Promise<Reply>;
+/** `handle` awaits it inside its try, so a handler may answer at once or later, and throw either way. */
+type Handler = (req: IncomingMessage, url: URL) => Reply | Promise<Reply>;
 
 const OAUTH_CLIENTS: ReadonlyArray<{ id: string; secret?: string }> = [
   { id: 'demo-app' },
@@ -440,7 +441,9 @@ export async function startAuthServer(options: AuthServerOptions = {}): Promise<
     let claims: JWTPayload = {};
     try {
       claims = decodeJwt(token);
-    } catch {} // garbage: jwtVerify below rejects it with the same message as a forged token
+    } catch {
+      // garbage: jwtVerify below rejects it with the same message as a forged token
+    }
     const sub = claims.sub ?? '';
     const sid = typeof claims.sid === 'string' ? claims.sid : '';
     const gen = typeof claims.gen === 'number' ? claims.gen : null;
@@ -472,7 +475,8 @@ export async function startAuthServer(options: AuthServerOptions = {}): Promise<
     return { ok: true, sub, sid, gen, replaced };
   }
 
-  const apiRoutes: Record<string, (who: { sub: string; sid: string; gen: number }, url: URL) => Promise<unknown> | unknown> = {
+  // Each answers with a body, or a promise of one.
+  const apiRoutes: Record<string, (who: { sub: string; sid: string; gen: number }, url: URL) => unknown> = {
     '/api/profile': ({ sub }) => ({ username: sub, name: sub === 'demo' ? 'Demo User' : sub, email: `${sub}@example.test` }),
     '/api/items': () => ({ items: ITEMS }),
     '/api/report': async (_who, url) => {
@@ -604,8 +608,8 @@ export async function startAuthServer(options: AuthServerOptions = {}): Promise<
       return fromBody ? { status: 204 } : { status: 204, headers: { 'Set-Cookie': refreshCookie(null, 0) } };
     },
     'POST /oauth/token': oauthToken,
-    'POST /control/expire': async () => acknowledge(control.expireAccessTokens),
-    'POST /control/revoke': async () => acknowledge(control.revokeRefreshTokens),
+    'POST /control/expire': () => acknowledge(() => control.expireAccessTokens()),
+    'POST /control/revoke': () => acknowledge(() => control.revokeRefreshTokens()),
     'POST /control/slow-refresh': async (req) => {
       const ms = bodyNumber(await readJson(req), 'ms', -1, 0, 600_000);
       return acknowledge(() => control.slowNextRefresh(ms));
@@ -622,9 +626,9 @@ export async function startAuthServer(options: AuthServerOptions = {}): Promise<
       const refreshMs = bodyNumber(body, 'refreshMs', latency.refreshMs, 0, 600_000);
       return acknowledge(() => control.setLatency({ apiMs, refreshMs }));
     },
-    'POST /control/reset': async () => acknowledge(reset),
-    'POST /control/reset-stats': async () => acknowledge(control.resetStats),
-    'GET /stats': async () => ({ status: 200, body: stats() }),
+    'POST /control/reset': () => acknowledge(reset),
+    'POST /control/reset-stats': () => acknowledge(() => control.resetStats()),
+    'GET /stats': () => ({ status: 200, body: stats() }),
   };
   for (const [path, answer] of Object.entries(apiRoutes)) {
     routes[`GET ${path}`] = async (req, url) => {

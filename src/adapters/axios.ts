@@ -146,7 +146,7 @@ export function attachAxios(auth: AuthClient, instance: AxiosInstance, options: 
   const onRequest = async (config: InternalAxiosRequestConfig): Promise<InternalAxiosRequestConfig> => {
     if (config.skipAuthRefresh || isRefreshSignal(config.signal)) return config;
     if (!allowed(instance.getUri(config))) return config; // no wait for a request that will not get the token
-    if (await hasNoSession(auth, config.signal as AbortSignal | undefined)) return config;
+    if (await hasNoSession(auth, config.signal)) return config;
     let first: Subscriber<unknown> | undefined;
     let handOut!: (token: string) => void;
     const token = new Promise<string>((resolve) => (handOut = resolve));
@@ -156,7 +156,8 @@ export function attachAxios(auth: AuthClient, instance: AxiosInstance, options: 
       settle: (response) => {
         const attempt = first;
         first = undefined;
-        if (attempt) response === undefined ? attempt.complete() : (attempt.next(response), attempt.complete());
+        if (attempt && response !== undefined) attempt.next(response);
+        attempt?.complete();
       },
       reject: (error) => {
         const attempt = first;

@@ -111,6 +111,7 @@ export function authFetch(auth: AuthClient, options: AuthFetchOptions = {}): Aut
     const request = isRequest(input) ? input : undefined;
     // Read once, as fetch does: a URL object (or anything with a toString) changed after this
     // call cannot move the request after the check. What is checked is what is sent.
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- not a Request here: a string, a URL or anything fetch stringifies itself
     const target = request ?? String(input);
     const url = request ? request.url : (target as string);
     const signal = requestInit.signal ?? request?.signal;
@@ -135,6 +136,7 @@ export function authFetch(auth: AuthClient, options: AuthFetchOptions = {}): Aut
             if (!isAuthError(response) || (response.redirected && response.url && !allowed(response.url))) return response;
             // Thrown to `authorized`, which refreshes (or replays a late one) and counts the retries.
             rejected = response;
+            // eslint-disable-next-line @typescript-eslint/only-throw-error -- the API's own answer, handed to `authorized` as its auth error
             throw response;
           }),
         );
@@ -142,7 +144,7 @@ export function authFetch(auth: AuthClient, options: AuthFetchOptions = {}): Aut
       return firstValueFrom(auth.authorized(send).pipe(untilAborted(signal))).catch((error: unknown) => {
         // The API still says no after a refresh (RetryLimitError), or a test double's `authorized`
         // passed the answer on: either way it is the API's answer, and fetch resolves with it.
-        if (isApiAnswer(error, rejected)) return rejected as Response;
+        if (isApiAnswer(error, rejected)) return rejected!;
         discard(rejected);
         throw error;
       });

@@ -122,6 +122,7 @@ type AnyBaseQuery<Args, Result, BaseQueryError, DefinitionExtraOptions, Meta> = 
 export function authBaseQuery(
   auth: AuthClient,
   options: AuthFetchBaseQueryOptions,
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- fetchBaseQuery's own extra-options type, as RTK declares it
 ): BaseQueryFn<string | FetchArgs, unknown, FetchBaseQueryError, {}, FetchBaseQueryMeta>;
 export function authBaseQuery<Args, Result, BaseQueryError, DefinitionExtraOptions, Meta>(
   auth: AuthClient,
@@ -132,6 +133,7 @@ export function authBaseQuery(
   auth: AuthClient,
   baseQueryOrOptions?: AnyBaseQuery<unknown, unknown, unknown, unknown, unknown> | AuthFetchBaseQueryOptions,
   options?: AuthBaseQueryOptions<unknown, unknown>,
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the implementation of the overloads above, whose types are exact
 ): AnyBaseQuery<any, unknown, unknown, any, any> {
   checkAuth('authBaseQuery', auth);
   if (typeof baseQueryOrOptions === 'function') return wrapBaseQuery(auth, baseQueryOrOptions, options);
@@ -150,6 +152,7 @@ export function authBaseQuery(
 function authFetchBaseQuery(
   auth: AuthClient,
   options: AuthFetchBaseQueryOptions,
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- fetchBaseQuery's own extra-options type, as RTK declares it
 ): BaseQueryFn<string | FetchArgs, unknown, FetchBaseQueryError, {}, FetchBaseQueryMeta> {
   const { fetchBaseQuery, allowedOrigins, baseOrigin, toError = customError, fetchFn = defaultFetchFn, ...fetchOptions } = options;
   if (typeof toError !== 'function')
@@ -209,6 +212,7 @@ function authFetchBaseQuery(
     const once = async (): Promise<Returned> => {
       failure = undefined;
       const result = await run(args, api, extraOptions);
+      // eslint-disable-next-line @typescript-eslint/only-throw-error -- this package's error met at fetch time, passed on as it was
       if (failure !== undefined) throw failure;
       return result;
     };
@@ -229,13 +233,14 @@ function authFetchBaseQuery(
         const result = (last = await once());
         if (result.error === undefined || sent === undefined || !isAuthError(result.error)) return result;
         if (sent !== current) rejected = { token: sent, error: result.error };
+        // eslint-disable-next-line @typescript-eslint/only-throw-error -- the API's own answer, handed to `authorized` as its auth error
         throw result.error;
       });
     });
     try {
       return await firstValueFrom(attempts$.pipe(untilAborted(api?.signal)));
     } catch (error) {
-      if (isApiAnswer(error, last?.error)) return last as Returned;
+      if (isApiAnswer(error, last?.error)) return last!;
       if (isAuthRefreshError(error)) return { error: toError(error) };
       if (api?.signal?.aborted) return { error: abortedError(abortReason(api.signal)) };
       throw error;
@@ -276,6 +281,7 @@ function wrapBaseQuery<Args, Result, BaseQueryError, DefinitionExtraOptions, Met
         last = await baseQuery(withToken(args, token), api, extraOptions);
         // Every error goes to `authorized`, whose isAuthError decides which ones mean "refresh":
         // one definition of a 401 for epics and RTK Query alike. Others come straight back below.
+        // eslint-disable-next-line @typescript-eslint/only-throw-error -- the API's own answer, handed to `authorized` as its auth error
         if (last.error !== undefined) throw last.error;
         return last;
       });
@@ -283,7 +289,7 @@ function wrapBaseQuery<Args, Result, BaseQueryError, DefinitionExtraOptions, Met
     try {
       return await firstValueFrom(auth.authorized(attempt).pipe(untilAborted(signal)));
     } catch (error) {
-      if (isApiAnswer(error, last?.error)) return last as Returned;
+      if (isApiAnswer(error, last?.error)) return last!;
       if (isAuthRefreshError(error)) return { error: toError(error) };
       if (signal?.aborted) return { error: abortedError(abortReason(signal)) as BaseQueryError };
       throw error;

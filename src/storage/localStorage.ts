@@ -43,7 +43,7 @@ export function localStorageStorage(key: string, options: LocalStorageOptions = 
       'localStorageStorage',
     );
   }
-  const { storage = globalThis.localStorage, locks = browserLocks(), events = globalThis as Partial<EventTarget> } = options;
+  const { storage = globalThis.localStorage, locks = browserLocks(), events = globalThis } = options;
   if (!storage) {
     throw typeError(
       'INVALID_ARGUMENT',

@@ -21,7 +21,7 @@ export async function bundleForBrowser(entry: Pick<BuildOptions, 'entryPoints' |
     logLevel: 'silent',
     define: { 'process.env.NODE_ENV': '"development"' },
   });
-  return bundled.outputFiles![0]!.text;
+  return bundled.outputFiles[0]!.text;
 }
 
 /** One headless Chromium with the flags every browser suite needs here: no sandbox, no GPU, no network of its own. */

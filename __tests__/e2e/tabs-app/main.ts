@@ -142,14 +142,18 @@ const store = configureStore({
   middleware: (getDefault) =>
     getDefault({ serializableCheck: false, immutableCheck: false }).concat(recorder, api.middleware, epicMiddleware),
 });
-type State = { tokenRefresh: { status: string; ended?: unknown; expiresAt: number | null } };
+interface State {
+  tokenRefresh: { status: string; ended?: unknown; expiresAt: number | null };
+}
 const authState = () => (store.getState() as unknown as State).tokenRefresh;
 let last = '';
 const watch = () => {
   const { status, ended } = authState();
   const key = JSON.stringify([status, ended ?? null]);
-  if (key !== last)
-    (statuses.push({ status, ended: ended === undefined ? null : JSON.parse(JSON.stringify(ended)), at: now() }), (last = key));
+  if (key !== last) {
+    statuses.push({ status, ended: ended === undefined ? null : (JSON.parse(JSON.stringify(ended)) as unknown), at: now() });
+    last = key;
+  }
 };
 watch();
 store.subscribe(watch);
@@ -231,7 +235,7 @@ const app = {
   refresh: (): Promise<true | string> => auth.refresh().then(() => true as const, errorName),
   /** The user's logout: the tokens go first, then the server revokes the session (best effort). */
   async logout(): Promise<void> {
-    const refreshToken = mode === 'storage' ? (storage.get() as Tokens | null)?.refreshToken : undefined;
+    const refreshToken = mode === 'storage' ? storage.get()?.refreshToken : undefined;
     auth.clearTokens();
     await post('/auth/logout', refreshToken ? { refreshToken } : {}).catch(() => undefined);
   },

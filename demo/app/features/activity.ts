@@ -254,10 +254,10 @@ export const activitySlice = createSlice({
   },
 });
 
-const signedIn = (state: Record<string, any>) => auth.selectState(state as never).status !== 'unauthenticated';
+const signedIn = (state: Record<string, unknown>) => auth.selectState(state as never).status !== 'unauthenticated';
 
 /** GET /stats every second while signed in. /stats is not an API route: it is never counted. */
-export const statsEpic: Epic<UnknownAction, UnknownAction, Record<string, any>> = (_action$, state$) =>
+export const statsEpic: Epic<UnknownAction, UnknownAction, Record<string, unknown>> = (_action$, state$) =>
   state$.pipe(
     map(signedIn),
     distinctUntilChanged(),

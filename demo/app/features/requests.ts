@@ -3,7 +3,7 @@
  * epic call through `auth.authorized`. Every attempt (first send, replay) and every 401 is reported
  * as an action, so the activity panel can show the refresh and the replay as they happen.
  */
-import { createAction, createSlice, type PayloadAction } from '@reduxjs/toolkit';
+import { createAction, createSlice } from '@reduxjs/toolkit';
 import type { Epic } from 'redux-observable';
 import { Subject, catchError, filter, finalize, from, map, merge, mergeMap, of, tap, type Observable } from 'rxjs';
 import type { UnknownAction } from 'redux';
@@ -21,10 +21,17 @@ export const ENDPOINTS = {
 export type EndpointKey = keyof typeof ENDPOINTS;
 export const ENDPOINT_KEYS = Object.keys(ENDPOINTS) as EndpointKey[];
 
-type Summarize = (body: any) => string;
-const summaries: Record<EndpointKey, Summarize> = {
+/** What the demo server answers on each endpoint (demo/server/authServer.ts). */
+interface Bodies {
+  profile: { name: string; email: string };
+  items: { items: Array<{ name: string }> };
+  report: { rows: unknown[]; tookMs: number };
+  heartbeat: unknown;
+  echo: { gen: number };
+}
+const summaries: { [Key in EndpointKey]: (body: Bodies[Key]) => string } = {
   profile: (body) => `${body.name} · ${body.email}`,
-  items: (body) => `${body.items.length} items: ${body.items.map((item: { name: string }) => item.name).join(', ')}`,
+  items: (body) => `${body.items.length} items: ${body.items.map((item) => item.name).join(', ')}`,
   report: (body) => `${body.rows.length} rows, built in ${body.tookMs} ms`,
   heartbeat: () => 'API is up',
   echo: (body) => `Server accepted token gen ${body.gen}`,
@@ -156,7 +163,7 @@ export const loadEverythingEpic: Epic<UnknownAction, UnknownAction, { requests: 
  * and on a 401 refreshes once for every caller and replays. The progress subject reports each
  * attempt and each rejection; `catchError` inside `mergeMap` keeps one failure from ending the epic.
  */
-export const requestEpic: Epic<UnknownAction, UnknownAction, Record<string, any>> = (action$, state$) =>
+export const requestEpic: Epic<UnknownAction, UnknownAction, Record<string, unknown>> = (action$, state$) =>
   action$.pipe(
     filter(requestStarted.match),
     mergeMap(({ payload: { id, endpoint } }): Observable<UnknownAction> => {
@@ -178,7 +185,7 @@ export const requestEpic: Epic<UnknownAction, UnknownAction, Record<string, any>
           );
         })
         .pipe(
-          map((body) => requestSucceeded({ id, summary: summaries[endpoint](body) })),
+          map((body) => requestSucceeded({ id, summary: (summaries[endpoint] as (body: unknown) => string)(body) })),
           catchError((error: Error) =>
             of(requestFailed({ id, error: { name: error?.name ?? 'Error', message: error?.message ?? String(error) } })),
           ),

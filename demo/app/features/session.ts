@@ -7,7 +7,7 @@
 import { createAction, createSlice, isAnyOf } from '@reduxjs/toolkit';
 import type { Epic } from 'redux-observable';
 import type { UnknownAction } from 'redux';
-import { EMPTY, catchError, concat, defer, filter, from, ignoreElements, map, of, switchMap, tap } from 'rxjs';
+import { EMPTY, catchError, concat, defer, filter, ignoreElements, map, of, switchMap, tap } from 'rxjs';
 import { auth, control, login, restoreSession, revokeSession, storage, tokenInfo } from '../auth';
 import { mode, type SessionMode } from '../mode';
 import { requestFailed } from './requests';
