@@ -17,32 +17,32 @@ const production = (config) => ({
 const line = (name, path, imports, limit) => ({ name, path, import: imports, limit, gzip: true, modifyEsbuildConfig: production });
 
 module.exports = [
-  line('createTokenRefresh', 'dist/index.js', '{ createTokenRefresh }', '7400 B'),
-  line('createTokenRefresh + localStorageStorage (quick start)', 'dist/index.js', '{ createTokenRefresh, localStorageStorage }', '7750 B'),
-  line('createTokenRefresh + asyncStorage', 'dist/index.js', '{ createTokenRefresh, asyncStorage }', '7600 B'),
+  line('createTokenRefresh', 'dist/index.js', '{ createTokenRefresh }', '6800 B'),
+  line('createTokenRefresh + localStorageStorage (quick start)', 'dist/index.js', '{ createTokenRefresh, localStorageStorage }', '7050 B'),
+  line('createTokenRefresh + asyncStorage', 'dist/index.js', '{ createTokenRefresh, asyncStorage }', '6900 B'),
   line(
     'createTokenRefresh + authFetch',
     ['dist/index.js', 'dist/fetch.js'],
     { 'dist/index.js': '{ createTokenRefresh }', 'dist/fetch.js': '{ authFetch }' },
-    '8650 B',
+    '7800 B',
   ),
   line(
     'createTokenRefresh + localStorageStorage + authBaseQuery',
     ['dist/index.js', 'dist/rtk-query.js'],
     { 'dist/index.js': '{ createTokenRefresh, localStorageStorage }', 'dist/rtk-query.js': '{ authBaseQuery }' },
-    '9500 B',
+    '8400 B',
   ),
   line(
     'createTokenRefresh + attachAxios',
     ['dist/index.js', 'dist/axios.js'],
     { 'dist/index.js': '{ createTokenRefresh }', 'dist/axios.js': '{ attachAxios }' },
-    '9000 B',
+    '8150 B',
   ),
   line(
     'createTokenRefresh + oauth2RefreshGrant',
     ['dist/index.js', 'dist/oauth2.js'],
     { 'dist/index.js': '{ createTokenRefresh }', 'dist/oauth2.js': '{ oauth2RefreshGrant }' },
-    '9150 B',
+    '8400 B',
   ),
   line(
     'epics: createScheduledRefreshEpic + createHeartbeatEpic',
