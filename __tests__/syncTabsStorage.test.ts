@@ -30,3 +30,35 @@ test('syncTabs over an async storage whose write rejects: reported, no unhandled
     warn.mockRestore();
   }
 });
+
+test("syncTabs over an async storage whose write rejects: another tab's news is taken, and the failed write is no unhandled rejection", async () => {
+  const g = globalThis as unknown as Record<string, unknown>;
+  g.document = {};
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown) => unhandled.push(reason);
+  process.on('unhandledRejection', onUnhandled);
+  const warn = jest.spyOn(console, 'warn').mockImplementation(() => {});
+  try {
+    const name = 'syncTabsStorageNews'; // its own channel: no other test's tabs hear it
+    const failing = {
+      get: async () => null,
+      set: () => Promise.reject(new Error('disk full')),
+      clear: () => Promise.reject(new Error('disk full')),
+    };
+    const listener = createTokenRefresh({ name, refreshTokenIn: 'cookie', refresh: () => of({ accessToken: 'x' }), storage: failing });
+    const speaker = createTokenRefresh({ name, refreshTokenIn: 'cookie', refresh: () => of({ accessToken: 'x' }) });
+    runEpic(listener);
+    runEpic(speaker);
+    speaker.setTokens({ accessToken: 'from-the-other-tab' });
+    await new Promise((r) => setTimeout(r, 30));
+    expect(listener.getAccessToken()).toBe('from-the-other-tab');
+    speaker.clearTokens();
+    await new Promise((r) => setTimeout(r, 30));
+    expect(listener.getAccessToken()).toBeUndefined();
+    expect(unhandled).toEqual([]);
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
+    delete g.document;
+    warn.mockRestore();
+  }
+});

@@ -39,8 +39,11 @@ try {
   const report = JSON.parse(readFileSync('.test-results/jest.json', 'utf8'));
   passed += report.numPassedTests;
   failed += report.numFailedTests;
-  // A suite that fails to load runs no test; count it, or a syntax error would look like success.
-  const broken = report.testResults.filter((suite) => suite.status === 'failed' && suite.assertionResults.length === 0);
+  // A suite that failed outside its tests (it did not load, or an error escaped them, such as an
+  // unhandled rejection) counts once, unless one of its tests failed and is counted already.
+  const broken = report.testResults.filter(
+    (suite) => suite.status === 'failed' && !suite.assertionResults.some((test) => test.status === 'failed'),
+  );
   failed += broken.length;
   failures.push(...broken.map((suite) => `suite ${suite.name}`));
   if (report.numFailedTests) failures.push(`${report.numFailedTests} jest test(s)`);

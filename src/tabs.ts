@@ -57,9 +57,14 @@ export function syncTabs(storage: TokenStorage, name: string): TokenStorage {
   const listeners = new Set<(tokens: Tokens | null, reason?: EndReason) => void>();
   channel.onmessage = ({ data }: MessageEvent<{ tokens?: Tokens; ended?: string }>) => {
     const tokens = data?.tokens ?? null;
-    // Kept here first, so a tab that gets the lock afterwards finds them and adopts them.
-    if (tokens) storage.set(tokens);
-    else storage.clear();
+    // Kept here first, so a tab that gets the lock afterwards finds them and adopts them. A write
+    // that fails loses nothing: the listeners below take the news in memory all the same.
+    try {
+      const written = tokens ? storage.set(tokens) : storage.clear();
+      if (isThenable(written)) written.then(undefined, () => {});
+    } catch {
+      // a storage that throws: as above
+    }
     const reason = tokens ? undefined : endReasonOf(JSON.stringify({ ended: data?.ended }));
     for (const listener of listeners) listener(tokens, reason);
   };
