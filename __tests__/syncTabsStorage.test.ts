@@ -47,8 +47,8 @@ test("syncTabs over an async storage whose write rejects: another tab's news is 
     };
     const listener = createTokenRefresh({ name, refreshTokenIn: 'cookie', refresh: () => of({ accessToken: 'x' }), storage: failing });
     const speaker = createTokenRefresh({ name, refreshTokenIn: 'cookie', refresh: () => of({ accessToken: 'x' }) });
-    runEpic(listener);
-    runEpic(speaker);
+    runEpic(listener as never);
+    runEpic(speaker as never);
     speaker.setTokens({ accessToken: 'from-the-other-tab' });
     await new Promise((r) => setTimeout(r, 30));
     expect(listener.getAccessToken()).toBe('from-the-other-tab');
