@@ -1,21 +1,13 @@
 import type { UnknownAction } from './reduxTypes';
 import { EMPTY, Observable, concat, defer, throwError, type SchedulerLike, type Subscriber, type Subscription } from 'rxjs';
-import type { AuthActions, EndReason, RefreshReason, SessionEnd, SessionTimes } from './actions';
-import {
-  EpicNotRunningError,
-  LoggedOutError,
-  NotAuthenticatedError,
-  RefreshUnavailableError,
-  TokenRefreshError,
-  isRefusal,
-  serializeError,
-  type SerializedAuthError,
-} from './errors';
+import type { AuthActions, RefreshReason, SessionEnd } from './actions';
+import { LoggedOutError, NotAuthenticatedError, serializeError } from './errors';
 import type { AuthStatus, TokenRefreshState } from './reducer';
+import { decide, initial, lastErrorOf, running, timesOf, transition, type Context, type Event, type State } from './session/machine';
 import { guardStorage, type StorageOperation } from './storage/guarded';
 import { isThenable, type TokenStorage } from './storage/types';
 import { devWarn } from './tabs';
-import { newIdentity, subjectOf, toSession, type Identity, type Session, type StoredTokens, type Tokens } from './tokens';
+import { newIdentity, toSession, type Identity, type StoredTokens, type Tokens } from './tokens';
 
 /**
  * One refresh (or restore) and everyone waiting for it. Waiters are a Set, not subscribers to
@@ -35,8 +27,6 @@ interface Cycle extends RefreshCycle {
   settled: boolean;
   error: unknown;
   run?: Subscription;
-  /** A restore asked for before `auth.epic` ran: it runs when the epic attaches. */
-  queued?: boolean;
   /** Why the refresh could not be done, even if its waiters went on with a still-valid token. */
   failure?: unknown;
   /** Reading an async storage at start, not a refresh. */
@@ -117,20 +107,12 @@ export interface RefreshCoordinator {
 const LOGOUT: SessionEnd = { reason: 'logout', elsewhere: false };
 
 /**
- * Where a refresh is decided: the session as a small state machine.
- *
- * | status | session | left by |
- * | --- | --- | --- |
- * | restoring | none yet | stored tokens read, or the cookie's refresh answered |
- * | authenticated | yes | a 401 or a known expiry → refreshing; logout |
- * | refreshing | yes (old) | tokens → authenticated; the server says no → unauthenticated; could not refresh → unavailable |
- * | unavailable | yes (kept) | a request after the cool-down, `online`, the page visible → refreshing; logout |
- * | unauthenticated | none | a login |
- *
+ * The shell around the session machine (src/session/machine.ts): it owns what a pure function
+ * cannot, the waiters, the timers, the refresh runner, storage and the store's output, and carries
+ * out each transition's effects in one order: the state first, then the actions, then the waiters.
  * Every transition is told to the store as an action, emitted after the state changed, so the
- * reducer (a projection of this state) and the action always agree. A session ends only by a logout
- * or a definitive answer of the refresh endpoint. A closure rather than a class: its state is private
- * for real, and minifies to short names.
+ * reducer (a projection of this state) and the action always agree. A closure rather than a class:
+ * its state is private for real, and minifies to short names.
  */
 export function createCoordinator({
   storage,
@@ -148,22 +130,14 @@ export function createCoordinator({
   let pending: UnknownAction | null = null;
   /** What the reducer last showed the store. */
   let shown: TokenRefreshState | null = null;
-  let session: Session | null = null;
-  let cycle: Cycle | null = null;
   let runner: RefreshRunner | null = null;
-  /** Set while refreshes cannot be done (offline): why, and not before when the next may start. */
-  let outage: { error: RefreshUnavailableError; retryAt: number; failures: number } | null = null;
-  let lastError: SerializedAuthError | null = null;
-  /** The current token once the API said 401 to it: never sent again. */
-  let rejectedToken: string | undefined;
+  /** The refresh or restore running now: set exactly while the state is `refreshing` or `restoring`. */
+  let live: Cycle | null = null;
   /** The access token storage holds, as far as this tab knows (its last write, read or storage event). */
   let seen: string | undefined;
-  /** The token a refresh was started for before it expired. Never a second time of our own accord. */
-  let proactive: string | undefined;
-  /** Why the last session ended, for the store. */
-  let ended: SessionEnd | null = null;
   /** Logins this tab saw end: a late write of one (another tab's refresh racing a logout) is never adopted. */
   const over = new Set<string>();
+  let state: State;
 
   const emit = (action: UnknownAction) => {
     own.add(action);
@@ -180,79 +154,47 @@ export function createCoordinator({
     emit(actions.storageFailed({ operation, error: serializeError(error) }));
   };
   const store = guardStorage(storage, report);
-  const expiry = (next: Session | null): SessionTimes => ({
-    expiresAt: next?.expiresAt ?? null,
-    // A token that expired in storage is refreshed before it is sent (-Infinity): not a time to wait for.
-    refreshAt: next && Number.isFinite(next.refreshAt) ? next.refreshAt : null,
+  const context = (): Context => ({
+    now: now(),
+    actions,
+    skewMs: expirySkewMs,
+    backoffMs: retryBackoffMs,
+    cookie,
+    attached: !!runner,
+    shared: !!storage.subscribe,
+    identity: newIdentity,
+    over: (id) => over.has(id),
   });
 
-  function load(tokens: Tokens | null, identity: Identity, fresh: boolean): Session | null {
-    try {
-      return tokens ? toSession(tokens, null, now(), expirySkewMs, identity, fresh, cookie) : null;
-    } catch {
-      return null; // unreadable or tampered tokens in storage: no session, never state
-    }
-  }
-
-  function open(): Cycle {
+  function open(hydration?: boolean): Cycle {
     const waiters = new Set<Subscriber<never>>();
     const opened: Cycle = {
-      accessToken: session?.accessToken,
-      refreshToken: session?.refreshToken,
+      accessToken: state.session?.accessToken,
+      refreshToken: state.session?.refreshToken,
       waiters,
       settled: false,
       error: null,
+      hydration,
       wait$: new Observable<never>((subscriber) => {
         // A refresh can settle synchronously (a cached or mocked answer) before anyone subscribed.
         if (opened.settled) return opened.error ? subscriber.error(opened.error) : subscriber.complete();
         // Queued for an epic that may never run: after refreshTimeoutMs its waiters learn why.
-        if (opened.queued) {
-          opened.timer ??= scheduler.schedule(
-            () => opened.queued && cycle === opened && end(new EpicNotRunningError(), 'noSession', false, false),
-            hydrationTimeoutMs,
-          );
-        }
+        if (state.status === 'restoring' && state.queued && live === opened)
+          opened.timer ??= scheduler.schedule(() => live === opened && dispatch({ type: 'timeout' }), hydrationTimeoutMs);
         waiters.add(subscriber);
         return () => waiters.delete(subscriber);
       }),
     };
-    return (cycle = opened);
+    return (live = opened);
   }
 
-  function run(started: Cycle): void {
-    const subscription = runner!(started);
-    if (cycle === started) started.run = subscription;
-  }
-
-  /** The current token may be sent: not refused by the API, and not due for a refresh we have not tried yet. */
-  function usable(at = now()): boolean {
-    return (
-      !!session &&
-      session.accessToken !== rejectedToken &&
-      (at < session.refreshAt || (proactive === session.accessToken && at < session.expiresAt!))
-    );
-  }
-
-  function start(reason: RefreshReason): Cycle {
-    // A restore asked for before `epicMiddleware.run` waits for the epic; a refresh cannot.
-    if (!runner && reason !== 'restore') throw new EpicNotRunningError();
-    // A token refreshed before it expired: if that refresh cannot be done, it is still sent until
-    // it expires, and never refreshed early again of our own accord.
-    if (session && session.accessToken !== rejectedToken && !(session.expiresAt! <= now())) proactive = session.accessToken;
-    const started = open();
-    // Queued for `auth.epic`: the store hears of it when it really starts.
-    if ((started.queued = !runner)) return started;
-    emit(actions.refreshRequested({ reason }));
-    // Whoever saw that action may have logged out (or in) at once: then there is nothing to refresh.
-    if (cycle === started) run(started);
-    return started;
-  }
-
-  /** Releases the waiters of a cycle that `cycle` no longer points to: they ask again, or fail. */
-  function release(done: Cycle | null, error: unknown): void {
+  /** The waiters of a cycle that ended go on, or fail. */
+  function release(done: Cycle | null, error: unknown, failure: unknown): void {
     if (!done) return;
     done.settled = true;
     done.error = error;
+    // Recorded for `auth.refresh()`, which rejects with it even when its waiters went on.
+    if (failure !== undefined) done.failure = failure;
     done.run?.unsubscribe();
     done.timer?.unsubscribe();
     for (const waiter of done.waiters) {
@@ -261,164 +203,88 @@ export function createCoordinator({
     }
   }
 
-  /**
-   * A session from a login, a refresh, a restore or another tab: state first, then the actions, then
-   * the waiters. A session of another login that it replaces ends, and every tab hears why.
-   */
-  function establish(next: Session, action: UnknownAction, persist: boolean, elsewhere = false, restored = false): void {
-    const done = cycle;
-    const previous = session?.identity;
-    cycle = null;
-    session = next;
-    outage = null;
-    lastError = null;
-    ended = null;
-    rejectedToken = undefined;
-    if (persist) {
-      const stored: StoredTokens = {
-        accessToken: next.accessToken,
-        refreshToken: next.refreshToken,
-        expiresAt: next.expiresAt,
-        sessionId: next.identity.id,
-        version: ++next.identity.version,
-      };
-      if (restored) stored.restored = true;
-      // Storage must not keep tokens we have moved on from: a previous user's, or a spent refresh token.
-      if (store.set(stored)) seen = next.accessToken;
-      else store.clear();
+  /** One transition and its effects. Returns the cycle it opened, if any. */
+  function dispatch(event: Event): Cycle | null {
+    const before = live;
+    let opened: Cycle | null = null;
+    const step = transition(state, event, context());
+    state = step.state;
+    if (!running(state)) live = null;
+    for (const effect of step.effects) {
+      switch (effect.type) {
+        case 'persist': {
+          const { session, restored } = effect;
+          const stored: StoredTokens = {
+            accessToken: session.accessToken,
+            refreshToken: session.refreshToken,
+            expiresAt: session.expiresAt,
+            sessionId: session.identity.id,
+            version: ++session.identity.version,
+          };
+          if (restored) stored.restored = true;
+          // Storage must not keep tokens we have moved on from: a previous user's, or a spent refresh token.
+          if (store.set(stored)) seen = session.accessToken;
+          else store.clear();
+          break;
+        }
+        case 'clear': {
+          const kept = effect.ifHolds !== undefined || effect.elsewhere ? (store.get() as StoredTokens | null) : null;
+          const clear =
+            effect.ifHolds !== undefined
+              ? isThenable(kept) || kept?.accessToken === effect.ifHolds
+              : !effect.elsewhere || isThenable(kept) || !kept?.accessToken || (kept.sessionId !== undefined && over.has(kept.sessionId));
+          if (clear) {
+            store.clear(effect.reason);
+            seen = undefined;
+          }
+          break;
+        }
+        case 'emit':
+          emit(effect.action);
+          break;
+        case 'open':
+          opened = open();
+          break;
+        case 'run': {
+          const started = opened ?? before;
+          if (started && live === started) {
+            const subscription = runner!(started);
+            // Whoever saw `refreshRequested`, or a synchronous answer, may have ended it already.
+            if (live === started) started.run = subscription;
+          }
+          break;
+        }
+        case 'release':
+          release(before, effect.error, effect.failure);
+          break;
+        case 'end':
+          effect.identity.ended ??= effect.error;
+          over.add(effect.identity.id);
+          break;
+        case 'rename':
+          effect.identity.id = effect.id;
+          effect.identity.version = effect.version;
+          break;
+        case 'throw':
+          throw effect.error;
+      }
     }
-    if (previous && previous !== next.identity) {
-      previous.ended ??= new LoggedOutError();
-      over.add(previous.id);
-      emit(actions.loggedOut({ reason: 'otherUser', elsewhere }));
-    }
-    emit(action);
-    release(done, null);
+    return opened;
   }
 
-  /**
-   * The session ends: its requests still in flight fail with `error`, never replayed in another.
-   * `loggedOut` says why to this tab's store; `clear` tells the other tabs, through storage, too.
-   */
-  function end(error: unknown, reason: EndReason, elsewhere: boolean, clear: boolean, announce = true, before?: UnknownAction): void {
-    const done = cycle;
-    cycle = null;
-    if (session) {
-      session.identity.ended = error;
-      over.add(session.identity.id);
-    }
-    session = null;
-    outage = null;
-    rejectedToken = undefined;
-    ended = { reason, elsewhere };
-    if (clear) {
-      store.clear(reason);
-      seen = undefined;
-    }
-    if (before) emit(before);
-    if (announce) emit(actions.loggedOut(ended));
-    release(done, error);
-  }
-
-  /** A logout here (`announce`: not already dispatched as `loggedOut`), or the news of one from another tab. */
-  function logout(announce: boolean, reason: EndReason = 'logout', elsewhere = false): void {
-    if (!session && !cycle && !outage) return;
-    lastError = null;
-    // Told by another tab: clear storage again (the tab where other code cleared it heard nothing),
-    // unless it holds another login's tokens by now. A late write of this login goes too.
-    const kept = (elsewhere ? store.get() : null) as StoredTokens | null;
-    const clear =
-      !elsewhere ||
-      isThenable(kept) ||
-      !kept?.accessToken ||
-      (kept.sessionId !== undefined && (over.has(kept.sessionId) || kept.sessionId === session?.identity.id));
-    end(new LoggedOutError(), reason, elsewhere, clear, announce);
-  }
-
-  /** A login: the same identity if it is the same user (JWT `sub`, or the app says so), else the old session ends. */
-  function identityFor(tokens: Tokens, sameUser: boolean): Identity {
-    if (session && (sameUser || (subjectOf(session.accessToken) ?? 0) === (subjectOf(tokens.accessToken) ?? 1))) return session.identity;
-    if (session) session.identity.ended = new LoggedOutError();
-    return newIdentity();
-  }
-
-  /**
-   * Tokens another tab stored: a newer version of this login (its refresh: same identity, requests
-   * go on), another login (this one ends: its requests fail, never replayed with those tokens), or
-   * nothing new (our own, or older than ours because a write of ours failed). Tokens stored without
-   * a session id count as another login unless the JWT `sub` is the same.
-   */
-  function adopt(tokens: StoredTokens | null): Session | null {
-    if (!tokens || tokens.accessToken === session?.accessToken) return null;
-    // A login this tab saw end (a logout racing another tab's refresh): its late tokens are stale.
-    if (tokens.sessionId !== undefined && over.has(tokens.sessionId)) return null;
-    const mine = session?.identity;
-    const theirs = subjectOf(tokens.accessToken);
-    const ours = session && subjectOf(session.accessToken);
-    // One login: the same id; or the same user (JWT `sub`), as for a second login in this tab; or,
-    // without a `sub` to tell, a restore from the cookie the tabs share, which continues our login.
-    const same =
-      mine &&
-      (tokens.sessionId === mine.id ||
-        (theirs !== undefined && ours !== undefined ? theirs === ours : !!tokens.restored && tokens.sessionId !== undefined));
-    if (same && tokens.sessionId === mine.id && (tokens.version ?? Infinity) <= mine.version) return null;
-    // Fresh for the half-lifetime rule: the other tab just got them, and 20 s tokens alternating
-    // between two tabs must not refresh on every request.
-    const next = load(tokens, same ? mine : newIdentity(tokens), true);
-    if (!next) return null;
-    if (same) {
-      // Both tabs now name this login by the id it was stored with, so later writes are news to both.
-      if (tokens.sessionId !== undefined) mine.id = tokens.sessionId;
-      mine.version = tokens.version ?? mine.version;
-    }
-    return next;
-  }
-
-  function fail(failed: RefreshCycle, error: unknown): void {
-    if (failed !== cycle) return;
-    if (error instanceof RefreshUnavailableError) {
-      cycle = null;
-      (failed as Cycle).failure = error;
-      const failures = (outage?.failures ?? 0) + 1;
-      outage = { error, failures, retryAt: now() + Math.min(retryBackoffMs * 2 ** failures, 30_000) };
-      lastError = serializeError(error);
-      emit(actions.refreshUnavailable({ error: lastError }));
-      // Waiters whose token is still good go on with it; the others learn it cannot be had now.
-      return release(failed as Cycle, usable() ? null : error);
-    }
-    // Recorded for `auth.refresh()`, which rejects with it even when its waiters went on.
-    (failed as Cycle).failure = error;
-    lastError = null;
-    // A restore the server said no to: there is no session, which is no error. Waiters ask again
-    // and get NotAuthenticatedError.
-    if (!session) return end(null, 'noSession', false, false);
-    lastError = serializeError(error);
-    // Storage is cleared only if it still holds the session that failed: another tab may have
-    // stored a good one meanwhile.
-    const kept = store.get();
-    const clear = isThenable(kept) || kept?.accessToken === failed.accessToken;
-    end(error, isRefusal(error) ? 'rejected' : 'refreshError', false, clear, true, actions.refreshFailed({ error: lastError }));
-  }
-
-  function status(): AuthStatus {
-    return cycle ? (session ? 'refreshing' : 'restoring') : outage ? 'unavailable' : session ? 'authenticated' : 'unauthenticated';
-  }
+  /** Starts a refresh or restore for `reason` and returns it, or the one running. */
+  const begin = (reason: RefreshReason): Cycle => live ?? dispatch({ type: 'refresh', reason })!;
 
   // Tokens already stored: at once from a synchronous storage, or after hydration from an async one,
   // during which the status is `restoring` and requests wait.
   const stored = store.get();
   if (isThenable(stored)) {
-    const hydration = open();
-    hydration.hydration = true;
-    const hydrate = (tokens: StoredTokens | null) => {
-      if (cycle !== hydration) return; // a login or a logout came first, or the timeout
-      const restored = load(tokens, newIdentity(tokens ?? undefined), false);
-      if (restored) establish(restored, actions.tokensSet(expiry(restored)), false);
-      else end(null, 'noSession', false, false);
-    };
+    state = { status: 'restoring', queued: false, hydration: true, ended: null };
+    const hydration = open(true);
+    const hydrate = (tokens: StoredTokens | null) => live === hydration && dispatch({ type: 'hydrated', tokens });
     // A storage that never answers (IndexedDB blocked by another tab) must not hold every request.
     const timer = scheduler.schedule(() => {
-      if (cycle !== hydration) return;
+      if (live !== hydration) return;
       const error = new Error(`storage.get() did not answer within ${hydrationTimeoutMs} ms`);
       error.name = 'TimeoutError';
       report('get', error);
@@ -427,95 +293,72 @@ export function createCoordinator({
     // guardStorage turned a rejection into null: this promise never rejects.
     void stored.then((tokens) => (timer.unsubscribe(), hydrate(tokens)));
   } else {
-    session = load(stored, newIdentity(stored ?? undefined), false);
+    state = initial(stored, context());
     seen = stored?.accessToken;
     // In cookie mode a page starts not knowing whether it has a session: it is `restoring`, requests
     // wait, and the cookie is asked once `auth.epic` runs. `auth.restore()` joins that. Only in a
     // browser document: a server (one auth per request, no epic) has no cookie of its own to ask.
-    if (!session && cookie && typeof document === 'object') start('restore');
+    if (!state.session && cookie && typeof document === 'object') dispatch({ type: 'refresh', reason: 'restore' });
   }
 
   // Another tab changed the shared storage: it logged out, logged in, or refreshed. Its tokens
   // replace ours and end a refresh we were running; the store hears of it like of a login.
   storage.subscribe?.((tokens, reason = 'storageCleared') => {
-    if (!tokens) return logout(true, reason, true);
+    if (!tokens) return void dispatch({ type: 'logout', reason, elsewhere: true, announce: true });
     seen = tokens.accessToken;
-    const adopted = adopt(tokens);
-    if (adopted)
-      establish(
-        adopted,
-        (adopted.identity === session?.identity ? actions.refreshSucceeded : actions.tokensSet)(expiry(adopted)),
-        false,
-        true,
-      );
+    dispatch({ type: 'news', tokens });
   });
+
+  const logout = (announce: boolean) => void dispatch({ type: 'logout', reason: 'logout', elsewhere: false, announce });
+  const owned = (owner: Identity | undefined) => {
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- what its session ended with: a LoggedOutError or a TokenRefreshError
+    if (owner && owner !== state.session?.identity) throw owner.ended ?? new LoggedOutError();
+  };
 
   return {
     get accessToken() {
-      return session?.accessToken;
+      return state.session?.accessToken;
     },
     get identity() {
-      return session?.identity;
+      return state.session?.identity;
     },
     storage: store,
     lock: storage.lock?.bind(storage),
     adoptStored(current) {
       const found = store.get() as StoredTokens | null;
-      // Only news counts: what storage held when we last wrote or heard is ours, or a previous user's
-      // left behind by a write that failed.
-      if (current !== cycle || isThenable(found)) return false;
-      // Our tokens are gone from a storage the tabs share, and no tab said why: other code cleared
-      // it. The session ends here as it did in the tabs that heard of it.
-      if (!found?.accessToken && storage.subscribe && session && seen === session.accessToken) {
-        end(new LoggedOutError(), 'storageCleared', true, true);
-        return true;
-      }
-      const adopted = found?.accessToken !== seen ? adopt(found) : null;
-      if (adopted) seen = found!.accessToken;
-      if (adopted)
-        establish(
-          adopted,
-          (adopted.identity === session?.identity ? actions.refreshSucceeded : actions.tokensSet)(expiry(adopted)),
-          false,
-          true,
-        );
-      return !!adopted;
+      if (current !== live || isThenable(found)) return false;
+      const before = state;
+      dispatch({ type: 'found', tokens: found, seen });
+      if (state.status === 'authenticated' && state !== before) seen = found!.accessToken;
+      return state !== before;
     },
-    status,
+    status: () => state.status,
     project(action) {
       const idle = actions.loggedOut.match(action) && !own.has(action) && runner;
       return (shown = {
-        status: idle ? 'unauthenticated' : status(),
-        ...expiry(idle ? null : session),
-        lastError: idle ? null : lastError,
-        ended: idle ? LOGOUT : ended,
+        status: idle ? 'unauthenticated' : state.status,
+        ...timesOf(idle ? undefined : state.session),
+        lastError: idle ? null : lastErrorOf(state),
+        ended: idle ? LOGOUT : (state.ended ?? null),
       });
     },
     acquire(owner) {
-      // eslint-disable-next-line @typescript-eslint/only-throw-error -- what its session ended with: a LoggedOutError or a TokenRefreshError
-      if (owner && owner !== session?.identity) throw owner.ended ?? new LoggedOutError();
-      if (cycle) return cycle.wait$;
-      const at = now();
-      if (usable(at)) return session!.accessToken;
-      if (outage) {
-        if (at < outage.retryAt) throw outage.error;
-        return start(!session ? 'restore' : rejectedToken ? 'unauthorized' : 'expired').wait$;
-      }
-      if (!session) throw new NotAuthenticatedError();
-      return start('expired').wait$;
+      owned(owner);
+      const next = decide(state, now());
+      if (next === null) return live!.wait$;
+      if (typeof next === 'string') return next;
+      if (next instanceof Error) throw next;
+      return begin(next.start).wait$;
     },
     rejected(accessToken, owner) {
-      // eslint-disable-next-line @typescript-eslint/only-throw-error -- what its session ended with: a LoggedOutError or a TokenRefreshError
-      if (owner && owner !== session?.identity) throw owner.ended ?? new LoggedOutError();
-      if (session?.accessToken !== accessToken) return;
-      rejectedToken = accessToken;
-      if (!cycle && !(outage && now() < outage.retryAt)) start('unauthorized');
+      owned(owner);
+      dispatch({ type: 'rejected', token: accessToken });
     },
     refresh(reason): Observable<never> {
       // Join the running cycle, and say how it really ended: its waiters may have gone on with a
       // still-valid token although the refresh could not be done. After a hydration, refresh.
-      const joined = cycle ?? (!session && !cookie ? null : start(session ? reason : 'restore'));
-      if (!joined) throw new NotAuthenticatedError();
+      if (!live && !state.session && !cookie) throw new NotAuthenticatedError();
+      const joined = begin(reason);
       return concat(
         joined.wait$,
         defer(() => (joined.failure ? throwError(() => joined.failure) : joined.hydration ? this.refresh(reason) : EMPTY)),
@@ -524,33 +367,28 @@ export function createCoordinator({
     restore(): Observable<never> {
       // Join what runs: after a hydration, in cookie mode and still without a session, ask the
       // cookie; after a restore or a refresh, its outcome is the answer (no second ask).
-      const joined = cycle;
+      const joined = live;
       if (joined)
         return concat(
           joined.wait$,
           defer(() => (joined.hydration ? this.restore() : EMPTY)),
         );
-      return session || !cookie ? EMPTY : start('restore').wait$;
+      return state.session || !cookie ? EMPTY : begin('restore').wait$;
     },
     wake(reason) {
-      if (outage && !cycle && runner) start(session ? reason : 'restore');
+      dispatch({ type: 'wake', reason });
     },
     setTokens(tokens, sameUser = false) {
       const next = toSession(tokens, null, now(), expirySkewMs, newIdentity(), true, cookie); // throws before anything changes
-      establish({ ...next, identity: identityFor(tokens, sameUser) }, actions.tokensSet(expiry(next)), true);
+      dispatch({ type: 'login', session: next, sameUser });
     },
     logout,
     succeed(done, tokens) {
-      if (done !== cycle) return; // cancelled by a logout or a login: these tokens are stale
-      let next: Session;
-      try {
-        next = toSession(tokens, session, now(), expirySkewMs, session?.identity ?? newIdentity(), true, cookie);
-      } catch (error) {
-        return fail(done, new TokenRefreshError((error as Error).message, { cause: error }));
-      }
-      establish(next, (session ? actions.refreshSucceeded : actions.tokensSet)(expiry(next)), true, false, !session);
+      if (done === live) dispatch({ type: 'refreshed', tokens }); // else cancelled by a logout or a login: these tokens are stale
     },
-    fail,
+    fail(done, error) {
+      if (done === live) dispatch({ type: 'failed', error });
+    },
     attach(next, out) {
       if (runner) return null;
       runner = next;
@@ -559,13 +397,8 @@ export function createCoordinator({
       pending = null;
       // Only if a store saw an older state: a store created after `setTokens` starts right, and an
       // epic marble-tested without a store should not emit what nobody needs.
-      if (flushed && shown && (shown.status !== status() || shown.expiresAt !== (session?.expiresAt ?? null))) out(flushed);
-      const queued = cycle;
-      if (queued?.queued) {
-        queued.queued = false;
-        emit(actions.refreshRequested({ reason: 'restore' }));
-        if (cycle === queued) run(queued);
-      }
+      if (flushed && shown && (shown.status !== state.status || shown.expiresAt !== (state.session?.expiresAt ?? null))) out(flushed);
+      dispatch({ type: 'attached' });
       // Detaching (a hot reload of the root epic, a store replaced) does not cancel the refresh in
       // flight: the server may have rotated the refresh token already, and dropping its answer would
       // spend the session. Its tokens are stored and its waiters go on; the next epic shows the store.
