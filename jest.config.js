@@ -9,7 +9,10 @@ const shared = {
     '^.+\\.[tj]sx?$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.jest.json' }],
   },
   transformIgnorePatterns: ['/node_modules/(?!(jose)/)'],
-  moduleNameMapper: { '^redux-observable-token-refresh$': '<rootDir>/src/index.ts' },
+  moduleNameMapper: {
+    '^redux-observable-token-refresh$': '<rootDir>/src/index.ts',
+    '^redux-observable-token-refresh/cookie$': '<rootDir>/src/cookie.ts',
+  },
   // StrykerJS's sandboxes (`npm run mutation`) hold a copy of the project: never run or resolve those.
   modulePathIgnorePatterns: ['<rootDir>/.stryker-tmp/'],
 };

@@ -12,6 +12,7 @@ export const entries = {
   axios: 'src/adapters/axios.ts',
   oauth2: 'src/adapters/oauth2.ts',
   epics: 'epics/index.ts',
+  cookie: 'src/cookie.ts',
 } as const;
 
 export default defineConfig({

@@ -6,7 +6,7 @@ import { combineEpics, createEpicMiddleware, type Epic } from 'redux-observable'
 import { configureStore, type Middleware } from '@reduxjs/toolkit';
 import { BehaviorSubject, switchMap } from 'rxjs';
 import type { UnknownAction } from 'redux';
-import { createTokenRefresh, type RefreshFn, type TokenRefresh, type TokenRefreshOptions, type Tokens } from '../src';
+import { createTokenRefresh, syncTabs, type RefreshFn, type TokenRefresh, type TokenRefreshOptions, type Tokens } from '../src';
 import { startFaultProxy, type FaultProxy } from './support/faultProxy';
 import { faultyStorage } from './support/faultyStorage';
 import { genOf, startServer, until, type AuthServer } from './support/realServer';
@@ -351,9 +351,10 @@ describe('3. storage faults never hang anything', () => {
     expect(proxy.requests.filter((r) => r.path === '/api/echo').map((r) => (r.bearer ? decodeSub(r.bearer) : null))).not.toContain('demo');
   });
 
-  test('storage.get throwing during a refresh: the refresh goes on and later requests do not hang', async () => {
+  test('storage.get throwing during a refresh (a storage the tabs share, read before spending the refresh token): the refresh goes on and later requests do not hang', async () => {
     const storage = faultyStorage();
-    const app = startApp({ storage });
+    // Told of other tabs' writes (here never), so the coordinator reads it under the lock first.
+    const app = startApp({ storage: syncTabs(Object.assign(storage, { subscribe: () => () => {} })) });
     app.auth.setTokens(await loginAs());
     server.control.expireAccessTokens();
     storage.fail('get');

@@ -9,7 +9,7 @@ import vm from 'node:vm';
  */
 test('createTokenRefresh works where `process` does not exist, in cookie mode too, and shares nothing between instances', async () => {
   const { outputFiles } = buildSync({
-    entryPoints: [`${__dirname}/../src/index.ts`],
+    stdin: { contents: "export * from './src/index';\nexport { cookieSession } from './src/cookie';", resolveDir: `${__dirname}/..`, loader: 'ts' },
     bundle: true,
     format: 'cjs',
     platform: 'neutral',
@@ -33,9 +33,9 @@ test('createTokenRefresh works where `process` does not exist, in cookie mode to
   });
   vm.runInContext(code, realm);
   expect(vm.runInContext('typeof process', realm)).toBe('undefined');
-  const pkg = module.exports as typeof import('../src');
-  const a = pkg.createTokenRefresh({ refreshTokenIn: 'cookie', refresh: async () => ({ accessToken: 'from-cookie' }) });
-  const b = pkg.createTokenRefresh({ refreshTokenIn: 'cookie', refresh: async () => ({ accessToken: 'other' }) });
+  const pkg = module.exports as typeof import('../src') & typeof import('../src/cookie');
+  const a = pkg.createTokenRefresh({ session: pkg.cookieSession(), refresh: async () => ({ accessToken: 'from-cookie' }) });
+  const b = pkg.createTokenRefresh({ session: pkg.cookieSession(), refresh: async () => ({ accessToken: 'other' }) });
   a.setTokens({ accessToken: 'user-a' });
   expect(a.getStatus()).toBe('authenticated');
   expect(b.getAccessToken()).toBeUndefined();

@@ -14,6 +14,7 @@ import { attachAxios } from '../src/adapters/axios';
 import { authFetch } from '../src/adapters/fetch';
 import { authBaseQuery } from '../src/adapters/rtkQuery';
 import { jsonRefresh, login, startServer, type AuthServer } from './support/realServer';
+import { cookieSession } from '../src/cookie';
 
 let server: AuthServer;
 // A page: cookie mode asks the cookie by itself only in a browser document (not on a server).
@@ -82,7 +83,7 @@ describe('cookie mode: the session is restoring until the cookie answered, and r
     async (when) => {
       const jar = cookieJar((await login(server)).refreshToken);
       server.reset();
-      const auth = createTokenRefresh({ refreshTokenIn: 'cookie', syncTabs: false, refresh: jar.refresh });
+      const auth = createTokenRefresh({ session: cookieSession({ syncTabs: false }), refresh: jar.refresh });
       const { store, run, fire } = app(auth);
       expect(auth.getStatus()).toBe('restoring');
       let fired: Array<Promise<number>> = [];
@@ -101,7 +102,7 @@ describe('cookie mode: the session is restoring until the cookie answered, and r
 
   test('no cookie: the restore ends quietly and each adapter sends its request as written (no token, no second refresh)', async () => {
     const jar = cookieJar(undefined);
-    const auth = createTokenRefresh({ refreshTokenIn: 'cookie', syncTabs: false, refresh: jar.refresh });
+    const auth = createTokenRefresh({ session: cookieSession({ syncTabs: false }), refresh: jar.refresh });
     const { store, run, fire } = app(auth);
     const fired = fire();
     run();
@@ -117,8 +118,7 @@ describe('cookie mode: the session is restoring until the cookie answered, and r
 
   test('a restore that cannot be done (offline): there is no token to wait for, so the request goes as written (a login call works)', async () => {
     const auth = createTokenRefresh({
-      refreshTokenIn: 'cookie',
-      syncTabs: false,
+      session: cookieSession({ syncTabs: false }),
       refreshRetries: 0,
       refresh: () => Promise.reject(Object.assign(new TypeError('fetch failed'), { cause: { code: 'ECONNREFUSED' } })),
     });

@@ -10,6 +10,7 @@ import { runEpic } from './support/harness';
 import { Browser } from './support/tabs';
 import { until } from './support/realServer';
 import { expectWarning } from './support/console';
+import { cookieSession } from '../src/cookie';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const settleWithin = <T>(promise: Promise<T>, ms: number): Promise<{ value?: T; error?: unknown } | 'pending'> =>
@@ -38,7 +39,7 @@ function recordingFetch() {
 test('authFetch: aborting a request that waits for the page-load cookie restore rejects at once with AbortError (as documented)', async () => {
   // The cookie's refresh is slow (a cold server): the restore is in flight for seconds.
   const auth = createTokenRefresh({
-    refreshTokenIn: 'cookie',
+    session: cookieSession(),
     refreshRetries: 0,
     refreshTimeoutMs: 1_000,
     refresh: (_none: undefined, { signal }: { signal: AbortSignal }) =>
@@ -63,7 +64,7 @@ test('authFetch: aborting a request that waits for the page-load cookie restore 
 test('cookie mode: after the page-load restore could not be done (503), a login call through authFetch is sent as written, not failed', async () => {
   let refreshes = 0;
   const auth = createTokenRefresh({
-    refreshTokenIn: 'cookie',
+    session: cookieSession(),
     refreshRetries: 0,
     refreshBackoffMs: 20,
     // The refresh endpoint hiccups once at page load, then says what it says without a cookie: 401.
@@ -121,7 +122,7 @@ test('localStorageStorage: a logout removes the tokens even when writing the end
 
 test('server-side rendering, cookie mode, one auth per request and no epic: a request through authFetch goes out at once, not after refreshTimeoutMs', async () => {
   // What docs/session-models.md prescribes on a server: a fresh auth per request; no store epic runs there.
-  const auth = createTokenRefresh({ refreshTokenIn: 'cookie', refresh: async () => ({ accessToken: 'never-called' }) });
+  const auth = createTokenRefresh({ session: cookieSession(), refresh: async () => ({ accessToken: 'never-called' }) });
   const { calls, fetchFn } = recordingFetch();
   const apiFetch = authFetch(auth, { fetchFn, allowedOrigins: ['https://api.example.com'] });
   const response = apiFetch('https://api.example.com/public/products');

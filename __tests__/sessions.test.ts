@@ -12,6 +12,8 @@ import {
 import { newTestScheduler, runEpic } from './support/harness';
 import { Browser, type Tab } from './support/tabs';
 import { expectWarning } from './support/console';
+import { cookieSession } from '../src/cookie';
+import { syncTabs } from '../src';
 
 /**
  * Issue 9, in virtual time: the session models apps use. The refresh token in an HttpOnly cookie
@@ -47,7 +49,7 @@ describe('1. cookie mode', () => {
   test('setTokens({ accessToken }) is the login; a 401 calls refresh with undefined (the browser sends the cookie) and replays', () =>
     ts.run(({ expectObservable, flush }) => {
       const { server, refresh, api } = cookieServer();
-      const auth = createTokenRefresh({ refreshTokenIn: 'cookie', refresh });
+      const auth = createTokenRefresh({ session: cookieSession(), refresh });
       const store = runEpic(auth);
       auth.setTokens({ accessToken: 'stale' });
       expectObservable(auth.authorized(api)).toBe('---------(v|)', { v: 'ok a1' });
@@ -60,7 +62,7 @@ describe('1. cookie mode', () => {
     ts.run(({ flush }) => {
       const storage = memoryStorage();
       const auth = createTokenRefresh({
-        refreshTokenIn: 'cookie',
+        session: cookieSession(),
         refresh: () => of({ accessToken: 'a1', refreshToken: 'leaked' }),
         storage,
       });
@@ -73,7 +75,7 @@ describe('1. cookie mode', () => {
     }));
 
   test('auth.refresh() without an access token in memory asks the cookie (no NotAuthenticatedError)', async () => {
-    const auth = createTokenRefresh({ refreshTokenIn: 'cookie', refresh: async () => ({ accessToken: 'from-cookie' }) });
+    const auth = createTokenRefresh({ session: cookieSession(), refresh: async () => ({ accessToken: 'from-cookie' }) });
     runEpic(auth);
     await auth.refresh();
     expect(auth.getAccessToken()).toBe('from-cookie');
@@ -85,7 +87,7 @@ describe('2. restore on page load', () => {
     let restored!: Promise<boolean>;
     ts.run(({ expectObservable, flush }) => {
       const { server, refresh, api } = cookieServer(10);
-      const auth = createTokenRefresh({ refreshTokenIn: 'cookie', refresh });
+      const auth = createTokenRefresh({ session: cookieSession(), refresh });
       const store = runEpic(auth);
       restored = auth.restore();
       expect(store.state.status).toBe('restoring');
@@ -100,7 +102,7 @@ describe('2. restore on page load', () => {
 
   test('no cookie (the endpoint answers 401): unauthenticated quietly, no error in the store, waiting requests fail with NotAuthenticatedError', async () => {
     const warn = jest.spyOn(console, 'error').mockImplementation(() => {});
-    const auth = createTokenRefresh({ refreshTokenIn: 'cookie', refresh: () => Promise.reject({ status: 401 }) });
+    const auth = createTokenRefresh({ session: cookieSession(), refresh: () => Promise.reject({ status: 401 }) });
     const store = runEpic(auth);
     const waiting = new Promise((resolve) => auth.authorized((token) => of(token)).subscribe({ error: resolve }));
     const restore = auth.restore();
@@ -121,7 +123,7 @@ describe('2. restore on page load', () => {
   test('called twice, the second joins the first: one refresh', () =>
     ts.run(({ flush }) => {
       const { server, refresh } = cookieServer(10);
-      const auth = createTokenRefresh({ refreshTokenIn: 'cookie', refresh });
+      const auth = createTokenRefresh({ session: cookieSession(), refresh });
       runEpic(auth);
       void auth.restore();
       at(5, () => of(auth.restore())).subscribe();
@@ -132,7 +134,7 @@ describe('2. restore on page load', () => {
   test('asked for before epicMiddleware.run: the restore waits for auth.epic instead of failing', () =>
     ts.run(({ flush }) => {
       const { server, refresh } = cookieServer(10);
-      const auth = createTokenRefresh({ refreshTokenIn: 'cookie', refresh });
+      const auth = createTokenRefresh({ session: cookieSession(), refresh });
       void auth.restore();
       expect(auth.getStatus()).toBe('restoring');
       at(5, () => of(runEpic(auth))).subscribe();
@@ -145,7 +147,7 @@ describe('2. restore on page load', () => {
     let down = true;
     let calls = 0;
     const auth = createTokenRefresh({
-      refreshTokenIn: 'cookie',
+      session: cookieSession(),
       refreshRetries: 0,
       refreshBackoffMs: 0,
       refresh: () => (calls++, down ? Promise.reject(new TypeError('Failed to fetch')) : Promise.resolve({ accessToken: 'back' })),
@@ -337,8 +339,8 @@ describe('4. tabs in step for memory storage and cookie mode', () => {
       let calls = 0;
       let valid = 'a0';
       const refresh = () => new Promise<Tokens>((resolve) => setTimeout(() => resolve({ accessToken: (valid = `a${++calls}`) }), 20));
-      const tabA = createTokenRefresh({ refreshTokenIn: 'cookie', refresh });
-      const tabB = createTokenRefresh({ refreshTokenIn: 'cookie', refresh });
+      const tabA = createTokenRefresh({ session: cookieSession(), refresh });
+      const tabB = createTokenRefresh({ session: cookieSession(), refresh });
       runEpic(tabA);
       const storeB = runEpic(tabB);
       tabA.setTokens({ accessToken: 'a0' });
@@ -362,13 +364,13 @@ describe('4. tabs in step for memory storage and cookie mode', () => {
     }
   });
 
-  test('memory storage stays per tab unless the app opts in with syncTabs: true', async () => {
+  test('memory storage stays per tab unless the app opts in with storage: syncTabs(memoryStorage())', async () => {
     const restoreGlobals = browserGlobals();
     try {
       const refresh = () => of({ accessToken: 'x' });
       const [a, b] = [createTokenRefresh({ refresh }), createTokenRefresh({ refresh })];
       a.setTokens({ accessToken: 'a', refreshToken: 'r' });
-      const [c, d] = [createTokenRefresh({ refresh, syncTabs: true }), createTokenRefresh({ refresh, syncTabs: true })];
+      const [c, d] = [createTokenRefresh({ refresh, storage: syncTabs(memoryStorage()) }), createTokenRefresh({ refresh, storage: syncTabs(memoryStorage()) })];
       c.setTokens({ accessToken: 'c', refreshToken: 'r' });
       await new Promise((resolve) => setTimeout(resolve, 0));
       expect(b.getAccessToken()).toBeUndefined();
@@ -380,7 +382,7 @@ describe('4. tabs in step for memory storage and cookie mode', () => {
 
   test('on a server (no document) nothing is shared between instances, even in cookie mode: one auth per request never leaks a token', async () => {
     const refresh = () => of({ accessToken: 'x' });
-    const [a, b] = [createTokenRefresh({ refreshTokenIn: 'cookie', refresh }), createTokenRefresh({ refreshTokenIn: 'cookie', refresh })];
+    const [a, b] = [createTokenRefresh({ session: cookieSession(), refresh }), createTokenRefresh({ session: cookieSession(), refresh })];
     a.setTokens({ accessToken: 'user-a' });
     await new Promise((resolve) => setTimeout(resolve, 10));
     expect(b.getAccessToken()).toBeUndefined();
@@ -389,7 +391,7 @@ describe('4. tabs in step for memory storage and cookie mode', () => {
 
 test('a restore asked for while auth.epic never runs ends after refreshTimeoutMs with EpicNotRunningError: nothing hangs', () =>
   ts.run(({ flush }) => {
-    const auth = createTokenRefresh({ refreshTokenIn: 'cookie', refresh: () => of({ accessToken: 'x' }), refreshTimeoutMs: 1_000 });
+    const auth = createTokenRefresh({ session: cookieSession(), refresh: () => of({ accessToken: 'x' }), refreshTimeoutMs: 1_000 });
     void auth.restore();
     const errors: Array<{ at: number; name: string }> = [];
     auth.authorized((token) => of(token)).subscribe({ error: (e: Error) => errors.push({ at: ts.now(), name: e.name }) });

@@ -5,6 +5,7 @@
 import { from } from 'rxjs';
 import { createTokenRefresh, type Tokens } from '../src';
 import { runEpic } from './support/harness';
+import { memoryStorage, syncTabs } from '../src';
 
 /** Two tabs: a BroadcastChannel whose messages take 5 ms to arrive (another process), Web Locks shared. */
 function browserGlobals(delayMs: number) {
@@ -78,8 +79,8 @@ test('syncTabs (memory storage): a tab that needs the lock just after another ta
       new Promise((resolve, reject) =>
         setTimeout(() => (token === server.validAccess ? resolve(token) : reject({ status: 401 })), latency),
       );
-    const A = createTokenRefresh({ refresh, syncTabs: true });
-    const B = createTokenRefresh({ refresh, syncTabs: true });
+    const A = createTokenRefresh({ refresh, storage: syncTabs(memoryStorage()) });
+    const B = createTokenRefresh({ refresh, storage: syncTabs(memoryStorage()) });
     runEpic(A);
     runEpic(B);
     A.setTokens({ accessToken: 'a0', refreshToken: 'r0' });

@@ -5,6 +5,7 @@
 import { createTokenRefresh } from '../src';
 import { of } from 'rxjs';
 import { runEpic } from './support/harness';
+import { cookieSession } from '../src/cookie';
 
 test('syncTabs over an async storage whose write rejects: reported, no unhandled rejection', async () => {
   const g = globalThis as unknown as Record<string, unknown>;
@@ -15,7 +16,7 @@ test('syncTabs over an async storage whose write rejects: reported, no unhandled
   const warn = jest.spyOn(console, 'warn').mockImplementation(() => {});
   try {
     const auth = createTokenRefresh({
-      refreshTokenIn: 'cookie', // syncTabs defaults to true
+      session: cookieSession(), // syncTabs defaults to true
       refresh: () => of({ accessToken: 'x' }),
       storage: { get: async () => null, set: () => Promise.reject(new Error('disk full')), clear: async () => {} },
     });
@@ -45,8 +46,8 @@ test("syncTabs over an async storage whose write rejects: another tab's news is 
       set: () => Promise.reject(new Error('disk full')),
       clear: () => Promise.reject(new Error('disk full')),
     };
-    const listener = createTokenRefresh({ name, refreshTokenIn: 'cookie', refresh: () => of({ accessToken: 'x' }), storage: failing });
-    const speaker = createTokenRefresh({ name, refreshTokenIn: 'cookie', refresh: () => of({ accessToken: 'x' }) });
+    const listener = createTokenRefresh({ name, session: cookieSession(), refresh: () => of({ accessToken: 'x' }), storage: failing });
+    const speaker = createTokenRefresh({ name, session: cookieSession(), refresh: () => of({ accessToken: 'x' }) });
     runEpic(listener as never);
     runEpic(speaker as never);
     speaker.setTokens({ accessToken: 'from-the-other-tab' });

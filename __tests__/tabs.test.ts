@@ -9,6 +9,7 @@ import { firstValueFrom, from, lastValueFrom, range, concatMap, timer, map, catc
 import { localStorageStorage, type Tokens, type TokenRefresh, type TokenRefreshState } from '../src';
 import { Browser, type Tab } from './support/tabs';
 import { jsonRefresh, login, startServer, startSession, until, type AuthServer, type Session } from './support/realServer';
+import { cookieSession } from '../src/cookie';
 
 let server: AuthServer;
 let browser: Browser;
@@ -93,7 +94,7 @@ describe("a second tab continues the first tab's login", () => {
           cookie = tokens.refreshToken!;
           return { accessToken: tokens.accessToken };
         };
-        const open = () => startSession(server, { refreshTokenIn: 'cookie', refresh: fromCookie, loggedIn: false } as never);
+        const open = () => startSession(server, { session: cookieSession(), refresh: fromCookie, loggedIn: false } as never);
         const a = await open();
         expect(await a.auth.restore()).toBe(true);
         const before = a.types().length;

@@ -18,6 +18,7 @@ export default defineConfig({
       { find: /^redux-observable-token-refresh$/, replacement: here('../src/index.ts') },
       { find: /^redux-observable-token-refresh\/rtk-query$/, replacement: here('../src/adapters/rtkQuery.ts') },
       { find: /^redux-observable-token-refresh\/fetch$/, replacement: here('../src/adapters/fetch.ts') },
+      { find: /^redux-observable-token-refresh\/cookie$/, replacement: here('../src/cookie.ts') },
     ],
   },
   build: {

@@ -3,10 +3,11 @@ import { EMPTY, Observable, concat, defer, throwError, type SchedulerLike, type 
 import type { AuthActions, RefreshReason, SessionEnd } from './actions';
 import { LoggedOutError, NotAuthenticatedError, serializeError } from './errors';
 import type { AuthStatus, TokenRefreshState } from './reducer';
-import { decide, initial, lastErrorOf, running, timesOf, transition, type Context, type Event, type State } from './session/machine';
+import { decide, initial, lastErrorOf, running, timesOf, transition, type Context, type Event, type State, type Step } from './session/machine';
+import type { SharedStorage } from './tabs/share';
 import { guardStorage, type StorageOperation } from './storage/guarded';
 import { isThenable, type TokenStorage } from './storage/types';
-import { devWarn } from './tabs';
+import { devWarn } from './warn';
 import { newIdentity, toSession, type Identity, type StoredTokens, type Tokens } from './tokens';
 
 /**
@@ -52,20 +53,34 @@ export interface CoordinatorConfig {
   scheduler: SchedulerLike;
 }
 
+/**
+ * How one refresh attempt runs: `once()` calls the refresh endpoint. A storage the tabs share
+ * (src/tabs/share.ts) runs it under the cross-tab lock, after taking another tab's newer tokens.
+ */
+export type Attempt = (cycle: RefreshCycle, once: () => Observable<Tokens>, signal: AbortSignal) => Observable<Tokens>;
+
+/** @internal What an opt-in module (the tabs' shared storage) sees of the coordinator, and how it acts on it. */
+export interface Core {
+  readonly state: State;
+  /** The refresh or restore running now. */
+  readonly live: RefreshCycle | null;
+  readonly store: ReturnType<typeof guardStorage>;
+  /** Logins this tab saw end: a late write of one (another tab's refresh racing a logout) is never adopted. */
+  readonly over: ReadonlySet<string>;
+  /** The access token storage holds, as far as this tab knows (its last write, read or storage event). */
+  seen: string | undefined;
+  /** Runs a module's transition and carries out its effects, as for the core's own events. */
+  step(next: (state: State, ctx: Context) => Step): void;
+  dispatch(event: Event): void;
+}
+
 /** The coordinator as the epic, the operator and the factory see it. */
 export interface RefreshCoordinator {
   readonly accessToken: string | undefined;
   /** The login the current token belongs to. */
   readonly identity: Identity | undefined;
-  /** The storage, guarded: what the epic reads under the cross-tab lock. */
-  readonly storage: ReturnType<typeof guardStorage>;
-  /** The storage's cross-tab lock, if it has one. */
-  readonly lock: TokenStorage['lock'];
-  /**
-   * Under the cross-tab lock, before spending the refresh token: if storage holds newer tokens of
-   * this login (another tab refreshed) or another login's, take them instead. True if it did.
-   */
-  adoptStored(cycle: RefreshCycle): boolean;
+  /** How a refresh attempt runs, if the storage has a say (the tabs' lock); else it just runs. */
+  readonly attempt: Attempt | undefined;
   status(): AuthStatus;
   /** The store's state for `action`: the coordinator's own state, whatever the action says. */
   project(action: UnknownAction): TokenRefreshState;
@@ -133,9 +148,6 @@ export function createCoordinator({
   let runner: RefreshRunner | null = null;
   /** The refresh or restore running now: set exactly while the state is `refreshing` or `restoring`. */
   let live: Cycle | null = null;
-  /** The access token storage holds, as far as this tab knows (its last write, read or storage event). */
-  let seen: string | undefined;
-  /** Logins this tab saw end: a late write of one (another tab's refresh racing a logout) is never adopted. */
   const over = new Set<string>();
   let state: State;
 
@@ -161,9 +173,7 @@ export function createCoordinator({
     backoffMs: retryBackoffMs,
     cookie,
     attached: !!runner,
-    shared: !!storage.subscribe,
     identity: newIdentity,
-    over: (id) => over.has(id),
   });
 
   function open(hydration?: boolean): Cycle {
@@ -204,10 +214,10 @@ export function createCoordinator({
   }
 
   /** One transition and its effects. Returns the cycle it opened, if any. */
-  function dispatch(event: Event): Cycle | null {
+  function step(next: (state: State, ctx: Context) => Step): Cycle | null {
     const before = live;
     let opened: Cycle | null = null;
-    const step = transition(state, event, context());
+    const step = next(state, context());
     state = step.state;
     if (!running(state)) live = null;
     for (const effect of step.effects) {
@@ -223,19 +233,15 @@ export function createCoordinator({
           };
           if (restored) stored.restored = true;
           // Storage must not keep tokens we have moved on from: a previous user's, or a spent refresh token.
-          if (store.set(stored)) seen = session.accessToken;
+          if (store.set(stored)) core.seen = session.accessToken;
           else store.clear();
           break;
         }
         case 'clear': {
-          const kept = effect.ifHolds !== undefined || effect.elsewhere ? (store.get() as StoredTokens | null) : null;
-          const clear =
-            effect.ifHolds !== undefined
-              ? isThenable(kept) || kept?.accessToken === effect.ifHolds
-              : !effect.elsewhere || isThenable(kept) || !kept?.accessToken || (kept.sessionId !== undefined && over.has(kept.sessionId));
-          if (clear) {
+          const kept = effect.ifHolds === undefined || (store.get() as StoredTokens | null);
+          if (kept === true || isThenable(kept) || kept?.accessToken === effect.ifHolds) {
             store.clear(effect.reason);
-            seen = undefined;
+            core.seen = undefined;
           }
           break;
         }
@@ -271,6 +277,20 @@ export function createCoordinator({
     }
     return opened;
   }
+  const dispatch = (event: Event) => step((current, ctx) => transition(current, event, ctx));
+  const core: Core = {
+    get state() {
+      return state;
+    },
+    get live() {
+      return live;
+    },
+    store,
+    over,
+    seen: undefined,
+    step,
+    dispatch,
+  };
 
   /** Starts a refresh or restore for `reason` and returns it, or the one running. */
   const begin = (reason: RefreshReason): Cycle => live ?? dispatch({ type: 'refresh', reason })!;
@@ -293,23 +313,17 @@ export function createCoordinator({
     // guardStorage turned a rejection into null: this promise never rejects.
     void stored.then((tokens) => (timer.unsubscribe(), hydrate(tokens)));
   } else {
-    state = initial(stored, context());
-    seen = stored?.accessToken;
+    state = initial(stored ?? null, context());
+    core.seen = stored?.accessToken;
     // In cookie mode a page starts not knowing whether it has a session: it is `restoring`, requests
     // wait, and the cookie is asked once `auth.epic` runs. `auth.restore()` joins that. Only in a
     // browser document: a server (one auth per request, no epic) has no cookie of its own to ask.
     if (!state.session && cookie && typeof document === 'object') dispatch({ type: 'refresh', reason: 'restore' });
   }
 
-  // Another tab changed the shared storage: it logged out, logged in, or refreshed. Its tokens
-  // replace ours and end a refresh we were running; the store hears of it like of a login.
-  storage.subscribe?.((tokens, reason = 'storageCleared') => {
-    if (!tokens) return void dispatch({ type: 'logout', reason, elsewhere: true, announce: true });
-    seen = tokens.accessToken;
-    dispatch({ type: 'news', tokens });
-  });
+  const attempt = (storage as Partial<SharedStorage>).connect?.(core);
 
-  const logout = (announce: boolean) => void dispatch({ type: 'logout', reason: 'logout', elsewhere: false, announce });
+  const logout = (announce: boolean) => void dispatch({ type: 'logout', reason: 'logout', elsewhere: false, announce, clear: true });
   const owned = (owner: Identity | undefined) => {
     // eslint-disable-next-line @typescript-eslint/only-throw-error -- what its session ended with: a LoggedOutError or a TokenRefreshError
     if (owner && owner !== state.session?.identity) throw owner.ended ?? new LoggedOutError();
@@ -322,16 +336,7 @@ export function createCoordinator({
     get identity() {
       return state.session?.identity;
     },
-    storage: store,
-    lock: storage.lock?.bind(storage),
-    adoptStored(current) {
-      const found = store.get() as StoredTokens | null;
-      if (current !== live || isThenable(found)) return false;
-      const before = state;
-      dispatch({ type: 'found', tokens: found, seen });
-      if (state.status === 'authenticated' && state !== before) seen = found!.accessToken;
-      return state !== before;
-    },
+    attempt,
     status: () => state.status,
     project(action) {
       const idle = actions.loggedOut.match(action) && !own.has(action) && runner;

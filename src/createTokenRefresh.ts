@@ -12,7 +12,8 @@ import { isSessionEnded as defaultIsSessionEnded, isTransientError as defaultIsT
 import { createAuthReducer, type AuthStatus, type TokenRefreshState } from './reducer';
 import { memoryStorage } from './storage/memory';
 import type { TokenStorage } from './storage/types';
-import { syncTabs as syncStorageTabs } from './tabs';
+import type { CookieSession } from './cookie';
+import type { SharedStorage } from './tabs/share';
 import type { Tokens } from './tokens';
 
 const check = optionChecker('createTokenRefresh');
@@ -68,15 +69,8 @@ interface BaseOptions<Name extends string> {
    */
   expirySkewMs?: number;
   /**
-   * Keep the tabs of one origin in step for a storage that does not do it itself (memory): tokens
-   * reach the other tabs over a BroadcastChannel and refreshes take a Web Lock, so N tabs cause one
-   * refresh and a logout in one logs out all. `localStorageStorage` always does this.
-   * @default true in cookie mode, else false
-   */
-  syncTabs?: boolean;
-  /**
    * The prefix of the action types, the key to mount the reducer under (`auth.reducerPath`), and
-   * the name of the tabs' channel and lock with `syncTabs`.
+   * the name of the tabs' channel and lock with `cookieSession()`.
    * @default 'tokenRefresh'
    */
   name?: Name;
@@ -92,6 +86,7 @@ interface BaseOptions<Name extends string> {
 export interface StorageModeOptions<Name extends string = 'tokenRefresh'> extends BaseOptions<Name> {
   /** @default 'storage' */
   refreshTokenIn?: 'storage';
+  session?: undefined;
   /**
    * Calls your refresh endpoint with the refresh token and answers with the new tokens. Return an
    * Observable, a Promise or anything RxJS's `from` takes. Abort the request when `signal` aborts
@@ -103,11 +98,13 @@ export interface StorageModeOptions<Name extends string = 'tokenRefresh'> extend
 
 /**
  * The refresh token lives in an HttpOnly cookie that scripts cannot read: the package never sees,
- * stores or passes one. `setTokens({ accessToken })` is the login; `auth.restore()` at page load asks
- * the cookie for a session.
+ * stores or passes one. `setTokens({ accessToken })` is the login; at page load the session is
+ * restored from the cookie.
  */
 export interface CookieModeOptions<Name extends string = 'tokenRefresh'> extends BaseOptions<Name> {
-  refreshTokenIn: 'cookie';
+  /** `cookieSession()` from `redux-observable-token-refresh/cookie`. */
+  session: CookieSession;
+  refreshTokenIn?: undefined;
   /** Calls your refresh endpoint with the cookie (`credentials: 'include'`); its first argument is `undefined`. */
   refresh: CookieRefreshFn;
 }
@@ -201,6 +198,9 @@ export interface TokenRefresh<Name extends string = 'tokenRefresh'> {
  * auth.setTokens(await login(credentials));
  * ```
  */
+export function createTokenRefresh<Name extends string = 'tokenRefresh'>(options: CookieModeOptions<Name>): TokenRefresh<Name>;
+export function createTokenRefresh<Name extends string = 'tokenRefresh'>(options: StorageModeOptions<Name>): TokenRefresh<Name>;
+export function createTokenRefresh<Name extends string = 'tokenRefresh'>(options: TokenRefreshOptions<Name>): TokenRefresh<Name>;
 export function createTokenRefresh<Name extends string = 'tokenRefresh'>(options: TokenRefreshOptions<Name>): TokenRefresh<Name> {
   if (typeof options !== 'object' || options === null) {
     throw typeError(
@@ -211,7 +211,7 @@ export function createTokenRefresh<Name extends string = 'tokenRefresh'>(options
   }
   const {
     refresh,
-    refreshTokenIn = 'storage',
+    session,
     isAuthError = isUnauthorized,
     isSessionEnded = defaultIsSessionEnded,
     maxRetries = 1,
@@ -223,9 +223,8 @@ export function createTokenRefresh<Name extends string = 'tokenRefresh'>(options
     name = 'tokenRefresh' as Name,
     scheduler = asyncScheduler,
   } = options;
-  const cookie = refreshTokenIn === 'cookie';
-  const { syncTabs = cookie } = options;
-  let { storage = memoryStorage() } = options;
+  const cookie = !!session;
+  const storage = session ? session.storage(name, options.storage) : (options.storage ?? memoryStorage());
   // Checked in every build: a wrong type here ('1' for 1) would loop or hang in production. The rest
   // is for development, where mistakes are made; bundlers drop it from production builds.
   check(
@@ -233,7 +232,28 @@ export function createTokenRefresh<Name extends string = 'tokenRefresh'>(options
     'refresh',
     () => process.env.NODE_ENV !== 'production' && 'a function (refreshToken, { signal }) => Observable | Promise of tokens',
   );
-  check(cookie || refreshTokenIn === 'storage', 'refreshTokenIn', () => process.env.NODE_ENV !== 'production' && "'storage' or 'cookie'");
+  // The forms before the session models became modules an app imports: say what to write now.
+  const old = options as { refreshTokenIn?: unknown; syncTabs?: unknown };
+  check(
+    old.refreshTokenIn === undefined || old.refreshTokenIn === 'storage',
+    'refreshTokenIn',
+    () =>
+      process.env.NODE_ENV !== 'production' &&
+      "'storage' or nothing. For the refresh token in an HttpOnly cookie write session: cookieSession(), with import { cookieSession } from 'redux-observable-token-refresh/cookie'",
+  );
+  check(
+    old.syncTabs === undefined,
+    'syncTabs',
+    () =>
+      process.env.NODE_ENV !== 'production' &&
+      "gone: choose it by importing it. Write storage: syncTabs(memoryStorage()), with import { memoryStorage, syncTabs } from 'redux-observable-token-refresh'; localStorageStorage(key) and cookieSession() keep the tabs in step already",
+  );
+  // A storage that tells of other tabs' writes takes part in their session only through syncTabs.
+  check(
+    !storage?.subscribe || typeof (storage as Partial<SharedStorage>).connect === 'function',
+    'storage',
+    () => process.env.NODE_ENV !== 'production' && 'a storage with subscribe() wrapped in syncTabs(storage), so that the tabs share one session',
+  );
   for (const [option, value] of Object.entries({ maxRetries, refreshRetries, refreshTimeoutMs, refreshBackoffMs, expirySkewMs })) {
     check(
       isDuration(value) && (option.endsWith('Ms') || Number.isInteger(value)) && (value > 0 || option !== 'refreshTimeoutMs'),
@@ -258,7 +278,6 @@ export function createTokenRefresh<Name extends string = 'tokenRefresh'>(options
     if (!(error instanceof ReferenceError)) throw error;
   }
 
-  if (syncTabs && !storage.lock && !storage.subscribe) storage = syncStorageTabs(storage, name);
   const actions = createAuthActions(name);
   const coordinator = createCoordinator({
     storage,

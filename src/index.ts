@@ -6,6 +6,7 @@ export type { AuthActions, AuthAction, EndReason, RefreshReason, SessionEnd, Ses
 export type { AuthStatus, TokenRefreshState } from './reducer';
 export type { Tokens } from './tokens';
 export { memoryStorage, localStorageStorage, asyncStorage } from './storage';
+export { syncTabs } from './tabs/channel';
 export type { TokenStorage, SyncTokenStorage, LocalStorageOptions, LocksLike, AsyncKeyValue } from './storage';
 export { isUnauthorized, isTransientError, isSessionEnded, httpStatusOf } from './httpErrors';
 export {

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { startEchoServer, type EchoServer } from '../support/echoServer';
 import { genOf, startServer, startSession, type AuthServer } from '../support/realServer';
 import { runEpic } from '../support/harness';
+import { cookieSession } from '../../src/cookie';
 
 let server: AuthServer;
 beforeAll(async () => {
@@ -303,7 +304,7 @@ describe('issue 9: a token endpoint that keeps the refresh token in an HttpOnly 
         });
       },
     });
-    const auth = createTokenRefresh({ refreshTokenIn: 'cookie', refresh });
+    const auth = createTokenRefresh({ session: cookieSession(), refresh });
     runEpic(auth);
     expect(await auth.restore()).toBe(true);
     expect(auth.getAccessToken()).toBe('a1');

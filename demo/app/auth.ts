@@ -10,6 +10,7 @@
 import { Subject, defer, type Observable } from 'rxjs';
 import { fromFetch } from 'rxjs/fetch';
 import { createTokenRefresh, isTransientError, localStorageStorage, type Tokens } from 'redux-observable-token-refresh';
+import { cookieSession } from 'redux-observable-token-refresh/cookie';
 import { mode } from './mode';
 
 /** localStorage key of the session (storage mode): a reload keeps you signed in, logout removes it. */
@@ -101,7 +102,7 @@ const timing = { expirySkewMs: EXPIRY_SKEW_MS, refreshRetries: REFRESH_RETRIES, 
 // browser sends the cookie; tabs share the session through Web Locks and a BroadcastChannel.
 export const auth =
   mode === 'cookie'
-    ? createTokenRefresh({ refreshTokenIn: 'cookie', refresh: (_none, { signal }) => refreshCall(undefined, signal), ...timing })
+    ? createTokenRefresh({ session: cookieSession(), refresh: (_none, { signal }) => refreshCall(undefined, signal), ...timing })
     : createTokenRefresh({ refresh: (refreshToken, { signal }) => refreshCall(refreshToken, signal), storage, ...timing });
 
 /**

@@ -1,5 +1,4 @@
 import {
-  EMPTY,
   Observable,
   catchError,
   defer,
@@ -21,7 +20,7 @@ import { RefreshTimeoutError, RefreshUnavailableError, TokenRefreshError, refuse
 import { httpStatusOf, isNetworkFailure } from '../httpErrors';
 import { markRefreshSignal } from '../refreshSignal';
 import { msg } from '../message';
-import { devWarn } from '../tabs';
+import { devWarn } from '../warn';
 import type { Tokens } from '../tokens';
 
 /** The refresh call you provide: spend `refreshToken`, answer with new tokens. */
@@ -176,7 +175,6 @@ function callRefresh(cycle: RefreshCycle, { coordinator, refresh, cookie }: Refr
   const controller = new AbortController();
   markRefreshSignal(controller.signal); // adapters let the refresh call through, never queue it
   const once = (): Observable<Tokens> => {
-    if (coordinator.adoptStored(cycle)) return EMPTY;
     if (!cookie && !cycle.refreshToken) {
       throw new TokenRefreshError(
         msg(
@@ -202,38 +200,19 @@ function callRefresh(cycle: RefreshCycle, { coordinator, refresh, cookie }: Refr
     if (answer == null) throw noTokens();
     return from(answer).pipe(take(1), throwIfEmpty(noTokens));
   };
-  const lock = coordinator.lock;
+  const attempt = coordinator.attempt?.(cycle, once, controller.signal) ?? defer(once);
   return new Observable<Tokens>((subscriber) => {
     let done = false;
-    const observer = {
-      // The coordinator stores the tokens synchronously in `next`, so with a lock they are in
-      // storage before the lock is released and the next tab reads them.
-      next: (tokens: Tokens) => ((done = true), subscriber.next(tokens)),
+    const inner = attempt.subscribe({
+      // The coordinator stores the tokens synchronously in `next`: nothing to abort after that.
+      next: (tokens) => ((done = true), subscriber.next(tokens)),
       error: (error: unknown) => ((done = true), subscriber.error(error)),
       complete: () => ((done = true), subscriber.complete()),
-    };
-    if (lock) {
-      lock(
-        () =>
-          new Promise<void>((release) => {
-            // Cancelled while queued for the lock: do not spend the refresh token for nobody.
-            if (controller.signal.aborted) return release();
-            const inner = defer(once).subscribe({
-              next: observer.next,
-              error: (error: unknown) => (observer.error(error), release()),
-              complete: () => (observer.complete(), release()),
-            });
-            // Cancelled while holding it: stop the call and let the other tabs go on.
-            controller.signal.addEventListener('abort', () => (inner.unsubscribe(), release()), { once: true });
-          }),
-      ).catch(observer.error);
-    } else {
-      const inner = defer(once).subscribe(observer);
-      subscriber.add(inner);
-    }
+    });
     return () => {
       // Cancelled (logout, login, timeout): stop the request too, not just our interest in it.
       if (!done) controller.abort();
+      inner.unsubscribe();
     };
   });
 }

@@ -72,10 +72,6 @@ export type Event =
   | { readonly type: 'login'; readonly session: Session; readonly sameUser: boolean }
   /** An async storage answered at start (`null`: nothing stored, or it timed out). */
   | { readonly type: 'hydrated'; readonly tokens: StoredTokens | null }
-  /** Another tab stored tokens. */
-  | { readonly type: 'news'; readonly tokens: StoredTokens }
-  /** Under the cross-tab lock, before spending the refresh token: what storage holds, and what this tab last knew it held. */
-  | { readonly type: 'found'; readonly tokens: StoredTokens | null; readonly seen: string | undefined }
   /** The API said 401 to `token`. */
   | { readonly type: 'rejected'; readonly token: string }
   /** A refresh is needed now (or a restore, without a session). */
@@ -90,18 +86,18 @@ export type Event =
   | { readonly type: 'failed'; readonly error: unknown }
   /** A queued restore waited `refreshTimeoutMs` for an `auth.epic` that never ran. */
   | { readonly type: 'timeout' }
-  /** A logout here (`announce`: not already dispatched as `loggedOut`) or in another tab (`elsewhere`). */
-  | { readonly type: 'logout'; readonly reason: EndReason; readonly elsewhere: boolean; readonly announce: boolean };
+  /**
+   * A logout here (`announce`: not already dispatched as `loggedOut`) or in another tab (`elsewhere`);
+   * `clear`: storage is to be cleared.
+   */
+  | { readonly type: 'logout'; readonly reason: EndReason; readonly elsewhere: boolean; readonly announce: boolean; readonly clear: boolean };
 
 /** What the shell does after a transition, in this order: the state is already set. */
 export type Effect =
   /** Store the session's tokens with its identity (and the next version). */
   | { readonly type: 'persist'; readonly session: Session; readonly restored: boolean }
-  /**
-   * Clear storage, if it still holds what ended: with `ifHolds`, only if it holds that access token;
-   * with `elsewhere` (another tab said so), unless it holds another live login's tokens by now.
-   */
-  | { readonly type: 'clear'; readonly reason: EndReason; readonly ifHolds?: string; readonly elsewhere?: boolean }
+  /** Clear storage; with `ifHolds`, only if it still holds that access token (another tab may have stored a good one). */
+  | { readonly type: 'clear'; readonly reason: EndReason; readonly ifHolds?: string }
   | { readonly type: 'emit'; readonly action: UnknownAction }
   /** A refresh or restore begins: requests wait for its outcome from now on. */
   | { readonly type: 'open' }
@@ -127,12 +123,8 @@ export interface Context {
   readonly cookie: boolean;
   /** Whether `auth.epic` runs, so a refresh can start. */
   readonly attached: boolean;
-  /** Whether storage tells of other tabs' writes (its emptiness then means "cleared"). */
-  readonly shared: boolean;
   /** A new login's identity, or the one stored tokens carry. */
   readonly identity: (stored?: StoredTokens) => Identity;
-  /** Whether this tab saw the login `id` end. */
-  readonly over: (id: string) => boolean;
 }
 
 export interface Step {
@@ -140,7 +132,7 @@ export interface Step {
   readonly effects: readonly Effect[];
 }
 
-const stay = (state: State): Step => ({ state, effects: [] });
+export const stay = (state: State): Step => ({ state, effects: [] });
 const emit = (action: UnknownAction): Effect => ({ type: 'emit', action });
 
 /** Whether a refresh or restore is running: requests wait for it. */
@@ -182,7 +174,7 @@ export function decide(state: State, now: number): string | null | { start: Refr
 }
 
 /** Stored tokens as a session, or none: unreadable or tampered tokens in storage are no session, never state. */
-function load(tokens: StoredTokens | null, identity: Identity, ctx: Context, fresh: boolean): Session | null {
+export function load(tokens: StoredTokens | null, identity: Identity, ctx: Context, fresh: boolean): Session | null {
   try {
     return tokens ? toSession(tokens, null, ctx.now, ctx.skewMs, identity, fresh, ctx.cookie) : null;
   } catch {
@@ -200,7 +192,7 @@ export function initial(stored: StoredTokens | null, ctx: Context): State {
  * A session from a login, a refresh, a restore or another tab: the actions, then the waiters. A
  * session of another login that it replaces ends, and every tab hears why.
  */
-function establish(
+export function establish(
   state: State,
   next: Session,
   ctx: Context,
@@ -218,7 +210,7 @@ function establish(
   return { state: { status: 'authenticated', session: next }, effects };
 }
 
-interface Ending {
+export interface Ending {
   clear?: Omit<Extract<Effect, { type: 'clear' }>, 'type' | 'reason'>;
   announce?: boolean;
   /** The action that says why, before `loggedOut`. */
@@ -228,7 +220,7 @@ interface Ending {
 }
 
 /** The session ends: its requests still in flight fail with `error`, never replayed in another. */
-function end(state: State, error: unknown, reason: EndReason, elsewhere: boolean, ctx: Context, how: Ending = {}): Step {
+export function end(state: State, error: unknown, reason: EndReason, elsewhere: boolean, ctx: Context, how: Ending = {}): Step {
   const ended = { reason, elsewhere };
   const effects: Effect[] = [];
   if (state.session) effects.push({ type: 'end', identity: state.session.identity, error });
@@ -262,44 +254,8 @@ function start(state: State, reason: RefreshReason, ctx: Context): Step {
   };
 }
 
-/**
- * Tokens another tab stored: a newer version of this login (its refresh: same identity, requests
- * go on), another login (this one ends: its requests fail, never replayed with those tokens), or
- * nothing new (our own, or older than ours because a write of ours failed). Tokens stored without
- * a session id count as another login unless the JWT `sub` is the same.
- */
-function adopt(state: State, tokens: StoredTokens | null, ctx: Context): Step {
-  const { session } = state;
-  if (!tokens || tokens.accessToken === session?.accessToken) return stay(state);
-  // A login this tab saw end (a logout racing another tab's refresh): its late tokens are stale.
-  if (tokens.sessionId !== undefined && ctx.over(tokens.sessionId)) return stay(state);
-  const mine = session?.identity;
-  const theirs = subjectOf(tokens.accessToken);
-  const ours = session && subjectOf(session.accessToken);
-  // One login: the same id; or the same user (JWT `sub`), as for a second login in this tab; or,
-  // without a `sub` to tell, a restore from the cookie the tabs share, which continues our login.
-  const same =
-    mine &&
-    (tokens.sessionId === mine.id ||
-      (theirs !== undefined && ours !== undefined ? theirs === ours : !!tokens.restored && tokens.sessionId !== undefined));
-  if (same && tokens.sessionId === mine.id && (tokens.version ?? Infinity) <= mine.version) return stay(state);
-  // Fresh for the half-lifetime rule: the other tab just got them, and 20 s tokens alternating
-  // between two tabs must not refresh on every request.
-  const next = load(tokens, same ? mine : ctx.identity(tokens), ctx, true);
-  if (!next) return stay(state);
-  const step = establish(
-    state,
-    next,
-    ctx,
-    undefined,
-    true,
-    same ? [{ type: 'rename', identity: mine, id: tokens.sessionId ?? mine.id, version: tokens.version ?? mine.version }] : [],
-  );
-  return withAction(step, (same ? ctx.actions.refreshSucceeded : ctx.actions.tokensSet)(timesOf(next)));
-}
-
 /** The transition's own action, then the waiters of the cycle it ended. */
-function withAction(step: Step, action: UnknownAction): Step {
+export function withAction(step: Step, action: UnknownAction): Step {
   return { state: step.state, effects: [...step.effects, emit(action), { type: 'release', error: null }] };
 }
 
@@ -361,18 +317,6 @@ export function transition(state: State, event: Event, ctx: Context): Step {
         ? withAction(establish(state, restored, ctx), ctx.actions.tokensSet(timesOf(restored)))
         : end(state, null, 'noSession', false, ctx);
     }
-    case 'news':
-      return adopt(state, event.tokens, ctx);
-    case 'found': {
-      if (!running(state)) return stay(state);
-      // Our tokens are gone from a storage the tabs share, and no tab said why: other code cleared
-      // it. The session ends here as it did in the tabs that heard of it.
-      if (!event.tokens?.accessToken && ctx.shared && session && event.seen === session.accessToken)
-        return end(state, new LoggedOutError(), 'storageCleared', true, ctx, { clear: {} });
-      // Only news counts: what storage held when we last wrote or heard is ours, or a previous
-      // user's left behind by a write that failed.
-      return event.tokens?.accessToken === event.seen ? stay(state) : adopt(state, event.tokens, ctx);
-    }
     case 'rejected': {
       if (session?.accessToken !== event.token) return stay(state);
       const marked = { ...state, rejected: event.token } as State;
@@ -405,12 +349,9 @@ export function transition(state: State, event: Event, ctx: Context): Step {
     case 'timeout':
       return state.status === 'restoring' && state.queued ? end(state, new EpicNotRunningError(), 'noSession', false, ctx) : stay(state);
     case 'logout':
-      if (state.status === 'unauthenticated') return stay(state);
-      // Told by another tab: clear storage again (the tab where other code cleared it heard nothing),
-      // unless it holds another login's tokens by now.
-      return end(state, new LoggedOutError(), event.reason, event.elsewhere, ctx, {
-        clear: event.elsewhere ? { elsewhere: true } : {},
-        announce: event.announce,
-      });
+      // Another tab's logout clears storage only if it still holds this login: `clear` says so.
+      return state.status === 'unauthenticated'
+        ? stay(state)
+        : end(state, new LoggedOutError(), event.reason, event.elsewhere, ctx, { clear: event.clear ? {} : undefined, announce: event.announce });
   }
 }

@@ -39,7 +39,12 @@ export function guardStorage(storage: TokenStorage, report: (operation: StorageO
     }
   };
   return {
-    get: () => call('get', () => storage.get()) as Tokens | null | Promise<Tokens | null>,
+    /** `undefined` when a synchronous read failed: not the same as "nothing stored". */
+    get: (): Tokens | null | undefined | Promise<Tokens | null> => {
+      let failed = false;
+      const tokens = call('get', () => storage.get(), () => (failed = true)) as Tokens | null | Promise<Tokens | null>;
+      return failed ? undefined : tokens;
+    },
     set: (tokens: Tokens) => write('set', () => storage.set(tokens)),
     clear: (reason?: EndReason) => write('clear', () => storage.clear(reason)),
   };

@@ -1,4 +1,6 @@
-import { browserLocks, devWarn, tabLock } from '../tabs';
+import { browserLocks, tabLock } from '../tabs/channel';
+import { shareTabs } from '../tabs/share';
+import { devWarn } from '../warn';
 import { endMark, endReasonOf, parseTokens, type LocksLike, type SyncTokenStorage } from './types';
 import { typeError } from '../message';
 
@@ -61,7 +63,7 @@ export function localStorageStorage(key: string, options: LocalStorageOptions = 
   } catch {
     // no `process`: no development warnings
   }
-  return {
+  return shareTabs({
     get: () => parseTokens(storage.getItem(key)),
     set: (tokens) => storage.setItem(key, JSON.stringify(tokens)),
     // A mark of why first, which the other tabs' `storage` event carries to them; then nothing,
@@ -85,5 +87,5 @@ export function localStorageStorage(key: string, options: LocalStorageOptions = 
       return () => events.removeEventListener?.('storage', onStorage);
     },
     lock: locks ? tabLock(locks, `${key}:refresh`) : undefined,
-  };
+  });
 }

@@ -21,6 +21,7 @@ import { createTokenRefresh, localStorageStorage, type Tokens } from '../../../s
 import { authBaseQuery } from '../../../src/adapters/rtkQuery';
 import { authFetch } from '../../../src/adapters/fetch';
 import { attachAxios } from '../../../src/adapters/axios';
+import { cookieSession } from '../../../src/cookie';
 
 type Via = 'rtk' | 'fetch' | 'axios';
 interface Outcome {
@@ -82,7 +83,7 @@ const storage = localStorageStorage(TOKEN_KEY);
 const auth =
   mode === 'cookie'
     ? createTokenRefresh({
-        refreshTokenIn: 'cookie',
+        session: cookieSession(),
         refresh: (_none, { signal }) => post<TokenResponse>('/auth/refresh', {}, signal).then(toTokens),
       })
     : createTokenRefresh({

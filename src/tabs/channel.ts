@@ -1,6 +1,8 @@
-import type { EndReason } from './actions';
-import { endReasonOf, isThenable, type LocksLike, type TokenStorage } from './storage/types';
-import type { Tokens } from './tokens';
+import type { EndReason } from '../actions';
+import { endReasonOf, isThenable, type LocksLike, type TokenStorage } from '../storage/types';
+import type { Tokens } from '../tokens';
+import { devWarn } from '../warn';
+import { shareTabs, type SharedStorage } from './share';
 
 /** How long a tab that had to queue for the refresh lock waits for the holder's news before refreshing itself. */
 const GRACE_MS = 100;
@@ -22,24 +24,24 @@ export function browserLocks(): LocksLike | null {
 }
 
 /**
- * @internal Callers guard it inline with `try { if (process.env.NODE_ENV !== 'production') devWarn(…) } catch {}`:
- * bundlers replace the condition and drop the message from production builds (a helper function
- * would keep it), and where `process` does not exist (an ES module without a bundler) the
- * ReferenceError is caught. `typeof process` would not do: Vite and webpack 5 define
- * `process.env.NODE_ENV` but no `process`, so no warning would ever show in their development builds.
+ * Keeps the tabs of one origin in step for a storage that cannot do it itself (memory, or the access
+ * token alone in cookie mode): a write or clear in one tab reaches the others over a BroadcastChannel
+ * named after `name`, and refreshes take the Web Lock `name:refresh`, so N tabs that meet an expired
+ * token cause one refresh and a logout in one tab logs out all. Only in a browser document: on a
+ * server one process serves many users, and their tokens must never meet, so there it returns
+ * `storage` as it is. `localStorageStorage` and `cookieSession` bring it themselves.
+ *
+ * @param name the channel's and the lock's name: one per app on an origin.
+ * @example
+ * ```ts
+ * import { createTokenRefresh, memoryStorage, syncTabs } from 'redux-observable-token-refresh';
+ *
+ * const auth = createTokenRefresh({ refresh, storage: syncTabs(memoryStorage(), 'my-app') });
+ * ```
  */
-export function devWarn(message: string): void {
-  console.warn(`[redux-observable-token-refresh] ${message}`);
-}
-
-/**
- * @internal Keeps the tabs of one origin in step for a storage that cannot do it itself (memory, or
- * the access token alone in cookie mode): a write or clear in one tab reaches the others over a
- * BroadcastChannel named after `name`, and refreshes take the Web Lock `name:refresh`, so N tabs that
- * meet an expired token cause one refresh and a logout in one tab logs out all. Only in a browser
- * document: on a server one process serves many users, and their tokens must never meet.
- */
-export function syncTabs(storage: TokenStorage, name: string): TokenStorage {
+export function syncTabs(storage: TokenStorage, name = 'tokenRefresh'): TokenStorage {
+  // A storage that tells of the other tabs' writes itself (like localStorage) needs no channel.
+  if (storage.subscribe) return shareTabs(storage as TokenStorage & Pick<SharedStorage, 'subscribe'>);
   const Channel = typeof document === 'object' ? globalThis.BroadcastChannel : undefined;
   const locks = Channel && browserLocks();
   if (!Channel || !locks) {
@@ -75,11 +77,11 @@ export function syncTabs(storage: TokenStorage, name: string): TokenStorage {
     else send();
     return result;
   };
-  return {
+  return shareTabs({
     get: () => storage.get(),
     set: (tokens) => post(storage.set(tokens), tokens),
     clear: (reason) => post(storage.clear(reason), undefined, reason ?? 'logout'),
     subscribe: (listener) => (listeners.add(listener), () => listeners.delete(listener)),
     lock: locks ? tabLock(locks, `${name}:refresh`) : undefined,
-  };
+  });
 }
