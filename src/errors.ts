@@ -1,6 +1,5 @@
 import { httpStatusOf } from './httpErrors';
 import { msg } from './message';
-import { redactSecrets } from './redact';
 
 /**
  * Every way a request can end without a value, as a small class with a stable `name` and `code`.
@@ -10,15 +9,11 @@ import { redactSecrets } from './redact';
 export type TokenRefreshErrorCode =
   'REFRESH_FAILED' | 'REFRESH_TIMEOUT' | 'REFRESH_UNAVAILABLE' | 'RETRY_LIMIT' | 'LOGGED_OUT' | 'NOT_AUTHENTICATED' | 'EPIC_NOT_RUNNING';
 
+// A `cause` is kept as it came: an AxiosError's request secrets are removed where axios errors are
+// handled (the axios and OAuth 2.0 adapters), or by the app with `redactSecrets` (src/redact.ts).
 abstract class NamedError extends Error {
   abstract override readonly name: string;
   abstract readonly code: TokenRefreshErrorCode;
-  constructor(message?: string, options?: { cause?: unknown }) {
-    super(message, options);
-    // A cause is often an AxiosError holding the request: the token, the refresh body. Strip them
-    // before the error reaches a logger or an error tracker (see src/redact.ts, docs/security.md).
-    if (options !== undefined) redactSecrets(options.cause);
-  }
 }
 
 /**
