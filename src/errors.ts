@@ -1,4 +1,4 @@
-import { httpStatusOf } from './httpErrors';
+import { httpDetail, httpStatusOf } from './httpErrors';
 import { msg } from './message';
 
 /**
@@ -49,7 +49,7 @@ const refusals = new WeakSet<object>();
 /** @internal */
 export const refused = <E extends object>(error: E): E => (refusals.add(error), error);
 /** @internal */
-export const isRefusal = (error: unknown): boolean => typeof error === 'object' && error !== null && refusals.has(error);
+export const isRefusal = (error: unknown): boolean => refusals.has(error as object); // false for a primitive, as WeakSet does
 
 /**
  * The token could not be refreshed now (network down, timeout, 408, 429, 5xx, a captive portal's
@@ -194,21 +194,6 @@ export interface SerializedAuthError {
   message: string;
 }
 
-/**
- * REFRESH_FAILED's message may be built from foreign text (the refresh's failure, a field's value),
- * so it gets fixed words here. The other errors of this package have fixed messages of their own.
- */
-const refreshFailed = (status: number | undefined) =>
-  msg(
-    'REFRESH_FAILED',
-    () =>
-      process.env.NODE_ENV !== 'production' &&
-      (status === undefined
-        ? 'The token refresh failed; the user must log in again.'
-        : `The refresh token was rejected (HTTP ${status}); the user must log in again.`),
-    status === undefined ? undefined : `HTTP ${status}`,
-  );
-
 /** A name or code worth keeping: short and identifier-like, so it cannot carry a token or a sentence. */
 const keep = (value: unknown): string | undefined =>
   typeof value === 'string' && /^[A-Za-z_$][\w$.-]{0,63}$/.test(value) ? value : undefined;
@@ -229,20 +214,32 @@ const keep = (value: unknown): string | undefined =>
  * ```
  */
 export function serializeError(error: unknown): SerializedAuthError {
-  const e = (typeof error === 'object' && error !== null ? error : {}) as {
+  const object = typeof error === 'object' && error !== null;
+  const e = (object ? error : {}) as {
     name?: unknown;
     code?: unknown;
     cause?: unknown;
     message?: unknown;
   };
-  const name = keep(e.name) ?? (typeof error === 'object' && error !== null ? 'Error' : typeof error);
+  const name = keep(e.name) ?? (object ? 'Error' : typeof error);
   const code = keep(e.code);
   const ours = error instanceof NamedError;
   const status = httpStatusOf(error) ?? (ours ? httpStatusOf(e.cause) : undefined);
+  const detail = httpDetail(status);
+  // REFRESH_FAILED's message may be built from foreign text (the refresh's failure, a field's value),
+  // so it gets fixed words here. The other errors of this package have fixed messages of their own.
   const message = !ours
-    ? `Failed with ${status === undefined ? name : `HTTP ${status}`} (details are kept out of the store).`
+    ? `Failed with ${detail ?? name} (details are kept out of the store).`
     : code === 'REFRESH_FAILED'
-      ? refreshFailed(status)
+      ? msg(
+          'REFRESH_FAILED',
+          () =>
+            process.env.NODE_ENV !== 'production' &&
+            (status === undefined
+              ? 'The token refresh failed; the user must log in again.'
+              : `The refresh token was rejected (HTTP ${status}); the user must log in again.`),
+          detail,
+        )
       : String(e.message);
   return { name, ...(code === undefined ? {} : { code }), ...(status === undefined ? {} : { status }), message };
 }
