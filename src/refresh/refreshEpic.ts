@@ -164,13 +164,6 @@ function callRefresh(cycle: RefreshCycle, { coordinator, refresh, cookie }: Refr
   const controller = new AbortController();
   const { signal } = controller;
   markRefreshSignal(signal); // adapters let the refresh call through, never queue it
-  const noTokens = () =>
-    failed(
-      () =>
-        process.env.NODE_ENV !== 'production' &&
-        'refresh() gave no tokens: return an Observable or a Promise of { accessToken, refreshToken?, expiresAt? }.',
-      'no tokens',
-    );
   const once = (): Observable<Tokens> => {
     if (coordinator.adoptStored(cycle)) return EMPTY;
     if (!cookie && !cycle.refreshToken) {
@@ -181,9 +174,18 @@ function callRefresh(cycle: RefreshCycle, { coordinator, refresh, cookie }: Refr
         'no refresh token',
       );
     }
-    const answer = (refresh as RefreshFn)(cycle.refreshToken!, { signal });
-    if (answer == null) throw noTokens();
-    return from(answer).pipe(take(1), throwIfEmpty(noTokens));
+    // No answer (undefined, null) or one that completes without tokens: the same error.
+    return from((refresh as RefreshFn)(cycle.refreshToken!, { signal }) ?? EMPTY).pipe(
+      take(1),
+      throwIfEmpty(() =>
+        failed(
+          () =>
+            process.env.NODE_ENV !== 'production' &&
+            'refresh() gave no tokens: return an Observable or a Promise of { accessToken, refreshToken?, expiresAt? }.',
+          'no tokens',
+        ),
+      ),
+    );
   };
   const { lock } = coordinator;
   return new Observable<Tokens>((subscriber) => {
