@@ -9,7 +9,11 @@ import vm from 'node:vm';
  */
 test('createTokenRefresh works where `process` does not exist, in cookie mode too, and shares nothing between instances', async () => {
   const { outputFiles } = buildSync({
-    stdin: { contents: "export * from './src/index';\nexport { cookieSession } from './src/cookie';", resolveDir: `${__dirname}/..`, loader: 'ts' },
+    stdin: {
+      contents: "export * from './src/index';\nexport { cookieSession } from './src/cookie';",
+      resolveDir: `${__dirname}/..`,
+      loader: 'ts',
+    },
     bundle: true,
     format: 'cjs',
     platform: 'neutral',

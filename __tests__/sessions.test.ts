@@ -370,7 +370,10 @@ describe('4. tabs in step for memory storage and cookie mode', () => {
       const refresh = () => of({ accessToken: 'x' });
       const [a, b] = [createTokenRefresh({ refresh }), createTokenRefresh({ refresh })];
       a.setTokens({ accessToken: 'a', refreshToken: 'r' });
-      const [c, d] = [createTokenRefresh({ refresh, storage: syncTabs(memoryStorage()) }), createTokenRefresh({ refresh, storage: syncTabs(memoryStorage()) })];
+      const [c, d] = [
+        createTokenRefresh({ refresh, storage: syncTabs(memoryStorage()) }),
+        createTokenRefresh({ refresh, storage: syncTabs(memoryStorage()) }),
+      ];
       c.setTokens({ accessToken: 'c', refreshToken: 'r' });
       await new Promise((resolve) => setTimeout(resolve, 0));
       expect(b.getAccessToken()).toBeUndefined();

@@ -26,5 +26,5 @@ export function optionChecker(owner: string): (ok: boolean, option: string, expe
 
 /** @internal A number of milliseconds: finite and not negative. */
 export function isDuration(value: unknown): value is number {
-  return typeof value === 'number' && Number.isFinite(value) && value >= 0;
+  return Number.isFinite(value) && (value as number) >= 0; // Number.isFinite is false for what is not a number
 }

@@ -3,7 +3,18 @@ import { EMPTY, Observable, concat, defer, throwError, type SchedulerLike, type 
 import type { AuthActions, RefreshReason, SessionEnd } from './actions';
 import { LoggedOutError, NotAuthenticatedError, serializeError } from './errors';
 import type { AuthStatus, TokenRefreshState } from './reducer';
-import { decide, initial, lastErrorOf, running, timesOf, transition, type Context, type Event, type State, type Step } from './session/machine';
+import {
+  decide,
+  initial,
+  lastErrorOf,
+  running,
+  timesOf,
+  transition,
+  type Context,
+  type Event,
+  type State,
+  type Step,
+} from './session/machine';
 import type { SharedStorage } from './tabs/share';
 import { guardStorage, type StorageOperation } from './storage/guarded';
 import { isThenable, type TokenStorage } from './storage/types';

@@ -252,7 +252,9 @@ export function createTokenRefresh<Name extends string = 'tokenRefresh'>(options
   check(
     !storage?.subscribe || typeof (storage as Partial<SharedStorage>).connect === 'function',
     'storage',
-    () => process.env.NODE_ENV !== 'production' && 'a storage with subscribe() wrapped in syncTabs(storage), so that the tabs share one session',
+    () =>
+      process.env.NODE_ENV !== 'production' &&
+      'a storage with subscribe() wrapped in syncTabs(storage), so that the tabs share one session',
   );
   for (const [option, value] of Object.entries({ maxRetries, refreshRetries, refreshTimeoutMs, refreshBackoffMs, expirySkewMs })) {
     check(

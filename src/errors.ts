@@ -1,6 +1,5 @@
-import { httpStatusOf } from './httpErrors';
+import { httpDetail, httpStatusOf } from './httpErrors';
 import { msg } from './message';
-import { redactSecrets } from './redact';
 
 /**
  * Every way a request can end without a value, as a small class with a stable `name` and `code`.
@@ -10,15 +9,11 @@ import { redactSecrets } from './redact';
 export type TokenRefreshErrorCode =
   'REFRESH_FAILED' | 'REFRESH_TIMEOUT' | 'REFRESH_UNAVAILABLE' | 'RETRY_LIMIT' | 'LOGGED_OUT' | 'NOT_AUTHENTICATED' | 'EPIC_NOT_RUNNING';
 
+// A `cause` is kept as it came: an AxiosError's request secrets are removed where axios errors are
+// handled (the axios and OAuth 2.0 adapters), or by the app with `redactSecrets` (src/redact.ts).
 abstract class NamedError extends Error {
   abstract override readonly name: string;
   abstract readonly code: TokenRefreshErrorCode;
-  constructor(message?: string, options?: { cause?: unknown }) {
-    super(message, options);
-    // A cause is often an AxiosError holding the request: the token, the refresh body. Strip them
-    // before the error reaches a logger or an error tracker (see src/redact.ts, docs/security.md).
-    if (options !== undefined) redactSecrets(options.cause);
-  }
 }
 
 /**
@@ -54,7 +49,7 @@ const refusals = new WeakSet<object>();
 /** @internal */
 export const refused = <E extends object>(error: E): E => (refusals.add(error), error);
 /** @internal */
-export const isRefusal = (error: unknown): boolean => typeof error === 'object' && error !== null && refusals.has(error);
+export const isRefusal = (error: unknown): boolean => refusals.has(error as object); // false for a primitive, as WeakSet does
 
 /**
  * The token could not be refreshed now (network down, timeout, 408, 429, 5xx, a captive portal's
@@ -199,21 +194,6 @@ export interface SerializedAuthError {
   message: string;
 }
 
-/**
- * REFRESH_FAILED's message may be built from foreign text (the refresh's failure, a field's value),
- * so it gets fixed words here. The other errors of this package have fixed messages of their own.
- */
-const refreshFailed = (status: number | undefined) =>
-  msg(
-    'REFRESH_FAILED',
-    () =>
-      process.env.NODE_ENV !== 'production' &&
-      (status === undefined
-        ? 'The token refresh failed; the user must log in again.'
-        : `The refresh token was rejected (HTTP ${status}); the user must log in again.`),
-    status === undefined ? undefined : `HTTP ${status}`,
-  );
-
 /** A name or code worth keeping: short and identifier-like, so it cannot carry a token or a sentence. */
 const keep = (value: unknown): string | undefined =>
   typeof value === 'string' && /^[A-Za-z_$][\w$.-]{0,63}$/.test(value) ? value : undefined;
@@ -234,20 +214,32 @@ const keep = (value: unknown): string | undefined =>
  * ```
  */
 export function serializeError(error: unknown): SerializedAuthError {
-  const e = (typeof error === 'object' && error !== null ? error : {}) as {
+  const object = typeof error === 'object' && error !== null;
+  const e = (object ? error : {}) as {
     name?: unknown;
     code?: unknown;
     cause?: unknown;
     message?: unknown;
   };
-  const name = keep(e.name) ?? (typeof error === 'object' && error !== null ? 'Error' : typeof error);
+  const name = keep(e.name) ?? (object ? 'Error' : typeof error);
   const code = keep(e.code);
   const ours = error instanceof NamedError;
   const status = httpStatusOf(error) ?? (ours ? httpStatusOf(e.cause) : undefined);
+  const detail = httpDetail(status);
+  // REFRESH_FAILED's message may be built from foreign text (the refresh's failure, a field's value),
+  // so it gets fixed words here. The other errors of this package have fixed messages of their own.
   const message = !ours
-    ? `Failed with ${status === undefined ? name : `HTTP ${status}`} (details are kept out of the store).`
+    ? `Failed with ${detail ?? name} (details are kept out of the store).`
     : code === 'REFRESH_FAILED'
-      ? refreshFailed(status)
+      ? msg(
+          'REFRESH_FAILED',
+          () =>
+            process.env.NODE_ENV !== 'production' &&
+            (status === undefined
+              ? 'The token refresh failed; the user must log in again.'
+              : `The refresh token was rejected (HTTP ${status}); the user must log in again.`),
+          detail,
+        )
       : String(e.message);
   return { name, ...(code === undefined ? {} : { code }), ...(status === undefined ? {} : { status }), message };
 }

@@ -16,13 +16,16 @@ interface StatusCarrier {
  * `FetchBaseQueryError` (also its `PARSING_ERROR` with `originalStatus`), axios' `error.response.status`.
  */
 export function httpStatusOf(error: unknown): number | undefined {
-  if (typeof error !== 'object' || error === null) return undefined;
   const e = error as StatusCarrier;
-  if (typeof e.status === 'number') return e.status;
-  if (typeof e.originalStatus === 'number') return e.originalStatus;
-  if (typeof e.response?.status === 'number') return e.response.status;
-  return undefined;
+  return typeof error === 'object' && error !== null
+    ? (number(e.status) ?? number(e.originalStatus) ?? number(e.response?.status))
+    : undefined;
 }
+
+const number = (value: unknown) => (typeof value === 'number' ? value : undefined);
+
+/** @internal The detail of a message for a failure with `status`: `HTTP 400`, or none. */
+export const httpDetail = (status: number | undefined): string | undefined => (status === undefined ? undefined : `HTTP ${status}`);
 
 /**
  * The default `isAuthError`: HTTP 401 from any of the clients above.

@@ -21,3 +21,4 @@ export {
 } from './errors';
 export type { AuthRefreshError, TokenRefreshErrorCode, SerializedAuthError } from './errors';
 export { serializeError } from './errors';
+export { redactSecrets } from './redact';

@@ -13,15 +13,11 @@
 export type MisuseCode = 'INVALID_OPTION' | 'INVALID_ARGUMENT' | 'INVALID_TOKENS';
 
 /**
- * @internal Where the codes are explained, one heading each (`#refresh_failed`): the package's own
- * docs/errors.md, in node_modules and on GitHub. A full https URL would cost 28 B min+gzip more.
- */
-export const ERRORS_URL = 'docs/errors.md#';
-
-/**
  * @internal The message for `code`: the development text that `dev` returns, or in production (and
  * without `process`) `[redux-observable-token-refresh] CODE (detail): see docs/errors.md#code`.
- * `detail` is kept in both: a short, fixed name (the option, the field) that says which one.
+ * `detail` is kept in both: a short, fixed name (the option, the field) that says which one. The
+ * pointer is the package's own docs/errors.md (in node_modules and on GitHub), one heading per code
+ * (`#refresh_failed`); a full https URL would cost 28 B min+gzip more.
  */
 export function msg(code: string, dev: () => string | false, detail?: string): string {
   let text: string | false = false;
@@ -30,7 +26,7 @@ export function msg(code: string, dev: () => string | false, detail?: string): s
   } catch {
     // no `process`: the short form
   }
-  return text || `[redux-observable-token-refresh] ${code}${detail ? ` (${detail})` : ''}: see ${ERRORS_URL}${code.toLowerCase()}`;
+  return text || `[redux-observable-token-refresh] ${code}${detail ? ` (${detail})` : ''}: see docs/errors.md#${code.toLowerCase()}`;
 }
 
 /** @internal A misuse: a `TypeError`, as before, with `code` and the message of `msg`. */

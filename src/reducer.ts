@@ -38,13 +38,7 @@ export function createAuthReducer(
   return (state, action) => {
     if (state && state === last && !(typeof action.type === 'string' && action.type.startsWith(prefix))) return state;
     const next = project(action);
-    return (last =
-      state?.status === next.status &&
-      state.expiresAt === next.expiresAt &&
-      state.refreshAt === next.refreshAt &&
-      state.lastError === next.lastError &&
-      state.ended === next.ended
-        ? state
-        : next);
+    // The same state object while nothing changed, so selectors and React do not re-render.
+    return (last = state && (Object.keys(next) as Array<keyof TokenRefreshState>).every((key) => state[key] === next[key]) ? state : next);
   };
 }

@@ -9,6 +9,7 @@ import { inspect } from 'node:util';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
+import axios, { type AxiosError } from 'axios';
 import { configureStore, type Middleware, type UnknownAction } from '@reduxjs/toolkit';
 import { createEpicMiddleware } from 'redux-observable';
 import { RefreshUnavailableError, TokenRefreshError, createTokenRefresh } from '../../src';
@@ -148,6 +149,37 @@ describe('issue 16 #4: no secret the package sent appears in any error it create
     const code = (await failedRefresh('asCode', 'basic')).failure.cause as unknown as OAuth2Error;
     expect(code.error).toBe('[redacted]');
     expect(code.message).toBe('The token endpoint answered 400 [redacted].');
+  });
+
+  test('a fetchFn built on axios that fails: its AxiosError, the cause, no longer holds the form or the Basic header', async () => {
+    // A port nobody listens on: axios fails with ECONNREFUSED, its config holding what was sent.
+    const closed = createServer();
+    await new Promise<void>((ready) => closed.listen(0, '127.0.0.1', ready));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((done) => closed.close(() => done()));
+    const axiosFetch = async (input: string | URL, init?: RequestInit): Promise<Response> => {
+      const { status, data } = await axios.post<string>(String(input), (init?.body as URLSearchParams).toString(), {
+        headers: init?.headers as Record<string, string>,
+        signal: init?.signal ?? undefined,
+        responseType: 'text',
+      });
+      return new Response(data, { status });
+    };
+    for (const clientAuthentication of ['basic', 'body'] as const) {
+      const refresh = oauth2RefreshGrant({
+        tokenEndpoint: `http://127.0.0.1:${port}/token`,
+        clientId: 'app',
+        clientSecret: CLIENT_SECRET,
+        clientAuthentication,
+        fetchFn: axiosFetch,
+      });
+      const failure = (await refresh(REFRESH_TOKEN, { signal: new AbortController().signal }).catch((e: unknown) => e)) as AxiosError;
+      expect(axios.isAxiosError(failure)).toBe(true);
+      expect(failure.code).toBe('ECONNREFUSED'); // still what isTransientError reads
+      expect(failure.config?.data).toBe('[redacted]');
+      const printed = [inspect(failure, { depth: Infinity }), JSON.stringify(failure)].join('\n');
+      for (const leak of leaks) expect(printed).not.toContain(leak);
+    }
   });
 
   test('text that merely resembles no secret is kept as the server wrote it', async () => {

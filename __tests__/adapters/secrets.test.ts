@@ -1,6 +1,8 @@
 /**
  * Issue 11, items 13 and 14: nothing a server or a parser says reaches the store, and the errors
  * this package hands out carry no token in their `cause`. Real servers on 127.0.0.1, real axios.
+ * Since issue 17 the core leaves a cause as it came: an AxiosError is redacted where axios is
+ * handled, by `attachAxios` or by the app's own `redactSecrets` (the documented opt-in).
  */
 import { inspect } from 'node:util';
 import { createServer, type Server } from 'node:http';
@@ -9,8 +11,9 @@ import axios, { type AxiosError } from 'axios';
 import { configureStore } from '@reduxjs/toolkit';
 import { createApi, fetchBaseQuery } from '@reduxjs/toolkit/query';
 import { firstValueFrom, from } from 'rxjs';
-import { RetryLimitError, TokenRefreshError } from '../../src';
+import { RetryLimitError, TokenRefreshError, redactSecrets } from '../../src';
 import { serializeError } from '../../src/errors';
+import { attachAxios } from '../../src/adapters/axios';
 import { authBaseQuery } from '../../src/adapters/rtkQuery';
 import { login, startServer, startSession, type AuthServer } from '../support/realServer';
 
@@ -93,15 +96,20 @@ describe('issue 11 #14: causes are redacted, so printing an error prints no toke
   });
   afterAll(() => leaky.close());
 
-  test('#14 TokenRefreshError.cause, an AxiosError of the refresh call, no longer holds the refresh token in config.data', async () => {
-    const http = axios.create();
-    const { auth } = await startSession(server, {
+  /** The refresh endpoint refuses SECRET; the TokenRefreshError's cause is the refresh call's AxiosError. */
+  async function refusedRefresh(http: ReturnType<typeof axios.create>, redact: <E>(error: E) => E = (error) => error) {
+    const session = await startSession(server, {
       refresh: (refreshToken, { signal }) =>
-        http.post<{ accessToken: string }>(`${leaky.url}/auth/refresh`, { refreshToken }, { signal }).then((r) => r.data),
+        http.post<{ accessToken: string }>(`${leaky.url}/auth/refresh`, { refreshToken }, { signal }).then(
+          (r) => r.data,
+          (error: unknown) => Promise.reject(redact(error)),
+        ),
       refreshRetries: 0,
     });
-    auth.setTokens({ accessToken: 'a0', refreshToken: SECRET });
-    const failure = await auth.refresh().catch((error: unknown) => error);
+    return session;
+  }
+
+  function expectRedactedRefreshCause(failure: unknown) {
     expect(failure).toBeInstanceOf(TokenRefreshError);
     const cause = (failure as TokenRefreshError).cause as AxiosError;
     expect(axios.isAxiosError(cause)).toBe(true);
@@ -110,20 +118,81 @@ describe('issue 11 #14: causes are redacted, so printing an error prints no toke
     expect(inspect(failure, { depth: 8 })).not.toContain(SECRET);
     expect(JSON.stringify(cause)).not.toContain(SECRET); // axios' toJSON, what trackers send
     expect(JSON.stringify(cause.config)).toContain('[redacted]');
+  }
+
+  test('#14 TokenRefreshError.cause, an AxiosError of a refresh call made through an attachAxios instance, no longer holds the refresh token in config.data', async () => {
+    const http = axios.create();
+    const { auth } = await refusedRefresh(http);
+    const detach = attachAxios(auth, http, { allowedOrigins: [leaky.url] });
+    auth.setTokens({ accessToken: 'a0', refreshToken: SECRET });
+    expectRedactedRefreshCause(await auth.refresh().catch((error: unknown) => error));
+    detach();
   });
 
-  test('#14 RetryLimitError.cause, an AxiosError of the API call, no longer holds the access token in config.headers', async () => {
+  test('#14 TokenRefreshError.cause, an AxiosError of a refresh function that calls axios directly and passes its failure through redactSecrets, no longer holds the refresh token', async () => {
+    const { auth } = await refusedRefresh(axios.create(), redactSecrets);
+    auth.setTokens({ accessToken: 'a0', refreshToken: SECRET });
+    expectRedactedRefreshCause(await auth.refresh().catch((error: unknown) => error));
+  });
+
+  test('#14 redactSecrets returns the error it was given, down its cause chain, and leaves what holds no request as it is', () => {
+    const axiosLike = {
+      config: { headers: { authorization: `Bearer ${SECRET}`, Accept: 'application/json' }, data: `{"refreshToken":"${SECRET}"}` },
+      response: { status: 401, data: { error: 'nope' } },
+    };
+    const wrapped = new TokenRefreshError('x', { cause: axiosLike });
+    expect(redactSecrets(wrapped)).toBe(wrapped);
+    expect(axiosLike).toEqual({
+      config: { headers: { authorization: '[redacted]', Accept: 'application/json' }, data: '[redacted]' },
+      response: { status: 401, data: { error: 'nope' } },
+    });
+    const plain = Object.assign(new Error('offline'), { status: 503 });
+    expect(redactSecrets(plain)).toBe(plain);
+    expect(plain).toEqual(Object.assign(new Error('offline'), { status: 503 }));
+    for (const value of [undefined, null, 'text', 401]) expect(redactSecrets(value)).toBe(value);
+  });
+
+  test('#14 the core keeps a cause as it came: without attachAxios or redactSecrets, the AxiosError is not touched', async () => {
+    const { auth } = await refusedRefresh(axios.create());
+    auth.setTokens({ accessToken: 'a0', refreshToken: SECRET });
+    const failure = await auth.refresh().catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(TokenRefreshError);
+    expect(((failure as TokenRefreshError).cause as AxiosError).config?.data).toContain(SECRET);
+  });
+
+  test('#14 RetryLimitError.cause, an AxiosError of an API call that passes its failure through redactSecrets, no longer holds the access token in config.headers', async () => {
     const { auth } = await startSession(server);
     const { accessToken } = await login(server);
     auth.setTokens({ accessToken, refreshToken: (await login(server)).refreshToken });
     const failure = await firstValueFrom(
-      auth.authorized((token) => from(axios.get(`${leaky.url}/api/me`, { headers: { Authorization: `Bearer ${token}` } }))),
+      auth.authorized((token) =>
+        from(
+          axios
+            .get(`${leaky.url}/api/me`, { headers: { Authorization: `Bearer ${token}` } })
+            .catch((error: unknown) => Promise.reject(redactSecrets(error))),
+        ),
+      ),
     ).catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(RetryLimitError);
     const cause = (failure as RetryLimitError).cause as AxiosError;
     expect(cause.response?.status).toBe(401);
     const printed = inspect(failure, { depth: 8 }) + JSON.stringify(cause);
     expect(printed).not.toContain(accessToken);
+    expect(printed).not.toContain(auth.getAccessToken()!);
+    expect(printed).not.toMatch(/Bearer ey/);
+  });
+
+  test('#14 the last 401 AxiosError that an attachAxios instance rejects with holds no access token', async () => {
+    const { auth } = await startSession(server);
+    const http = axios.create();
+    const detach = attachAxios(auth, http, { allowedOrigins: [leaky.url] });
+    const sent = auth.getAccessToken()!;
+    const failure = await http.get(`${leaky.url}/api/me`).catch((error: unknown) => error);
+    detach();
+    expect(axios.isAxiosError(failure)).toBe(true);
+    expect((failure as AxiosError).response?.status).toBe(401);
+    const printed = inspect(failure, { depth: 8 }) + JSON.stringify(failure);
+    expect(printed).not.toContain(sent);
     expect(printed).not.toContain(auth.getAccessToken()!);
     expect(printed).not.toMatch(/Bearer ey/);
   });

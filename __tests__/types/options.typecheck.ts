@@ -3,7 +3,14 @@
  * union of option shapes, so TypeScript catches a refresh function written for the other model.
  */
 import { of } from 'rxjs';
-import { createTokenRefresh, memoryStorage, syncTabs, type CookieRefreshFn, type RefreshFn, type TokenRefreshOptions } from 'redux-observable-token-refresh';
+import {
+  createTokenRefresh,
+  memoryStorage,
+  syncTabs,
+  type CookieRefreshFn,
+  type RefreshFn,
+  type TokenRefreshOptions,
+} from 'redux-observable-token-refresh';
 import { cookieSession } from 'redux-observable-token-refresh/cookie';
 
 const tokens = { accessToken: 'a' };

@@ -1,5 +1,7 @@
 import type { AxiosError, AxiosInstance, AxiosRequestConfig, AxiosResponse, InternalAxiosRequestConfig } from 'axios';
 import { Observable, firstValueFrom, from, type Subscriber } from 'rxjs';
+import { isAuthRefreshError } from '../errors';
+import { redactSecrets } from '../redact';
 import { isRefreshSignal } from '../refreshSignal';
 import { untilAborted } from './abort';
 import { authErrorTest, checkAuth, hasNoSession, isApiAnswer, type AuthClient } from './AuthClient';
@@ -66,6 +68,11 @@ const calls = new WeakMap<object, Call>();
  * rejects with that last `AxiosError`; it rejects with `TokenRefreshError` when the refresh failed
  * (the session is over) and with `LoggedOutError` when the user logged out while it waited. With no
  * session at all (before login), requests go out without a token.
+ *
+ * What it rejects with after a 401 (the last `AxiosError`, this package's errors and their `cause`)
+ * and the failure of a refresh call made through the instance carry no token and no request body:
+ * they are redacted with `redactSecrets`. Other errors reach your code as axios made them, so an
+ * interceptor registered after this one can still re-send `error.config`.
  *
  * An error counts as "token not accepted" when the coordinator's `isAuthError` says so (HTTP 401 by
  * default), so an API that signals expiry with a body code refreshes here as in your epics:
@@ -204,6 +211,8 @@ export function attachAxios(auth: AuthClient, instance: AxiosInstance, options: 
 
   const onResponseError = (error: AxiosError): Promise<unknown> => {
     const config = error?.config;
+    // The refresh call's failure becomes the cause of this package's error: without what it sent.
+    if (isRefreshSignal(config?.signal)) redactSecrets(error);
     const call = config && calls.get(config);
     if (!config || !call) return Promise.reject(error);
     if (!isAuthError(error) || redirectedElsewhere(error, allowed)) {
@@ -212,12 +221,14 @@ export function attachAxios(auth: AuthClient, instance: AxiosInstance, options: 
     }
     call.config = config; // replays repeat what was sent, after every interceptor
     call.reject(error);
-    return call.outcome.catch((failure: unknown) =>
+    return call.outcome.catch((failure: unknown) => {
       // Aborted while waiting for the refresh: axios rejects it unsent, as it rejects any aborted request.
-      config.signal?.aborted
-        ? instance.request({ ...config, skipAuthRefresh: true })
-        : Promise.reject(isApiAnswer(failure, call.last) ? call.last : failure),
-    );
+      if (config.signal?.aborted) return instance.request({ ...config, skipAuthRefresh: true });
+      // This package's error, and the causes it carries (the last 401 AxiosError of a RetryLimitError,
+      // a refresh call's failure), without the token and the request body.
+      if (isAuthRefreshError(failure)) redactSecrets(failure);
+      return Promise.reject(isApiAnswer(failure, call.last) ? call.last : failure);
+    });
   };
 
   const requestId = instance.interceptors.request.use(onRequest);

@@ -1,6 +1,7 @@
 import { typeError } from '../message';
 import type { Tokens } from '../tokens';
 import { optionChecker } from '../checkOption';
+import { redactSecrets } from '../redact';
 import { defaultFetchFn } from './defaultFetchFn';
 import { OAuth2Error } from './OAuth2Error';
 
@@ -98,6 +99,8 @@ const check = optionChecker('oauth2RefreshGrant');
  *   token and the client secret to wherever it points. It rejects with
  *   `OAuth2Error { error: 'invalid_response' }`.
  * - The request carries the refresh's abort `signal`, so a logout or a timeout cancels it.
+ * - A `fetchFn` that fails with an axios error (one built on axios) has its request's secrets
+ *   removed (`redactSecrets`) before the error becomes a cause.
  *
  * @example
  * ```ts
@@ -206,15 +209,21 @@ export function oauth2RefreshGrant(options: OAuth2RefreshGrantOptions): OAuth2Re
         : scopeParam;
     if (asked) body.set('scope', asked);
     if (refreshToken !== undefined) body.set('refresh_token', refreshToken); // cookie mode: the cookie carries it
-    const response = await fetchFn(endpoint ?? tokenEndpoint, {
-      method: 'POST',
-      headers,
-      body,
-      signal,
-      cache: 'no-store',
-      credentials,
-      redirect: 'manual',
-    });
+    let response: Response;
+    try {
+      response = await fetchFn(endpoint ?? tokenEndpoint, {
+        method: 'POST',
+        headers,
+        body,
+        signal,
+        cache: 'no-store',
+        credentials,
+        redirect: 'manual',
+      });
+    } catch (failure) {
+      // A fetchFn built on axios fails with an AxiosError that holds the form and the Basic header.
+      throw redactSecrets(failure);
+    }
     const arrivedAt = now();
     if (response.type === 'opaqueredirect' || (response.status >= 300 && response.status < 400)) {
       await response.body?.cancel().catch(() => {});

@@ -1,4 +1,5 @@
 import {
+  EMPTY,
   Observable,
   catchError,
   defer,
@@ -17,7 +18,7 @@ import type { Epic } from '../reduxTypes';
 import type { AuthActions } from '../actions';
 import type { RefreshCoordinator, RefreshCycle } from '../coordinator';
 import { RefreshTimeoutError, RefreshUnavailableError, TokenRefreshError, refused } from '../errors';
-import { httpStatusOf, isNetworkFailure } from '../httpErrors';
+import { httpDetail, httpStatusOf, isNetworkFailure } from '../httpErrors';
 import { markRefreshSignal } from '../refreshSignal';
 import { msg } from '../message';
 import { devWarn } from '../warn';
@@ -96,70 +97,58 @@ export function createRefreshEpic(config: RefreshEpicConfig): Epic<unknown, Unkn
 }
 
 /**
- * What a failed refresh means, decided in this one place: `final` (already the package's
- * `TokenRefreshError`), `ended` (the refresh endpoint's "no", `isSessionEnded`), `bug` (a TypeError
- * that is not fetch's "no answer": a bug in `refresh`, which retrying would not fix and could spend
- * a rotating refresh token again), `transient` (worth retrying at once, `isTransientError`), or
- * `unavailable` (not now: the session is kept).
+ * What a failed refresh means, decided in this one place: the `TokenRefreshError` that ends the
+ * session, or `undefined` for "not now" (the session is kept: `RefreshUnavailableError`, and while
+ * retries are left a failure that `isTransientError` accepts is retried at once). The session ends
+ * on the package's own `TokenRefreshError` (a timeout excepted), on the refresh endpoint's "no"
+ * (`isSessionEnded`), and on a TypeError that is not fetch's "no answer": a bug in `refresh`, which
+ * retrying would not fix and could spend a rotating refresh token again. The messages are the
+ * package's own: a server's text could quote a token.
  */
-function classify(
-  error: unknown,
-  { isSessionEnded, isTransientError }: RefreshEpicConfig,
-): 'final' | 'ended' | 'bug' | 'transient' | 'unavailable' {
-  if (error instanceof TokenRefreshError && !(error instanceof RefreshTimeoutError)) return 'final';
-  if (isSessionEnded(error)) return 'ended';
-  if ((error as Error | null)?.name === 'TypeError' && !isNetworkFailure(error)) return 'bug';
-  return isTransientError(error) ? 'transient' : 'unavailable';
+function ending(error: unknown, { isSessionEnded }: RefreshEpicConfig): TokenRefreshError | undefined {
+  if (error instanceof TokenRefreshError && !(error instanceof RefreshTimeoutError)) return error;
+  if (isSessionEnded(error)) {
+    const status = httpStatusOf(error);
+    return refused(
+      failed(
+        () =>
+          process.env.NODE_ENV !== 'production' &&
+          `The refresh token was rejected${status === undefined ? '' : ` (HTTP ${status})`}; the user must log in again.`,
+        httpDetail(status),
+        { cause: error },
+      ),
+    );
+  }
+  if ((error as Error | null)?.name === 'TypeError' && !isNetworkFailure(error)) {
+    return failed(
+      () =>
+        process.env.NODE_ENV !== 'production' &&
+        'refresh() failed with a TypeError: a bug in your refresh function (see cause); not retried.',
+      'TypeError',
+      { cause: error },
+    );
+  }
+  return undefined;
 }
 
-/**
- * The call, its retries and its timeout, and what its failure means (`classify`): the refresh
- * endpoint's "no" or a broken `refresh` ends the session with a `TokenRefreshError`; anything else
- * (offline, timeout, 5xx, a proxy's page) only means "not now": `RefreshUnavailableError`, and the
- * session is kept. The messages are the package's own: a server's text could quote a token.
- */
+/** A `TokenRefreshError` (`REFRESH_FAILED`) with the message of `msg`. */
+const failed = (dev: () => string | false, detail: string | undefined, options?: { cause: unknown }) =>
+  new TokenRefreshError(msg('REFRESH_FAILED', dev, detail), options);
+
+/** The call, its retries and its timeout, and what its failure means (`ending`). */
 function runRefresh(cycle: RefreshCycle, config: RefreshEpicConfig): Observable<Tokens> {
   const { refreshRetries, refreshBackoffMs, refreshTimeoutMs, scheduler } = config;
   return callRefresh(cycle, config).pipe(
     retry({
       count: refreshRetries,
       delay: (error: unknown, attempt) => {
-        if (classify(error, config) !== 'transient') throw error;
+        if (ending(error, config) || !config.isTransientError(error)) throw error;
         return timer(refreshBackoffMs * 2 ** (attempt - 1), scheduler);
       },
     }),
     timeout({ first: refreshTimeoutMs, scheduler, with: () => throwError(() => new RefreshTimeoutError(refreshTimeoutMs)) }),
     catchError((error: unknown) => {
-      const kind = classify(error, config);
-      if (kind === 'final') throw error;
-      if (kind === 'ended') {
-        const status = httpStatusOf(error);
-        throw refused(
-          new TokenRefreshError(
-            msg(
-              'REFRESH_FAILED',
-              () =>
-                process.env.NODE_ENV !== 'production' &&
-                `The refresh token was rejected${status === undefined ? '' : ` (HTTP ${status})`}; the user must log in again.`,
-              status === undefined ? undefined : `HTTP ${status}`,
-            ),
-            { cause: error },
-          ),
-        );
-      }
-      if (kind === 'bug') {
-        throw new TokenRefreshError(
-          msg(
-            'REFRESH_FAILED',
-            () =>
-              process.env.NODE_ENV !== 'production' &&
-              'refresh() failed with a TypeError: a bug in your refresh function (see cause); not retried.',
-            'TypeError',
-          ),
-          { cause: error },
-        );
-      }
-      throw new RefreshUnavailableError(error);
+      throw ending(error, config) ?? new RefreshUnavailableError(error);
     }),
   );
 }
@@ -173,34 +162,31 @@ function runRefresh(cycle: RefreshCycle, config: RefreshEpicConfig): Observable<
  */
 function callRefresh(cycle: RefreshCycle, { coordinator, refresh, cookie }: RefreshEpicConfig): Observable<Tokens> {
   const controller = new AbortController();
-  markRefreshSignal(controller.signal); // adapters let the refresh call through, never queue it
+  const { signal } = controller;
+  markRefreshSignal(signal); // adapters let the refresh call through, never queue it
   const once = (): Observable<Tokens> => {
     if (!cookie && !cycle.refreshToken) {
-      throw new TokenRefreshError(
-        msg(
-          'REFRESH_FAILED',
-          () =>
-            process.env.NODE_ENV !== 'production' &&
-            "There is no refresh token to refresh with: pass refreshToken to auth.setTokens() at login, or use refreshTokenIn: 'cookie'.",
-          'no refresh token',
-        ),
+      throw failed(
+        () =>
+          process.env.NODE_ENV !== 'production' &&
+          'There is no refresh token to refresh with: pass refreshToken to auth.setTokens() at login, or use session: cookieSession().',
+        'no refresh token',
       );
     }
-    const noTokens = () =>
-      new TokenRefreshError(
-        msg(
-          'REFRESH_FAILED',
+    // No answer (undefined, null) or one that completes without tokens: the same error.
+    return from((refresh as RefreshFn)(cycle.refreshToken!, { signal }) ?? EMPTY).pipe(
+      take(1),
+      throwIfEmpty(() =>
+        failed(
           () =>
             process.env.NODE_ENV !== 'production' &&
             'refresh() gave no tokens: return an Observable or a Promise of { accessToken, refreshToken?, expiresAt? }.',
           'no tokens',
         ),
-      );
-    const answer = (refresh as RefreshFn)(cycle.refreshToken!, { signal: controller.signal });
-    if (answer == null) throw noTokens();
-    return from(answer).pipe(take(1), throwIfEmpty(noTokens));
+      ),
+    );
   };
-  const attempt = coordinator.attempt?.(cycle, once, controller.signal) ?? defer(once);
+  const attempt = coordinator.attempt?.(cycle, once, signal) ?? defer(once);
   return new Observable<Tokens>((subscriber) => {
     let done = false;
     const inner = attempt.subscribe({

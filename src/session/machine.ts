@@ -90,7 +90,13 @@ export type Event =
    * A logout here (`announce`: not already dispatched as `loggedOut`) or in another tab (`elsewhere`);
    * `clear`: storage is to be cleared.
    */
-  | { readonly type: 'logout'; readonly reason: EndReason; readonly elsewhere: boolean; readonly announce: boolean; readonly clear: boolean };
+  | {
+      readonly type: 'logout';
+      readonly reason: EndReason;
+      readonly elsewhere: boolean;
+      readonly announce: boolean;
+      readonly clear: boolean;
+    };
 
 /** What the shell does after a transition, in this order: the state is already set. */
 export type Effect =
@@ -352,6 +358,9 @@ export function transition(state: State, event: Event, ctx: Context): Step {
       // Another tab's logout clears storage only if it still holds this login: `clear` says so.
       return state.status === 'unauthenticated'
         ? stay(state)
-        : end(state, new LoggedOutError(), event.reason, event.elsewhere, ctx, { clear: event.clear ? {} : undefined, announce: event.announce });
+        : end(state, new LoggedOutError(), event.reason, event.elsewhere, ctx, {
+            clear: event.clear ? {} : undefined,
+            announce: event.announce,
+          });
   }
 }

@@ -42,7 +42,11 @@ export function guardStorage(storage: TokenStorage, report: (operation: StorageO
     /** `undefined` when a synchronous read failed: not the same as "nothing stored". */
     get: (): Tokens | null | undefined | Promise<Tokens | null> => {
       let failed = false;
-      const tokens = call('get', () => storage.get(), () => (failed = true)) as Tokens | null | Promise<Tokens | null>;
+      const tokens = call(
+        'get',
+        () => storage.get(),
+        () => (failed = true),
+      ) as Tokens | null | Promise<Tokens | null>;
       return failed ? undefined : tokens;
     },
     set: (tokens: Tokens) => write('set', () => storage.set(tokens)),
