@@ -175,8 +175,8 @@ export function decide(state: State, now: number): string | null | { start: Refr
   if (running(state)) return null;
   if (usable(state, now)) return state.session!.accessToken;
   const { outage, session } = state;
-  if (outage) return now < outage.retryAt ? outage.error : { start: !session ? 'restore' : state.rejected ? 'unauthorized' : 'expired' };
-  return session ? { start: 'expired' } : new NotAuthenticatedError();
+  if (outage && now < outage.retryAt) return outage.error;
+  return session || outage ? { start: !session ? 'restore' : state.rejected ? 'unauthorized' : 'expired' } : new NotAuthenticatedError();
 }
 
 /** Stored tokens as a session, or none: unreadable or tampered tokens in storage are no session, never state. */

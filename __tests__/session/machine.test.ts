@@ -1,0 +1,316 @@
+/**
+ * The session machine (src/session/machine.ts) as a table: every (state, event) pair, with the state
+ * it leads to and the effects the shell carries out, in order. Then the rules the table alone does
+ * not show (backoff, the proactive token, the release's error), and a property test that draws its
+ * events from the same list.
+ */
+import fc from 'fast-check';
+import { createAuthActions } from '../../src/actions';
+import { LoggedOutError, RefreshUnavailableError, TokenRefreshError, refused } from '../../src/errors';
+import { decide, transition, type Context, type Effect, type Event, type State } from '../../src/session/machine';
+import { toSession, type Identity } from '../../src/tokens';
+
+const NOW = 1_000_000;
+const actions = createAuthActions('t');
+const ctx = (over: Partial<Context> = {}): Context => ({
+  now: NOW,
+  actions,
+  skewMs: 30_000,
+  backoffMs: 500,
+  cookie: false,
+  attached: true,
+  identity: () => ({ id: 'new', version: 0 }),
+  ...over,
+});
+const identity = (): Identity => ({ id: 'login-a', version: 1 });
+const session = (token = 'token-a', expiresIn = 600_000) =>
+  toSession({ accessToken: token, refreshToken: 'refresh-a', expiresAt: NOW + expiresIn }, null, NOW, 30_000, identity());
+const outage = (retryIn = 1_000) => {
+  const error = new RefreshUnavailableError(new Error('offline'));
+  return { error, lastError: { name: error.name, code: error.code, message: error.message }, retryAt: NOW + retryIn, failures: 1 };
+};
+
+const STATES = {
+  hydrating: () => ({ status: 'restoring', queued: false, hydration: true, ended: null }),
+  queuedRestore: () => ({ status: 'restoring', queued: true, hydration: false, ended: null }),
+  authenticated: () => ({ status: 'authenticated', session: session() }),
+  refreshing: () => ({ status: 'refreshing', session: session(), proactive: 'token-a' }),
+  unavailable: () => ({ status: 'unavailable', session: session(), outage: outage() }),
+  unavailableRestore: () => ({ status: 'unavailable', outage: outage(), ended: null }),
+  unauthenticated: () => ({ status: 'unauthenticated', ended: null, lastError: null }),
+} satisfies Record<string, () => State>;
+type StateName = keyof typeof STATES;
+
+/** Every event the machine knows, as the shell and the tabs module send them. */
+const EVENTS = {
+  login: () => ({
+    type: 'login',
+    session: toSession({ accessToken: 'token-b' }, null, NOW, 30_000, { id: 'login-b', version: 0 }),
+    sameUser: false,
+  }),
+  hydrated: () => ({ type: 'hydrated', tokens: { accessToken: 'stored' } }),
+  rejected: () => ({ type: 'rejected', token: 'token-a' }),
+  refresh: () => ({ type: 'refresh', reason: 'manual' }),
+  attached: () => ({ type: 'attached' }),
+  wake: () => ({ type: 'wake', reason: 'online' }),
+  refreshed: () => ({ type: 'refreshed', tokens: { accessToken: 'token-n', refreshToken: 'refresh-n' } }),
+  unreachable: () => ({ type: 'failed', error: new RefreshUnavailableError(new Error('offline')) }),
+  refused: () => ({ type: 'failed', error: refused(new TokenRefreshError('no')) }),
+  timeout: () => ({ type: 'timeout' }),
+  logout: () => ({ type: 'logout', reason: 'logout', elsewhere: false, announce: true, clear: true }),
+} satisfies Record<string, () => Event>;
+type EventName = keyof typeof EVENTS;
+
+/** An effect as the table writes it: its type, and for an action the action's name. */
+const short = (effect: Effect) => (effect.type === 'emit' ? `emit ${effect.action.type.slice(2)}` : effect.type);
+
+// Abbreviations for the table.
+const started = ['open', 'emit refreshRequested', 'run'];
+const stay = (name: StateName) => [STATES[name]().status, []] as const;
+type Row = Record<EventName, readonly [State['status'], readonly string[]]>;
+
+const TABLE: Record<StateName, Row> = {
+  hydrating: {
+    login: ['authenticated', ['persist', 'emit tokensSet', 'release']],
+    hydrated: ['authenticated', ['emit tokensSet', 'release']],
+    rejected: stay('hydrating'),
+    refresh: stay('hydrating'),
+    attached: stay('hydrating'),
+    wake: stay('hydrating'),
+    refreshed: stay('hydrating'), // the runner never runs a hydration
+    unreachable: stay('hydrating'),
+    refused: stay('hydrating'),
+    timeout: stay('hydrating'),
+    logout: ['unauthenticated', ['clear', 'emit loggedOut', 'release']],
+  },
+  queuedRestore: {
+    login: ['authenticated', ['persist', 'emit tokensSet', 'release']],
+    hydrated: stay('queuedRestore'),
+    rejected: stay('queuedRestore'),
+    refresh: stay('queuedRestore'),
+    attached: ['restoring', ['emit refreshRequested', 'run']],
+    wake: stay('queuedRestore'),
+    refreshed: ['authenticated', ['persist', 'emit tokensSet', 'release']],
+    unreachable: ['unavailable', ['emit refreshUnavailable', 'release']],
+    refused: ['unauthenticated', ['emit loggedOut', 'release']],
+    timeout: ['unauthenticated', ['emit loggedOut', 'release']],
+    logout: ['unauthenticated', ['clear', 'emit loggedOut', 'release']],
+  },
+  authenticated: {
+    login: ['authenticated', ['persist', 'end', 'emit loggedOut', 'emit tokensSet', 'release']],
+    hydrated: stay('authenticated'),
+    rejected: ['refreshing', started],
+    refresh: ['refreshing', started],
+    attached: stay('authenticated'),
+    wake: stay('authenticated'),
+    refreshed: stay('authenticated'), // a late answer for a cycle that is over
+    unreachable: stay('authenticated'),
+    refused: stay('authenticated'),
+    timeout: stay('authenticated'),
+    logout: ['unauthenticated', ['end', 'clear', 'emit loggedOut', 'release']],
+  },
+  refreshing: {
+    login: ['authenticated', ['persist', 'end', 'emit loggedOut', 'emit tokensSet', 'release']],
+    hydrated: stay('refreshing'),
+    rejected: stay('refreshing'), // a second 401 during the refresh starts nothing
+    refresh: stay('refreshing'), // joins
+    attached: stay('refreshing'),
+    wake: stay('refreshing'),
+    refreshed: ['authenticated', ['persist', 'emit refreshSucceeded', 'release']],
+    unreachable: ['unavailable', ['emit refreshUnavailable', 'release']],
+    refused: ['unauthenticated', ['end', 'clear', 'emit refreshFailed', 'emit loggedOut', 'release']],
+    timeout: stay('refreshing'),
+    logout: ['unauthenticated', ['end', 'clear', 'emit loggedOut', 'release']],
+  },
+  unavailable: {
+    login: ['authenticated', ['persist', 'end', 'emit loggedOut', 'emit tokensSet', 'release']],
+    hydrated: stay('unavailable'),
+    rejected: stay('unavailable'), // during the cool-down
+    refresh: ['refreshing', started],
+    attached: stay('unavailable'),
+    wake: ['refreshing', started],
+    refreshed: stay('unavailable'),
+    unreachable: stay('unavailable'),
+    refused: stay('unavailable'),
+    timeout: stay('unavailable'),
+    logout: ['unauthenticated', ['end', 'clear', 'emit loggedOut', 'release']],
+  },
+  unavailableRestore: {
+    login: ['authenticated', ['persist', 'emit tokensSet', 'release']],
+    hydrated: stay('unavailableRestore'),
+    rejected: stay('unavailableRestore'),
+    refresh: ['restoring', started],
+    attached: stay('unavailableRestore'),
+    wake: ['restoring', started],
+    refreshed: stay('unavailableRestore'),
+    unreachable: stay('unavailableRestore'),
+    refused: stay('unavailableRestore'),
+    timeout: stay('unavailableRestore'),
+    logout: ['unauthenticated', ['clear', 'emit loggedOut', 'release']],
+  },
+  unauthenticated: {
+    login: ['authenticated', ['persist', 'emit tokensSet', 'release']],
+    hydrated: stay('unauthenticated'),
+    rejected: stay('unauthenticated'),
+    refresh: ['restoring', started], // a restore: the shell sends it only with a cookie session
+    attached: stay('unauthenticated'),
+    wake: stay('unauthenticated'),
+    refreshed: stay('unauthenticated'),
+    unreachable: stay('unauthenticated'),
+    refused: stay('unauthenticated'),
+    timeout: stay('unauthenticated'),
+    logout: stay('unauthenticated'), // nothing to end, nobody told twice
+  },
+};
+
+describe('transition: every (state, event) pair', () => {
+  const pairs = (Object.keys(TABLE) as StateName[]).flatMap((state) =>
+    (Object.keys(EVENTS) as EventName[]).map((event) => [state, event, ...TABLE[state][event]] as const),
+  );
+
+  test('the table covers every state and every event', () => {
+    expect(pairs).toHaveLength(Object.keys(STATES).length * Object.keys(EVENTS).length);
+  });
+
+  test.each(pairs)('%s + %s → %s %j', (state, event, status, effects) => {
+    const before = STATES[state]();
+    const step = transition(before, EVENTS[event](), ctx());
+    expect(step.state.status).toBe(status);
+    expect(step.effects.map(short)).toEqual(effects);
+    // A transition that changes nothing returns the state it was given: the shell can tell.
+    if (!effects.length && status === before.status && event !== 'rejected') expect(step.state).toBe(before);
+  });
+});
+
+describe('transition: what the table does not show', () => {
+  test('a refresh cannot start without auth.epic: the state is kept and the caller gets EpicNotRunningError', () => {
+    const before = STATES.authenticated();
+    const step = transition(before, { type: 'refresh', reason: 'expired' }, ctx({ attached: false }));
+    expect(step.state).toBe(before);
+    expect(step.effects).toEqual([{ type: 'throw', error: expect.objectContaining({ code: 'EPIC_NOT_RUNNING' }) }]);
+  });
+
+  test('a 401 without auth.epic still marks the token as refused, so it is never sent again', () => {
+    const step = transition(STATES.authenticated(), EVENTS.rejected(), ctx({ attached: false }));
+    expect(step.state).toMatchObject({ status: 'authenticated', rejected: 'token-a' });
+    expect(step.effects.map(short)).toEqual(['throw']);
+    expect(decide(step.state, NOW)).toEqual({ start: 'unauthorized' });
+  });
+
+  test('a restore asked for before auth.epic runs is queued: the store hears of it when it really starts', () => {
+    const step = transition(STATES.unauthenticated(), { type: 'refresh', reason: 'restore' }, ctx({ attached: false }));
+    expect(step.state).toMatchObject({ status: 'restoring', queued: true });
+    expect(step.effects.map(short)).toEqual(['open']);
+  });
+
+  test('the cool-down doubles with each refresh that could not be done, up to 30 s', () => {
+    let state: State = STATES.refreshing();
+    const retryIn: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      state = transition(state, EVENTS.unreachable(), ctx()).state;
+      if (state.status !== 'unavailable') throw new Error(state.status);
+      retryIn.push(state.outage.retryAt - NOW);
+      state = transition(state, EVENTS.wake(), ctx()).state;
+    }
+    expect(retryIn).toEqual([1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000, 30_000]);
+  });
+
+  test('could not refresh: waiters with a token still good go on with it, the others fail with why', () => {
+    const good = transition(STATES.refreshing(), EVENTS.unreachable(), ctx()).effects.find((e) => e.type === 'release');
+    expect(good).toMatchObject({ error: null, failure: expect.any(RefreshUnavailableError) });
+    const expired: State = { status: 'refreshing', session: session('token-a', -1), rejected: 'token-a' };
+    const bad = transition(expired, EVENTS.unreachable(), ctx()).effects.find((e) => e.type === 'release');
+    expect(bad).toMatchObject({ error: expect.any(RefreshUnavailableError) });
+  });
+
+  test('a token refreshed before it expired is still sent while that refresh cannot be done, and not refreshed early again', () => {
+    // 20 s left, 30 s skew: due once half its lifetime has passed (never at once: that would loop).
+    const authenticated: State = { status: 'authenticated', session: session('token-a', 20_000) };
+    expect(decide(authenticated, NOW)).toBe('token-a');
+    expect(decide(authenticated, NOW + 10_000)).toEqual({ start: 'expired' });
+    const refreshing = transition(authenticated, { type: 'refresh', reason: 'expired' }, ctx({ now: NOW + 10_000 })).state;
+    expect(refreshing).toMatchObject({ proactive: 'token-a' });
+    const unavailable = transition(refreshing, EVENTS.unreachable(), ctx({ now: NOW + 10_000 })).state;
+    expect(decide(unavailable, NOW + 12_000)).toBe('token-a'); // after the cool-down, still not refreshed early
+    expect(decide(unavailable, NOW + 20_000)).toEqual({ start: 'expired' }); // expired now: refresh first
+  });
+
+  test('the refresh endpoint says no: the session ends with why, and storage is cleared only if it still holds that session', () => {
+    const error = refused(new TokenRefreshError('no'));
+    const step = transition(STATES.refreshing(), { type: 'failed', error }, ctx());
+    expect(step.state).toMatchObject({
+      status: 'unauthenticated',
+      ended: { reason: 'rejected', elsewhere: false },
+      lastError: { name: 'TokenRefreshError' },
+    });
+    expect(step.effects).toContainEqual({ type: 'clear', reason: 'rejected', ifHolds: 'token-a' });
+    expect(step.effects).toContainEqual({ type: 'release', error, failure: error });
+    const broken = transition(STATES.refreshing(), { type: 'failed', error: new TokenRefreshError('bug') }, ctx()).state;
+    expect(broken).toMatchObject({ ended: { reason: 'refreshError' } });
+  });
+
+  test("another user's login ends the session: its requests fail with LoggedOutError, every tab hears 'otherUser'", () => {
+    const before = STATES.refreshing();
+    const step = transition(before, EVENTS.login(), ctx());
+    expect(step.effects).toContainEqual({ type: 'end', identity: before.session.identity, error: expect.any(LoggedOutError) });
+    expect(step.effects).toContainEqual({ type: 'emit', action: actions.loggedOut({ reason: 'otherUser', elsewhere: false }) });
+  });
+
+  test('the same user logging in again keeps the identity: requests waiting for the refresh go on', () => {
+    const before = STATES.refreshing();
+    const login = { ...EVENTS.login(), sameUser: true };
+    const step = transition(before, login, ctx());
+    expect(step.state.session?.identity).toBe(before.session.identity);
+    expect(step.effects.map(short)).toEqual(['persist', 'emit tokensSet', 'release']);
+  });
+
+  test('tokens a refresh answers with that are not tokens: the session ends with a TokenRefreshError, nothing thrown', () => {
+    const step = transition(STATES.refreshing(), { type: 'refreshed', tokens: { accessToken: 42 } as never }, ctx());
+    expect(step.state).toMatchObject({ status: 'unauthenticated', ended: { reason: 'refreshError' } });
+  });
+
+  test('a restore from the cookie is stored as restored, so other tabs take it as their login', () => {
+    const step = transition(STATES.queuedRestore(), EVENTS.refreshed(), ctx({ cookie: true }));
+    expect(step.effects[0]).toMatchObject({ type: 'persist', restored: true, session: { refreshToken: undefined } });
+  });
+});
+
+describe('transition: properties over any sequence of the same events', () => {
+  const names = Object.keys(EVENTS) as EventName[];
+  const holdsSession = (state: State) => state.session !== undefined;
+
+  test('a session exactly where the status says; a cycle opened only on entering refreshing/restoring and released on leaving; no token in any action', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...(Object.keys(STATES) as StateName[])),
+        fc.array(fc.tuple(fc.constantFrom(...names), fc.boolean()), { maxLength: 40 }),
+        (first, events) => {
+          let state: State = STATES[first]();
+          for (const [name, attached] of events) {
+            const wasRunning = state.status === 'refreshing' || state.status === 'restoring';
+            let step;
+            try {
+              step = transition(state, EVENTS[name](), ctx({ attached }));
+            } catch {
+              return false; // a transition never throws for these events
+            }
+            const next = step.state;
+            const running = next.status === 'refreshing' || next.status === 'restoring';
+            const types = step.effects.map((e) => e.type);
+            if (['authenticated', 'refreshing'].includes(next.status) && !holdsSession(next)) return false;
+            if (['restoring', 'unauthenticated'].includes(next.status) && holdsSession(next)) return false;
+            if (types.includes('open') !== (!wasRunning && running)) return false;
+            // A release is for the cycle being left (outside a cycle, a login releases nothing the shell holds).
+            if (running && types.includes('release')) return false;
+            if (wasRunning && !running && !types.includes('release') && !types.includes('throw')) return false;
+            const emitted = JSON.stringify(step.effects.filter((e) => e.type === 'emit'));
+            if (/token-|refresh-|stored/.test(emitted)) return false;
+            state = next;
+          }
+          return true;
+        },
+      ),
+      { numRuns: Number(process.env.PROPERTY_RUNS ?? 2_000) },
+    );
+  });
+});
