@@ -4,9 +4,10 @@
  * (bundlers drop the development checks and messages).
  *
  * Issue 17 ("One small core") sets the targets: createTokenRefresh <= 3,072 B; + localStorageStorage
- * <= 4,096 B; + authFetch <= 5,120 B; + localStorageStorage + authBaseQuery <= 5,632 B. Until the
- * redesign lands, each limit is today's size plus a little, so that nothing grows unnoticed; the
- * limits come down as the work lands, to those targets.
+ * <= 4,096 B; + authFetch <= 5,120 B; + localStorageStorage + authBaseQuery <= 5,632 B. They are not
+ * reached: tab sync, cookie sessions and cause redaction are modules now (their lines below), but the
+ * core itself (the session machine, its shell, the refresh runner, the errors) is about 6.6 kB. Each
+ * limit is today's size plus a little, so that nothing grows unnoticed; they come down with the core.
  */
 const production = (config) => ({
   ...config,
@@ -17,33 +18,42 @@ const production = (config) => ({
 const line = (name, path, imports, limit) => ({ name, path, import: imports, limit, gzip: true, modifyEsbuildConfig: production });
 
 module.exports = [
-  line('createTokenRefresh', 'dist/index.js', '{ createTokenRefresh }', '6800 B'),
-  line('createTokenRefresh + localStorageStorage (quick start)', 'dist/index.js', '{ createTokenRefresh, localStorageStorage }', '7050 B'),
-  line('createTokenRefresh + asyncStorage', 'dist/index.js', '{ createTokenRefresh, asyncStorage }', '6900 B'),
+  line('createTokenRefresh', 'dist/index.js', '{ createTokenRefresh }', '6700 B'),
+  line('createTokenRefresh + localStorageStorage (quick start)', 'dist/index.js', '{ createTokenRefresh, localStorageStorage }', '7650 B'),
+  line('createTokenRefresh + asyncStorage', 'dist/index.js', '{ createTokenRefresh, asyncStorage }', '6800 B'),
   line(
     'createTokenRefresh + authFetch',
     ['dist/index.js', 'dist/fetch.js'],
     { 'dist/index.js': '{ createTokenRefresh }', 'dist/fetch.js': '{ authFetch }' },
-    '7800 B',
+    '7700 B',
   ),
   line(
     'createTokenRefresh + localStorageStorage + authBaseQuery',
     ['dist/index.js', 'dist/rtk-query.js'],
     { 'dist/index.js': '{ createTokenRefresh, localStorageStorage }', 'dist/rtk-query.js': '{ authBaseQuery }' },
-    '8400 B',
+    '9000 B',
   ),
   line(
     'createTokenRefresh + attachAxios',
     ['dist/index.js', 'dist/axios.js'],
     { 'dist/index.js': '{ createTokenRefresh }', 'dist/axios.js': '{ attachAxios }' },
-    '8150 B',
+    '8300 B',
   ),
   line(
     'createTokenRefresh + oauth2RefreshGrant',
     ['dist/index.js', 'dist/oauth2.js'],
     { 'dist/index.js': '{ createTokenRefresh }', 'dist/oauth2.js': '{ oauth2RefreshGrant }' },
-    '8400 B',
+    '8500 B',
   ),
+  // The opt-in modules, each with the core, so that the price of each is the difference to the first line.
+  line('createTokenRefresh + syncTabs + memoryStorage (tab sync)', 'dist/index.js', '{ createTokenRefresh, syncTabs, memoryStorage }', '7700 B'),
+  line(
+    'createTokenRefresh + cookieSession (cookie sessions)',
+    ['dist/index.js', 'dist/cookie.js'],
+    { 'dist/index.js': '{ createTokenRefresh }', 'dist/cookie.js': '{ cookieSession }' },
+    '7800 B',
+  ),
+  line('createTokenRefresh + redactSecrets (cause redaction)', 'dist/index.js', '{ createTokenRefresh, redactSecrets }', '6950 B'),
   line(
     'epics: createScheduledRefreshEpic + createHeartbeatEpic',
     'dist/epics.js',
