@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import { createAuthActions } from '../../src/actions';
 import { LoggedOutError, RefreshUnavailableError, TokenRefreshError, refused } from '../../src/errors';
-import { decide, transition, type Context, type Effect, type Event, type State } from '../../src/session/machine';
+import { EVENT_TYPES, decide, transition, type Context, type Effect, type Event, type State } from '../../src/session/machine';
 import { toSession, type Identity } from '../../src/tokens';
 
 const NOW = 1_000_000;
@@ -170,6 +170,7 @@ describe('transition: every (state, event) pair', () => {
 
   test('the table covers every state and every event', () => {
     expect(pairs).toHaveLength(Object.keys(STATES).length * Object.keys(EVENTS).length);
+    expect(new Set(Object.values(EVENTS).map((event) => event().type))).toEqual(new Set(EVENT_TYPES));
   });
 
   test.each(pairs)('%s + %s → %s %j', (state, event, status, effects) => {

@@ -98,6 +98,26 @@ export type Event =
       readonly clear: boolean;
     };
 
+/**
+ * Every event's `type`, for the tests that draw events from this list (the table test, the property
+ * tests). Not used by the package, so bundlers drop it.
+ */
+export const EVENT_TYPES = [
+  'login',
+  'hydrated',
+  'rejected',
+  'refresh',
+  'attached',
+  'wake',
+  'refreshed',
+  'failed',
+  'timeout',
+  'logout',
+] as const satisfies readonly Event['type'][];
+// Each type of `Event` is in the list: a new event without a test fails the type check.
+type Missing = Exclude<Event['type'], (typeof EVENT_TYPES)[number]>;
+export const everyEventListed: Missing extends never ? true : Missing = true;
+
 /** What the shell does after a transition, in this order: the state is already set. */
 export type Effect =
   /** Store the session's tokens with its identity (and the next version). */
