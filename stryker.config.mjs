@@ -1,6 +1,7 @@
 /**
- * `npm run mutation`: StrykerJS over the core (where a refresh is decided, where a request gets its
- * token, what a token is, the epic that runs the refresh, and the session, storage and tab files),
+ * `npm run mutation`: StrykerJS over the core (where a refresh is decided: the session machine and its
+ * shell; where a request gets its token; what a token is; the refresh runner) and the opt-in modules
+ * (storage, tab sync, cookie sessions),
  * with the fast suites of jest.mutation.config.js. Not part of `npm test`: it takes many minutes.
  * The HTML and JSON reports land in reports/mutation/.
  *
@@ -14,13 +15,14 @@ export default {
   testRunner: 'jest',
   jest: { projectType: 'custom', configFile: 'jest.mutation.config.js', enableFindRelatedTests: false },
   mutate: [
+    'src/session/**/*.ts',
     'src/coordinator.ts',
     'src/authorized.ts',
     'src/tokens.ts',
     'src/refresh/refreshEpic.ts',
-    'src/session*.ts',
     'src/storage/**/*.ts',
-    'src/tabs.ts',
+    'src/tabs/**/*.ts',
+    'src/cookie.ts',
   ],
   // Each mutant runs only the tests that cover it.
   coverageAnalysis: 'perTest',
