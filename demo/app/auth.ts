@@ -1,11 +1,12 @@
 /**
  * The one place the demo talks to the token refresh package: the `auth` instance, the refresh call,
  * and the two HTTP helpers every feature uses. A request's token comes from `auth.authorized` here;
- * the decision to refresh is the package's (src/coordinator.ts).
+ * the decision to refresh is the package's (src/session/machine.ts).
  *
  * Two session models (mode.ts): the refresh token in localStorage (`localStorageStorage`, shared by
- * the tabs), or in an HttpOnly cookie (`refreshTokenIn: 'cookie'`: the package never sees it, the
- * browser sends it to /auth/refresh, and `auth.restore()` gets a session back after a reload).
+ * the tabs), or in an HttpOnly cookie (`session: cookieSession()` from
+ * `redux-observable-token-refresh/cookie`: the package never sees it, the browser sends it to
+ * /auth/refresh, and `auth.restore()` gets a session back after a reload).
  */
 import { Subject, defer, type Observable } from 'rxjs';
 import { fromFetch } from 'rxjs/fetch';
@@ -136,7 +137,10 @@ export function getJson<T>(path: string, token: string): Observable<T> {
   });
 }
 
-/** Sign in with a password: POST /auth/login, asking for the refresh token in a cookie in cookie mode. */
+/**
+ * Sign in with a password: POST /auth/login, asking for the refresh token in a cookie in cookie mode
+ * (`refreshTokenIn` here is a field of the demo server's login body, not an option of the package).
+ */
 export const login = (username: string, password: string): Promise<Tokens> =>
   postJson<TokenResponse>(
     '/auth/login',

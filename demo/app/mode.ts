@@ -2,7 +2,7 @@
  * Where the demo keeps the refresh token, chosen on the sign-in page:
  * - `storage`: in localStorage with the access token (`localStorageStorage`), readable by scripts;
  *   a reload finds the session there.
- * - `cookie`: in an HttpOnly cookie the server sets (`refreshTokenIn: 'cookie'`); scripts never see
+ * - `cookie`: in an HttpOnly cookie the server sets (`session: cookieSession()`); scripts never see
  *   it, the access token lives in memory only, and a reload asks the server for a new access token
  *   with the cookie (`auth.restore()`).
  * The `auth` instance is made once per page load for one mode, so switching reloads the page.
