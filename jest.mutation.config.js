@@ -32,6 +32,7 @@ export default {
     'faults\\.test\\.ts$',
     // Builds and packing (they bundle the sources with esbuild, outside Stryker's instrumentation).
     'noProcess\\.test\\.ts$',
+    'prodMessages\\.test\\.ts$',
     '(stack|pack|packing|package|publish|size)[^/]*\\.test\\.ts$',
   ],
 };
