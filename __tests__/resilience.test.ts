@@ -8,6 +8,7 @@ import {
   createTokenRefresh,
   localStorageStorage,
   memoryStorage,
+  syncTabs,
   type TokenStorage,
   type Tokens,
 } from '../src';
@@ -35,7 +36,7 @@ const outcomes = () => {
 /** fetch's "no answer", as undici words it. */
 const offline = () => new TypeError('fetch failed');
 
-describe('1. a network outage does not end the session', () => {
+describe('a network outage does not end the session', () => {
   test('refreshes that get no answer outlast the retries: status unavailable, tokens kept (memory and storage), RefreshUnavailableError with the cause', () =>
     ts.run(({ flush }) => {
       const storage = memoryStorage();
@@ -194,7 +195,7 @@ describe('1. a network outage does not end the session', () => {
     }));
 });
 
-describe('2. a request never runs in a session it did not start in', () => {
+describe('a request never runs in a session it did not start in', () => {
   const users = (now: () => number) => {
     const server = new FakeServer(now);
     const ada = { accessToken: fakeJwt({ sub: 'ada', n: 1 }), refreshToken: 'r-ada' };
@@ -309,7 +310,7 @@ function faultyStorage(initial: Tokens | null = null) {
   return { storage, fail, inner };
 }
 
-describe('3. storage faults never hang anything', () => {
+describe('storage faults never hang anything', () => {
   const quiet = jest.spyOn(console, 'warn');
   beforeEach(() => quiet.mockImplementation(() => {}));
   afterAll(() => quiet.mockRestore());
@@ -389,7 +390,7 @@ describe('3. storage faults never hang anything', () => {
     ts.run(({ flush }) => {
       const { storage, fail } = faultyStorage();
       const server = new FakeServer(() => ts.now());
-      const auth = createTokenRefresh({ refresh: server.refresh, storage: { ...storage, lock: (task) => task() } });
+      const auth = createTokenRefresh({ refresh: server.refresh, storage: syncTabs({ ...storage, lock: (task) => task() }) });
       const store = runEpic(auth);
       auth.setTokens({ accessToken: fakeJwt({ sub: 'ada' }), refreshToken: 'r-ada' });
       fail.set = true;
@@ -420,7 +421,7 @@ describe('3. storage faults never hang anything', () => {
   });
 });
 
-describe('4. tokens of any shape never loop', () => {
+describe('tokens of any shape never loop', () => {
   test('expiresAt as an ISO string (what response.json() gives) or a Date is converted to epoch ms', () => {
     const auth = createTokenRefresh({
       refresh: () => of({ accessToken: 'x' }),
@@ -532,7 +533,7 @@ describe('4. tokens of any shape never loop', () => {
   });
 });
 
-describe('5. lifecycle', () => {
+describe('lifecycle', () => {
   test('auth.setTokens() between configureStore and epicMiddleware.run reaches the store', () => {
     const auth = createTokenRefresh({ refresh: () => of({ accessToken: 'x' }) });
     const initial = auth.reducer(undefined, { type: '@@INIT' }); // configureStore
@@ -618,7 +619,7 @@ describe('actions mean what they say', () => {
   });
 });
 
-describe('5b. tokens adopted from another tab', () => {
+describe('tokens adopted from another tab', () => {
   test('follow the half-lifetime rule of fresh tokens: 20 s tokens and a 30 s skew, 10 requests alternating between two tabs, one refresh', () =>
     ts.run(({ flush }) => {
       expectWarning(/no Web Locks/); // locks: null

@@ -21,7 +21,8 @@ const check = optionChecker('createTokenRefresh');
 interface BaseOptions<Name extends string> {
   /**
    * Where tokens are kept between requests and page loads: `memoryStorage()`, `localStorageStorage(key)`,
-   * `asyncStorage(backend, key)`, or your own.
+   * `asyncStorage(backend, key)`, or your own. `syncTabs(storage, name)` keeps the tabs of an origin in
+   * step for one that does not do it itself (`localStorageStorage` does).
    * @default memoryStorage()
    */
   storage?: TokenStorage;
@@ -235,26 +236,31 @@ export function createTokenRefresh<Name extends string = 'tokenRefresh'>(options
   // The forms before the session models became modules an app imports: say what to write now.
   const old = options as { refreshTokenIn?: unknown; syncTabs?: unknown };
   check(
-    old.refreshTokenIn === undefined || old.refreshTokenIn === 'storage',
+    old.refreshTokenIn === undefined || (old.refreshTokenIn === 'storage' && !session),
     'refreshTokenIn',
     () =>
       process.env.NODE_ENV !== 'production' &&
-      "'storage' or nothing. For the refresh token in an HttpOnly cookie write session: cookieSession(), with import { cookieSession } from 'redux-observable-token-refresh/cookie'",
+      (session
+        ? 'left out with session: cookieSession()'
+        : "'storage' or left out. For the refresh token in an HttpOnly cookie write session: cookieSession(), with import { cookieSession } from 'redux-observable-token-refresh/cookie'"),
   );
   check(
-    old.syncTabs === undefined,
+    old.syncTabs === undefined || (old.syncTabs === false && !session),
     'syncTabs',
     () =>
       process.env.NODE_ENV !== 'production' &&
-      "gone: choose it by importing it. Write storage: syncTabs(memoryStorage()), with import { memoryStorage, syncTabs } from 'redux-observable-token-refresh'; localStorageStorage(key) and cookieSession() keep the tabs in step already",
+      (session
+        ? 'left out: cookieSession() keeps the tabs in step; cookieSession({ syncTabs: false }) does not'
+        : `left out: tab sync is a storage you import. Write storage: syncTabs(memoryStorage(), '${name}'), with import { memoryStorage, syncTabs } from 'redux-observable-token-refresh' (localStorageStorage(key) keeps the tabs in step already)`),
   );
-  // A storage that tells of other tabs' writes takes part in their session only through syncTabs.
+  // A storage that tells of other tabs' writes, or locks across them, takes part in their session
+  // only through syncTabs: its lock would otherwise never be taken.
   check(
-    !storage?.subscribe || typeof (storage as Partial<SharedStorage>).connect === 'function',
+    !(storage?.subscribe || storage?.lock) || typeof (storage as Partial<SharedStorage>).connect === 'function',
     'storage',
     () =>
       process.env.NODE_ENV !== 'production' &&
-      'a storage with subscribe() wrapped in syncTabs(storage), so that the tabs share one session',
+      `wrapped in syncTabs(storage, '${name}') when it has subscribe() or lock(), so that the tabs share one session`,
   );
   for (const [option, value] of Object.entries({ maxRetries, refreshRetries, refreshTimeoutMs, refreshBackoffMs, expirySkewMs })) {
     check(

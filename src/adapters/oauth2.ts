@@ -62,7 +62,7 @@ export interface OAuth2RefreshGrantOptions {
   now?: () => number;
   /**
    * Whether cookies go with the call: `'include'` for a token endpoint that keeps the refresh token
-   * in an HttpOnly cookie (with `refreshTokenIn: 'cookie'`, the form then carries no refresh token).
+   * in an HttpOnly cookie (with `session: cookieSession()`, the form then carries no refresh token).
    * @default 'omit'
    */
   credentials?: RequestCredentials;

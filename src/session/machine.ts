@@ -46,11 +46,14 @@ interface Free {
  *
  * | status | session | left by |
  * | --- | --- | --- |
- * | restoring | none yet | stored tokens read, or the cookie's refresh answered |
- * | authenticated | yes | a 401 or a known expiry → refreshing; logout |
+ * | restoring | none yet | stored tokens read, or the cookie's refresh answered → authenticated; none → unauthenticated; could not ask → unavailable |
+ * | authenticated | yes | a 401 or a known expiry → refreshing |
  * | refreshing | yes (old) | tokens → authenticated; the server says no → unauthenticated; could not refresh → unavailable |
- * | unavailable | kept, if any | a request after the cool-down, `online`, the page visible → refreshing; logout |
- * | unauthenticated | none | a login |
+ * | unavailable | kept, if any | a request after the cool-down, `online`, the page visible → refreshing (restoring without a session) |
+ * | unauthenticated | none | a restore from the cookie → restoring |
+ *
+ * From every state a login (or another tab's tokens) leads to authenticated, and a logout to
+ * unauthenticated.
  */
 export type State =
   | (Free & {

@@ -3,7 +3,7 @@ import type { SyncTokenStorage } from './types';
 
 /**
  * Tokens in memory: gone on reload. The default, and the safest against XSS. With
- * `createTokenRefresh({ syncTabs: true })` the tabs of one origin share them and refresh one at a time.
+ * `syncTabs(memoryStorage())` the tabs of one origin share them and refresh one at a time.
  *
  * @example
  * createTokenRefresh({ refresh, storage: memoryStorage() })

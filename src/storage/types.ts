@@ -28,7 +28,8 @@ export interface TokenStorage {
   /**
    * Tell the coordinator when another tab changed the tokens, so this tab uses them instead of
    * spending a refresh token that the other tab already rotated; `null` when they were removed,
-   * with why if the other tab said (else `storageCleared`). Returns an unsubscribe function.
+   * with why if the other tab said (else `storageCleared`). Returns an unsubscribe function. A storage
+   * with `subscribe` or `lock` is passed through `syncTabs(storage)`, which connects it to the session.
    */
   subscribe?(listener: (tokens: Tokens | null, reason?: EndReason) => void): () => void;
   /** Run `task` while holding a lock shared by every tab, so that only one tab refreshes at a time. */

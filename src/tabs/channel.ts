@@ -2,7 +2,7 @@ import type { EndReason } from '../actions';
 import { endReasonOf, isThenable, type LocksLike, type TokenStorage } from '../storage/types';
 import type { Tokens } from '../tokens';
 import { devWarn } from '../warn';
-import { shareTabs, type SharedStorage } from './share';
+import { shareTabs } from './share';
 
 /** How long a tab that had to queue for the refresh lock waits for the holder's news before refreshing itself. */
 const GRACE_MS = 100;
@@ -41,7 +41,7 @@ export function browserLocks(): LocksLike | null {
  */
 export function syncTabs(storage: TokenStorage, name = 'tokenRefresh'): TokenStorage {
   // A storage that tells of the other tabs' writes itself (like localStorage) needs no channel.
-  if (storage.subscribe) return shareTabs(storage as TokenStorage & Pick<SharedStorage, 'subscribe'>);
+  if (storage.subscribe) return shareTabs(storage);
   const Channel = typeof document === 'object' ? globalThis.BroadcastChannel : undefined;
   const locks = Channel && browserLocks();
   if (!Channel || !locks) {
@@ -51,7 +51,8 @@ export function syncTabs(storage: TokenStorage, name = 'tokenRefresh'): TokenSto
     } catch {
       // no `process`: no development warnings
     }
-    if (!Channel) return storage;
+    // Nothing to share over; a lock of its own is still taken for every refresh.
+    if (!Channel) return storage.lock ? shareTabs(storage) : storage;
   }
   const channel = new Channel(`${name}:tokens`);
   // Node (tests, server-side rendering with a document shim) keeps a process alive for an open channel.
@@ -82,6 +83,6 @@ export function syncTabs(storage: TokenStorage, name = 'tokenRefresh'): TokenSto
     set: (tokens) => post(storage.set(tokens), tokens),
     clear: (reason) => post(storage.clear(reason), undefined, reason ?? 'logout'),
     subscribe: (listener) => (listeners.add(listener), () => listeners.delete(listener)),
-    lock: locks ? tabLock(locks, `${name}:refresh`) : undefined,
+    lock: storage.lock?.bind(storage) ?? (locks ? tabLock(locks, `${name}:refresh`) : undefined),
   });
 }

@@ -7,7 +7,6 @@ import { subjectOf, type StoredTokens } from '../tokens';
 
 /** @internal A storage the tabs of one origin share: it tells of the others' writes and brings their part of the session. */
 export interface SharedStorage extends TokenStorage {
-  subscribe: NonNullable<TokenStorage['subscribe']>;
   /** @internal Connects the tabs' part of the session to a coordinator; returns how a refresh attempt runs. */
   connect(core: Core): Attempt;
 }
@@ -63,16 +62,16 @@ export function found(state: State, tokens: StoredTokens | null, seen: string | 
 }
 
 /**
- * @internal Makes `storage` (which tells of other tabs' writes, and may lock across tabs) the tabs'
+ * @internal Makes `storage` (which tells of other tabs' writes, or locks across them, or both) the tabs'
  * shared session: their tokens are adopted, their logouts end this tab's session, and a refresh
  * runs under the lock after checking that no other tab refreshed meanwhile.
  */
-export function shareTabs<S extends TokenStorage & Pick<SharedStorage, 'subscribe'>>(storage: S): S & SharedStorage {
+export function shareTabs<S extends TokenStorage>(storage: S): S & SharedStorage {
   return Object.assign(storage, {
     connect(core: Core): Attempt {
       // Another tab changed the shared storage: it logged out, logged in, or refreshed. Its tokens
       // replace ours and end a refresh we were running; the store hears of it like of a login.
-      storage.subscribe((tokens, reason = 'storageCleared') => {
+      storage.subscribe?.((tokens, reason = 'storageCleared') => {
         if (!tokens) {
           if (core.state.status === 'unauthenticated') return;
           // Clear storage again (the tab where other code cleared it heard nothing), unless it holds
