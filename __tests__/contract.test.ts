@@ -18,7 +18,7 @@ beforeEach(() => {
   ts = newTestScheduler();
 });
 
-describe('12. no raw token reaches Redux', () => {
+describe('no raw token reaches Redux', () => {
   test('no action and no state along login, refresh, failure and logout contains a token', () =>
     ts.run(({ flush }) => {
       const { server, auth, store } = setup();
@@ -52,7 +52,7 @@ describe('12. no raw token reaches Redux', () => {
     }));
 });
 
-describe('14. cost stays linear', () => {
+describe('cost stays linear', () => {
   // `npm run mutation` runs this for every mutant: 1,000 calls show the same there, in a tenth of the time.
   const CALLS = process.env.MUTATION_TESTING ? 1_000 : 10_000;
   test('10,000 waiting calls share one subscription to action$ and all settle after one refresh', () =>
@@ -82,7 +82,7 @@ describe('14. cost stays linear', () => {
     }));
 });
 
-describe('15. bad options', () => {
+describe('bad options', () => {
   const refresh = () => Promise.resolve({ accessToken: 'a' });
   test.each([
     ['refresh', {}],

@@ -135,7 +135,7 @@ function lendWindow(): EventTarget {
 const lent: Array<() => void> = [];
 afterEach(() => lent.splice(0).forEach((undo) => undo()));
 
-describe('1. a network outage does not end the session', () => {
+describe('a network outage does not end the session', () => {
   test('the token endpoint unreachable for longer than the retries: RefreshUnavailableError, status unavailable, tokens kept in memory and storage; "online" brings it back without a login', async () => {
     const storage = faultyStorage();
     const window = lendWindow();
@@ -242,7 +242,7 @@ describe('1. a network outage does not end the session', () => {
   });
 });
 
-describe('2. a request never runs in a session it did not start in', () => {
+describe('a request never runs in a session it did not start in', () => {
   test("A's slow request gets its 401 after A logged out and B logged in: LoggedOutError, and B's token is never sent for it", async () => {
     const app = startApp();
     app.auth.setTokens(await loginAs('demo'));
@@ -306,7 +306,7 @@ describe('2. a request never runs in a session it did not start in', () => {
   });
 });
 
-describe('3. storage faults never hang anything', () => {
+describe('storage faults never hang anything', () => {
   // Each test breaks the storage on purpose; the coordinator says so in development.
   beforeEach(() => expectWarning(/storage\.(get|set|clear)\(\) failed \(\w+\); the session goes on in memory/));
   test('storage.set throwing QuotaExceededError when a refresh succeeds: the request succeeds, the session goes on in memory, storageFailed is reported', async () => {
@@ -411,7 +411,7 @@ describe('3. storage faults never hang anything', () => {
   });
 });
 
-describe('4. tokens of any shape a server sends never loop', () => {
+describe('tokens of any shape a server sends never loop', () => {
   const mapped = (expiresAt: (body: { expiresIn: number }) => unknown): RefreshFn => {
     const refresh = readmeRefresh();
     return (token, context) =>
@@ -463,7 +463,7 @@ describe('4. tokens of any shape a server sends never loop', () => {
   });
 });
 
-describe('5. lifecycle', () => {
+describe('lifecycle', () => {
   test('the root epic hot-reloaded (epic$ + switchMap) mid-refresh: the refresh finishes and is stored, no reuse, the request succeeds, the store is not left refreshing', async () => {
     const auth = createTokenRefresh({ refresh: readmeRefresh(), refreshBackoffMs: 10 });
     const epic$ = new BehaviorSubject<Epic<UnknownAction, UnknownAction>>(combineEpics(auth.epic as never));

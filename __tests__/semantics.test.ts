@@ -21,7 +21,7 @@ beforeEach(() => {
 /** Subscribe `source$` at virtual frame `at`. */
 const at = <T>(frame: number, source$: () => Observable<T>) => timer(frame).pipe(mergeMap(source$));
 
-describe('1. defer()', () => {
+describe('the token is read when the call is subscribed', () => {
   test('the token is read when the call is subscribed, never when it is created', () =>
     ts.run(({ expectObservable }) => {
       const { server, auth } = setup();
@@ -41,7 +41,7 @@ describe('1. defer()', () => {
     }));
 });
 
-describe('2. concurrent 401s', () => {
+describe('concurrent 401s', () => {
   test('ten concurrent 401s cause exactly one refresh call; all ten are replayed with the new token', () =>
     ts.run(({ expectObservable, flush }) => {
       const { server, auth, store } = setup();
@@ -57,7 +57,7 @@ describe('2. concurrent 401s', () => {
     }));
 });
 
-describe('3. calls during a refresh', () => {
+describe('calls during a refresh', () => {
   test('a call started while a refresh is in flight waits and is sent once, with the new token', () =>
     ts.run(({ expectObservable, flush }) => {
       const { server, auth, store } = setup();
@@ -78,7 +78,7 @@ describe('3. calls during a refresh', () => {
     }));
 });
 
-describe('4. late 401', () => {
+describe('late 401', () => {
   test('a 401 for a token older than the current one is replayed at once with the current token, without a refresh', () =>
     ts.run(({ expectObservable, flush }) => {
       const { server, auth } = setup();
@@ -119,7 +119,7 @@ describe('4. late 401', () => {
     }));
 });
 
-describe('5. known expiry', () => {
+describe('known expiry', () => {
   test('a call within expirySkewMs of a known expiresAt refreshes first: no request carries the expiring token', () =>
     ts.run(({ expectObservable, flush }) => {
       const { server, auth } = setup({ expirySkewMs: 30 });
@@ -167,7 +167,7 @@ describe('5. known expiry', () => {
     }));
 });
 
-describe('6. retry counter', () => {
+describe('retry counter', () => {
   const alwaysUnauthorized = () => timer(1).pipe(mergeMap(() => throwError(unauthorized)));
 
   test('a call that still gets 401 after maxRetries replays fails with RetryLimitError; no loop', () =>
@@ -215,7 +215,7 @@ describe('6. retry counter', () => {
     }));
 });
 
-describe('7. refresh rejected', () => {
+describe('refresh rejected', () => {
   test.each([401, 400])(
     'a refresh answered %i fails every waiting call with TokenRefreshError, clears tokens, and later calls fail fast',
     (status) =>
@@ -261,7 +261,7 @@ describe('7. refresh rejected', () => {
     }));
 });
 
-describe('7b. requests in flight when the session ends', () => {
+describe('requests in flight when the session ends', () => {
   test('a 401 that arrives after the refresh failed fails with the same TokenRefreshError as the waiting calls', () =>
     ts.run(({ flush }) => {
       const { server, auth } = setup();
@@ -303,7 +303,7 @@ describe('7b. requests in flight when the session ends', () => {
     }));
 });
 
-describe('7c. re-entrancy and stored sessions', () => {
+describe('re-entrancy and stored sessions', () => {
   test('a stored token that expired while the app was closed is refreshed before the first request', () =>
     ts.run(({ flush }) => {
       const server = new FakeServer(() => ts.now());
@@ -363,7 +363,7 @@ describe('7c. re-entrancy and stored sessions', () => {
     }));
 });
 
-describe('8. transient refresh failures and timeout', () => {
+describe('transient refresh failures and timeout', () => {
   test('a 503 is retried refreshRetries times with exponential backoff before it succeeds', () =>
     ts.run(({ expectObservable, flush }) => {
       const { server, auth } = setup({ refreshRetries: 2, refreshBackoffMs: 100 });
@@ -422,7 +422,7 @@ describe('8. transient refresh failures and timeout', () => {
     }));
 });
 
-describe('9. logout', () => {
+describe('logout', () => {
   test('loggedOut during a refresh cancels it, discards its tokens and fails the waiting calls with LoggedOutError', () =>
     ts.run(({ expectObservable, flush }) => {
       const storage = memoryStorage();
@@ -473,7 +473,7 @@ describe('9. logout', () => {
     }));
 });
 
-describe('10. unsubscribing a waiting call', () => {
+describe('unsubscribing a waiting call', () => {
   test('leaves nothing behind and does not cancel the shared refresh for the others', () =>
     ts.run(({ expectObservable, flush }) => {
       const { server, auth } = setup();
@@ -489,7 +489,7 @@ describe('10. unsubscribing a waiting call', () => {
     }));
 });
 
-describe('11. rotated refresh tokens', () => {
+describe('rotated refresh tokens', () => {
   test('the refresh token a refresh returns replaces the old one; a response without one keeps the old', () =>
     ts.run(({ flush }) => {
       const storage = memoryStorage();
@@ -512,7 +512,7 @@ describe('11. rotated refresh tokens', () => {
     }));
 });
 
-describe('13. epic not running', () => {
+describe('epic not running', () => {
   test('an auth error fails the call at once with EpicNotRunningError naming the fix', () =>
     ts.run(({ expectObservable, flush }) => {
       const server = new FakeServer(() => ts.now());

@@ -45,7 +45,7 @@ function cookieServer(latency = 5) {
   return { server, refresh, api };
 }
 
-describe('1. cookie mode', () => {
+describe('cookie mode', () => {
   test('setTokens({ accessToken }) is the login; a 401 calls refresh with undefined (the browser sends the cookie) and replays', () =>
     ts.run(({ expectObservable, flush }) => {
       const { server, refresh, api } = cookieServer();
@@ -82,7 +82,7 @@ describe('1. cookie mode', () => {
   });
 });
 
-describe('2. restore on page load', () => {
+describe('restore on page load', () => {
   test('a cookie session is restored with one refresh; requests made meanwhile wait for it and go out with its token', async () => {
     let restored!: Promise<boolean>;
     ts.run(({ expectObservable, flush }) => {
@@ -184,7 +184,7 @@ function slowStorage(initial: Tokens | null) {
   return { storage, answer: () => answer(), value: () => value };
 }
 
-describe('3. async storage', () => {
+describe('async storage', () => {
   test('requests made before hydration completes wait for it, then go out with the stored token', async () => {
     const { storage, answer } = slowStorage({ accessToken: 'stored', refreshToken: 'r' });
     const auth = createTokenRefresh({ refresh: () => of({ accessToken: 'x' }), storage });
@@ -255,7 +255,7 @@ describe('3. async storage', () => {
     expect(await tampered.restore()).toBe(false);
   });
 
-  test('issue 16 #4: a storage key is required, so two apps of one origin never share an entry by accident', () => {
+  test('a storage key is required, so two apps of one origin never share an entry by accident', () => {
     expectWarning(/no Web Locks/); // locks: null, as in a plain-http page
     const browser = new Browser();
     const options = (tab: Tab) => ({ storage: tab.localStorage, locks: null, events: tab.events });
@@ -286,7 +286,7 @@ describe('3. async storage', () => {
   });
 });
 
-describe('4. tabs in step for memory storage and cookie mode', () => {
+describe('tabs in step for memory storage and cookie mode', () => {
   /** Two tabs of one browser: a BroadcastChannel and Web Locks shared by both, as the browser provides. */
   function browserGlobals() {
     const channels = new Set<{ name: string; onmessage: ((event: { data: unknown }) => void) | null; self: object }>();

@@ -101,10 +101,10 @@ describe('attachAxios: opting out, origins, detaching', () => {
   });
 });
 
-describe('issue 11: attachAxios checks the URL that is called', () => {
+describe('attachAxios checks the URL that is called', () => {
   const servers = useTwoServers();
 
-  test('#9 a request interceptor registered before attachAxios (axios runs it after ours) that rewrites baseURL cannot take the token there', async () => {
+  test('a request interceptor registered before attachAxios (axios runs it after ours) that rewrites baseURL cannot take the token there', async () => {
     const { auth } = await startSession(servers.api);
     const instance = axios.create({ baseURL: servers.api.url });
     instance.interceptors.request.use((config) => ({ ...config, baseURL: servers.elsewhere.url }));
@@ -114,7 +114,7 @@ describe('issue 11: attachAxios checks the URL that is called', () => {
     expect(servers.api.stats()).toMatchObject({ refreshCalls: 0, apiRequests: 0 });
   });
 
-  test('#9 nor can it on a replay after a refresh: the replay is checked at the last moment too', async () => {
+  test('nor can it on a replay after a refresh: the replay is checked at the last moment too', async () => {
     const { auth } = await startSession(servers.api);
     const instance = axios.create({ baseURL: servers.api.url });
     // Harmless on the first attempt, hostile on replays (which carry skipAuthRefresh).
@@ -126,7 +126,7 @@ describe('issue 11: attachAxios checks the URL that is called', () => {
     expect(servers.elsewhere.stats()).toMatchObject({ requestsWithoutToken: 1, apiRequests: 1 });
   });
 
-  test('#9 an interceptor that moves an outside request onto the allowed origin gets the token there: the final URL decides', async () => {
+  test('an interceptor that moves an outside request onto the allowed origin gets the token there: the final URL decides', async () => {
     const { auth } = await startSession(servers.api);
     const instance = axios.create({ baseURL: servers.api.url });
     instance.interceptors.request.use((config) => (config.url === '/public' ? { ...config, url: '/api/echo' } : config));
@@ -135,7 +135,7 @@ describe('issue 11: attachAxios checks the URL that is called', () => {
   });
 });
 
-describe('issue 11 #10: attachAxios: a 401 that another origin gave, through a redirect, refreshes nothing', () => {
+describe('attachAxios: a 401 that another origin gave, through a redirect, refreshes nothing', () => {
   let home: EchoServer;
   let third: EchoServer;
   beforeAll(async () => {
@@ -143,7 +143,7 @@ describe('issue 11 #10: attachAxios: a 401 that another origin gave, through a r
   });
   afterAll(() => Promise.all([home.close(), third.close()]));
 
-  test('#10 a redirect from an allowed origin to a third party that answers 401', async () => {
+  test('a redirect from an allowed origin to a third party that answers 401', async () => {
     const refresh = jest.fn(async () => ({ accessToken: 'tok-2' }));
     const auth = createTokenRefresh({ refresh });
     auth.setTokens({ accessToken: 'tok-1', refreshToken: 'r' });

@@ -117,10 +117,10 @@ describe('authFetch: where the token goes', () => {
   });
 });
 
-describe('issue 11: authFetch checks what it sends', () => {
+describe('authFetch checks what it sends', () => {
   const servers = useTwoServers();
 
-  test("#7 a Request from another realm (a polyfill's) is recognised by its shape: its real URL is checked, no token elsewhere", async () => {
+  test("a Request from another realm (a polyfill's) is recognised by its shape: its real URL is checked, no token elsewhere", async () => {
     const { auth } = await startSession(servers.api);
     const apiFetch = authFetch(auth, {
       baseOrigin: servers.api.url,
@@ -141,7 +141,7 @@ describe('issue 11: authFetch checks what it sends', () => {
     expect(await home.json()).toMatchObject({ gen: 1 });
   });
 
-  test('#8 a URL object is read once: changed while the request waits for a refresh, it cannot take the token elsewhere', async () => {
+  test('a URL object is read once: changed while the request waits for a refresh, it cannot take the token elsewhere', async () => {
     const { auth } = await startSession(servers.api);
     const apiFetch = authFetch(auth, { allowedOrigins: [servers.api.url] });
     servers.api.control.slowNextRefresh(100);
@@ -156,7 +156,7 @@ describe('issue 11: authFetch checks what it sends', () => {
   });
 });
 
-describe('issue 11 #10: authFetch: a 401 that another origin gave, through a redirect, refreshes nothing', () => {
+describe('authFetch: a 401 that another origin gave, through a redirect, refreshes nothing', () => {
   let home: EchoServer;
   let third: EchoServer;
   beforeAll(async () => {
@@ -164,7 +164,7 @@ describe('issue 11 #10: authFetch: a 401 that another origin gave, through a red
   });
   afterAll(() => Promise.all([home.close(), third.close()]));
 
-  test('#10 a redirect from an allowed origin to a third party that answers 401', async () => {
+  test('a redirect from an allowed origin to a third party that answers 401', async () => {
     const refresh = jest.fn(async () => ({ accessToken: 'tok-2' }));
     const auth = createTokenRefresh({ refresh });
     auth.setTokens({ accessToken: 'tok-1', refreshToken: 'r' });

@@ -188,7 +188,7 @@ describe('oauth2RefreshGrant against an RFC 6749 token endpoint', () => {
   });
 });
 
-describe('issue 11: the refresh call', () => {
+describe('oauth2RefreshGrant: where the refresh call may go, and what it may say', () => {
   let home: EchoServer;
   let third: EchoServer;
   beforeAll(async () => {
@@ -196,7 +196,7 @@ describe('issue 11: the refresh call', () => {
   });
   afterAll(() => Promise.all([home.close(), third.close()]));
 
-  test('#11 a 307 from the token endpoint is not followed: the refresh token and the client secret are not posted where it points', async () => {
+  test('a 307 from the token endpoint is not followed: the refresh token and the client secret are not posted where it points', async () => {
     const refresh = oauth2RefreshGrant({
       tokenEndpoint: `${home.url}/redirect?status=307&to=${encodeURIComponent(`${third.url}/steal`)}`,
       clientId: 'app',
@@ -208,7 +208,7 @@ describe('issue 11: the refresh call', () => {
     expect(third.seen).toEqual([]);
   });
 
-  test('#12 a plain-http token endpoint is refused, except on loopback', () => {
+  test('a plain-http token endpoint is refused, except on loopback', () => {
     expect(() => oauth2RefreshGrant({ tokenEndpoint: 'http://auth.example.com/oauth/token', clientId: 'x' })).toThrow(
       /option "tokenEndpoint" must be an https URL/,
     );
@@ -223,7 +223,7 @@ describe('issue 11: the refresh call', () => {
     }
   });
 
-  test('#12 a clientSecret in a browser gets a warning in development', () => {
+  test('a clientSecret in a browser gets a warning in development', () => {
     const warn = jest.spyOn(console, 'warn').mockImplementation(() => {});
     const globals = globalThis as { window?: unknown; document?: unknown };
     try {
@@ -240,7 +240,7 @@ describe('issue 11: the refresh call', () => {
     }
   });
 
-  test("#12 the server's error_description stays out of the message and out of the store", async () => {
+  test("the server's error_description stays out of the message and out of the store", async () => {
     const login = await oauthLogin();
     const { auth, store } = await startSession(server, {
       loggedIn: false,
@@ -255,7 +255,7 @@ describe('issue 11: the refresh call', () => {
     expect(JSON.stringify(store.getState())).not.toContain('revoked');
   });
 
-  test('#12 the scope granted by an answer is what the next refresh asks for', async () => {
+  test('the scope granted by an answer is what the next refresh asks for', async () => {
     const asked: Array<string | null> = [];
     let n = 0;
     const tokenServer = createServer((req, res) => {
@@ -290,7 +290,7 @@ describe('issue 11: the refresh call', () => {
   });
 });
 
-describe('issue 9: a token endpoint that keeps the refresh token in an HttpOnly cookie', () => {
+describe('oauth2RefreshGrant: a token endpoint that keeps the refresh token in an HttpOnly cookie', () => {
   test("credentials: 'include' sends the cookie, and in cookie mode the form carries no refresh token", async () => {
     const calls: Array<{ credentials?: RequestCredentials; body: string }> = [];
     const refresh = oauth2RefreshGrant({

@@ -128,7 +128,7 @@ async function failedRefresh(answer: string, clientAuthentication: 'basic' | 'bo
   }
 }
 
-describe('issue 16 #4: no secret the package sent appears in any error it creates', () => {
+describe('no secret the package sent appears in any error it creates', () => {
   test.each(Object.keys(answers).flatMap((answer) => [[answer, 'body'] as const, [answer, 'basic'] as const]))(
     'a token endpoint that echoes the request (%s, client secret in %s): no secret in the error, its cause, the store, the actions or the console',
     async (answer, clientAuthentication) => {

@@ -138,10 +138,10 @@ describe('authBaseQuery: results in RTK Query shape', () => {
   });
 });
 
-describe('issue 11: authBaseQuery sends the token only where it belongs, and only the current one', () => {
+describe('authBaseQuery sends the token only where it belongs, and only the current one', () => {
   const servers = useTwoServers();
 
-  test("#3 an absolute URL outside baseUrl's origin gets no token, and its 401 spends no refresh token", async () => {
+  test("an absolute URL outside baseUrl's origin gets no token, and its 401 spends no refresh token", async () => {
     const { auth } = await startSession(servers.api);
     const api = createApi({
       keepUnusedDataFor: 0,
@@ -154,7 +154,7 @@ describe('issue 11: authBaseQuery sends the token only where it belongs, and onl
     expect(servers.api.stats().refreshCalls).toBe(0);
   });
 
-  test('#3 allowedOrigins opens another origin', async () => {
+  test('allowedOrigins opens another origin', async () => {
     const { auth } = await startSession(servers.api);
     const api = createApi({
       keepUnusedDataFor: 0,
@@ -171,7 +171,7 @@ describe('issue 11: authBaseQuery sends the token only where it belongs, and onl
     expect(servers.elsewhere.stats().apiRequests).toBeGreaterThan(0);
   });
 
-  test('#4 a query handed to RTK Query before a refresh, that leaves after it, carries the new token: nothing is sent with the old one', async () => {
+  test('a query handed to RTK Query before a refresh, that leaves after it, carries the new token: nothing is sent with the old one', async () => {
     const { auth } = await startSession(servers.api);
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
@@ -192,7 +192,7 @@ describe('issue 11: authBaseQuery sends the token only where it belongs, and onl
     expect(servers.api.stats()).toMatchObject({ refreshCalls: 1, api401: 0, apiRequests: 1 });
   });
 
-  test('#4 one that leaves while the refresh is in flight waits for it, and is sent once, with the new token', async () => {
+  test('one that leaves while the refresh is in flight waits for it, and is sent once, with the new token', async () => {
     const { auth } = await startSession(servers.api);
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
@@ -216,7 +216,7 @@ describe('issue 11: authBaseQuery sends the token only where it belongs, and onl
   });
 });
 
-describe('issue 11 #10: a 401 that another origin gave, through a redirect, refreshes nothing', () => {
+describe('authBaseQuery: a 401 that another origin gave, through a redirect, refreshes nothing', () => {
   let home: EchoServer;
   let third: EchoServer;
   beforeAll(async () => {
@@ -224,7 +224,7 @@ describe('issue 11 #10: a 401 that another origin gave, through a redirect, refr
   });
   afterAll(() => Promise.all([home.close(), third.close()]));
 
-  test("#10 authBaseQuery: a redirect from baseUrl's origin to a third party that answers 401", async () => {
+  test("authBaseQuery: a redirect from baseUrl's origin to a third party that answers 401", async () => {
     const refresh = jest.fn(async () => ({ accessToken: 'tok-2' }));
     const auth = createTokenRefresh({ refresh });
     auth.setTokens({ accessToken: 'tok-1', refreshToken: 'r' });

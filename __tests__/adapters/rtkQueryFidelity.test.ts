@@ -81,9 +81,9 @@ async function expectSameButToken(options: FetchBaseQueryArgs, args: string | Fe
   return { bare, wrapped };
 }
 
-describe('issue 11 #5: authBaseQuery behaves as fetchBaseQuery, plus the token', () => {
+describe('authBaseQuery behaves as fetchBaseQuery, plus the token', () => {
   describe('headers from every source, and their precedence', () => {
-    test("#1 the base query's own headers option is sent (API keys, Accept, tenant)", async () => {
+    test("the base query's own headers option is sent (API keys, Accept, tenant)", async () => {
       const { wrapped } = await expectSameButToken({ headers: { 'x-api-key': 'k-1', Accept: 'application/vnd.x+json' } }, 'echo');
       expect((wrapped.data as { headers: Record<string, string> }).headers).toMatchObject({
         'x-api-key': 'k-1',
@@ -96,12 +96,12 @@ describe('issue 11 #5: authBaseQuery behaves as fetchBaseQuery, plus the token',
       await expectSameButToken({}, { url: 'echo', headers: new Headers({ 'x-a': '1' }) });
       await expectSameButToken({}, { url: 'echo', headers: [['x-b', '2']] });
     });
-    test("#2 an endpoint's own Authorization wins over the session token, and its 401 refreshes nothing", async () => {
+    test("an endpoint's own Authorization wins over the session token, and its 401 refreshes nothing", async () => {
       const { bare, wrapped, wrappedSeen } = await both({}, { url: 'status/401', headers: { authorization: 'Basic dXNlcjpwdw==' } });
       expect(wrappedSeen[0]!.headers.authorization).toBe('Basic dXNlcjpwdw==');
       expect(wrapped).toEqual(bare);
     });
-    test('#2 an endpoint that sets content-type gets exactly that content-type, once', async () => {
+    test('an endpoint that sets content-type gets exactly that content-type, once', async () => {
       const { wrapped } = await expectSameButToken(
         {},
         { url: 'echo', method: 'POST', body: 'a=1', headers: { 'content-type': 'text/plain' } },
@@ -115,7 +115,7 @@ describe('issue 11 #5: authBaseQuery behaves as fetchBaseQuery, plus the token',
   });
 
   describe('prepareHeaders in every form', () => {
-    test('#2 prepareHeaders gets the string arg as RTK Query passes it, and the api fields', async () => {
+    test('prepareHeaders gets the string arg as RTK Query passes it, and the api fields', async () => {
       const calls: unknown[] = [];
       const prepareHeaders: FetchBaseQueryArgs['prepareHeaders'] = (headers, api) => {
         calls.push({

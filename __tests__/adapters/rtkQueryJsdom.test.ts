@@ -35,7 +35,7 @@ const api = () =>
     abort: () => {},
   }) as unknown as BaseQueryApi;
 
-test("#5 under jsdom with node-fetch's Headers and Request, the token arrives, next to the base and endpoint headers", async () => {
+test("under jsdom with node-fetch's Headers and Request, the token arrives, next to the base and endpoint headers", async () => {
   expect(typeof document).toBe('object'); // jsdom indeed
   expect(globalThis.Headers).toBe(NodeFetchHeaders); // a Headers that is not Node's own
   const auth = createTokenRefresh({ refresh: () => Promise.reject(new Error('not needed')) });
@@ -51,7 +51,7 @@ test("#5 under jsdom with node-fetch's Headers and Request, the token arrives, n
   expect(rest['x-trace']).toBe('t-1');
 });
 
-test("#5 endpoint headers made with the other Headers class (Node's own, here) are not dropped when copied", async () => {
+test("endpoint headers made with the other Headers class (Node's own, here) are not dropped when copied", async () => {
   const auth = createTokenRefresh({ refresh: () => Promise.reject(new Error('not needed')) });
   auth.setTokens({ accessToken: 'tok-1' });
   const NativeHeaders = saved.Headers as typeof Headers;

@@ -45,8 +45,8 @@ beforeAll(async () => {
 afterAll(() => server.close());
 beforeEach(() => server.reset());
 
-describe('issue 11 #13: only the package’s own text reaches actions, state and CUSTOM_ERROR', () => {
-  test('#13 a refresh that fails parsing a plain-text token puts no token text in any action, the state or the RTK Query error', async () => {
+describe('only the package’s own text reaches actions, state and CUSTOM_ERROR', () => {
+  test('a refresh that fails parsing a plain-text token puts no token text in any action, the state or the RTK Query error', async () => {
     const seen: unknown[] = [];
     const { auth, store } = await startSession(server, {
       // What `response.json()` throws for a body that is the token itself, verbatim from the parser.
@@ -68,7 +68,7 @@ describe('issue 11 #13: only the package’s own text reaches actions, state and
     expect(everything).not.toContain('Unexpected token');
   });
 
-  test('#13 serializeError keeps name, code and status, and writes its own message', () => {
+  test('serializeError keeps name, code and status, and writes its own message', () => {
     expect(serializeError(Object.assign(new Error(`body: ${SECRET}`), { status: 400 }))).toEqual({
       name: 'Error',
       status: 400,
@@ -89,7 +89,7 @@ describe('issue 11 #13: only the package’s own text reaches actions, state and
   });
 });
 
-describe('issue 11 #14: causes are redacted, so printing an error prints no token', () => {
+describe('causes are redacted, so printing an error prints no token', () => {
   let leaky: { url: string; close(): Promise<void> };
   beforeAll(async () => {
     leaky = await startLeakyServer();
@@ -120,7 +120,7 @@ describe('issue 11 #14: causes are redacted, so printing an error prints no toke
     expect(JSON.stringify(cause.config)).toContain('[redacted]');
   }
 
-  test('#14 TokenRefreshError.cause, an AxiosError of a refresh call made through an attachAxios instance, no longer holds the refresh token in config.data', async () => {
+  test('TokenRefreshError.cause, an AxiosError of a refresh call made through an attachAxios instance, no longer holds the refresh token in config.data', async () => {
     const http = axios.create();
     const { auth } = await refusedRefresh(http);
     const detach = attachAxios(auth, http, { allowedOrigins: [leaky.url] });
@@ -129,13 +129,13 @@ describe('issue 11 #14: causes are redacted, so printing an error prints no toke
     detach();
   });
 
-  test('#14 TokenRefreshError.cause, an AxiosError of a refresh function that calls axios directly and passes its failure through redactSecrets, no longer holds the refresh token', async () => {
+  test('TokenRefreshError.cause, an AxiosError of a refresh function that calls axios directly and passes its failure through redactSecrets, no longer holds the refresh token', async () => {
     const { auth } = await refusedRefresh(axios.create(), redactSecrets);
     auth.setTokens({ accessToken: 'a0', refreshToken: SECRET });
     expectRedactedRefreshCause(await auth.refresh().catch((error: unknown) => error));
   });
 
-  test('#14 redactSecrets returns the error it was given, down its cause chain, and leaves what holds no request as it is', () => {
+  test('redactSecrets returns the error it was given, down its cause chain, and leaves what holds no request as it is', () => {
     const axiosLike = {
       config: { headers: { authorization: `Bearer ${SECRET}`, Accept: 'application/json' }, data: `{"refreshToken":"${SECRET}"}` },
       response: { status: 401, data: { error: 'nope' } },
@@ -152,7 +152,7 @@ describe('issue 11 #14: causes are redacted, so printing an error prints no toke
     for (const value of [undefined, null, 'text', 401]) expect(redactSecrets(value)).toBe(value);
   });
 
-  test('#14 the core keeps a cause as it came: without attachAxios or redactSecrets, the AxiosError is not touched', async () => {
+  test('the core keeps a cause as it came: without attachAxios or redactSecrets, the AxiosError is not touched', async () => {
     const { auth } = await refusedRefresh(axios.create());
     auth.setTokens({ accessToken: 'a0', refreshToken: SECRET });
     const failure = await auth.refresh().catch((error: unknown) => error);
@@ -160,7 +160,7 @@ describe('issue 11 #14: causes are redacted, so printing an error prints no toke
     expect(((failure as TokenRefreshError).cause as AxiosError).config?.data).toContain(SECRET);
   });
 
-  test('#14 RetryLimitError.cause, an AxiosError of an API call that passes its failure through redactSecrets, no longer holds the access token in config.headers', async () => {
+  test('RetryLimitError.cause, an AxiosError of an API call that passes its failure through redactSecrets, no longer holds the access token in config.headers', async () => {
     const { auth } = await startSession(server);
     const { accessToken } = await login(server);
     auth.setTokens({ accessToken, refreshToken: (await login(server)).refreshToken });
@@ -182,7 +182,7 @@ describe('issue 11 #14: causes are redacted, so printing an error prints no toke
     expect(printed).not.toMatch(/Bearer ey/);
   });
 
-  test('#14 the last 401 AxiosError that an attachAxios instance rejects with holds no access token', async () => {
+  test('the last 401 AxiosError that an attachAxios instance rejects with holds no access token', async () => {
     const { auth } = await startSession(server);
     const http = axios.create();
     const detach = attachAxios(auth, http, { allowedOrigins: [leaky.url] });

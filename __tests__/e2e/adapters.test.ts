@@ -58,7 +58,7 @@ const withToken = (site: Site) =>
 const requests = (site: Site) =>
   site.seen.filter((request) => request.method !== 'OPTIONS').map((request) => `${request.method} ${request.path}`);
 
-describeInBrowser('issue 11: the fetch and axios adapters in Chromium', () => {
+describeInBrowser('the fetch and axios adapters in Chromium', () => {
   let browser: Browser;
   let app: Site;
   let other: Site;
@@ -118,7 +118,7 @@ describeInBrowser('issue 11: the fetch and axios adapters in Chromium', () => {
     expect(withToken(other)).toEqual([]);
   });
 
-  test('#6 an injected <base href> moves relative requests elsewhere; authFetch and attachAxios send them without the token', async () => {
+  test('an injected <base href> moves relative requests elsewhere; authFetch and attachAxios send them without the token', async () => {
     const paths = await page.evaluate(async (otherUrl) => {
       // HTML injection, no script: one element in the page's head.
       const base = document.createElement('base');
@@ -136,7 +136,7 @@ describeInBrowser('issue 11: the fetch and axios adapters in Chromium', () => {
     expect(withToken(other)).toEqual([]);
   });
 
-  test('#7 a Request made in an iframe (another realm) is checked by its own URL: no token to another origin', async () => {
+  test('a Request made in an iframe (another realm) is checked by its own URL: no token to another origin', async () => {
     await page.evaluate(async (otherUrl) => {
       const frame = document.createElement('iframe');
       document.body.append(frame);

@@ -131,7 +131,7 @@ const summary = (results: Outcome[]) => {
   return counts;
 };
 
-describeInBrowser('issue 15 in Chromium tabs: restore, a second tab, and why a session ended', () => {
+describeInBrowser('Chromium tabs: restore, a second tab, and why a session ended', () => {
   beforeAll(async () => {
     if (!hasChromium) throw new Error(`CI=true but ${CHROMIUM} is missing: install it with \`apt-get install -y chromium\`.`);
     mkdirSync(DIST, { recursive: true });
@@ -177,7 +177,7 @@ describeInBrowser('issue 15 in Chromium tabs: restore, a second tab, and why a s
     expect(pageErrors).toEqual([]);
   });
 
-  describe('1. cookie mode, a reload: requests made while the session restores wait for it and carry its token', () => {
+  describe('cookie mode, a reload: requests made while the session restores wait for it and carry its token', () => {
     for (const restore of ['same-tick', 'before', 'before-epic', 'none'] as const) {
       test(`restore=${restore}: a query, an authFetch and an axios call at start; none leaves without Authorization`, async () => {
         const page = await signedInTab('cookie');
@@ -229,7 +229,7 @@ describeInBrowser('issue 15 in Chromium tabs: restore, a second tab, and why a s
     });
   });
 
-  describe('2. a second tab opens or reloads while tab A polls: tab A is not logged out', () => {
+  describe('a second tab opens or reloads while tab A polls: tab A is not logged out', () => {
     const speeds = { slow: { apiMs: 60, refreshMs: 100 }, fast: { apiMs: 0, refreshMs: 0 } } as const;
     for (const mode of ['cookie', 'storage'] as const) {
       for (const [speed, latency] of Object.entries(speeds)) {
@@ -318,7 +318,7 @@ describeInBrowser('issue 15 in Chromium tabs: restore, a second tab, and why a s
     });
   });
 
-  describe('3. every tab knows why the session ended', () => {
+  describe('every tab knows why the session ended', () => {
     /** Both tabs end logged out with `reason`; `elsewhere` is false in `here`, true in `there`. */
     async function bothEnded(here: Page, there: Page, reason: string, marks: Marks): Promise<[AppView, AppView]> {
       const ended = (page: Page) =>
@@ -431,7 +431,7 @@ describeInBrowser('issue 15 in Chromium tabs: restore, a second tab, and why a s
       });
   });
 
-  describe('4. a logout in tab A while tab B refreshes', () => {
+  describe('a logout in tab A while tab B refreshes', () => {
     for (const mode of ['cookie', 'storage'] as const) {
       test(`${mode} mode, a sweep: the logout lands just before, as, or just after tab B's refresh answers; tab A is never signed in again`, async () => {
         const first = await signedInTab(mode);
