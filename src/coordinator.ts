@@ -10,6 +10,7 @@ import {
   running,
   timesOf,
   transition,
+  usable,
   type Context,
   type Event,
   type State,
@@ -272,7 +273,7 @@ export function createCoordinator({
           break;
         }
         case 'release':
-          release(before, effect.error, effect.failure);
+          release(before, effect.unlessUsable && usable(state, now()) ? null : effect.error, effect.failure);
           break;
         case 'end':
           effect.identity.ended ??= effect.error;

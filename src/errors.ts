@@ -9,9 +9,19 @@ import { msg } from './message';
 export type TokenRefreshErrorCode =
   'REFRESH_FAILED' | 'REFRESH_TIMEOUT' | 'REFRESH_UNAVAILABLE' | 'RETRY_LIMIT' | 'LOGGED_OUT' | 'NOT_AUTHENTICATED' | 'EPIC_NOT_RUNNING';
 
-// A `cause` is kept as it came: an AxiosError's request secrets are removed where axios errors are
-// handled (the axios and OAuth 2.0 adapters), or by the app with `redactSecrets` (src/redact.ts).
+/**
+ * @internal What cleans a `cause` as this package wraps it, after every interceptor of the call ran:
+ * `attachAxios` adds `redactSecrets` (src/redact.ts), so only an app that imports it pays for it. Else
+ * a cause is kept as it came; an app whose `refresh` calls axios directly wraps it with `redactSecrets`.
+ */
+export const causeFilters = new Set<(cause: unknown) => unknown>();
+
 abstract class NamedError extends Error {
+  constructor(message?: string, options?: { cause?: unknown }) {
+    super(message, options);
+    if (options) for (const filter of causeFilters) filter(options.cause);
+  }
+
   abstract override readonly name: string;
   abstract readonly code: TokenRefreshErrorCode;
 }

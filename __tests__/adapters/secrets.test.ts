@@ -12,7 +12,7 @@ import { configureStore } from '@reduxjs/toolkit';
 import { createApi, fetchBaseQuery } from '@reduxjs/toolkit/query';
 import { firstValueFrom, from } from 'rxjs';
 import { RetryLimitError, TokenRefreshError, redactSecrets } from '../../src';
-import { serializeError } from '../../src/errors';
+import { causeFilters, serializeError } from '../../src/errors';
 import { attachAxios } from '../../src/adapters/axios';
 import { authBaseQuery } from '../../src/adapters/rtkQuery';
 import { login, startServer, startSession, type AuthServer } from '../support/realServer';
@@ -153,6 +153,7 @@ describe('causes are redacted, so printing an error prints no token', () => {
   });
 
   test('the core keeps a cause as it came: without attachAxios or redactSecrets, the AxiosError is not touched', async () => {
+    causeFilters.clear(); // an app that never called attachAxios (the tests above did)
     const { auth } = await refusedRefresh(axios.create());
     auth.setTokens({ accessToken: 'a0', refreshToken: SECRET });
     const failure = await auth.refresh().catch((error: unknown) => error);

@@ -1,6 +1,6 @@
 import type { AxiosError, AxiosInstance, AxiosRequestConfig, AxiosResponse, InternalAxiosRequestConfig } from 'axios';
 import { Observable, firstValueFrom, from, type Subscriber } from 'rxjs';
-import { isAuthRefreshError } from '../errors';
+import { causeFilters, isAuthRefreshError } from '../errors';
 import { redactSecrets } from '../redact';
 import { isRefreshSignal } from '../refreshSignal';
 import { untilAborted } from './abort';
@@ -70,9 +70,10 @@ const calls = new WeakMap<object, Call>();
  * session at all (before login), requests go out without a token.
  *
  * What it rejects with after a 401 (the last `AxiosError`, this package's errors and their `cause`)
- * and the failure of a refresh call made through the instance carry no token and no request body:
- * they are redacted with `redactSecrets`. Other errors reach your code as axios made them, so an
- * interceptor registered after this one can still re-send `error.config`.
+ * carries no token and no request body: it is redacted with `redactSecrets`, as is every `cause`
+ * this package's errors keep from then on (the failure of an axios refresh call), once the call's
+ * interceptors ran. Other errors reach your code as axios made them, so an interceptor registered
+ * after this one can still re-send `error.config`.
  *
  * An error counts as "token not accepted" when the coordinator's `isAuthError` says so (HTTP 401 by
  * default), so an API that signals expiry with a body code refreshes here as in your epics:
@@ -105,6 +106,9 @@ const calls = new WeakMap<object, Call>();
  */
 export function attachAxios(auth: AuthClient, instance: AxiosInstance, options: AttachAxiosOptions = {}): () => void {
   checkAuth('attachAxios', auth);
+  // A refresh call's AxiosError becomes the cause of this package's error: it is redacted then, once
+  // every interceptor ran (one registered after this one may still re-send `error.config`).
+  causeFilters.add(redactSecrets);
   if (typeof instance?.interceptors?.request?.use !== 'function' || typeof instance.request !== 'function') {
     throw typeError(
       'INVALID_ARGUMENT',
@@ -211,8 +215,6 @@ export function attachAxios(auth: AuthClient, instance: AxiosInstance, options: 
 
   const onResponseError = (error: AxiosError): Promise<unknown> => {
     const config = error?.config;
-    // The refresh call's failure becomes the cause of this package's error: without what it sent.
-    if (isRefreshSignal(config?.signal)) redactSecrets(error);
     const call = config && calls.get(config);
     if (!config || !call) return Promise.reject(error);
     if (!isAuthError(error) || redirectedElsewhere(error, allowed)) {

@@ -132,8 +132,12 @@ export type Effect =
   | { readonly type: 'open' }
   /** The runner starts the call (not for a restore queued for `auth.epic`). */
   | { readonly type: 'run' }
-  /** The waiters of the cycle that ended go on (`error` null) or fail; `failure` is how the refresh really ended. */
-  | { readonly type: 'release'; readonly error: unknown; readonly failure?: unknown }
+  /**
+   * The waiters of the cycle that ended go on (`error` null) or fail; `failure` is how the refresh
+   * really ended. With `unlessUsable`, they go on if the token is good when they are released: a
+   * listener of the actions before may have logged the same user in again.
+   */
+  | { readonly type: 'release'; readonly error: unknown; readonly failure?: unknown; readonly unlessUsable?: boolean }
   /** A login ended: its requests still in flight fail with `error`, and its late tokens are never adopted. */
   | { readonly type: 'end'; readonly identity: Identity; readonly error: unknown }
   /** Both tabs of one login name it alike from now on, so later writes are news to both. */
@@ -306,7 +310,7 @@ function fail(state: State, error: unknown, ctx: Context): Step {
       state: next,
       effects: [
         emit(ctx.actions.refreshUnavailable({ error: outage.lastError })),
-        { type: 'release', error: usable(next, ctx.now) ? null : error, failure: error },
+        { type: 'release', error, failure: error, unlessUsable: true },
       ],
     };
   }
