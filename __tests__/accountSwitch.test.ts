@@ -4,7 +4,7 @@
  */
 import { mergeMap, of, throwError, timer } from 'rxjs';
 import { LoggedOutError, createTokenRefresh, localStorageStorage } from '../src';
-import { newTestScheduler, runEpic } from './support/harness';
+import { newTestScheduler, createStore } from './support/harness';
 import { Browser } from './support/tabs';
 
 let ts = newTestScheduler();
@@ -20,8 +20,8 @@ test("opaque tokens: an account switch in another tab ends this tab's session; A
         storage: localStorageStorage('app/tokens', { storage: tab.localStorage, locks: null, events: tab.events }),
       }),
     );
-    runEpic(t1!);
-    runEpic(t2!);
+    createStore(t1!);
+    createStore(t2!);
     t1!.setTokens({ accessToken: 'ada-token', refreshToken: 'ada-refresh' });
     const sent: string[] = [];
     const errors: unknown[] = [];

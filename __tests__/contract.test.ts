@@ -11,7 +11,7 @@ import {
   isAuthRefreshError,
   memoryStorage,
 } from '../src';
-import { FakeServer, newTestScheduler, runEpic, setup } from './support/harness';
+import { FakeServer, newTestScheduler, createStore, setup } from './support/harness';
 
 let ts: ReturnType<typeof newTestScheduler>;
 beforeEach(() => {
@@ -115,7 +115,7 @@ describe('bad options', () => {
     ts.run(({ flush }) => {
       const server = new FakeServer(() => ts.now());
       const auth = createTokenRefresh({ refresh: () => timer(1).pipe(map(() => ({ token: 'x' }) as never)) });
-      runEpic(auth);
+      createStore(auth);
       auth.setTokens(server.tokens);
       server.validAccess = 'expired-on-server';
       const errors: unknown[] = [];

@@ -3,9 +3,8 @@
  * Each test failed before its fix.
  */
 import { Observable, mergeMap, of, throwError, timer } from 'rxjs';
-import { configureStore } from '@reduxjs/toolkit';
 import { RefreshUnavailableError, createTokenRefresh, localStorageStorage, type Tokens } from '../src';
-import { FakeServer, fakeJwt, newTestScheduler, runEpic, setup } from './support/harness';
+import { FakeServer, fakeJwt, newTestScheduler, createStore, setup } from './support/harness';
 import { Browser } from './support/tabs';
 import { expectWarning } from './support/console';
 
@@ -25,8 +24,8 @@ test("under the cross-tab lock, another login's stored tokens are not taken for 
         storage: localStorageStorage('app/tokens', { storage: tab.localStorage, locks: null, events: tab.events }),
       }),
     );
-    runEpic(t1!);
-    runEpic(t2!);
+    createStore(t1!);
+    createStore(t2!);
     t1!.setTokens(ada);
     const sent: string[] = [];
     const api = (token: string) => (
@@ -46,7 +45,7 @@ test('auth.refresh() rejects with RefreshUnavailableError when the refresh could
     server.accessTtl = 600_000;
     server.refreshPlan = [503, 503, 503];
     const auth = createTokenRefresh({ refresh: server.refresh });
-    const store = runEpic(auth);
+    const store = createStore(auth);
     server.login();
     auth.setTokens(server.tokens);
     auth.refresh().then(
@@ -62,12 +61,11 @@ test('auth.refresh() rejects with RefreshUnavailableError when the refresh could
 
 test('a preloaded (SSR, rehydrated) state is replaced by what the coordinator is in', () => {
   const auth = createTokenRefresh({ refresh: () => of({ accessToken: 'x' }) });
-  const store = configureStore({
-    reducer: { [auth.reducerPath]: auth.reducer },
+  const store = createStore(auth, {
     preloadedState: { tokenRefresh: { status: 'authenticated' as const, expiresAt: null, refreshAt: null, lastError: null, ended: null } },
   });
   expect(auth.getStatus()).toBe('unauthenticated');
-  expect(store.getState().tokenRefresh.status).toBe(auth.getStatus());
+  expect(store.state.status).toBe(auth.getStatus());
 });
 
 test('maxRetries: 0 never sends a request twice, not even after a late 401', () =>
@@ -89,7 +87,7 @@ test('an async storage whose get() never answers: hydration ends after refreshTi
       storage: { get: () => new Promise<Tokens | null>(() => {}), set: async () => {}, clear: async () => {} },
       refreshTimeoutMs: 1000,
     });
-    runEpic(auth);
+    createStore(auth);
     let settled = false;
     at(10, () => auth.authorized((t) => of(t))).subscribe({ next: () => (settled = true), error: () => (settled = true) });
     ts.schedule(() => {}, 600_000);

@@ -1,6 +1,6 @@
 import { timer } from 'rxjs';
 import { createTokenRefresh } from '../src';
-import { FakeServer, newTestScheduler, runEpic } from './support/harness';
+import { FakeServer, newTestScheduler, createStore } from './support/harness';
 import { faultyStorage, jumpingClock } from './support/faultyStorage';
 
 /** The storage doubles and the jumping clock do what the fault suites rely on. */
@@ -83,7 +83,7 @@ test('jumping clock as the scheduler: a token known to expire is refreshed first
     const server = new FakeServer(() => clock.now());
     server.accessTtl = 60 * 60_000; // an hour
     const auth = createTokenRefresh({ refresh: server.refresh, scheduler: clock });
-    runEpic(auth);
+    createStore(auth);
     auth.setTokens(server.login());
     const results: string[] = [];
     auth.authorized((token) => server.request(token)).subscribe((v) => results.push(v));

@@ -2,13 +2,13 @@ import './support/failOnUnhandledErrors';
 import { expectWarning } from './support/console';
 import { fromFetch } from 'rxjs/fetch';
 import { firstValueFrom, map } from 'rxjs';
-import { combineEpics, createEpicMiddleware, type Epic } from 'redux-observable';
-import { configureStore, type Middleware } from '@reduxjs/toolkit';
+import { combineEpics, type Epic } from 'redux-observable';
 import { BehaviorSubject, switchMap } from 'rxjs';
 import type { UnknownAction } from 'redux';
 import { createTokenRefresh, syncTabs, type RefreshFn, type TokenRefresh, type TokenRefreshOptions, type Tokens } from '../src';
 import { startFaultProxy, type FaultProxy } from './support/faultProxy';
 import { faultyStorage } from './support/faultyStorage';
+import { createStore, type TestStore } from './support/harness';
 import { genOf, startServer, until, type AuthServer } from './support/realServer';
 
 /**
@@ -70,7 +70,7 @@ async function loginAs(username = 'demo'): Promise<Tokens> {
 
 interface App {
   auth: TokenRefresh;
-  store: ReturnType<typeof configureStore>;
+  store: TestStore;
   status(): string;
   types(): string[];
   /** GET /api/<path> through the proxy, with `auth.authorized`: the value, or the error's name. */
@@ -87,19 +87,12 @@ function startApp(options: Partial<TokenRefreshOptions> = {}): App {
     refreshTimeoutMs: 2_000,
     ...options,
   } as TokenRefreshOptions);
-  const seen: UnknownAction[] = [];
-  const epicMiddleware = createEpicMiddleware<UnknownAction, UnknownAction>();
-  const record: Middleware = () => (next) => (action) => (seen.push(action as UnknownAction), next(action));
-  const store = configureStore({
-    reducer: { [auth.reducerPath]: auth.reducer },
-    middleware: (getDefault) => getDefault().concat(record, epicMiddleware),
-  });
-  epicMiddleware.run(auth.epic as never);
+  const store = createStore(auth);
   return {
     auth,
     store,
-    status: () => (store.getState() as Record<string, { status: string }>)[auth.reducerPath]!.status,
-    types: () => seen.map((a) => a.type.replace(/^tokenRefresh\//, '')),
+    status: () => store.state.status,
+    types: () => store.types(),
     call: (path = 'echo', callOptions) =>
       firstValueFrom(
         auth
@@ -469,12 +462,7 @@ describe('lifecycle', () => {
     const epic$ = new BehaviorSubject<Epic<UnknownAction, UnknownAction>>(combineEpics(auth.epic as never));
     const rootEpic: Epic<UnknownAction, UnknownAction> = (action$, state$, deps) =>
       epic$.pipe(switchMap((epic) => epic(action$, state$, deps)));
-    const epicMiddleware = createEpicMiddleware<UnknownAction, UnknownAction>();
-    const store = configureStore({
-      reducer: { [auth.reducerPath]: auth.reducer },
-      middleware: (getDefault) => getDefault().concat(epicMiddleware),
-    });
-    epicMiddleware.run(rootEpic);
+    const store = createStore(auth, { rootEpic });
     auth.setTokens(await loginAs());
     server.control.expireAccessTokens();
     proxy.inject({ kind: 'delay-response', ms: 300 }, { path: '/auth/refresh', times: 1 });
@@ -490,22 +478,15 @@ describe('lifecycle', () => {
     epic$.next(combineEpics(auth.epic as never)); // hot module replacement of the root epic
     expect(await call).toMatchObject({ gen: 2 });
     expect(server.stats()).toMatchObject({ refreshCalls: 1, reuseDetections: 0 });
-    await until(
-      () => (store.getState() as Record<string, { status: string }>).tokenRefresh!.status === 'authenticated',
-      'the store is up to date',
-    );
+    await until(() => store.state.status === 'authenticated', 'the store is up to date');
   });
 
   test('auth.setTokens() between configureStore and epicMiddleware.run: the store agrees once the epic runs', async () => {
     const auth = createTokenRefresh({ refresh: readmeRefresh() });
-    const epicMiddleware = createEpicMiddleware<UnknownAction, UnknownAction>();
-    const store = configureStore({
-      reducer: { [auth.reducerPath]: auth.reducer },
-      middleware: (getDefault) => getDefault().concat(epicMiddleware),
-    });
+    const store = createStore(auth, { run: false }); // configureStore
     auth.setTokens(await loginAs());
-    epicMiddleware.run(auth.epic as never);
-    expect((store.getState() as Record<string, { status: string }>).tokenRefresh!.status).toBe('authenticated');
+    store.run(); // epicMiddleware.run
+    expect(store.state.status).toBe('authenticated');
   });
 
   test('maxRetries: 0 refreshes on a 401 but does not replay the call (RetryLimitError); the next call goes out with the new token', async () => {

@@ -6,7 +6,7 @@
 import { of } from 'rxjs';
 import { createTokenRefresh, memoryStorage, syncTabs, type TokenStorage } from '../src';
 import { cookieSession } from '../src/cookie';
-import { runEpic } from './support/harness';
+import { createStore } from './support/harness';
 
 const refresh = () => of({ accessToken: 'new', refreshToken: 'r2' });
 
@@ -44,7 +44,7 @@ test('a storage with its own lock must go through syncTabs, and then every refre
   const locking: TokenStorage = { ...memoryStorage(), lock: (task) => (taken.push('lock'), task()) };
   expect(() => createTokenRefresh({ refresh, storage: locking })).toThrow(/syncTabs\(storage, 'tokenRefresh'\)/);
   const auth = createTokenRefresh({ refresh, storage: syncTabs(locking) });
-  runEpic(auth as never);
+  createStore(auth as never);
   auth.setTokens({ accessToken: 'a', refreshToken: 'r' });
   await auth.refresh();
   expect(taken).toEqual(['lock']);

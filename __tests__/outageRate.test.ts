@@ -1,6 +1,6 @@
 import { throwError } from 'rxjs';
 import { createTokenRefresh } from '../src';
-import { FakeServer, newTestScheduler, runEpic } from './support/harness';
+import { FakeServer, newTestScheduler, createStore } from './support/harness';
 
 /**
  * Issue 8.1, "a bounded retry rate", in virtual time: during a long outage the requests of a busy
@@ -21,7 +21,7 @@ test('an outage of ten minutes with a request every 100 ms: attempts 2, 4, 8, 16
       refreshRetries: 0,
       refreshBackoffMs: 1_000,
     });
-    const store = runEpic(auth);
+    const store = createStore(auth);
     auth.setTokens(server.tokens);
     server.validAccess = 'expired-on-server';
     const errors: string[] = [];
@@ -58,7 +58,7 @@ test('the page becoming visible retries a refresh that could not be done, at onc
         refreshRetries: 0,
         refreshBackoffMs: 10_000,
       });
-      const store = runEpic(auth);
+      const store = createStore(auth);
       auth.setTokens(server.tokens);
       server.validAccess = 'expired-on-server';
       auth.authorized((token) => server.request(token)).subscribe({ error: () => {} });

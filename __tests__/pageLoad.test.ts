@@ -6,13 +6,12 @@
  * session: as written. A real server on 127.0.0.1 records what each request carried.
  */
 import axios from 'axios';
-import { configureStore } from '@reduxjs/toolkit';
 import { createApi, fetchBaseQuery } from '@reduxjs/toolkit/query';
-import { createEpicMiddleware } from 'redux-observable';
 import { asyncStorage, createTokenRefresh, type TokenRefresh, type Tokens } from '../src';
 import { attachAxios } from '../src/adapters/axios';
 import { authFetch } from '../src/adapters/fetch';
 import { authBaseQuery } from '../src/adapters/rtkQuery';
+import { createStore } from './support/harness';
 import { jsonRefresh, login, startServer, type AuthServer } from './support/realServer';
 import { cookieSession } from '../src/cookie';
 
@@ -33,11 +32,8 @@ function app(auth: TokenRefresh) {
     baseQuery: authBaseQuery(auth, { fetchBaseQuery, baseUrl: `${server.url}/api` }),
     endpoints: (build) => ({ profile: build.query<{ sub: string }, void>({ query: () => 'profile' }) }),
   });
-  const epicMiddleware = createEpicMiddleware();
-  const store = configureStore({
-    reducer: { [auth.reducerPath]: auth.reducer, [api.reducerPath]: api.reducer },
-    middleware: (getDefault) => getDefault().concat(epicMiddleware, api.middleware),
-  });
+  // The epic runs when the test says: before, with or after the page's first requests.
+  const store = createStore(auth, { reducers: { [api.reducerPath]: api.reducer }, middleware: [api.middleware], run: false });
   const http = axios.create({ baseURL: server.url });
   attachAxios(auth, http, { allowedOrigins: [server.url] });
   const apiFetch = authFetch(auth, { allowedOrigins: [server.url] });
@@ -52,7 +48,7 @@ function app(auth: TokenRefresh) {
       (error: { response?: { status: number } }) => error.response?.status ?? 0,
     ),
   ];
-  return { store, run: () => epicMiddleware.run(auth.epic as never), fire };
+  return { store, run: () => store.run(), fire };
 }
 
 /** What reached the API: the status it answered, and whether the request carried a token. */
@@ -96,7 +92,7 @@ describe('cookie mode: the session is restoring until the cookie answered, and r
       if (restored) expect(await restored).toBe(true);
       expect(apiRequests()).toEqual([200, 200, 200]);
       expect(jar.refreshes).toBe(1);
-      expect(store.getState()[auth.reducerPath]).toMatchObject({ status: 'authenticated', ended: null });
+      expect(store.state).toMatchObject({ status: 'authenticated', ended: null });
     },
   );
 
@@ -109,7 +105,7 @@ describe('cookie mode: the session is restoring until the cookie answered, and r
     expect(await Promise.all(fired)).toEqual([401, 401, 401]);
     expect(apiRequests()).toEqual([401, 401, 401]);
     expect(jar.refreshes).toBe(1);
-    expect(store.getState()[auth.reducerPath]).toMatchObject({
+    expect(store.state).toMatchObject({
       status: 'unauthenticated',
       lastError: null,
       ended: { reason: 'noSession', elsewhere: false },

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { catchError, defer, finalize, from, map, mergeMap, throwError, timer, type Subscription } from 'rxjs';
 import { createTokenRefresh, isAuthRefreshError, type Tokens } from '../src';
 import { faultyStorage } from './support/faultyStorage';
-import { FakeServer, newTestScheduler, runEpic } from './support/harness';
+import { FakeServer, createStore, newTestScheduler } from './support/harness';
 
 /**
  * Random arrivals of calls, server-side expiries (which show as 401s, and as late 401s for calls
@@ -62,7 +62,7 @@ test('invariants hold for any interleaving (1,000 random runs in virtual time)',
               return refresh(token, context);
             }).pipe(finalize(() => inFlight--)),
         });
-        const store = runEpic(auth);
+        const store = createStore(auth);
         let sessionActive = true;
         auth.setTokens(server.login());
         const violations: string[] = [];
@@ -239,14 +239,16 @@ function realWorldRun(s: RealWorld): void {
     // Early refreshes per token: a refresh started of our own accord before the token expired.
     const early = new Map<string, number>();
     let logouts = 0;
-    const store = runEpic(auth, undefined, (action) => {
-      if (auth.actions.refreshRequested.match(action) && action.payload.reason === 'expired') {
-        const token = auth.getAccessToken();
-        const expiresAt = token === undefined ? undefined : server.expiries.get(token);
-        if (token !== undefined && expiresAt !== undefined && ts.now() < expiresAt) early.set(token, (early.get(token) ?? 0) + 1);
-      }
-      if (auth.actions.refreshUnavailable.match(action) && auth.getAccessToken() === undefined)
-        violations.push(`tokens dropped by an outage at ${ts.now()}`);
+    const store = createStore(auth, {
+      onAction: (action) => {
+        if (auth.actions.refreshRequested.match(action) && action.payload.reason === 'expired') {
+          const token = auth.getAccessToken();
+          const expiresAt = token === undefined ? undefined : server.expiries.get(token);
+          if (token !== undefined && expiresAt !== undefined && ts.now() < expiresAt) early.set(token, (early.get(token) ?? 0) + 1);
+        }
+        if (auth.actions.refreshUnavailable.match(action) && auth.getAccessToken() === undefined)
+          violations.push(`tokens dropped by an outage at ${ts.now()}`);
+      },
     });
     auth.setTokens(issued(server.login()));
 

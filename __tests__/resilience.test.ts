@@ -12,7 +12,7 @@ import {
   type TokenStorage,
   type Tokens,
 } from '../src';
-import { FakeServer, fakeJwt, newTestScheduler, runEpic, setup, unauthorized } from './support/harness';
+import { FakeServer, fakeJwt, newTestScheduler, createStore, setup, unauthorized } from './support/harness';
 import { Browser } from './support/tabs';
 import { expectWarning } from './support/console';
 
@@ -42,7 +42,7 @@ describe('a network outage does not end the session', () => {
       const storage = memoryStorage();
       const server = new FakeServer(() => ts.now());
       const auth = createTokenRefresh({ refresh: () => throwError(offline), refreshRetries: 2, refreshBackoffMs: 10, storage });
-      const store = runEpic(auth);
+      const store = createStore(auth);
       auth.setTokens(server.tokens);
       server.validAccess = 'expired-on-server';
       const { seen, observer } = outcomes();
@@ -69,7 +69,7 @@ describe('a network outage does not end the session', () => {
       const refresh = (token: string, context: { signal: AbortSignal }) => (down ? throwError(offline) : server.refresh(token, context));
       let calls = 0;
       const auth = createTokenRefresh({ refresh: (t, c) => (calls++, refresh(t, c)), refreshRetries: 0, refreshBackoffMs: 100 });
-      const store = runEpic(auth);
+      const store = createStore(auth);
       auth.setTokens(server.tokens);
       server.validAccess = 'expired-on-server';
       const { seen, observer } = outcomes();
@@ -101,7 +101,7 @@ describe('a network outage does not end the session', () => {
           refreshRetries: 0,
           refreshBackoffMs: 10_000,
         });
-        const store = runEpic(auth);
+        const store = createStore(auth);
         auth.setTokens(server.tokens);
         server.validAccess = 'expired-on-server';
         auth.authorized((token) => server.request(token)).subscribe({ error: () => {} });
@@ -127,7 +127,7 @@ describe('a network outage does not end the session', () => {
     ts.run(({ flush }) => {
       const server = new FakeServer(() => ts.now());
       const auth = createTokenRefresh({ refresh: () => throwError(failure), refreshRetries: 1, refreshBackoffMs: 5 });
-      const store = runEpic(auth);
+      const store = createStore(auth);
       auth.setTokens(server.tokens);
       server.validAccess = 'expired-on-server';
       const { seen, observer } = outcomes();
@@ -145,7 +145,7 @@ describe('a network outage does not end the session', () => {
       expect(foreign instanceof TypeError).toBe(false);
       const server = new FakeServer(() => ts.now());
       const auth = createTokenRefresh({ refresh: () => throwError(() => foreign), refreshRetries: 0 });
-      const store = runEpic(auth);
+      const store = createStore(auth);
       auth.setTokens(server.tokens);
       server.validAccess = 'expired-on-server';
       auth.authorized((token) => server.request(token)).subscribe({ error: () => {} });
@@ -184,7 +184,7 @@ describe('a network outage does not end the session', () => {
       const server = new FakeServer(() => ts.now());
       server.accessTtl = 100;
       const auth = createTokenRefresh({ refresh: () => throwError(offline), refreshRetries: 0, expirySkewMs: 30 });
-      const store = runEpic(auth);
+      const store = createStore(auth);
       auth.setTokens(server.login()); // expires at 100, refresh due at 70
       at(80, () => auth.authorized((token) => server.request(token, 2, 'v'))).subscribe(); // starts the due refresh, which fails
       const { seen, observer } = outcomes();
@@ -207,7 +207,7 @@ describe('a request never runs in a session it did not start in', () => {
     ts.run(({ flush }) => {
       const { server, ada, bob } = users(() => ts.now());
       const auth = createTokenRefresh({ refresh: server.refresh });
-      runEpic(auth);
+      createStore(auth);
       auth.setTokens(ada);
       server.validAccess = 'nobody'; // A's token is refused when the slow POST is answered
       const { seen, observer } = outcomes();
@@ -226,7 +226,7 @@ describe('a request never runs in a session it did not start in', () => {
       server.validRefresh = 'r-ada';
       server.refreshLatency = 50;
       const auth = createTokenRefresh({ refresh: server.refresh });
-      runEpic(auth);
+      createStore(auth);
       auth.setTokens(ada);
       server.validAccess = 'nobody';
       const { seen, observer } = outcomes();
@@ -242,7 +242,7 @@ describe('a request never runs in a session it did not start in', () => {
       const { server, ada } = users(() => ts.now());
       server.refreshLatency = 50;
       const auth = createTokenRefresh({ refresh: server.refresh });
-      runEpic(auth);
+      createStore(auth);
       auth.setTokens(ada);
       server.validAccess = 'nobody';
       const again = { accessToken: fakeJwt({ sub: 'ada', n: 2 }), refreshToken: 'r-ada-2' };
@@ -260,7 +260,7 @@ describe('a request never runs in a session it did not start in', () => {
         const server = new FakeServer(() => ts.now());
         server.refreshLatency = 50;
         const auth = createTokenRefresh({ refresh: server.refresh });
-        runEpic(auth);
+        createStore(auth);
         auth.setTokens(server.tokens);
         server.validAccess = 'nobody';
         const { seen, observer } = outcomes();
@@ -375,7 +375,7 @@ describe('storage faults never hang anything', () => {
     ts.run(() => {
       const { storage, fail } = faultyStorage();
       const auth = createTokenRefresh({ refresh: () => of({ accessToken: 'x' }), storage });
-      const store = runEpic(auth);
+      const store = createStore(auth);
       fail.set = true;
       auth.setTokens({ accessToken: 'a', refreshToken: 'r' });
       expect(auth.getAccessToken()).toBe('a');
@@ -391,7 +391,7 @@ describe('storage faults never hang anything', () => {
       const { storage, fail } = faultyStorage();
       const server = new FakeServer(() => ts.now());
       const auth = createTokenRefresh({ refresh: server.refresh, storage: syncTabs({ ...storage, lock: (task) => task() }) });
-      const store = runEpic(auth);
+      const store = createStore(auth);
       auth.setTokens({ accessToken: fakeJwt({ sub: 'ada' }), refreshToken: 'r-ada' });
       fail.set = true;
       fail.clear = clearFails;
@@ -412,7 +412,7 @@ describe('storage faults never hang anything', () => {
       refresh: () => of({ accessToken: 'x' }),
       storage: { get: async () => null, set: () => Promise.reject(new Error('disk full')), clear: async () => {} },
     });
-    const store = runEpic(auth);
+    const store = createStore(auth);
     await auth.restore();
     auth.setTokens({ accessToken: 'a', refreshToken: 'r' });
     await new Promise((resolve) => setImmediate(resolve));
@@ -444,7 +444,7 @@ describe('tokens of any shape never loop', () => {
       const server = new FakeServer(() => ts.now());
       let calls = 0;
       const auth = createTokenRefresh({ refresh: () => (calls++, of({ accessToken: `t${calls}`, expiresAt } as unknown as Tokens)) });
-      const store = runEpic(auth);
+      const store = createStore(auth);
       auth.setTokens(server.tokens);
       server.validAccess = 'expired-on-server';
       const { seen, observer } = outcomes();
@@ -471,7 +471,7 @@ describe('tokens of any shape never loop', () => {
         refresh: () => (calls++, of({ accessToken: `t${calls}`, refreshToken: 'r', expiresAt: 1 })),
         maxRetries: 1,
       });
-      runEpic(auth);
+      createStore(auth);
       // Due at 20 (half its lifetime); the refresh answers a token that expired at 1.
       at(10, () => (auth.setTokens({ accessToken: 'a', refreshToken: 'r', expiresAt: 30 }), of(0))).subscribe();
       const sent: string[] = [];
@@ -486,7 +486,7 @@ describe('tokens of any shape never loop', () => {
       let calls = 0;
       const server = new FakeServer(() => ts.now());
       const auth = createTokenRefresh({ refresh: (() => void calls++) as never, refreshRetries: 3 });
-      runEpic(auth);
+      createStore(auth);
       auth.setTokens(server.tokens);
       server.validAccess = 'expired-on-server';
       const { seen, observer } = outcomes();
@@ -504,7 +504,7 @@ describe('tokens of any shape never loop', () => {
         refresh: () => defer((): ObservableInput<Tokens> => (calls++, (undefined as unknown as { data: ObservableInput<Tokens> }).data)),
         refreshRetries: 3,
       });
-      runEpic(auth);
+      createStore(auth);
       auth.setTokens(server.tokens);
       server.validAccess = 'expired-on-server';
       const { seen, observer } = outcomes();
@@ -536,9 +536,9 @@ describe('tokens of any shape never loop', () => {
 describe('lifecycle', () => {
   test('auth.setTokens() between configureStore and epicMiddleware.run reaches the store', () => {
     const auth = createTokenRefresh({ refresh: () => of({ accessToken: 'x' }) });
-    const initial = auth.reducer(undefined, { type: '@@INIT' }); // configureStore
+    const store = createStore(auth, { run: false }); // configureStore
     auth.setTokens({ accessToken: 'a', refreshToken: 'r' });
-    const store = runEpic(auth, initial); // epicMiddleware.run
+    store.run(); // epicMiddleware.run
     expect(store.types()).toEqual(['tokensSet']);
     expect(store.state.status).toBe('authenticated');
   });
@@ -581,7 +581,7 @@ describe('actions mean what they say', () => {
 
   test('refreshSucceeded or tokensSet dispatched while logged out leave the store unauthenticated', () => {
     const auth = createTokenRefresh({ refresh: () => of({ accessToken: 'x' }) });
-    const store = runEpic(auth);
+    const store = createStore(auth);
     store.dispatch(auth.actions.refreshSucceeded({ expiresAt: 123, refreshAt: null }));
     expect(store.state).toEqual({ status: 'unauthenticated', expiresAt: null, refreshAt: null, lastError: null, ended: null });
     store.dispatch(auth.actions.tokensSet({ expiresAt: 123, refreshAt: null }));
@@ -600,7 +600,7 @@ describe('actions mean what they say', () => {
 
   test('a refreshRequested dispatched by hand while nobody is logged in does nothing and leaves the store unauthenticated', () => {
     const auth = createTokenRefresh({ refresh: () => of({ accessToken: 'x' }) });
-    const store = runEpic(auth);
+    const store = createStore(auth);
     store.dispatch(auth.actions.refreshRequested({ reason: 'manual' }));
     expect(store.state.status).toBe('unauthenticated');
     expect(store.types()).toEqual(['refreshRequested']);
@@ -608,7 +608,7 @@ describe('actions mean what they say', () => {
 
   test('a loggedOut dispatched by hand logs out, and the store says so in the same dispatch', () => {
     const auth = createTokenRefresh({ refresh: () => of({ accessToken: 'x' }) });
-    const store = runEpic(auth);
+    const store = createStore(auth);
     auth.setTokens({ accessToken: 'a', refreshToken: 'r' });
     store.dispatch(auth.actions.loggedOut());
     expect(store.state.status).toBe('unauthenticated');
@@ -632,7 +632,7 @@ describe('tokens adopted from another tab', () => {
           refresh: server.refresh,
           storage: localStorageStorage('app/tokens', { storage: tab.localStorage, locks: null, events: tab.events }),
         });
-        runEpic(auth);
+        createStore(auth);
         return auth;
       });
       tabs[0]!.setTokens(server.login()); // the other tab adopts it

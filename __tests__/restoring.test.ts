@@ -6,7 +6,7 @@
  */
 import { createTokenRefresh, localStorageStorage, type Tokens } from '../src';
 import { authFetch } from '../src/adapters/fetch';
-import { runEpic } from './support/harness';
+import { createStore } from './support/harness';
 import { Browser } from './support/tabs';
 import { until } from './support/realServer';
 import { expectWarning } from './support/console';
@@ -45,7 +45,7 @@ test('authFetch: aborting a request that waits for the page-load cookie restore 
     refresh: (_none: undefined, { signal }: { signal: AbortSignal }) =>
       new Promise<Tokens>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))),
   });
-  const store = runEpic(auth);
+  const store = createStore(auth);
   void auth.restore().catch(() => undefined); // the page-load restore (Node has no document to start it by itself)
   const { fetchFn } = recordingFetch();
   const apiFetch = authFetch(auth, { fetchFn, allowedOrigins: ['https://api.example.com'] });
@@ -73,7 +73,7 @@ test('cookie mode: after the page-load restore could not be done (503), a login 
       throw Object.assign(new Error('refresh failed'), { status: refreshes === 1 ? 503 : 401 });
     },
   });
-  const store = runEpic(auth);
+  const store = createStore(auth);
   void auth.restore().catch(() => undefined);
   await until(() => auth.getStatus() === 'unavailable', 'the restore could not be done');
   const { calls, fetchFn } = recordingFetch();
@@ -108,7 +108,7 @@ test('localStorageStorage: a logout removes the tokens even when writing the end
     refresh: async () => ({ accessToken: 'a2', refreshToken: 'r2' }),
     storage: localStorageStorage('app/tokens', { storage, locks: browser.locks, events: tab.events }),
   });
-  const store = runEpic(auth);
+  const store = createStore(auth);
   auth.setTokens({ accessToken: 'a1', refreshToken: 'r1' });
   expect(tab.localStorage.getItem('app/tokens')).toContain('a1');
   // Other code (a cache, drafts) fills the origin's quota; then the user logs out.

@@ -11,14 +11,15 @@
  * The epic runs in a real store (its actions must reach `auth.epic`, and `auth.epic`'s reach it),
  * in virtual time: the API and the refresh are cold observables, the app's actions marbles.
  */
-import { configureStore, createAction, type Middleware } from '@reduxjs/toolkit';
+import { createAction } from '@reduxjs/toolkit';
 import type { UnknownAction } from 'redux';
-import { combineEpics, createEpicMiddleware, type Epic } from 'redux-observable';
+import type { Epic } from 'redux-observable';
 import { Subject, catchError, defer, filter, map, merge, mergeMap, of, take, takeUntil, type Observable } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createTokenRefresh, isUnauthorized, type RefreshFn, type TokenRefresh } from '../src';
+import { createStore } from './support/harness';
 
 // The app's code: the recipe of docs/epics.md.
 const fetchUser = createAction<string>('user/fetch');
@@ -72,17 +73,12 @@ describe("the seed article's shape, written with auth.actions", () => {
   function app(refresh: RefreshFn, getJSON: Dependencies['getJSON']) {
     const auth = createTokenRefresh({ refresh });
     const dispatched$ = new Subject<UnknownAction>();
-    const epicMiddleware = createEpicMiddleware<UnknownAction, UnknownAction, unknown, Dependencies>({ dependencies: { auth, getJSON } });
-    const record: Middleware = () => (next) => (action) => {
-      const result = next(action);
-      dispatched$.next(action as UnknownAction);
-      return result;
-    };
-    const store = configureStore({
-      reducer: { [auth.reducerPath]: auth.reducer },
-      middleware: (getDefault) => getDefault().concat(epicMiddleware, record),
+    const dependencies: Dependencies = { auth, getJSON };
+    const store = createStore(auth, {
+      epics: [fetchUserEpic as Epic<UnknownAction, UnknownAction>],
+      dependencies,
+      onAction: (action) => dispatched$.next(action),
     });
-    epicMiddleware.run(combineEpics<UnknownAction, UnknownAction, unknown, Dependencies>(auth.epic, fetchUserEpic));
     auth.setTokens({ accessToken: 'old', refreshToken: 'r0' });
     return { auth, store, dispatched$ };
   }
@@ -109,7 +105,7 @@ describe("the seed article's shape, written with auth.actions", () => {
       flush();
       expect(refreshes).toBe(1);
       expect(auth.getAccessToken()).toBe('new-for-r0');
-      expect(auth.selectState(store.getState()).status).toBe('authenticated');
+      expect(auth.selectState(store.getState() as never).status).toBe('authenticated');
     }));
 
   test('the refresh fails: refreshFailed ends both waiting calls through takeUntil, without a value, and the session ends', () =>
@@ -134,7 +130,7 @@ describe("the seed article's shape, written with auth.actions", () => {
       flush();
       expect(refreshes).toBe(1);
       expect(auth.getAccessToken()).toBeUndefined();
-      expect(auth.selectState(store.getState()).status).toBe('unauthenticated');
+      expect(auth.selectState(store.getState() as never).status).toBe('unauthenticated');
     }));
 
   test('the retry counter: a call still refused after MAX_REFRESHES refresh fails instead of refreshing again', () =>

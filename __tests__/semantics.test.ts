@@ -11,7 +11,7 @@ import {
   memoryStorage,
   type TokenRefresh,
 } from '../src';
-import { FakeServer, fakeJwt, newTestScheduler, runEpic, setup, unauthorized } from './support/harness';
+import { FakeServer, createStore, fakeJwt, newTestScheduler, setup, unauthorized, type TestStore } from './support/harness';
 
 let ts: ReturnType<typeof newTestScheduler>;
 beforeEach(() => {
@@ -100,7 +100,7 @@ describe('late 401', () => {
       server.accessTtl = 10;
       server.refreshLatency = 0;
       const auth = createTokenRefresh({ refresh: server.refresh, expirySkewMs: 0, maxRetries: 0 });
-      runEpic(auth);
+      createStore(auth);
       auth.setTokens(server.login());
       const outcomes: unknown[] = [];
       const call = (frame: number, latency: number) =>
@@ -146,7 +146,7 @@ describe('known expiry', () => {
       const jwt = fakeJwt({ sub: 'u', iat: 1_000_000_000, exp: 1_000_000_100 });
       server.validAccess = jwt;
       const auth = createTokenRefresh({ refresh: server.refresh, expirySkewMs: 30_000 });
-      runEpic(auth);
+      createStore(auth);
       auth.setTokens({ accessToken: jwt, refreshToken: 'refresh-0' });
       at(60_000, () => auth.authorized((token) => server.request(token))).subscribe();
       at(75_000, () => auth.authorized((token) => server.request(token))).subscribe();
@@ -309,7 +309,7 @@ describe('re-entrancy and stored sessions', () => {
       const server = new FakeServer(() => ts.now());
       const storage = memoryStorage({ accessToken: 'access-0', refreshToken: 'refresh-0', expiresAt: -60_000 });
       const auth = createTokenRefresh({ refresh: server.refresh, storage });
-      runEpic(auth);
+      createStore(auth);
       auth.authorized((token) => server.request(token)).subscribe();
       flush();
       expect(server.refreshCalls).toBe(1);
@@ -347,11 +347,9 @@ describe('re-entrancy and stored sessions', () => {
     ts.run(({ flush }) => {
       const server = new FakeServer(() => ts.now());
       const auth = createTokenRefresh({ refresh: server.refresh });
-      const store = runEpic(
-        auth,
-        undefined,
-        (action) => auth.actions.refreshRequested.match(action) && store.dispatch(auth.actions.loggedOut()),
-      );
+      const store = createStore(auth, {
+        onAction: (action) => auth.actions.refreshRequested.match(action) && store.dispatch(auth.actions.loggedOut()),
+      });
       auth.setTokens(server.tokens);
       server.validAccess = 'expired-on-server';
       const errors: unknown[] = [];
@@ -439,7 +437,7 @@ describe('logout', () => {
     }));
 
   test('tokens from a refresh that answers after clearTokens() are not stored', async () => {
-    let store!: ReturnType<typeof runEpic>;
+    let store!: TestStore;
     const storage = memoryStorage();
     let auth!: TokenRefresh;
     ts.run(({ flush }) => {
@@ -447,7 +445,7 @@ describe('logout', () => {
       // A promise cannot be cancelled: it resolves after the logout all the same.
       let resolveLate: (tokens: { accessToken: string }) => void = () => {};
       auth = createTokenRefresh({ storage, refresh: () => new Promise((resolve) => (resolveLate = resolve)) });
-      store = runEpic(auth);
+      store = createStore(auth);
       auth.setTokens(server.tokens);
       auth.refresh().catch(() => {});
       ts.schedule(() => auth.clearTokens(), 3);
@@ -546,8 +544,8 @@ describe('epic not running', () => {
       // 401 at 2, refresh 2..7; the epic stops at 3 and the next one starts at 4 (epic$ + switchMap).
       expectObservable(auth.authorized((token) => server.request(token, 2, 'v'))).toBe('---------(v|)', { v: 'v' });
       ts.schedule(() => store.stop(), 3);
-      let next: ReturnType<typeof runEpic> | undefined;
-      ts.schedule(() => (next = runEpic(auth)), 4);
+      let next: TestStore | undefined;
+      ts.schedule(() => (next = createStore(auth)), 4);
       flush();
       expect(server.refreshCalls).toBe(1);
       expect(server.refreshesAborted).toEqual([]);

@@ -4,7 +4,7 @@
  */
 import { Observable, mergeMap, timer } from 'rxjs';
 import { createTokenRefresh, memoryStorage, type TokenStorage, type Tokens } from '../src';
-import { FakeServer, fakeJwt, newTestScheduler, runEpic, setup } from './support/harness';
+import { FakeServer, fakeJwt, newTestScheduler, createStore, setup } from './support/harness';
 
 let ts = newTestScheduler();
 beforeEach(() => (ts = newTestScheduler()));
@@ -28,7 +28,7 @@ test("a request that started during A's refresh and waits for it fails with Logg
     const bob = { accessToken: fakeJwt({ sub: 'bob' }), refreshToken: 'r-bob' };
     server.validRefresh = 'r-ada';
     const auth = createTokenRefresh({ refresh: server.refresh });
-    runEpic(auth);
+    createStore(auth);
     auth.setTokens(ada);
     server.validAccess = 'nobody';
     auth.authorized((t) => server.request(t)).subscribe({ error: () => {} }); // 401 at 2: A's refresh runs 2..52

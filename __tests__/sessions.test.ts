@@ -9,7 +9,7 @@ import {
   type TokenStorage,
   type Tokens,
 } from '../src';
-import { newTestScheduler, runEpic } from './support/harness';
+import { newTestScheduler, createStore } from './support/harness';
 import { Browser, type Tab } from './support/tabs';
 import { expectWarning } from './support/console';
 import { cookieSession } from '../src/cookie';
@@ -50,7 +50,7 @@ describe('cookie mode', () => {
     ts.run(({ expectObservable, flush }) => {
       const { server, refresh, api } = cookieServer();
       const auth = createTokenRefresh({ session: cookieSession(), refresh });
-      const store = runEpic(auth);
+      const store = createStore(auth);
       auth.setTokens({ accessToken: 'stale' });
       expectObservable(auth.authorized(api)).toBe('---------(v|)', { v: 'ok a1' });
       flush();
@@ -66,7 +66,7 @@ describe('cookie mode', () => {
         refresh: () => of({ accessToken: 'a1', refreshToken: 'leaked' }),
         storage,
       });
-      runEpic(auth);
+      createStore(auth);
       auth.setTokens({ accessToken: 'a0', refreshToken: 'also-leaked' });
       expect(storage.get()).toEqual({ accessToken: 'a0', sessionId: expect.any(String), version: 1 });
       void auth.refresh();
@@ -76,7 +76,7 @@ describe('cookie mode', () => {
 
   test('auth.refresh() without an access token in memory asks the cookie (no NotAuthenticatedError)', async () => {
     const auth = createTokenRefresh({ session: cookieSession(), refresh: async () => ({ accessToken: 'from-cookie' }) });
-    runEpic(auth);
+    createStore(auth);
     await auth.refresh();
     expect(auth.getAccessToken()).toBe('from-cookie');
   });
@@ -88,7 +88,7 @@ describe('restore on page load', () => {
     ts.run(({ expectObservable, flush }) => {
       const { server, refresh, api } = cookieServer(10);
       const auth = createTokenRefresh({ session: cookieSession(), refresh });
-      const store = runEpic(auth);
+      const store = createStore(auth);
       restored = auth.restore();
       expect(store.state.status).toBe('restoring');
       expectObservable(at(3, () => auth.authorized(api))).toBe('------------(v|)', { v: 'ok a1' });
@@ -103,7 +103,7 @@ describe('restore on page load', () => {
   test('no cookie (the endpoint answers 401): unauthenticated quietly, no error in the store, waiting requests fail with NotAuthenticatedError', async () => {
     const warn = jest.spyOn(console, 'error').mockImplementation(() => {});
     const auth = createTokenRefresh({ session: cookieSession(), refresh: () => Promise.reject({ status: 401 }) });
-    const store = runEpic(auth);
+    const store = createStore(auth);
     const waiting = new Promise((resolve) => auth.authorized((token) => of(token)).subscribe({ error: resolve }));
     const restore = auth.restore();
     expect(await restore).toBe(false);
@@ -124,7 +124,7 @@ describe('restore on page load', () => {
     ts.run(({ flush }) => {
       const { server, refresh } = cookieServer(10);
       const auth = createTokenRefresh({ session: cookieSession(), refresh });
-      runEpic(auth);
+      createStore(auth);
       void auth.restore();
       at(5, () => of(auth.restore())).subscribe();
       flush();
@@ -137,7 +137,7 @@ describe('restore on page load', () => {
       const auth = createTokenRefresh({ session: cookieSession(), refresh });
       void auth.restore();
       expect(auth.getStatus()).toBe('restoring');
-      at(5, () => of(runEpic(auth))).subscribe();
+      at(5, () => of(createStore(auth))).subscribe();
       flush();
       expect(server.calls).toHaveLength(1);
       expect(auth.getStatus()).toBe('authenticated');
@@ -152,7 +152,7 @@ describe('restore on page load', () => {
       refreshBackoffMs: 0,
       refresh: () => (calls++, down ? Promise.reject(new TypeError('Failed to fetch')) : Promise.resolve({ accessToken: 'back' })),
     });
-    runEpic(auth);
+    createStore(auth);
     await expect(auth.restore()).rejects.toBeInstanceOf(RefreshUnavailableError);
     expect(auth.getStatus()).toBe('unavailable');
     down = false;
@@ -188,7 +188,7 @@ describe('async storage', () => {
   test('requests made before hydration completes wait for it, then go out with the stored token', async () => {
     const { storage, answer } = slowStorage({ accessToken: 'stored', refreshToken: 'r' });
     const auth = createTokenRefresh({ refresh: () => of({ accessToken: 'x' }), storage });
-    const store = runEpic(auth);
+    const store = createStore(auth);
     expect(store.state.status).toBe('restoring');
     const sent: string[] = [];
     const done = new Promise<void>((resolve) =>
@@ -208,7 +208,7 @@ describe('async storage', () => {
       refresh: async () => ({ accessToken: 'new', refreshToken: 'r2', expiresAt: Date.now() + 3_600_000 }),
       storage,
     });
-    runEpic(auth);
+    createStore(auth);
     const sent: string[] = [];
     const done = new Promise<void>((resolve) =>
       auth.authorized((token) => (sent.push(token), of(token))).subscribe({ complete: () => resolve() }),
@@ -224,7 +224,7 @@ describe('async storage', () => {
       refresh: () => of({ accessToken: 'x' }),
       storage: { get: () => Promise.reject(new Error('corrupt')), set: () => {}, clear: () => {} },
     });
-    const store = runEpic(auth);
+    const store = createStore(auth);
     const error = await new Promise((resolve) => auth.authorized((token) => of(token)).subscribe({ error: resolve }));
     expect(error).toBeInstanceOf(NotAuthenticatedError);
     expect(store.types()).toEqual(['storageFailed', 'loggedOut']);
@@ -341,8 +341,8 @@ describe('tabs in step for memory storage and cookie mode', () => {
       const refresh = () => new Promise<Tokens>((resolve) => setTimeout(() => resolve({ accessToken: (valid = `a${++calls}`) }), 20));
       const tabA = createTokenRefresh({ session: cookieSession(), refresh });
       const tabB = createTokenRefresh({ session: cookieSession(), refresh });
-      runEpic(tabA);
-      const storeB = runEpic(tabB);
+      createStore(tabA);
+      const storeB = createStore(tabB);
       tabA.setTokens({ accessToken: 'a0' });
       await new Promise((resolve) => setTimeout(resolve, 0));
       expect(tabB.getAccessToken()).toBe('a0');

@@ -4,7 +4,7 @@
  */
 import { from } from 'rxjs';
 import { createTokenRefresh, type Tokens } from '../src';
-import { runEpic } from './support/harness';
+import { createStore } from './support/harness';
 import { memoryStorage, syncTabs } from '../src';
 
 /** Two tabs: a BroadcastChannel whose messages take 5 ms to arrive (another process), Web Locks shared. */
@@ -81,8 +81,8 @@ test('syncTabs (memory storage): a tab that needs the lock just after another ta
       );
     const A = createTokenRefresh({ refresh, storage: syncTabs(memoryStorage()) });
     const B = createTokenRefresh({ refresh, storage: syncTabs(memoryStorage()) });
-    runEpic(A);
-    runEpic(B);
+    createStore(A);
+    createStore(B);
     A.setTokens({ accessToken: 'a0', refreshToken: 'r0' });
     await new Promise((r) => setTimeout(r, 50));
     expect(B.getAccessToken()).toBe('a0');

@@ -4,7 +4,7 @@
  */
 import { createTokenRefresh } from '../src';
 import { of } from 'rxjs';
-import { runEpic } from './support/harness';
+import { createStore } from './support/harness';
 import { cookieSession } from '../src/cookie';
 
 test('syncTabs over an async storage whose write rejects: reported, no unhandled rejection', async () => {
@@ -20,7 +20,7 @@ test('syncTabs over an async storage whose write rejects: reported, no unhandled
       refresh: () => of({ accessToken: 'x' }),
       storage: { get: async () => null, set: () => Promise.reject(new Error('disk full')), clear: async () => {} },
     });
-    runEpic(auth);
+    createStore(auth);
     await auth.restore();
     auth.setTokens({ accessToken: 'a' });
     await new Promise((r) => setTimeout(r, 20));
@@ -48,8 +48,8 @@ test("syncTabs over an async storage whose write rejects: another tab's news is 
     };
     const listener = createTokenRefresh({ name, session: cookieSession(), refresh: () => of({ accessToken: 'x' }), storage: failing });
     const speaker = createTokenRefresh({ name, session: cookieSession(), refresh: () => of({ accessToken: 'x' }) });
-    runEpic(listener as never);
-    runEpic(speaker as never);
+    createStore(listener as never);
+    createStore(speaker as never);
     speaker.setTokens({ accessToken: 'from-the-other-tab' });
     await new Promise((r) => setTimeout(r, 30));
     expect(listener.getAccessToken()).toBe('from-the-other-tab');

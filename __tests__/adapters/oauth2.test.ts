@@ -4,7 +4,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startEchoServer, type EchoServer } from '../support/echoServer';
 import { genOf, startServer, startSession, type AuthServer } from '../support/realServer';
-import { runEpic } from '../support/harness';
+import { createStore } from '../support/harness';
 import { cookieSession } from '../../src/cookie';
 
 let server: AuthServer;
@@ -305,7 +305,7 @@ describe('oauth2RefreshGrant: a token endpoint that keeps the refresh token in a
       },
     });
     const auth = createTokenRefresh({ session: cookieSession(), refresh });
-    runEpic(auth);
+    createStore(auth);
     expect(await auth.restore()).toBe(true);
     expect(auth.getAccessToken()).toBe('a1');
     expect(calls).toHaveLength(1);

@@ -10,11 +10,10 @@ import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import axios, { type AxiosError } from 'axios';
-import { configureStore, type Middleware, type UnknownAction } from '@reduxjs/toolkit';
-import { createEpicMiddleware } from 'redux-observable';
 import { RefreshUnavailableError, TokenRefreshError, createTokenRefresh } from '../../src';
 import { serializeError } from '../../src/errors';
 import { OAuth2Error, oauth2RefreshGrant } from '../../src/adapters/oauth2';
+import { createStore } from '../support/harness';
 
 // Characters that URL, form and JSON encodings each write differently: '/', '+', '=', '~'.
 const REFRESH_TOKEN = `RT0/${randomBytes(18).toString('base64')}+x=~`;
@@ -98,14 +97,7 @@ async function failedRefresh(answer: string, clientAuthentication: 'basic' | 'bo
       }),
       refreshRetries: 0,
     });
-    const actions: UnknownAction[] = [];
-    const record: Middleware = () => (next) => (action) => (actions.push(action as UnknownAction), next(action));
-    const epicMiddleware = createEpicMiddleware<UnknownAction, UnknownAction>();
-    const store = configureStore({
-      reducer: { [auth.reducerPath]: auth.reducer },
-      middleware: (getDefault) => getDefault().concat(record, epicMiddleware),
-    });
-    epicMiddleware.run(auth.epic as never);
+    const store = createStore(auth);
     auth.setTokens({ accessToken: 'a0', refreshToken: REFRESH_TOKEN });
     const failure = (await auth.refresh().catch((e: unknown) => e)) as Error & { cause: Error };
     const everything = [
@@ -118,7 +110,7 @@ async function failedRefresh(answer: string, clientAuthentication: 'basic' | 'bo
       failure.cause?.stack,
       JSON.stringify(serializeError(failure)),
       JSON.stringify(serializeError(failure.cause)),
-      JSON.stringify(actions),
+      JSON.stringify(store.actions),
       JSON.stringify(store.getState()),
       ...printed,
     ].join('\n');

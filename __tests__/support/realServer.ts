@@ -3,14 +3,15 @@
  * rotation. These helpers log in, refresh through `/auth/refresh` with plain fetch, and run
  * `auth.epic` in a real store, the way an app does.
  */
-import { configureStore, type Middleware, type Reducer } from '@reduxjs/toolkit';
+import type { Middleware, Reducer } from '@reduxjs/toolkit';
 import type { UnknownAction } from 'redux';
-import { combineEpics, createEpicMiddleware, type Epic } from 'redux-observable';
+import type { Epic } from 'redux-observable';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { decodeJwt } from 'jose';
 import { createTokenRefresh, type RefreshFn, type TokenRefresh, type StorageModeOptions, type Tokens } from '../../src';
 import { startAuthServer, type AuthServer, type AuthServerOptions } from '../../demo/server/authServer';
+import { createStore, type TestStore } from './harness';
 
 export type { AuthServer } from '../../demo/server/authServer';
 
@@ -63,8 +64,9 @@ export function jsonRefresh(server: AuthServer, fetchFn: typeof fetch = (input, 
 
 export interface Session {
   auth: TokenRefresh;
-  store: ReturnType<typeof configureStore>;
-  /** Every action the store saw, types without the prefix. */
+  /** The store: auth's reducer and epic, the app's epics (support/harness.ts `createStore`). */
+  store: TestStore;
+  /** Every action the store saw, types without auth's prefix. */
   types(): string[];
 }
 
@@ -80,19 +82,12 @@ export interface SessionOptions extends Partial<StorageModeOptions> {
 /** `auth` with its epic running in a real store, logged in to `server`. */
 export async function startSession(
   server: AuthServer,
-  { epics = () => [], reducers = {}, middleware = [], loggedIn = true, ...options }: SessionOptions = {},
+  { epics = () => [], reducers, middleware, loggedIn = true, ...options }: SessionOptions = {},
 ): Promise<Session> {
   const auth = createTokenRefresh({ refresh: jsonRefresh(server), refreshBackoffMs: 10, ...options });
-  const seen: UnknownAction[] = [];
-  const record: Middleware = () => (next) => (action) => (seen.push(action as UnknownAction), next(action));
-  const epicMiddleware = createEpicMiddleware<UnknownAction, UnknownAction>();
-  const store = configureStore({
-    reducer: { [auth.reducerPath]: auth.reducer, ...reducers },
-    middleware: (getDefault) => getDefault().concat(record, epicMiddleware, ...middleware),
-  });
-  epicMiddleware.run(combineEpics(auth.epic, ...epics(auth)) as never);
+  const store = createStore(auth, { epics: epics(auth), reducers, middleware });
   if (loggedIn) auth.setTokens(await login(server));
-  return { auth, store, types: () => seen.map((a) => a.type.replace(/^tokenRefresh\//, '')) };
+  return { auth, store, types: () => store.types() };
 }
 
 /** The generation of the session a token belongs to: 1 at login, +1 per refresh. */
