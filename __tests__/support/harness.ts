@@ -1,7 +1,7 @@
 import { configureStore, type EnhancedStore, type Middleware, type Reducer, type ThunkDispatch } from '@reduxjs/toolkit';
 import type { UnknownAction } from 'redux';
 import { combineEpics, createEpicMiddleware, type Epic } from 'redux-observable';
-import { Subject, asyncScheduler, defer, map, mergeMap, of, takeUntil, throwError, timer, type Observable } from 'rxjs';
+import { Subject, asyncScheduler, defer, map, mergeMap, of, takeUntil, throwError, timer, type Observable, type SchedulerLike } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { createTokenRefresh, type TokenRefresh, type StorageModeOptions, type TokenRefreshState, type Tokens } from '../../src';
 
@@ -34,7 +34,14 @@ export class FakeServer {
   readonly expiries = new Map<string, number>();
   logins = 0;
 
-  constructor(private readonly now: () => number) {}
+  /**
+   * @param scheduler the latencies' timers; by default `asyncScheduler` (virtual inside
+   *   `TestScheduler.run`). A test that steps a TestScheduler itself passes it.
+   */
+  constructor(
+    private readonly now: () => number,
+    private readonly scheduler?: SchedulerLike,
+  ) {}
 
   get tokens(): Tokens {
     const expiresAt = this.expiries.get(this.validAccess);
@@ -59,7 +66,7 @@ export class FakeServer {
   request = (token: string, latency = 2, value = 'ok'): Observable<string> =>
     defer(() => {
       this.sent.push({ token, at: this.now() });
-      return timer(latency).pipe(mergeMap(() => (token === this.validAccess ? of(value) : throwError(unauthorized))));
+      return timer(latency, this.scheduler).pipe(mergeMap(() => (token === this.validAccess ? of(value) : throwError(unauthorized))));
     });
 
   refresh = (refreshToken: string, { signal }: { signal: AbortSignal }): Observable<Tokens> =>
@@ -68,8 +75,8 @@ export class FakeServer {
       this.spent.push(refreshToken);
       signal.addEventListener('abort', () => this.refreshesAborted.push(refreshToken));
       const plan = this.refreshPlan.shift() ?? 'ok';
-      if (plan === 'never') return timer(1e9).pipe(map(() => this.tokens));
-      return timer(this.refreshLatency).pipe(
+      if (plan === 'never') return timer(1e9, this.scheduler).pipe(map(() => this.tokens));
+      return timer(this.refreshLatency, this.scheduler).pipe(
         mergeMap(() => {
           if (typeof plan === 'number') return throwError(() => ({ status: plan, error: plan === 400 ? 'invalid_grant' : undefined }));
           if (refreshToken !== this.validRefresh) return throwError(() => ({ status: 401, error: 'invalid_grant' }));
