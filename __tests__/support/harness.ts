@@ -177,10 +177,3 @@ export function fakeJwt(claims: Record<string, unknown>): string {
   const part = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
   return `${part({ alg: 'none', typ: 'JWT' })}.${part(claims)}.sig`;
 }
-
-/**
- * @deprecated Write `createStore(auth, { onAction })`: one store for every suite. Kept only until
- * the suites written meanwhile have moved to it.
- */
-export const runEpic = (auth: TokenRefresh, _initial?: undefined, onAction?: (action: UnknownAction) => void): TestStore =>
-  createStore(auth, { onAction });
