@@ -256,7 +256,7 @@ export function createTokenRefresh<Name extends string = 'tokenRefresh'>(options
   // A storage that tells of other tabs' writes, or locks across them, takes part in their session
   // only through syncTabs: its lock would otherwise never be taken.
   check(
-    !(storage?.subscribe || storage?.lock) || typeof (storage as Partial<SharedStorage>).connect === 'function',
+    !(storage?.subscribe ?? storage?.lock) || typeof (storage as Partial<SharedStorage>).connect === 'function',
     'storage',
     () =>
       process.env.NODE_ENV !== 'production' &&

@@ -116,7 +116,7 @@ export const EVENT_TYPES = [
   'failed',
   'timeout',
   'logout',
-] as const satisfies readonly Event['type'][];
+] as const satisfies ReadonlyArray<Event['type']>;
 // Each type of `Event` is in the list: a new event without a test fails the type check.
 type Missing = Exclude<Event['type'], (typeof EVENT_TYPES)[number]>;
 export const everyEventListed: Missing extends never ? true : Missing = true;
