@@ -46,7 +46,12 @@ module.exports = [
     '8500 B',
   ),
   // The opt-in modules, each with the core, so that the price of each is the difference to the first line.
-  line('createTokenRefresh + syncTabs + memoryStorage (tab sync)', 'dist/index.js', '{ createTokenRefresh, syncTabs, memoryStorage }', '7700 B'),
+  line(
+    'createTokenRefresh + syncTabs + memoryStorage (tab sync)',
+    'dist/index.js',
+    '{ createTokenRefresh, syncTabs, memoryStorage }',
+    '7700 B',
+  ),
   line(
     'createTokenRefresh + cookieSession (cookie sessions)',
     ['dist/index.js', 'dist/cookie.js'],
