@@ -7,7 +7,19 @@
 import fc from 'fast-check';
 import { createAuthActions } from '../../src/actions';
 import { LoggedOutError, RefreshUnavailableError, TokenRefreshError, refused } from '../../src/errors';
-import { EVENT_TYPES, decide, transition, usable, type Context, type Effect, type Event, type State } from '../../src/session/machine';
+import {
+  EVENT_TYPES,
+  decide,
+  initial,
+  lastErrorOf,
+  timesOf,
+  transition,
+  usable,
+  type Context,
+  type Effect,
+  type Event,
+  type State,
+} from '../../src/session/machine';
 import { toSession, type Identity } from '../../src/tokens';
 
 const NOW = 1_000_000;
@@ -279,6 +291,184 @@ describe('transition: what the table does not show', () => {
   test('a restore from the cookie is stored as restored, so other tabs take it as their login', () => {
     const step = transition(STATES.queuedRestore(), EVENTS.refreshed(), ctx({ cookie: true }));
     expect(step.effects[0]).toMatchObject({ type: 'persist', restored: true, session: { refreshToken: undefined } });
+  });
+});
+
+describe('what each transition tells the store and storage', () => {
+  const emitted = (effects: readonly Effect[]) => effects.flatMap((e) => (e.type === 'emit' ? [e.action] : []));
+
+  test('times: expiry and due time as numbers, an unknown or already-passed due time as null', () => {
+    const known = session('token-a', 600_000);
+    expect(timesOf(known)).toEqual({ expiresAt: NOW + 600_000, refreshAt: NOW + 570_000 });
+    expect(timesOf(toSession({ accessToken: 'opaque' }, null, NOW, 30_000, identity()))).toEqual({ expiresAt: null, refreshAt: null });
+    const stale = toSession({ accessToken: 'x', expiresAt: NOW - 1 }, null, NOW, 30_000, identity(), false);
+    expect(timesOf(stale)).toEqual({ expiresAt: NOW - 1, refreshAt: null });
+    expect(timesOf(undefined)).toEqual({ expiresAt: null, refreshAt: null });
+  });
+
+  test('the last error the store shows: the outage while it lasts, the refusal after a session ended, else none', () => {
+    expect(lastErrorOf(STATES.unavailable())).toMatchObject({ name: 'RefreshUnavailableError' });
+    expect(lastErrorOf(STATES.unavailableRestore())).toMatchObject({ name: 'RefreshUnavailableError' });
+    expect(lastErrorOf({ ...STATES.refreshing(), outage: outage() })).toMatchObject({ name: 'RefreshUnavailableError' });
+    expect(lastErrorOf(STATES.authenticated())).toBeNull();
+    expect(lastErrorOf(STATES.queuedRestore())).toBeNull();
+    const error = { name: 'TokenRefreshError', message: 'no' };
+    expect(lastErrorOf({ status: 'unauthenticated', ended: null, lastError: error })).toBe(error);
+  });
+
+  test('at creation: stored tokens are a session with the identity they were stored with; none or garbage is none', () => {
+    const stored = { accessToken: 'kept', expiresAt: NOW + 60_000, sessionId: 'login-s', version: 3 };
+    const identities: unknown[] = [];
+    const state = initial(
+      stored,
+      ctx({ identity: (from) => (identities.push(from), { id: from?.sessionId ?? 'new', version: from?.version ?? 0 }) }),
+    );
+    expect(state).toMatchObject({ status: 'authenticated', session: { accessToken: 'kept', identity: { id: 'login-s', version: 3 } } });
+    expect(identities).toEqual([stored]);
+    expect(initial(null, ctx())).toEqual({ status: 'unauthenticated', ended: null, lastError: null });
+    expect(initial({ accessToken: 42 } as never, ctx())).toEqual({ status: 'unauthenticated', ended: null, lastError: null });
+    // Expired while the app was closed: refreshed before it is sent.
+    expect(decide(initial({ accessToken: 'old', expiresAt: NOW - 1 }, ctx()), NOW)).toEqual({ start: 'expired' });
+  });
+
+  test('a refresh says why it started; without a session it is a restore', () => {
+    expect(emitted(transition(STATES.authenticated(), EVENTS.refresh(), ctx()).effects)).toEqual([
+      actions.refreshRequested({ reason: 'manual' }),
+    ]);
+    expect(emitted(transition(STATES.authenticated(), EVENTS.rejected(), ctx()).effects)).toEqual([
+      actions.refreshRequested({ reason: 'unauthorized' }),
+    ]);
+    expect(emitted(transition(STATES.unavailable(), EVENTS.wake(), ctx()).effects)).toEqual([
+      actions.refreshRequested({ reason: 'online' }),
+    ]);
+    expect(emitted(transition(STATES.unavailableRestore(), EVENTS.wake(), ctx()).effects)).toEqual([
+      actions.refreshRequested({ reason: 'restore' }),
+    ]);
+    expect(emitted(transition(STATES.unauthenticated(), EVENTS.refresh(), ctx()).effects)).toEqual([
+      actions.refreshRequested({ reason: 'restore' }),
+    ]);
+    expect(emitted(transition(STATES.queuedRestore(), EVENTS.attached(), ctx()).effects)).toEqual([
+      actions.refreshRequested({ reason: 'restore' }),
+    ]);
+    // Not while auth.epic is not running: nothing can run it.
+    expect(transition(STATES.unavailable(), EVENTS.wake(), ctx({ attached: false })).effects).toEqual([]);
+  });
+
+  test('a refresh keeps what the session knew: the refused token, the outage it retries after; a restore keeps why the last session ended', () => {
+    const refused: State = { status: 'unavailable', session: session(), rejected: 'token-a', outage: outage(-1) };
+    expect(transition(refused, EVENTS.refresh(), ctx()).state).toMatchObject({
+      status: 'refreshing',
+      rejected: 'token-a',
+      outage: { failures: 1 },
+    });
+    const ended = { reason: 'rejected', elsewhere: false } as const;
+    const restoring = transition({ status: 'unauthenticated', ended, lastError: null }, EVENTS.refresh(), ctx()).state;
+    expect(restoring).toMatchObject({ status: 'restoring', queued: false, hydration: false, ended });
+  });
+
+  test('the proactive token: only a token neither refused nor expired, and a refused one keeps the earlier mark', () => {
+    const expired: State = { status: 'authenticated', session: session('token-a', -1) };
+    expect(transition(expired, EVENTS.refresh(), ctx()).state.proactive).toBeUndefined();
+    const atExpiry: State = { status: 'authenticated', session: session('token-a', 0) };
+    expect(transition(atExpiry, EVENTS.refresh(), ctx()).state.proactive).toBeUndefined();
+    const refused: State = { status: 'authenticated', session: session(), rejected: 'token-a', proactive: 'earlier' };
+    expect(transition(refused, EVENTS.refresh(), ctx()).state.proactive).toBe('earlier');
+    const unavailable = transition(STATES.refreshing(), EVENTS.unreachable(), ctx()).state;
+    expect(unavailable).toMatchObject({ proactive: 'token-a' });
+  });
+
+  test('the cool-down: a request at its last instant fails with the outage, one at its end starts a refresh; a 401 inside it starts nothing', () => {
+    const state = STATES.unavailable(); // retryAt NOW + 1000, token still good
+    const refused: State = { ...state, rejected: 'token-a' };
+    expect(decide(refused, NOW + 999)).toBeInstanceOf(RefreshUnavailableError);
+    expect(decide(refused, NOW + 1_000)).toEqual({ start: 'unauthorized' });
+    expect(transition(state, EVENTS.rejected(), ctx({ now: NOW + 999 })).effects).toEqual([]);
+    expect(transition(state, EVENTS.rejected(), ctx({ now: NOW + 1_000 })).state.status).toBe('refreshing');
+    expect(decide(STATES.unauthenticated(), NOW)).toBeInstanceOf(Error);
+    expect(decide(STATES.refreshing(), NOW)).toBeNull();
+  });
+
+  test('a login tells its times; the same user by JWT sub keeps the identity, users without a sub never count as the same', () => {
+    const jwt = (sub: string | undefined, n: number) =>
+      `${Buffer.from('{}').toString('base64url')}.${Buffer.from(JSON.stringify(sub === undefined ? { n } : { sub, n })).toString('base64url')}.s`;
+    const as = (token: string, id: string) =>
+      toSession({ accessToken: token, expiresAt: NOW + 60_000 }, null, NOW, 30_000, { id, version: 0 });
+    const state: State = { status: 'authenticated', session: as(jwt('ada', 0), 'first') };
+    const same = transition(state, { type: 'login', session: as(jwt('ada', 1), 'second'), sameUser: false }, ctx());
+    expect(same.state.session?.identity.id).toBe('first');
+    expect(emitted(same.effects)).toEqual([actions.tokensSet({ expiresAt: NOW + 60_000, refreshAt: NOW + 30_000 })]);
+    expect(same.effects[0]).toMatchObject({ type: 'persist', restored: false });
+    const other = transition(state, { type: 'login', session: as(jwt('bob', 1), 'second'), sameUser: false }, ctx());
+    expect(other.state.session?.identity.id).toBe('second');
+    const anonymous: State = { status: 'authenticated', session: as(jwt(undefined, 0), 'first') };
+    const unknown = transition(anonymous, { type: 'login', session: as(jwt(undefined, 1), 'second'), sameUser: false }, ctx());
+    expect(unknown.state.session?.identity.id).toBe('second');
+  });
+
+  test('a hydration reads stored tokens fresh from storage (an expired one is refreshed first) and ends quietly without any', () => {
+    const step = transition(STATES.hydrating(), { type: 'hydrated', tokens: { accessToken: 'stored', expiresAt: NOW + 60_000 } }, ctx());
+    expect(emitted(step.effects)).toEqual([actions.tokensSet({ expiresAt: NOW + 60_000, refreshAt: NOW + 30_000 })]);
+    const expired = transition(
+      STATES.hydrating(),
+      { type: 'hydrated', tokens: { accessToken: 'stored', expiresAt: NOW - 1 } },
+      ctx(),
+    ).state;
+    expect(decide(expired, NOW)).toEqual({ start: 'expired' });
+    const none = transition(STATES.hydrating(), { type: 'hydrated', tokens: null }, ctx());
+    expect(none.state).toEqual({ status: 'unauthenticated', ended: { reason: 'noSession', elsewhere: false }, lastError: null });
+    expect(none.effects).toEqual([
+      { type: 'emit', action: actions.loggedOut({ reason: 'noSession', elsewhere: false }) },
+      { type: 'release', error: null },
+    ]);
+    const garbage = transition(STATES.hydrating(), { type: 'hydrated', tokens: { accessToken: 42 } as never }, ctx());
+    expect(garbage.state.status).toBe('unauthenticated');
+  });
+
+  test('a refresh answer: the same login goes on (identity kept, stored not as a restore); a restore is stored as one', () => {
+    const before = STATES.refreshing();
+    const step = transition(before, EVENTS.refreshed(), ctx());
+    expect(step.state.session).toMatchObject({ accessToken: 'token-n', refreshToken: 'refresh-n', identity: before.session.identity });
+    expect(step.effects[0]).toMatchObject({ type: 'persist', restored: false });
+    expect(emitted(step.effects)).toEqual([actions.refreshSucceeded({ expiresAt: null, refreshAt: null })]);
+    const restored = transition(STATES.queuedRestore(), EVENTS.refreshed(), ctx());
+    expect(restored.state.session?.identity).toEqual({ id: 'new', version: 0 });
+    expect(emitted(restored.effects)).toEqual([actions.tokensSet({ expiresAt: null, refreshAt: null })]);
+  });
+
+  test('every end says why and where: refused, broken, logged out here or elsewhere, no session, no epic', () => {
+    const reasons = (state: State, event: Event) => {
+      const step = transition(state, event, ctx());
+      return { ended: step.state.ended, told: emitted(step.effects).map((a) => a.payload), release: step.effects.at(-1) };
+    };
+    expect(reasons(STATES.refreshing(), EVENTS.refused())).toMatchObject({
+      ended: { reason: 'rejected', elsewhere: false },
+      told: [{ error: { name: 'TokenRefreshError' } }, { reason: 'rejected', elsewhere: false }],
+    });
+    expect(reasons(STATES.queuedRestore(), EVENTS.refused())).toMatchObject({
+      ended: { reason: 'noSession' },
+      release: { error: null, failure: expect.any(TokenRefreshError) },
+    });
+    expect(reasons(STATES.queuedRestore(), EVENTS.timeout())).toMatchObject({
+      ended: { reason: 'noSession' },
+      release: { error: expect.objectContaining({ code: 'EPIC_NOT_RUNNING' }) },
+    });
+    const elsewhere = transition(
+      STATES.authenticated(),
+      { type: 'logout', reason: 'storageCleared', elsewhere: true, announce: true, clear: false },
+      ctx(),
+    );
+    expect(elsewhere.state.ended).toEqual({ reason: 'storageCleared', elsewhere: true });
+    expect(elsewhere.effects.map(short)).toEqual(['end', 'emit loggedOut', 'release']);
+    const dispatched = transition(
+      STATES.authenticated(),
+      { type: 'logout', reason: 'logout', elsewhere: false, announce: false, clear: true },
+      ctx(),
+    );
+    expect(dispatched.effects).toEqual([
+      { type: 'end', identity: expect.anything(), error: expect.any(LoggedOutError) },
+      { type: 'clear', reason: 'logout' },
+      { type: 'release', error: expect.any(LoggedOutError), failure: undefined },
+    ]);
   });
 });
 
