@@ -30,7 +30,8 @@ export default {
     '/adapters/',
     'integration\\.test\\.ts$',
     'faults\\.test\\.ts$',
-    // Builds and packing (they bundle the sources with esbuild, outside Stryker's instrumentation).
+    // Builds and packing (they bundle the sources with esbuild, outside Stryker's instrumentation;
+    // prodMessages also reads the sources' text, which the instrumentation rewrites).
     'noProcess\\.test\\.ts$',
     'prodMessages\\.test\\.ts$',
     '(stack|pack|packing|package|publish|size)[^/]*\\.test\\.ts$',
