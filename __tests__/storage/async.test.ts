@@ -100,31 +100,28 @@ describe('a write that rejects', () => {
   // followed by a clear, so storage never keeps tokens the app has moved on from; a write that
   // rejects (a full AsyncStorage) is only reported, and the tokens it should have replaced stay.
   // The next app start then restores the previous user's session (or a spent refresh token).
-  test.failing(
-    "a login whose write rejects (a full AsyncStorage) never brings the previous user's tokens back at the next start",
-    async () => {
-      let full = false;
-      const { data, backend } = mapBackend();
-      const disk: AsyncKeyValue = {
-        ...backend,
-        setItem: (key, value) => (full ? Promise.reject(new Error('Database or disk is full')) : backend.setItem(key, value)),
-      };
-      const first = createTokenRefresh({ refresh: async () => tokens, storage: asyncStorage(disk, KEY) });
-      await first.restore();
-      first.setTokens({ accessToken: 'ada-access', refreshToken: 'ada-refresh' });
-      await flushPromises();
-      full = true;
-      expectWarning(/storage\.set\(\) failed/);
-      first.setTokens({ accessToken: 'bob-access', refreshToken: 'bob-refresh' });
-      await flushPromises();
-      expect(first.getAccessToken()).toBe('bob-access');
+  test("a login whose write rejects (a full AsyncStorage) never brings the previous user's tokens back at the next start", async () => {
+    let full = false;
+    const { data, backend } = mapBackend();
+    const disk: AsyncKeyValue = {
+      ...backend,
+      setItem: (key, value) => (full ? Promise.reject(new Error('Database or disk is full')) : backend.setItem(key, value)),
+    };
+    const first = createTokenRefresh({ refresh: async () => tokens, storage: asyncStorage(disk, KEY) });
+    await first.restore();
+    first.setTokens({ accessToken: 'ada-access', refreshToken: 'ada-refresh' });
+    await flushPromises();
+    full = true;
+    expectWarning(/storage\.set\(\) failed/);
+    first.setTokens({ accessToken: 'bob-access', refreshToken: 'bob-refresh' });
+    await flushPromises();
+    expect(first.getAccessToken()).toBe('bob-access');
 
-      // The app is closed and opened again.
-      const next = createTokenRefresh({ refresh: async () => tokens, storage: asyncStorage(disk, KEY) });
-      await next.restore();
-      expect({ restored: next.getAccessToken(), stored: data.get(KEY) }).toEqual({ restored: undefined, stored: undefined });
-    },
-  );
+    // The app is closed and opened again.
+    const next = createTokenRefresh({ refresh: async () => tokens, storage: asyncStorage(disk, KEY) });
+    await next.restore();
+    expect({ restored: next.getAccessToken(), stored: data.get(KEY) }).toEqual({ restored: undefined, stored: undefined });
+  });
 });
 
 describe('a misuse says what to write', () => {

@@ -49,7 +49,15 @@ export function guardStorage(storage: TokenStorage, report: (operation: StorageO
       ) as Tokens | null | Promise<Tokens | null>;
       return failed ? undefined : tokens;
     },
-    set: (tokens: Tokens) => write('set', () => storage.set(tokens)),
+    set: (tokens: Tokens) =>
+      write('set', () => {
+        const written = storage.set(tokens);
+        // A write that fails must not leave tokens we moved on from (a previous user's, a spent
+        // refresh token): a synchronous one is cleared by the coordinator, an async one here, in turn.
+        return isThenable(written)
+          ? Promise.resolve(written).then(undefined, (error: unknown) => (report('set', error), call('clear', () => storage.clear())))
+          : written;
+      }),
     clear: (reason?: EndReason) => write('clear', () => storage.clear(reason)),
   };
 }
