@@ -5,7 +5,6 @@
  * events from the same list.
  */
 import fc from 'fast-check';
-import { createAuthActions } from '../../src/actions';
 import { LoggedOutError, RefreshUnavailableError, TokenRefreshError, refused } from '../../src/errors';
 import {
   EVENT_TYPES,
@@ -15,25 +14,15 @@ import {
   timesOf,
   transition,
   usable,
-  type Context,
   type Effect,
   type Event,
   type State,
 } from '../../src/session/machine';
 import { toSession, type Identity } from '../../src/tokens';
+import { NOW, actions, machineContext } from '../support/machine';
+import { fakeJwt } from '../support/harness';
 
-const NOW = 1_000_000;
-const actions = createAuthActions('t');
-const ctx = (over: Partial<Context> = {}): Context => ({
-  now: NOW,
-  actions,
-  skewMs: 30_000,
-  backoffMs: 500,
-  cookie: false,
-  attached: true,
-  identity: () => ({ id: 'new', version: 0 }),
-  ...over,
-});
+const ctx = machineContext;
 const identity = (): Identity => ({ id: 'login-a', version: 1 });
 const session = (token = 'token-a', expiresIn = 600_000) =>
   toSession({ accessToken: token, refreshToken: 'refresh-a', expiresAt: NOW + expiresIn }, null, NOW, 30_000, identity());
@@ -389,8 +378,7 @@ describe('what each transition tells the store and storage', () => {
   });
 
   test('a login tells its times; the same user by JWT sub keeps the identity, users without a sub never count as the same', () => {
-    const jwt = (sub: string | undefined, n: number) =>
-      `${Buffer.from('{}').toString('base64url')}.${Buffer.from(JSON.stringify(sub === undefined ? { n } : { sub, n })).toString('base64url')}.s`;
+    const jwt = (sub: string | undefined, n: number) => fakeJwt(sub === undefined ? { n } : { sub, n });
     const as = (token: string, id: string) =>
       toSession({ accessToken: token, expiresAt: NOW + 60_000 }, null, NOW, 30_000, { id, version: 0 });
     const state: State = { status: 'authenticated', session: as(jwt('ada', 0), 'first') };

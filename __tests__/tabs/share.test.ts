@@ -3,24 +3,14 @@
  * for what storage holds when this tab is about to spend its refresh token under the lock. Pure
  * functions of the machine's state, tested as the machine is.
  */
-import { createAuthActions } from '../../src/actions';
-import type { Context, Effect, State } from '../../src/session/machine';
+import type { Effect, State } from '../../src/session/machine';
 import { adopt, found } from '../../src/tabs/share';
 import { toSession, type Identity, type StoredTokens } from '../../src/tokens';
+import { fakeJwt } from '../support/harness';
+import { NOW, actions, machineContext } from '../support/machine';
 
-const NOW = 1_000_000;
-const actions = createAuthActions('t');
-const ctx: Context = {
-  now: NOW,
-  actions,
-  skewMs: 30_000,
-  backoffMs: 500,
-  cookie: false,
-  attached: true,
-  identity: (stored) => ({ id: stored?.sessionId ?? 'new', version: stored?.version ?? 0 }),
-};
-const jwt = (claims: Record<string, unknown>) =>
-  `${Buffer.from('{}').toString('base64url')}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.s`;
+const ctx = machineContext({ identity: (stored) => ({ id: stored?.sessionId ?? 'new', version: stored?.version ?? 0 }) });
+const jwt = fakeJwt;
 const mine = (token: string, identity: Identity = { id: 'login-a', version: 2 }): State => ({
   status: 'authenticated',
   session: toSession({ accessToken: token, refreshToken: 'r', expiresAt: NOW + 60_000 }, null, NOW, 30_000, identity),

@@ -38,11 +38,11 @@ export function adopt(state: State, tokens: StoredTokens | null, ctx: Context, o
   const next = load(tokens, same ? mine : ctx.identity(tokens), ctx, true);
   if (!next) return stay(state);
   // Both tabs name this login alike from now on, so later writes are news to both.
-  const renamed = same
-    ? establish(state, next, ctx, undefined, true, [
-        { type: 'rename', identity: mine, id: tokens.sessionId ?? mine.id, version: tokens.version ?? mine.version },
-      ])
-    : establish(state, next, ctx, undefined, true);
+  const renamed = establish(state, next, ctx, undefined, true, [
+    ...(same
+      ? [{ type: 'rename', identity: mine, id: tokens.sessionId ?? mine.id, version: tokens.version ?? mine.version } as const]
+      : []),
+  ]);
   return withAction(renamed, (same ? ctx.actions.refreshSucceeded : ctx.actions.tokensSet)(timesOf(next)));
 }
 
