@@ -13,6 +13,7 @@ export const entries = {
   oauth2: 'src/adapters/oauth2.ts',
   epics: 'epics/index.ts',
   cookie: 'src/cookie.ts',
+  dpop: 'src/dpop/index.ts',
 } as const;
 
 export default defineConfig({

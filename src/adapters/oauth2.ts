@@ -4,6 +4,7 @@ import { optionChecker } from '../checkOption';
 import { redactSecrets } from '../redact';
 import { defaultFetchFn } from './defaultFetchFn';
 import { OAuth2Error } from './OAuth2Error';
+import type { Dpop } from '../dpop';
 
 export { OAuth2Error } from './OAuth2Error';
 
@@ -66,6 +67,15 @@ export interface OAuth2RefreshGrantOptions {
    * @default 'omit'
    */
   credentials?: RequestCredentials;
+  /**
+   * DPoP (`createDpop()` from `redux-observable-token-refresh/dpop`): each refresh carries a proof
+   * signed with the session's key, so the server keeps the refresh token bound to it; its nonce
+   * challenge (400 `use_dpop_nonce`) is answered once, and the nonce learned is sent with the next
+   * refresh up front. The answer must be a DPoP-bound token (`token_type: DPoP`): a Bearer answer is
+   * refused (`invalid_response`), never used as a weaker token.
+   * @default undefined (Bearer)
+   */
+  dpop?: Dpop;
 }
 
 /**
@@ -131,6 +141,7 @@ export function oauth2RefreshGrant(options: OAuth2RefreshGrantOptions): OAuth2Re
     fetchFn = defaultFetchFn,
     now = Date.now,
     credentials = 'omit',
+    dpop,
   } = options;
   check(
     tokenEndpoint instanceof URL || (typeof tokenEndpoint === 'string' && tokenEndpoint !== ''),
@@ -165,6 +176,15 @@ export function oauth2RefreshGrant(options: OAuth2RefreshGrantOptions): OAuth2Re
     'tokenEndpoint',
     () => process.env.NODE_ENV !== 'production' && 'an https URL (plain http only on loopback: localhost, 127.0.0.1, [::1])',
   );
+  check(
+    dpop === undefined || typeof dpop?.wrap === 'function',
+    'dpop',
+    () => process.env.NODE_ENV !== 'production' && 'what createDpop() returns',
+  );
+  const post = dpop
+    ? (dpop.wrap(fetchFn as (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>) as typeof fetchFn)
+    : fetchFn;
+  const tokenTypeExpected = dpop ? 'dpop' : 'bearer';
   const scopeParam = Array.isArray(scope) ? scope.join(' ') : (scope as string | undefined);
   try {
     if (
@@ -211,7 +231,7 @@ export function oauth2RefreshGrant(options: OAuth2RefreshGrantOptions): OAuth2Re
     if (refreshToken !== undefined) body.set('refresh_token', refreshToken); // cookie mode: the cookie carries it
     let response: Response;
     try {
-      response = await fetchFn(endpoint ?? tokenEndpoint, {
+      response = await post(endpoint ?? tokenEndpoint, {
         method: 'POST',
         headers,
         body,
@@ -248,11 +268,14 @@ export function oauth2RefreshGrant(options: OAuth2RefreshGrantOptions): OAuth2Re
     const accessToken = text(fields.access_token);
     if (!accessToken) throw new OAuth2Error(response.status, 'invalid_response', 'the answer has no access_token');
     const tokenType = text(fields.token_type);
-    if (tokenType && tokenType.toLowerCase() !== 'bearer') {
+    // With DPoP an absent token_type is no proof of binding either (RFC 9449 §5: the server says DPoP).
+    if ((tokenType || dpop) && tokenType?.toLowerCase() !== tokenTypeExpected) {
       throw new OAuth2Error(
         response.status,
         'invalid_response',
-        `token_type '${scrub(tokenType)}' is not Bearer, the only type this package sends`,
+        dpop
+          ? `token_type '${scrub(tokenType) ?? ''}' is not DPoP: the server did not bind the token to the key`
+          : `token_type '${scrub(tokenType)}' is not Bearer, the only type this package sends without DPoP`,
       );
     }
     const tokens: Tokens = { accessToken };

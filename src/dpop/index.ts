@@ -1,0 +1,262 @@
+import { EMPTY, catchError, filter, from, ignoreElements, mergeMap, type Observable } from 'rxjs';
+import type { AuthActions } from '../actions';
+import { DpopError } from './error';
+import { indexedDbKeys, memoryKeys, type DpopKeyStore } from './keys';
+import { generateKeys, htuOf, publicJwk, sha256, signProof, thumbprintOf } from './proof';
+
+export { DpopError, type DpopErrorCode } from './error';
+export { indexedDbKeys, memoryKeys, type DpopKeyStore } from './keys';
+
+/** Response headers as `fetch` (`Headers`), axios (`AxiosHeaders` or a plain object) or RTK Query hand them out. */
+export type HeadersLike = { get(name: string): unknown } | Record<string, unknown>;
+
+/**
+ * Options of `createDpop`.
+ *
+ * @example
+ * ```ts
+ * const dpop = createDpop({ keys: indexedDbKeys({ key: 'backoffice' }), fetchFn: (input, init) => fetch(input, { ...init, credentials: 'include' }) });
+ * ```
+ */
+export interface DpopOptions {
+  /**
+   * Where the key pair lives for the life of the session.
+   * @default indexedDbKeys() in a browser (shared by its tabs), memoryKeys() elsewhere (Node, React Native)
+   */
+  keys?: DpopKeyStore;
+  /**
+   * The `fetch` behind `dpop.fetch`.
+   * @default (...args) => globalThis.fetch(...args)
+   */
+  fetchFn?: (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;
+  /**
+   * This machine's clock. Proofs are dated on the server's clock: the offset is learned from each
+   * server's `Date` header (expose it with `Access-Control-Expose-Headers` across origins).
+   * @default Date.now
+   */
+  now?: () => number;
+}
+
+/** What `createDpop` returns: pass it as the `dpop` option of the adapters and `oauth2RefreshGrant`. */
+export interface Dpop {
+  /**
+   * A `fetch` that sends a DPoP proof with every request, for the URL and method called: with `ath`
+   * when the request carries `Authorization: DPoP <token>`. It learns each server's nonce from every
+   * answer and retries once, with a new proof, when a server answers with a nonce challenge (400
+   * `use_dpop_nonce` from a token endpoint, 401 `WWW-Authenticate: DPoP error="use_dpop_nonce"` from
+   * an API). For your own login call (the authorization code exchange) and anything else you call
+   * yourself; the adapters do the same for the requests they authorize.
+   */
+  fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
+  /** `dpop.fetch` over another `fetch`. */
+  wrap(
+    fetchFn: (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>,
+  ): (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;
+  /** One proof (the `DPoP` header's value) for `method` and `url`, bound to `accessToken` when given. */
+  proof(method: string, url: string | URL, accessToken?: string): Promise<string>;
+  /** Learns the nonce (`DPoP-Nonce`) and the clock (`Date`) of the server that answered `url`. */
+  learn(url: string | URL, headers: HeadersLike | null | undefined): void;
+  /**
+   * Whether an answer is a nonce challenge: 401 with `WWW-Authenticate: DPoP error="use_dpop_nonce"`,
+   * or 400 with the body `{"error":"use_dpop_nonce"}` (pass the parsed body). Call `learn` first.
+   */
+  isNonceChallenge(status: number, headers: HeadersLike | null | undefined, body?: unknown): boolean;
+  /** The key's RFC 7638 thumbprint: the authorization request's `dpop_jkt`, the token's `cnf.jkt`. */
+  thumbprint(): Promise<string>;
+  /** Resolves once the key can be kept here; rejects with `DpopError` `DPOP_KEY_STORAGE` when it cannot. */
+  ready(): Promise<void>;
+  /** Deletes the key: the next proof is made with a new one. The epic below does it at the end of a session. */
+  clear(): Promise<void>;
+  /**
+   * The epic that deletes the key when `auth`'s session ends in this tab (logout, refused or broken
+   * refresh, storage cleared). Not when another user's login replaces the session: that login was
+   * made with this key.
+   */
+  epic(auth: { actions: Pick<AuthActions, 'loggedOut'> }): (action$: Observable<unknown>) => Observable<never>;
+}
+
+type FetchFn = (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;
+
+/**
+ * DPoP (RFC 9449): tokens a thief cannot use. Every request carries a fresh proof signed with a key
+ * pair whose private half never leaves the device (a non-extractable WebCrypto key, in IndexedDB in
+ * browsers, shared by the tabs), and the server binds the tokens to that key. Pass the result as
+ * `dpop` to `oauth2RefreshGrant`, `authFetch`, `authBaseQuery` and `attachAxios`; add `dpop.epic(auth)`
+ * to your root epic so that a logout deletes the key.
+ *
+ * @throws {DpopError} `DPOP_UNSUPPORTED` without WebCrypto (`crypto.subtle`: a secure context),
+ *   `DPOP_KEY_STORAGE` in a browser without IndexedDB when no `keys` is given.
+ * @example
+ * ```ts
+ * import { createDpop } from 'redux-observable-token-refresh/dpop';
+ *
+ * const dpop = createDpop();
+ * const auth = createTokenRefresh({ refresh: oauth2RefreshGrant({ tokenEndpoint, clientId, dpop }) });
+ * const apiFetch = authFetch(auth, { allowedOrigins: ['https://api.example.com'], dpop });
+ * const rootEpic = combineEpics(auth.epic, dpop.epic(auth));
+ * ```
+ */
+export function createDpop(options: DpopOptions = {}): Dpop {
+  const { fetchFn = (input: RequestInfo | URL, init?: RequestInit) => fetch(input, init), now = Date.now } = options;
+  if (typeof crypto === 'undefined' || !crypto.subtle) {
+    throw new DpopError(
+      'DPOP_UNSUPPORTED',
+      () =>
+        process.env.NODE_ENV !== 'production' &&
+        'createDpop: WebCrypto (crypto.subtle) is missing: DPoP needs a secure context (https or localhost).',
+    );
+  }
+  const browser = typeof window !== 'undefined' && typeof document !== 'undefined';
+  if (!options.keys && browser && typeof indexedDB === 'undefined') {
+    throw new DpopError(
+      'DPOP_KEY_STORAGE',
+      () =>
+        process.env.NODE_ENV !== 'production' &&
+        'createDpop: IndexedDB is missing, so the DPoP key cannot be kept across reloads and tabs. Pass createDpop({ keys: memoryKeys() }) to keep it for this page only.',
+    );
+  }
+  const store = options.keys ?? (typeof indexedDB === 'undefined' ? memoryKeys() : indexedDbKeys());
+
+  // Key reads, writes and deletes one after the other: a login right after a logout signs with the
+  // new key, never with the one being deleted.
+  let queue: Promise<unknown> = Promise.resolve();
+  const serial = <T>(operation: () => Promise<T>): Promise<T> => {
+    const result = queue.then(operation);
+    queue = result.catch(() => undefined);
+    return result;
+  };
+  // Read on every proof, not cached: another tab may have ended the session and made a new key.
+  const keys = () => serial(async () => (await store.get()) ?? store.add(await generateKeys()));
+
+  const nonces = new Map<string, string>();
+  const offsets = new Map<string, number>();
+
+  /** One proof, and the nonce and clock offset it was made with (to tell a stale one from a fresh challenge). */
+  const sign = async (method: string, url: string | URL, accessToken?: string) => {
+    const target = absolute(url);
+    const origin = originOf(target);
+    const pair = await keys();
+    const nonce = nonces.get(origin);
+    const offset = offsets.get(origin) ?? 0;
+    const proof = await signProof(pair, await publicJwk(pair.publicKey), {
+      htm: method.toUpperCase(),
+      htu: htuOf(target),
+      iat: Math.floor((now() + offset) / 1000),
+      nonce,
+      ath: accessToken === undefined ? undefined : await sha256(accessToken),
+    });
+    return { proof, origin, nonce, offset };
+  };
+
+  const learn = (url: string | URL, headers: HeadersLike | null | undefined): void => {
+    const origin = originOf(absolute(url));
+    const nonce = header(headers, 'dpop-nonce');
+    // RFC 9449 §8.1: a nonce is 1*NQCHAR; anything else is not kept, nor sent back.
+    if (typeof nonce === 'string' && /^[\x21\x23-\x5B\x5D-\x7E]+$/.test(nonce)) nonces.set(origin, nonce);
+    const date = Date.parse(header(headers, 'date') ?? '');
+    // `Date` has whole seconds and the answer took a while: a few seconds of difference are noise.
+    if (Number.isFinite(date)) offsets.set(origin, Math.abs(date - now()) > 5_000 ? date - now() : 0);
+  };
+
+  const wrap =
+    (send: FetchFn): FetchFn =>
+    async (input, init) => {
+      const request = isRequest(input) ? input : undefined;
+      // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a string or a URL here
+      const url = absolute(request ? request.url : String(input));
+      const method = init?.method ?? request?.method ?? 'GET';
+      const headers = new Headers(init?.headers ?? request?.headers);
+      const token = /^DPoP\s+(\S+)$/i.exec(headers.get('authorization') ?? '')?.[1];
+      const spare = request?.clone(); // for the one retry: a Request's body can be read once
+      const attempt = async (first: boolean) => {
+        const made = await sign(method, url, token);
+        headers.set('DPoP', made.proof);
+        const response = await send(first ? (request ?? input) : (spare ?? input), { ...init, headers });
+        learn(response.url || url, response.headers);
+        return { response, made };
+      };
+      const { response, made } = await attempt(true);
+      const code = await proofChallenge(response);
+      // Retried once, and only when this answer taught something the proof lacked: a nonce other
+      // than the one it carried (another request may have learned it first), or the server's clock.
+      const retry =
+        (code === 'use_dpop_nonce' && nonces.get(made.origin) !== made.nonce) ||
+        (code === 'invalid_dpop_proof' && (offsets.get(made.origin) ?? 0) !== made.offset);
+      if (!retry) return response;
+      await response.body?.cancel().catch(() => undefined); // frees the connection
+      return (await attempt(false)).response;
+    };
+
+  return {
+    fetch: wrap(fetchFn),
+    wrap,
+    proof: async (method, url, accessToken) => (await sign(method, url, accessToken)).proof,
+    learn,
+    isNonceChallenge: (status, headers, body) => challengeCode(status, headers, body) === 'use_dpop_nonce',
+    thumbprint: async () => thumbprintOf(await publicJwk((await keys()).publicKey)),
+    ready: () => keys().then(() => undefined),
+    clear: () => serial(() => store.delete()),
+    epic:
+      ({ actions }) =>
+      (action$) =>
+        action$.pipe(
+          filter((action) => {
+            if (!actions.loggedOut.match(action)) return false;
+            // Dispatched by the app (no payload) is a logout; the tab where it ended deletes it, once.
+            const end = action.payload;
+            return !end || (!end.elsewhere && end.reason !== 'otherUser' && end.reason !== 'noSession');
+          }),
+          mergeMap(() => from(serial(() => store.delete())).pipe(catchError(() => EMPTY))),
+          ignoreElements(),
+        ),
+  };
+}
+
+/**
+ * The `error` of a DPoP answer: in `WWW-Authenticate: DPoP error="…"` of a 401 (an API, RFC 9449
+ * §7.1), or in the JSON body of a 400 (a token endpoint, RFC 6749 §5.2).
+ */
+function challengeCode(status: number, headers: HeadersLike | null | undefined, body?: unknown): string | undefined {
+  if (status === 401) {
+    const challenge = header(headers, 'www-authenticate') ?? '';
+    return /(?:^|[\s,])DPoP\b/i.test(challenge) ? /\berror\s*=\s*"?([\w-]+)/i.exec(challenge)?.[1] : undefined;
+  }
+  const error = (body as { error?: unknown } | null | undefined)?.error;
+  return status === 400 && typeof error === 'string' ? error : undefined;
+}
+
+/** The DPoP `error` of a fetch answer, if it has one (a 400's body is read from a clone). */
+async function proofChallenge(response: Response): Promise<string | undefined> {
+  let body: unknown;
+  if (response.status === 400)
+    body = await response
+      .clone()
+      .json()
+      .catch(() => undefined);
+  return challengeCode(response.status, response.headers, body);
+}
+
+/** One header's text (`name` in lower case), from any client's headers; several values joined as fetch does. */
+function header(headers: HeadersLike | null | undefined, name: string): string | undefined {
+  if (!headers) return undefined;
+  const value =
+    typeof headers.get === 'function'
+      ? (headers.get as (name: string) => unknown)(name)
+      : ((headers as Record<string, unknown>)[name] ?? Object.entries(headers).find(([key]) => key.toLowerCase() === name)?.[1]);
+  return typeof value === 'string' ? value : Array.isArray(value) ? value.join(', ') : undefined;
+}
+
+/** A relative URL as fetch resolves it: against the page's `document.baseURI`. */
+function absolute(url: string | URL): string {
+  const base = (globalThis as { document?: { baseURI?: string } }).document?.baseURI;
+  return new URL(String(url), base).href;
+}
+
+function originOf(url: string): string {
+  return new URL(url).origin;
+}
+
+function isRequest(input: unknown): input is Request {
+  const candidate = input as Partial<Request> | null;
+  return typeof candidate === 'object' && candidate !== null && typeof candidate.url === 'string' && typeof candidate.clone === 'function';
+}
