@@ -7,6 +7,8 @@ import { untilAborted } from './abort';
 import { authErrorTest, checkAuth, hasNoSession, isApiAnswer, type AuthClient } from './AuthClient';
 import { createOriginGuard, type OriginOptions } from './originGuard';
 import { typeError } from '../message';
+import type { Dpop } from '../dpop';
+import { DpopError } from '../dpop/error';
 
 export type { AuthClient } from './AuthClient';
 export type { OriginOptions } from './originGuard';
@@ -35,7 +37,18 @@ declare module 'axios' {
  * attachAxios(auth, http, { allowedOrigins: ['https://api.example.com', 'https://files.example.com'] });
  * ```
  */
-export type AttachAxiosOptions = OriginOptions;
+export interface AttachAxiosOptions extends OriginOptions {
+  /**
+   * DPoP instead of Bearer (`createDpop()` from `redux-observable-token-refresh/dpop`): the token goes
+   * as `Authorization: DPoP <token>` with a fresh proof for the URL called, a nonce challenge is
+   * answered once without a refresh, and a 401 that is still a nonce challenge is returned as is.
+   * The proof is signed in the request interceptor; an interceptor registered before `attachAxios`
+   * (axios runs those after it) that then moves the request elsewhere makes it fail with
+   * `DpopError` `DPOP_URL_CHANGED` instead of sending a proof for another URL.
+   * @default undefined (Bearer)
+   */
+  dpop?: Dpop;
+}
 
 /** One request of an attached instance, from its request interceptor to its answer. */
 interface Call {
@@ -121,6 +134,9 @@ export function attachAxios(auth: AuthClient, instance: AxiosInstance, options: 
   const allowed = createOriginGuard('attachAxios', options ?? {});
 
   const isAuthError = authErrorTest(auth);
+  const dpop = options?.dpop;
+  /** Requests that are already the one nonce retry of their call. */
+  const nonceRetries = new WeakSet<object>();
 
   /**
    * The token goes in at the last moment: a request transform, which axios runs after every request
@@ -129,10 +145,23 @@ export function attachAxios(auth: AuthClient, instance: AxiosInstance, options: 
    * `baseURL` or `url`; checked here, the URL is the one that is called. A transform list replaced
    * by a later interceptor drops the token: the request goes out without it, never elsewhere with it.
    */
-  const attachAtSend = (token: string, call?: Call) => {
+  const attachAtSend = (token: string, call?: Call, proof?: Signed) => {
     const attach = function (this: InternalAxiosRequestConfig, data: unknown) {
       if (this?.headers && allowed(instance.getUri(this))) {
-        this.headers.set('Authorization', `Bearer ${token}`);
+        if (proof) {
+          if (proof.target !== target(this)) {
+            call?.settle();
+            throw new DpopError(
+              'DPOP_URL_CHANGED',
+              () =>
+                process.env.NODE_ENV !== 'production' &&
+                'attachAxios: an interceptor registered before attachAxios moved the request after its DPoP proof was made; register attachAxios first.',
+            );
+          }
+          this.headers.set('DPoP', proof.proof);
+          if (proof.nonceRetry) nonceRetries.add(this);
+        }
+        this.headers.set('Authorization', `${proof ? 'DPoP' : 'Bearer'} ${token}`);
         if (call) calls.set(this, call).set(call.config, call);
       } else if (call) {
         call.settle(); // not ours after all: its answer says nothing about the token
@@ -142,10 +171,15 @@ export function attachAxios(auth: AuthClient, instance: AxiosInstance, options: 
     ours.add(attach);
     return attach;
   };
-  const withTransform = <C extends AxiosRequestConfig>(config: C, token: string, call?: Call): C => ({
+  const withTransform = <C extends AxiosRequestConfig>(config: C, token: string, call?: Call, proof?: Signed): C => ({
     ...config,
-    transformRequest: [...toArray(config.transformRequest).filter((fn) => !ours.has(fn)), attachAtSend(token, call)],
+    transformRequest: [...toArray(config.transformRequest).filter((fn) => !ours.has(fn)), attachAtSend(token, call, proof)],
   });
+  /** The method and URL a proof is for (htu has no query: params added later do not matter). */
+  const target = (config: AxiosRequestConfig) => `${(config.method ?? 'get').toUpperCase()} ${instance.getUri(config).split(/[?#]/)[0]}`;
+  /** A proof for `config` as it is now, bound to `token`; none without DPoP. */
+  const sign = async (config: AxiosRequestConfig, token: string): Promise<Signed | undefined> =>
+    dpop && { target: target(config), proof: await dpop.proof(config.method ?? 'get', instance.getUri(config), token) };
 
   /**
    * Each request runs inside the one `authorized` call that gave it its token, from the request
@@ -187,8 +221,8 @@ export function attachAxios(auth: AuthClient, instance: AxiosInstance, options: 
                 handOut(current);
               })
             : from(
-                instance
-                  .request(withTransform(replayOf(call.config), current))
+                sign(call.config, current)
+                  .then((proof) => instance.request(withTransform(replayOf(call.config), current, undefined, proof)))
                   .catch((failure: unknown) => Promise.reject((call.last = failure))),
               ),
         )
@@ -204,12 +238,21 @@ export function attachAxios(auth: AuthClient, instance: AxiosInstance, options: 
       throw failure;
     });
     if (given === undefined) return config;
-    config.transformRequest = withTransform(config, given, call).transformRequest;
+    let proof: Signed | undefined;
+    try {
+      proof = await sign(config, given);
+    } catch (failure) {
+      call.settle(); // no proof, nothing sent: the key could not be read
+      throw failure;
+    }
+    config.transformRequest = withTransform(config, given, call, proof).transformRequest;
     return config;
   };
 
   const onResponse = (response: AxiosResponse): AxiosResponse => {
-    calls.get(response.config)?.settle(response);
+    const call = calls.get(response.config);
+    if (call) dpop?.learn(instance.getUri(response.config), response.headers);
+    call?.settle(response);
     return response;
   };
 
@@ -217,6 +260,20 @@ export function attachAxios(auth: AuthClient, instance: AxiosInstance, options: 
     const config = error?.config;
     const call = config && calls.get(config);
     if (!config || !call) return Promise.reject(error);
+    const answer = error.response;
+    if (dpop && answer) {
+      dpop.learn(instance.getUri(config), answer.headers);
+      if (dpop.isNonceChallenge(answer.status, answer.headers, answer.data)) {
+        // Answered once with the nonce and a new proof: a nonce is no verdict on the token.
+        const token = /^DPoP (.+)$/.exec(String(config.headers?.get?.('Authorization') ?? ''))?.[1];
+        if (token && !nonceRetries.has(config)) {
+          const again = replayOf(config);
+          return sign(again, token).then((proof) => instance.request(withTransform(again, token, call, { ...proof!, nonceRetry: true })));
+        }
+        call.settle();
+        return Promise.reject(error);
+      }
+    }
     if (!isAuthError(error) || redirectedElsewhere(error, allowed)) {
       call.settle();
       return Promise.reject(error);
@@ -241,6 +298,14 @@ export function attachAxios(auth: AuthClient, instance: AxiosInstance, options: 
   };
 }
 
+/** A DPoP proof and the method and URL it was made for. */
+interface Signed {
+  target: string;
+  proof: string;
+  /** This request is its call's one retry after a nonce challenge. */
+  nonceRetry?: boolean;
+}
+
 /** Our last-moment transforms, told apart from the user's when a replay replaces the token. */
 const ours = new WeakSet<object>();
 
@@ -250,7 +315,13 @@ function toArray<T>(value: T | readonly T[] | undefined): T[] {
 
 /** The failed request again, without the token it carried; the replay's own transform adds the current one. */
 function replayOf(config: InternalAxiosRequestConfig): AxiosRequestConfig {
-  const { Authorization: _sent, authorization: _sentLower, ...headers } = (config.headers?.toJSON?.() ?? {}) as Record<string, unknown>;
+  const {
+    Authorization: _sent,
+    authorization: _sentLower,
+    DPoP: _proof,
+    dpop: _proofLower,
+    ...headers
+  } = (config.headers?.toJSON?.() ?? {}) as Record<string, unknown>;
   return { ...config, headers: headers as AxiosRequestConfig['headers'], skipAuthRefresh: true };
 }
 
