@@ -2,7 +2,8 @@
  * The fast suites StrykerJS runs for every mutant (`npm run mutation`): the in-process unit,
  * property and virtual-time suites.
  * Left out: the browser end-to-end suite, the bench smoke test, the demo server's own tests, the
- * fault proxy's own tests, the packing and stack tests, and most suites against the real server.
+ * fault proxy's own tests, the DPoP test servers' smoke test, the packing and stack tests, and most
+ * suites against the real server.
  */
 import { fileURLToPath } from 'node:url';
 import base from './jest.config.js';
@@ -30,6 +31,8 @@ export default {
     '/adapters/',
     'integration\\.test\\.ts$',
     'faults\\.test\\.ts$',
+    // The DPoP test servers' own smoke test (child processes: oidc-provider and a resource server).
+    'dpopServers\\.test\\.ts$',
     // Builds and packing (they bundle the sources with esbuild, outside Stryker's instrumentation;
     // prodMessages also reads the sources' text, which the instrumentation rewrites).
     'noProcess\\.test\\.ts$',
