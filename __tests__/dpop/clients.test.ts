@@ -6,7 +6,9 @@
  */
 import axios from 'axios';
 import { createApi, fetchBaseQuery } from '@reduxjs/toolkit/query';
-import { from } from 'rxjs';
+import { JSDOM } from 'jsdom';
+import { firstValueFrom, from } from 'rxjs';
+import { ajax, type AjaxError } from 'rxjs/ajax';
 import { createTokenRefresh, type TokenRefresh } from '../../src';
 import { authFetch } from '../../src/adapters/fetch';
 import { attachAxios } from '../../src/adapters/axios';
@@ -25,6 +27,8 @@ beforeAll(async () => {
   servers = await startDpopServers({ accessTokenTtlSeconds: 1, lifetimeSeconds: 150 });
 });
 afterAll(() => servers?.stop());
+const after: Array<() => void> = [];
+afterEach(() => after.splice(0).forEach((cleanup) => cleanup()));
 beforeEach(() => servers.clearLog());
 
 interface Client {
@@ -61,6 +65,23 @@ const clients: Record<string, (auth: TokenRefresh, dpop: Dpop) => Client> = {
     return {
       get: () =>
         new Promise((resolve, reject) => from(apiFetch(servers.resourceUrl)).subscribe({ next: (r) => resolve(r.status), error: reject })),
+    };
+  },
+  'rxjs ajax in an epic (dpop.authorized)': (auth, dpop) => {
+    // A browser's XMLHttpRequest (jsdom's, real HTTP with CORS) for rxjs ajax, in this Node test.
+    const { window } = new JSDOM('', { url: 'http://localhost/' });
+    after.push(() => window.close());
+    const url = servers.resourceUrl;
+    return {
+      get: () =>
+        firstValueFrom(
+          dpop.authorized(auth, { method: 'GET', url }, (headers) =>
+            ajax({ url, headers, crossDomain: true, createXHR: () => new window.XMLHttpRequest() }),
+          ),
+        ).then(
+          (response) => response.status,
+          (error: AjaxError) => error.status ?? 0,
+        ),
     };
   },
   authBaseQuery: (auth, dpop) => {

@@ -1,5 +1,7 @@
-import { EMPTY, catchError, filter, from, ignoreElements, mergeMap, type Observable } from 'rxjs';
+import { EMPTY, catchError, filter, from, ignoreElements, mergeMap, tap, type Observable, type ObservableInput } from 'rxjs';
 import type { AuthActions } from '../actions';
+import type { TokenRefresh } from '../createTokenRefresh';
+import { httpStatusOf } from '../httpErrors';
 import { DpopError } from './error';
 import { indexedDbKeys, memoryKeys, type DpopKeyStore } from './keys';
 import { generateKeys, htuOf, publicJwk, sha256, signProof, thumbprintOf } from './proof';
@@ -52,6 +54,31 @@ export interface Dpop {
   wrap(
     fetchFn: (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>,
   ): (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;
+  /**
+   * `auth.authorized` for a request you send yourself (rxjs `ajax` in an epic): `send` gets the
+   * headers of one attempt, `Authorization: DPoP <token>` and a fresh `DPoP` proof for `method` and
+   * `url`. A nonce challenge is answered once with a new proof, inside the attempt: it starts no
+   * refresh and does not count against `maxRetries`. Nonces and the clock are learned from every
+   * answer (`AjaxResponse`, `AjaxError`, a `Response`, an axios answer or error).
+   *
+   * @example
+   * ```ts
+   * const loadItems: Epic = (action$) =>
+   *   action$.pipe(
+   *     ofType('items/load'),
+   *     switchMap(() =>
+   *       dpop.authorized(auth, { method: 'GET', url: '/api/items' }, (headers) => ajax({ url: '/api/items', headers })).pipe(
+   *         map((response) => ({ type: 'items/loaded', payload: response.response })),
+   *       ),
+   *     ),
+   *   );
+   * ```
+   */
+  authorized<T>(
+    auth: Pick<TokenRefresh<string>, 'authorized'>,
+    request: { method: string; url: string | URL },
+    send: (headers: { Authorization: string; DPoP: string }) => ObservableInput<T>,
+  ): Observable<T>;
   /** One proof (the `DPoP` header's value) for `method` and `url`, bound to `accessToken` when given. */
   proof(method: string, url: string | URL, accessToken?: string): Promise<string>;
   /** Learns the nonce (`DPoP-Nonce`) and the clock (`Date`) of the server that answered `url`. */
@@ -187,7 +214,33 @@ export function createDpop(options: DpopOptions = {}): Dpop {
       return (await attempt(false)).response;
     };
 
+  const authorized = <T>(
+    auth: Pick<TokenRefresh<string>, 'authorized'>,
+    { method, url }: { method: string; url: string | URL },
+    send: (headers: { Authorization: string; DPoP: string }) => ObservableInput<T>,
+  ): Observable<T> =>
+    auth.authorized((token) => {
+      let retried = false;
+      const attempt = (): Observable<T> =>
+        from(sign(method, url, token)).pipe(
+          mergeMap((made) =>
+            from(send({ Authorization: `DPoP ${token}`, DPoP: made.proof })).pipe(
+              tap((answer) => learn(url, headersOf(answer))),
+              catchError((error: unknown) => {
+                learn(url, headersOf(error));
+                const code = challengeCode(httpStatusOf(error) ?? 0, headersOf(error), bodyOf(error));
+                if (retried || code !== 'use_dpop_nonce' || nonces.get(made.origin) === made.nonce) throw error;
+                retried = true;
+                return attempt();
+              }),
+            ),
+          ),
+        );
+      return attempt();
+    });
+
   return {
+    authorized,
     fetch: wrap(fetchFn),
     wrap,
     proof: async (method, url, accessToken) => (await sign(method, url, accessToken)).proof,
@@ -234,6 +287,26 @@ async function proofChallenge(response: Response): Promise<string | undefined> {
       .json()
       .catch(() => undefined);
   return challengeCode(response.status, response.headers, body);
+}
+
+/** The headers of any client's answer or error: `AjaxError` (its `xhr`), `AjaxResponse`, a `Response`, axios. */
+function headersOf(answer: unknown): HeadersLike | undefined {
+  const x = answer as {
+    xhr?: { getResponseHeader?: (name: string) => string | null };
+    responseHeaders?: Record<string, unknown>;
+    headers?: HeadersLike;
+    response?: { headers?: HeadersLike };
+  } | null;
+  if (typeof x !== 'object' || x === null) return undefined;
+  const xhr = x.xhr;
+  if (typeof xhr?.getResponseHeader === 'function') return { get: (name: string) => xhr.getResponseHeader!(name) };
+  return x.responseHeaders ?? x.headers ?? x.response?.headers;
+}
+
+/** The parsed body of an error answer: axios' `response.data`, an `AjaxError`'s `response`. */
+function bodyOf(error: unknown): unknown {
+  const x = error as { xhr?: unknown; response?: { data?: unknown } } | null;
+  return x?.xhr ? x.response : x?.response?.data;
 }
 
 /** One header's text (`name` in lower case), from any client's headers; several values joined as fetch does. */
