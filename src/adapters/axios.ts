@@ -7,8 +7,7 @@ import { untilAborted } from './abort';
 import { authErrorTest, checkAuth, hasNoSession, isApiAnswer, type AuthClient } from './AuthClient';
 import { createOriginGuard, type OriginOptions } from './originGuard';
 import { typeError } from '../message';
-import type { Dpop } from '../dpop';
-import { DpopError } from '../dpop/error';
+import type { Dpop, SignedAhead } from '../dpop';
 
 export type { AuthClient } from './AuthClient';
 export type { OriginOptions } from './originGuard';
@@ -135,7 +134,8 @@ export function attachAxios(auth: AuthClient, instance: AxiosInstance, options: 
 
   const isAuthError = authErrorTest(auth);
   const dpop = options?.dpop;
-  /** Requests that are already the one nonce retry of their call. */
+  /** With DPoP: the proof each sent config carried, and the configs that are their call's one nonce retry. */
+  const proofs = new WeakMap<object, SignedAhead>();
   const nonceRetries = new WeakSet<object>();
 
   /**
@@ -145,23 +145,20 @@ export function attachAxios(auth: AuthClient, instance: AxiosInstance, options: 
    * `baseURL` or `url`; checked here, the URL is the one that is called. A transform list replaced
    * by a later interceptor drops the token: the request goes out without it, never elsewhere with it.
    */
-  const attachAtSend = (token: string, call?: Call, proof?: Signed) => {
+  const attachAtSend = (token: string, call?: Call, signed?: SignedAhead, nonceRetry?: boolean) => {
     const attach = function (this: InternalAxiosRequestConfig, data: unknown) {
       if (this?.headers && allowed(instance.getUri(this))) {
-        if (proof) {
-          if (proof.target !== target(this)) {
+        if (signed) {
+          try {
+            signed.check(this.method, instance.getUri(this)); // DPoP: the proof is for this very request
+          } catch (failure) {
             call?.settle();
-            throw new DpopError(
-              'DPOP_URL_CHANGED',
-              () =>
-                process.env.NODE_ENV !== 'production' &&
-                'attachAxios: an interceptor registered before attachAxios moved the request after its DPoP proof was made; register attachAxios first.',
-            );
+            throw failure;
           }
-          this.headers.set('DPoP', proof.proof);
-          if (proof.nonceRetry) nonceRetries.add(this);
+          proofs.set(this, signed);
+          if (nonceRetry) nonceRetries.add(this);
         }
-        this.headers.set('Authorization', `${proof ? 'DPoP' : 'Bearer'} ${token}`);
+        this.headers.set(signed ? signed.headers : { Authorization: `Bearer ${token}` });
         if (call) calls.set(this, call).set(call.config, call);
       } else if (call) {
         call.settle(); // not ours after all: its answer says nothing about the token
@@ -171,15 +168,18 @@ export function attachAxios(auth: AuthClient, instance: AxiosInstance, options: 
     ours.add(attach);
     return attach;
   };
-  const withTransform = <C extends AxiosRequestConfig>(config: C, token: string, call?: Call, proof?: Signed): C => ({
+  const withTransform = <C extends AxiosRequestConfig>(
+    config: C,
+    token: string,
+    call?: Call,
+    signed?: SignedAhead,
+    nonceRetry?: boolean,
+  ): C => ({
     ...config,
-    transformRequest: [...toArray(config.transformRequest).filter((fn) => !ours.has(fn)), attachAtSend(token, call, proof)],
+    transformRequest: [...toArray(config.transformRequest).filter((fn) => !ours.has(fn)), attachAtSend(token, call, signed, nonceRetry)],
   });
-  /** The method and URL a proof is for (htu has no query: params added later do not matter). */
-  const target = (config: AxiosRequestConfig) => `${(config.method ?? 'get').toUpperCase()} ${instance.getUri(config).split(/[?#]/)[0]}`;
-  /** A proof for `config` as it is now, bound to `token`; none without DPoP. */
-  const sign = async (config: AxiosRequestConfig, token: string): Promise<Signed | undefined> =>
-    dpop && { target: target(config), proof: await dpop.proof(config.method ?? 'get', instance.getUri(config), token) };
+  /** With DPoP, the proof for `config` as it is now, bound to `token`. */
+  const sign = (config: AxiosRequestConfig, token: string) => dpop?.signAhead(config.method, instance.getUri(config), token);
 
   /**
    * Each request runs inside the one `authorized` call that gave it its token, from the request
@@ -221,7 +221,7 @@ export function attachAxios(auth: AuthClient, instance: AxiosInstance, options: 
                 handOut(current);
               })
             : from(
-                sign(call.config, current)
+                Promise.resolve(sign(call.config, current))
                   .then((proof) => instance.request(withTransform(replayOf(call.config), current, undefined, proof)))
                   .catch((failure: unknown) => Promise.reject((call.last = failure))),
               ),
@@ -238,20 +238,20 @@ export function attachAxios(auth: AuthClient, instance: AxiosInstance, options: 
       throw failure;
     });
     if (given === undefined) return config;
-    let proof: Signed | undefined;
+    let signed: SignedAhead | undefined;
     try {
-      proof = await sign(config, given);
+      signed = await sign(config, given);
     } catch (failure) {
       call.settle(); // no proof, nothing sent: the key could not be read
       throw failure;
     }
-    config.transformRequest = withTransform(config, given, call, proof).transformRequest;
+    config.transformRequest = withTransform(config, given, call, signed).transformRequest;
     return config;
   };
 
   const onResponse = (response: AxiosResponse): AxiosResponse => {
     const call = calls.get(response.config);
-    if (call) dpop?.learn(instance.getUri(response.config), response.headers);
+    proofs.get(response.config)?.answered(response.status, response.headers); // DPoP: learns the nonce and the clock
     call?.settle(response);
     return response;
   };
@@ -261,18 +261,15 @@ export function attachAxios(auth: AuthClient, instance: AxiosInstance, options: 
     const call = config && calls.get(config);
     if (!config || !call) return Promise.reject(error);
     const answer = error.response;
-    if (dpop && answer) {
-      dpop.learn(instance.getUri(config), answer.headers);
-      if (dpop.isNonceChallenge(answer.status, answer.headers, answer.data)) {
-        // Answered once with the nonce and a new proof: a nonce is no verdict on the token.
-        const token = /^DPoP (.+)$/.exec(String(config.headers?.get?.('Authorization') ?? ''))?.[1];
-        if (token && !nonceRetries.has(config)) {
-          const again = replayOf(config);
-          return sign(again, token).then((proof) => instance.request(withTransform(again, token, call, { ...proof!, nonceRetry: true })));
-        }
-        call.settle();
-        return Promise.reject(error);
-      }
+    const signed = proofs.get(config);
+    // DPoP: a nonce challenge is answered once with the nonce and a new proof, and is no verdict on the token.
+    const challenge = signed && answer && signed.answered(answer.status, answer.headers, answer.data);
+    if (challenge) {
+      const again = replayOf(config);
+      if (challenge === 'retry' && !nonceRetries.has(config))
+        return sign(again, signed.token)!.then((next) => instance.request(withTransform(again, signed.token, call, next, true)));
+      call.settle();
+      return Promise.reject(error);
     }
     if (!isAuthError(error) || redirectedElsewhere(error, allowed)) {
       call.settle();
@@ -296,14 +293,6 @@ export function attachAxios(auth: AuthClient, instance: AxiosInstance, options: 
     instance.interceptors.request.eject(requestId);
     instance.interceptors.response.eject(responseId);
   };
-}
-
-/** A DPoP proof and the method and URL it was made for. */
-interface Signed {
-  target: string;
-  proof: string;
-  /** This request is its call's one retry after a nonce challenge. */
-  nonceRetry?: boolean;
 }
 
 /** Our last-moment transforms, told apart from the user's when a replay replaces the token. */

@@ -39,6 +39,22 @@ export interface DpopOptions {
   now?: () => number;
 }
 
+/**
+ * @internal A proof signed ahead for a client that sets its headers synchronously, after its own
+ * interceptors (axios): checked against the request as it leaves.
+ */
+export interface SignedAhead {
+  readonly token: string;
+  readonly headers: { Authorization: string; DPoP: string };
+  /** Throws `DpopError` `DPOP_URL_CHANGED` when the request leaving is not the one signed. */
+  check(method: string | undefined, url: string): void;
+  /**
+   * Learns from the answer; `'retry'` for a nonce challenge that brought a nonce this proof did not
+   * carry, `'challenge'` for one that did not, else undefined.
+   */
+  answered(status: number, headers: HeadersLike | null | undefined, body?: unknown): 'retry' | 'challenge' | undefined;
+}
+
 /** What `createDpop` returns: pass it as the `dpop` option of the adapters and `oauth2RefreshGrant`. */
 export interface Dpop {
   /**
@@ -79,6 +95,8 @@ export interface Dpop {
     request: { method: string; url: string | URL },
     send: (headers: { Authorization: string; DPoP: string }) => ObservableInput<T>,
   ): Observable<T>;
+  /** @internal For attachAxios: the headers of one request, signed ahead. */
+  signAhead(method: string | undefined, url: string, accessToken: string): Promise<SignedAhead>;
   /** One proof (the `DPoP` header's value) for `method` and `url`, bound to `accessToken` when given. */
   proof(method: string, url: string | URL, accessToken?: string): Promise<string>;
   /** Learns the nonce (`DPoP-Nonce`) and the clock (`Date`) of the server that answered `url`. */
@@ -239,8 +257,32 @@ export function createDpop(options: DpopOptions = {}): Dpop {
       return attempt();
     });
 
+  const signAhead = async (method = 'get', url: string, token: string): Promise<SignedAhead> => {
+    const made = await sign(method, url, token);
+    const target = (m = 'get', u: string) => `${m.toUpperCase()} ${htuOf(absolute(u))}`;
+    return {
+      token,
+      headers: { Authorization: `DPoP ${token}`, DPoP: made.proof },
+      check: (m, u) => {
+        if (target(m, u) !== target(method, url))
+          throw new DpopError(
+            'DPOP_URL_CHANGED',
+            () =>
+              process.env.NODE_ENV !== 'production' &&
+              'attachAxios: an interceptor registered before attachAxios moved the request after its DPoP proof was made; register attachAxios first.',
+          );
+      },
+      answered: (status, headers, body) => {
+        learn(url, headers);
+        if (challengeCode(status, headers, body) !== 'use_dpop_nonce') return undefined;
+        return nonces.get(made.origin) === made.nonce ? 'challenge' : 'retry';
+      },
+    };
+  };
+
   return {
     authorized,
+    signAhead,
     fetch: wrap(fetchFn),
     wrap,
     proof: async (method, url, accessToken) => (await sign(method, url, accessToken)).proof,
