@@ -259,18 +259,19 @@ export function attachAxios(auth: AuthClient, instance: AxiosInstance, options: 
   const onResponseError = (error: AxiosError): Promise<unknown> => {
     const config = error?.config;
     const call = config && calls.get(config);
-    if (!config || !call) return Promise.reject(error);
-    const answer = error.response;
-    const signed = proofs.get(config);
-    // DPoP: a nonce challenge is answered once with the nonce and a new proof, and is no verdict on the token.
+    const answer = error?.response;
+    const signed = config && proofs.get(config);
+    // DPoP: a nonce challenge is answered once with the nonce and a new proof, and is no verdict on
+    // the token; a replay after a refresh (no call of its own) included.
     const challenge = signed && answer && signed.answered(answer.status, answer.headers, answer.data);
     if (challenge) {
       const again = replayOf(config);
       if (challenge === 'retry' && !nonceRetries.has(config))
         return sign(again, signed.token)!.then((next) => instance.request(withTransform(again, signed.token, call, next, true)));
-      call.settle();
+      call?.settle();
       return Promise.reject(error);
     }
+    if (!config || !call) return Promise.reject(error);
     if (!isAuthError(error) || redirectedElsewhere(error, allowed)) {
       call.settle();
       return Promise.reject(error);
