@@ -263,7 +263,14 @@ export function oauth2RefreshGrant(options: OAuth2RefreshGrantOptions): OAuth2Re
     }
     const fields = (typeof answer === 'object' && answer !== null ? answer : {}) as Record<string, unknown>;
     if (!response.ok) {
-      throw new OAuth2Error(response.status, errorCode(scrub(fields.error)) ?? 'invalid_response', text(scrub(fields.error_description)));
+      const error = new OAuth2Error(
+        response.status,
+        errorCode(scrub(fields.error)) ?? 'invalid_response',
+        text(scrub(fields.error_description)),
+      );
+      // DPoP: a nonce challenge (400, as invalid_grant) refuses the proof, not the refresh token.
+      if (dpop?.isNonceChallenge(response.status, response.headers, fields)) throw dpop.nonceError(error);
+      throw error;
     }
     const accessToken = text(fields.access_token);
     if (!accessToken) throw new OAuth2Error(response.status, 'invalid_response', 'the answer has no access_token');

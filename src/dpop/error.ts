@@ -1,13 +1,15 @@
 import { msg } from '../message';
 
 /** Why a DPoP request could not be made. */
-export type DpopErrorCode = 'DPOP_KEY_STORAGE' | 'DPOP_UNSUPPORTED' | 'DPOP_URL_CHANGED';
+export type DpopErrorCode = 'DPOP_KEY_STORAGE' | 'DPOP_UNSUPPORTED' | 'DPOP_URL_CHANGED' | 'DPOP_NONCE';
 
 /**
  * A DPoP proof could not be made: the key cannot be kept (`DPOP_KEY_STORAGE`), WebCrypto is missing
  * (`DPOP_UNSUPPORTED`: not a secure context, or an old runtime), or an axios interceptor moved the
  * request after its proof was signed (`DPOP_URL_CHANGED`). The request is not sent; nothing falls
- * back to Bearer. `cause` is what the platform said.
+ * back to Bearer. `cause` is what the platform said. `DPOP_NONCE`: the token endpoint still asked
+ * for a nonce after the retry with its nonce; `cause` is its `OAuth2Error`. That refused the proof,
+ * not the refresh token: the session is kept, and the next refresh carries the nonce learned.
  *
  * @example
  * ```ts

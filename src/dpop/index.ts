@@ -95,6 +95,11 @@ export interface Dpop {
     request: { method: string; url: string | URL },
     send: (headers: { Authorization: string; DPoP: string }) => ObservableInput<T>,
   ): Observable<T>;
+  /**
+   * @internal For oauth2RefreshGrant: the error for a token endpoint's nonce challenge that the one
+   * retry did not satisfy. Not the refresh token's refusal (that is 400 too), so it does not end the session.
+   */
+  nonceError(cause: unknown): DpopError;
   /** @internal For attachAxios: the headers of one request, signed ahead. */
   signAhead(method: string | undefined, url: string, accessToken: string): Promise<SignedAhead>;
   /** One proof (the `DPoP` header's value) for `method` and `url`, bound to `accessToken` when given. */
@@ -288,6 +293,14 @@ export function createDpop(options: DpopOptions = {}): Dpop {
     proof: async (method, url, accessToken) => (await sign(method, url, accessToken)).proof,
     learn,
     isNonceChallenge: (status, headers, body) => challengeCode(status, headers, body) === 'use_dpop_nonce',
+    nonceError: (cause) =>
+      new DpopError(
+        'DPOP_NONCE',
+        () =>
+          process.env.NODE_ENV !== 'production' &&
+          'The token endpoint asked for a DPoP nonce again after the retry with its nonce. The session and the refresh token are kept; the next refresh sends the nonce learned.',
+        cause,
+      ),
     thumbprint: async () => thumbprintOf(await publicJwk((await keys()).publicKey)),
     ready: () => keys().then(() => undefined),
     clear: () => serial(() => store.delete()),

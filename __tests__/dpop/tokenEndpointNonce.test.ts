@@ -1,0 +1,41 @@
+/**
+ * The token endpoint's nonce challenge (400 `use_dpop_nonce`) shares its status with `invalid_grant`,
+ * but it refuses the proof, not the refresh token: however often it comes, it never ends the session.
+ */
+import { createTokenRefresh } from '../../src';
+import { oauth2RefreshGrant } from '../../src/adapters/oauth2';
+import { createDpop, memoryKeys } from '../../src/dpop';
+import { createStore } from '../support/harness';
+import { sendJson, startScriptedServer, type ScriptedServer } from '../support/dpop/scriptedServer';
+
+let as: ScriptedServer;
+let challenges = 0;
+beforeAll(async () => {
+  // A server that rotates its nonce on every request: the one retry meets a new challenge.
+  as = await startScriptedServer((request, res, index) => {
+    if (index < challenges) return sendJson(res, 400, { error: 'use_dpop_nonce' }, { 'DPoP-Nonce': `n${index}` });
+    sendJson(res, 200, { access_token: `at-${index}`, refresh_token: `rt-${index}`, token_type: 'DPoP', expires_in: 300 });
+  });
+});
+afterAll(() => as.close());
+
+test('a nonce challenge the one retry did not satisfy keeps the session and the refresh token; the next refresh works', async () => {
+  challenges = 2;
+  const dpop = createDpop({ keys: memoryKeys() });
+  const auth = createTokenRefresh({
+    refresh: oauth2RefreshGrant({ tokenEndpoint: `${as.url}/token`, clientId: 'app', dpop }),
+    refreshRetries: 0,
+  });
+  const store = createStore(auth);
+  auth.setTokens({ accessToken: 'at', refreshToken: 'rt' });
+  await expect(auth.refresh()).rejects.toMatchObject({
+    name: 'RefreshUnavailableError',
+    cause: { name: 'DpopError', code: 'DPOP_NONCE', cause: { status: 400, error: 'use_dpop_nonce' } },
+  });
+  expect(store.types()).not.toContain('loggedOut');
+  expect(store.state.status).not.toBe('loggedOut');
+  await auth.refresh();
+  expect(store.types()).not.toContain('loggedOut');
+  expect(as.received.map((r) => new URLSearchParams(r.body).get('refresh_token'))).toEqual(['rt', 'rt', 'rt']);
+  expect(as.received.map((r) => r.proof?.payload.nonce)).toEqual([undefined, 'n0', 'n1']);
+});
