@@ -212,6 +212,11 @@ export function createDpop(options: DpopOptions = {}): Dpop {
     (send: FetchFn): FetchFn =>
     async (input, init) => {
       const request = isRequest(input) ? input : undefined;
+      // A redirect followed by fetch would re-send this proof (for another URL, so refused) and,
+      // across origins, the public key to a server that must not see it. Outside browsers, where
+      // fetch shows the redirect, it is followed here: a new proof on this origin, none elsewhere.
+      if (!browser && (init?.redirect ?? request?.redirect ?? 'follow') === 'follow')
+        return followed(send, input, { ...init, redirect: 'manual' }, request);
       // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a string or a URL here
       const url = absolute(request ? request.url : String(input));
       const method = init?.method ?? request?.method ?? 'GET';
@@ -236,6 +241,31 @@ export function createDpop(options: DpopOptions = {}): Dpop {
       await response.body?.cancel().catch(() => undefined); // frees the connection
       return (await attempt(false)).response;
     };
+
+  /** `wrap(send)` for a request whose redirects are followed here, each hop with its own proof. */
+  const followed = async (send: FetchFn, input: RequestInfo | URL, init: RequestInit, request?: Request, hops = 0): Promise<Response> => {
+    // A body sent again by a 307 or 308: read before it goes, from a copy (a Request's is read once).
+    const body = request?.body ? await request.clone().arrayBuffer() : init.body;
+    const response = await wrap(send)(input, init);
+    const location = [301, 302, 303, 307, 308].includes(response.status) ? response.headers.get('location') : null;
+    if (location === null || hops >= 20) return response;
+    await response.body?.cancel().catch(() => undefined);
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a string or a URL here
+    const from = absolute(request ? request.url : String(input));
+    const to = new URL(location, from).href;
+    const method = init.method ?? request?.method ?? 'GET';
+    const get = response.status === 303 ? !/^HEAD$/i.test(method) : response.status < 303 && /^POST$/i.test(method);
+    const headers = new Headers(init.headers ?? request?.headers);
+    if (get) for (const name of ['content-type', 'content-length', 'content-encoding', 'content-language']) headers.delete(name);
+    const next: RequestInit = { ...init, method: get ? 'GET' : method, body: get ? undefined : body, headers };
+    const answer =
+      originOf(to) === originOf(from)
+        ? await followed(send, to, next, undefined, hops + 1)
+        : // Elsewhere: as written, without the token and without a proof, as fetch drops Authorization.
+          (headers.delete('authorization'), headers.delete('dpop'), await send(to, { ...next, redirect: 'follow' }));
+    // As fetch says of a response it reached through a redirect.
+    return answer.redirected ? answer : Object.defineProperty(answer, 'redirected', { value: true });
+  };
 
   const authorized = <T>(
     auth: Pick<TokenRefresh<string>, 'authorized'>,
