@@ -363,10 +363,11 @@ function challengeCode(status: number, headers: HeadersLike | null | undefined, 
   return status === 400 && typeof error === 'string' ? error : undefined;
 }
 
-/** The DPoP `error` of a fetch answer, if it has one (a 400's body is read from a clone). */
+/** The DPoP `error` of a fetch answer, if it has one (a JSON 400's body is read from a clone). */
 async function proofChallenge(response: Response): Promise<string | undefined> {
   let body: unknown;
-  if (response.status === 400)
+  // Only JSON can say `use_dpop_nonce`: any other 400 is returned when its headers arrive, unread.
+  if (response.status === 400 && /[/+]json\b/i.test(response.headers.get('content-type') ?? ''))
     body = await response
       .clone()
       .json()

@@ -1,0 +1,42 @@
+/** Answers a DPoP client must survive: bodies it need not read, headers that say nothing. */
+import { createDpop, memoryKeys } from '../../src/dpop';
+import { decodeProof, scriptedFetch } from './support';
+import { startScriptedServer, type ScriptedServer } from '../support/dpop/scriptedServer';
+
+let api: ScriptedServer;
+beforeAll(async () => {
+  api = await startScriptedServer((_, res) => {
+    // A 400 whose body streams on (a long report, a stream): its headers are the answer.
+    res.writeHead(400, { 'Content-Type': 'text/plain' }).write('still going');
+  });
+});
+afterAll(() => api.close());
+
+test('a 400 whose body is not JSON resolves when its headers arrive, as fetch does; its body is not read', async () => {
+  const dpop = createDpop({ keys: memoryKeys() });
+  const controller = new AbortController();
+  const response = await dpop.fetch(`${api.url}/text`, { signal: controller.signal });
+  expect(response.status).toBe(400);
+  controller.abort();
+});
+
+test('garbage in DPoP-Nonce, WWW-Authenticate and Date is ignored: no throw, nothing echoed, one request', async () => {
+  const { fetchFn, seen } = scriptedFetch(
+    () =>
+      new Response('{', {
+        status: 401,
+        headers: {
+          'www-authenticate': 'DPoP error=, DPoP error="", error="use_dpop_nonce"'.repeat(50),
+          'dpop-nonce': 'a b\u0001',
+          date: 'not a date',
+        },
+      }),
+  );
+  const now = Date.UTC(2026, 0, 1);
+  const dpop = createDpop({ keys: memoryKeys(), fetchFn, now: () => now });
+  expect((await dpop.fetch('https://api.example.com/x')).status).toBe(401);
+  const { payload } = decodeProof(await dpop.proof('GET', 'https://api.example.com/x'));
+  expect(payload.nonce).toBeUndefined();
+  expect(payload.iat).toBe(now / 1000);
+  expect(seen.length).toBeLessThanOrEqual(2);
+});
