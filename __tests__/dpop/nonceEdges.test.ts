@@ -40,3 +40,14 @@ test('garbage in DPoP-Nonce, WWW-Authenticate and Date is ignored: no throw, not
   expect(payload.iat).toBe(now / 1000);
   expect(seen.length).toBeLessThanOrEqual(2);
 });
+
+test('a key store that never answers does not hold an aborted dpop.fetch: it rejects with the abort reason, unsent', async () => {
+  const keys = { get: () => new Promise<never>(() => {}), add: () => new Promise<never>(() => {}), delete: async () => {} };
+  const { fetchFn, seen } = scriptedFetch(() => new Response(null, { status: 204 }));
+  const dpop = createDpop({ keys, fetchFn });
+  const controller = new AbortController();
+  const call = dpop.fetch('https://api.example.com/x', { signal: controller.signal });
+  controller.abort();
+  await expect(call).rejects.toMatchObject({ name: 'AbortError' });
+  expect(seen).toHaveLength(0);
+});

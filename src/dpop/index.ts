@@ -2,6 +2,7 @@ import { EMPTY, catchError, filter, from, ignoreElements, mergeMap, tap, type Ob
 import type { AuthActions } from '../actions';
 import type { TokenRefresh } from '../createTokenRefresh';
 import { httpStatusOf } from '../httpErrors';
+import { abortReason } from '../adapters/abort';
 import { DpopError } from './error';
 import { indexedDbKeys, memoryKeys, type DpopKeyStore } from './keys';
 import { generateKeys, htuOf, publicJwk, sha256, signProof, thumbprintOf } from './proof';
@@ -223,8 +224,10 @@ export function createDpop(options: DpopOptions = {}): Dpop {
       const headers = new Headers(init?.headers ?? request?.headers);
       const token = /^DPoP\s+(\S+)$/i.exec(headers.get('authorization') ?? '')?.[1];
       const spare = request?.clone(); // for the one retry: a Request's body can be read once
+      const signal = init?.signal ?? request?.signal;
       const attempt = async (first: boolean) => {
-        const made = await sign(method, url, token);
+        // The key is read first: a key store that hangs must not hold a request its caller aborted.
+        const made = await abortable(sign(method, url, token), signal);
         headers.set('DPoP', made.proof);
         const response = await send(first ? (request ?? input) : (spare ?? input), { ...init, headers });
         learn(response.url || url, response.headers);
@@ -373,6 +376,17 @@ async function proofChallenge(response: Response): Promise<string | undefined> {
       .json()
       .catch(() => undefined);
   return challengeCode(response.status, response.headers, body);
+}
+
+/** `promise`, or the abort reason of `signal` as soon as it aborts. */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal | null | undefined): Promise<T> {
+  if (!signal) return promise;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(abortReason(signal));
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 /** The headers of any client's answer or error: `AjaxError` (its `xhr`), `AjaxResponse`, a `Response`, axios. */
