@@ -72,7 +72,7 @@ module.exports = [
       'dist/fetch.js': '{ authFetch }',
       'dist/dpop.js': '{ createDpop }',
     },
-    '11860 B',
+    '12330 B',
   ),
   line(
     'createTokenRefresh + oauth2RefreshGrant + attachAxios + createDpop (DPoP)',
@@ -83,7 +83,7 @@ module.exports = [
       'dist/axios.js': '{ attachAxios }',
       'dist/dpop.js': '{ createDpop }',
     },
-    '12450 B',
+    '12925 B',
   ),
   line(
     'epics: createScheduledRefreshEpic + createHeartbeatEpic',
