@@ -21,6 +21,7 @@ const ENTRIES = [
   'src/adapters/fetch.ts',
   'src/adapters/axios.ts',
   'src/adapters/rtkQuery.ts',
+  'src/dpop/index.ts',
 ];
 
 const bundle = (entry: string, production: boolean) =>
@@ -37,7 +38,7 @@ const bundle = (entry: string, production: boolean) =>
   }).outputFiles[0]!.text;
 
 /** The source files under src/ and epics/, and the development texts they guard. */
-const sources = ['src', 'src/adapters', 'src/storage', 'epics'].flatMap((dir) =>
+const sources = ['src', 'src/adapters', 'src/storage', 'src/dpop', 'epics'].flatMap((dir) =>
   readdirSync(join(ROOT, dir))
     .filter((name) => name.endsWith('.ts'))
     .map((name) => ({ file: `${dir}/${name}`, text: readFileSync(join(ROOT, dir, name), 'utf8') })),
