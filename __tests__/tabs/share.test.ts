@@ -3,10 +3,14 @@
  * for what storage holds when this tab is about to spend its refresh token under the lock. Pure
  * functions of the machine's state, tested as the machine is.
  */
+import { firstValueFrom, mergeMap, of, throwError, timer } from 'rxjs';
+import { createTokenRefresh, syncTabs, type EndReason, type TokenStorage, type Tokens } from '../../src';
+import { cookieSession } from '../../src/cookie';
 import type { Effect, State } from '../../src/session/machine';
 import { adopt, found } from '../../src/tabs/share';
 import { toSession, type Identity, type StoredTokens } from '../../src/tokens';
-import { fakeJwt } from '../support/harness';
+import { expectWarning } from '../support/console';
+import { createStore, fakeJwt } from '../support/harness';
 import { NOW, actions, machineContext } from '../support/machine';
 
 const ctx = machineContext({ identity: (stored) => ({ id: stored?.sessionId ?? 'new', version: stored?.version ?? 0 }) });
@@ -85,6 +89,25 @@ describe('adopt: another tab stored tokens', () => {
     });
   });
 
+  test('the same user logged in again in another tab, whatever version that tab counts: taken, named as that tab names it', () => {
+    const state = mine(jwt({ sub: 'ada', n: 1 }));
+    const step = adopt(state, theirs({ accessToken: jwt({ sub: 'ada', n: 2 }), sessionId: 'login-z', version: 1 }), ctx, none);
+    expect(step.state.session?.accessToken).toBe(jwt({ sub: 'ada', n: 2 }));
+    expect(step.effects[0]).toEqual({ type: 'rename', identity: state.session!.identity, id: 'login-z', version: 1 });
+  });
+
+  test('a restore from the shared cookie continues our login when only their token has a sub', () => {
+    const state = mine('opaque-1');
+    const step = adopt(state, theirs({ accessToken: jwt({ sub: 'ada' }), sessionId: 'login-c', version: 1, restored: true }), ctx, none);
+    expect(step.state.session?.identity).toBe(state.session!.identity);
+    expect(emitted(step.effects)).toEqual([actions.refreshSucceeded({ expiresAt: NOW + 60_000, refreshAt: NOW + 30_000 })]);
+  });
+
+  test("tokens that look expired on this tab's clock are sent as they are, not refreshed at once: the other tab just got them", () => {
+    const step = adopt(mine('ours'), theirs({ sessionId: 'login-a', version: 3, expiresAt: NOW - 1_000 }), ctx, none);
+    expect(step.state.session).toMatchObject({ accessToken: 'theirs', refreshAt: Infinity });
+  });
+
   test('a tab without a session takes another tab login as its own, quietly (nothing ended)', () => {
     const state: State = { status: 'unauthenticated', ended: null, lastError: null };
     const step = adopt(state, theirs({ sessionId: 'login-d', version: 1 }), ctx, none);
@@ -120,5 +143,302 @@ describe('found: under the lock, before spending the refresh token', () => {
       status: 'authenticated',
       session: { accessToken: 'theirs' },
     });
+  });
+});
+
+/**
+ * A storage the tabs share that tells of the others' writes itself (as localStorage does), with a
+ * lock across tabs: each tab gets its own view. The news of a write waits until the test delivers
+ * it, as a `storage` event can arrive after the writing tab let go of the lock.
+ */
+type Listener = Parameters<NonNullable<TokenStorage['subscribe']>>[0];
+
+class SharedDisk {
+  stored: StoredTokens | null = null;
+  /** `get` throws while this is set (a storage that became unreadable). */
+  unreadable = false;
+  private readonly tabs: Array<Set<Listener>> = [];
+  private readonly mail: Array<() => void> = [];
+  private queue: Promise<unknown> = Promise.resolve();
+  held = false;
+  /** How long the lock is kept after the task. */
+  graceMs = 0;
+
+  /** One tab's view of it. */
+  view(): TokenStorage & { subscribe: NonNullable<TokenStorage['subscribe']> } {
+    const listeners = new Set<Listener>();
+    this.tabs.push(listeners);
+    const tell = (tokens: StoredTokens | null, reason?: EndReason) => {
+      for (const tab of this.tabs)
+        if (tab !== listeners) this.mail.push(() => tab.forEach((listener) => listener(tokens && { ...tokens }, reason)));
+    };
+    return {
+      get: () => {
+        if (this.unreadable) throw new Error('unreadable');
+        return this.stored && { ...this.stored };
+      },
+      set: (tokens: StoredTokens) => {
+        this.stored = { ...tokens };
+        tell(this.stored);
+      },
+      clear: (reason?: EndReason) => {
+        this.stored = null;
+        tell(null, reason);
+      },
+      subscribe: (listener) => (listeners.add(listener), () => listeners.delete(listener)),
+      lock: <T>(task: () => Promise<T>): Promise<T> => {
+        const run = this.queue.then(async () => {
+          this.held = true;
+          try {
+            return await task();
+          } finally {
+            // Kept a moment after the task, as syncTabs' lock does, while the news travels.
+            if (this.graceMs) await new Promise((resolve) => setTimeout(resolve, this.graceMs));
+            this.held = false;
+          }
+        });
+        this.queue = run.catch(() => undefined);
+        return run;
+      },
+    };
+  }
+
+  /** Delivers the news of every write so far to the other tabs, in order. */
+  deliver(): void {
+    while (this.mail.length) this.mail.shift()!();
+  }
+}
+
+/** The server: single-use rotating refresh tokens; an access token is good until the next refresh. */
+class Server {
+  generation = 0;
+  access = 'access-0';
+  refreshToken = 'refresh-0';
+  refreshCalls = 0;
+  refuse = false;
+  get tokens(): Tokens {
+    return { accessToken: this.access, refreshToken: this.refreshToken };
+  }
+  refresh = (refreshToken: string) =>
+    timer(5).pipe(
+      mergeMap(() => {
+        this.refreshCalls++;
+        if (this.refuse || refreshToken !== this.refreshToken) return throwError(() => ({ status: 401, error: 'invalid_grant' }));
+        this.generation++;
+        this.access = `access-${this.generation}`;
+        this.refreshToken = `refresh-${this.generation}`;
+        return of(this.tokens);
+      }),
+    );
+  api = (token: string) =>
+    timer(2).pipe(mergeMap(() => (token === this.access ? of(`ok with ${token}`) : throwError(() => ({ status: 401 })))));
+}
+
+describe('connect: the tabs of one storage, in virtual time', () => {
+  let disk: SharedDisk;
+  let server: Server;
+  beforeEach(() => {
+    jest.useFakeTimers();
+    disk = new SharedDisk();
+    server = new Server();
+  });
+  afterEach(() => jest.useRealTimers());
+
+  const openTab = (storage: TokenStorage = disk.view()) => {
+    const auth = createTokenRefresh({ refresh: server.refresh, storage: syncTabs(storage) });
+    return { auth, store: createStore(auth) };
+  };
+  /** One API call's outcome: its value, or the name of its error. */
+  const call = (auth: ReturnType<typeof openTab>['auth']) =>
+    firstValueFrom(auth.authorized(server.api)).catch((error: Error) => error.name ?? String(error));
+  const wait = (ms = 200) => jest.advanceTimersByTimeAsync(ms);
+
+  test('under the lock, a tab finds that another tab refreshed (its news not here yet): it takes those tokens and spends no refresh token', async () => {
+    const a = openTab();
+    const b = openTab();
+    a.auth.setTokens(server.tokens);
+    disk.deliver();
+    expect(b.auth.getAccessToken()).toBe('access-0');
+    server.access = 'expired';
+    const inA = call(a.auth);
+    await wait();
+    expect(await inA).toBe('ok with access-1');
+    // B has not heard of A's refresh when its own request is refused.
+    const inB = call(b.auth);
+    await wait();
+    expect(await inB).toBe('ok with access-1');
+    expect(server.refreshCalls).toBe(1);
+    expect(b.store.types()).toEqual(['tokensSet', 'refreshRequested', 'refreshSucceeded']);
+    expect(b.store.state.status).toBe('authenticated');
+
+    // The tokens B took are what it knows storage to hold: other code clearing storage (no event)
+    // is found at B's next refresh, and B ends its session instead of spending A's refresh token.
+    disk.stored = null;
+    server.access = 'expired again';
+    const again = call(b.auth);
+    await wait();
+    expect(await again).toBe('LoggedOutError');
+    expect(server.refreshCalls).toBe(1);
+    expect(b.store.state.ended).toEqual({ reason: 'storageCleared', elsewhere: true });
+  });
+
+  test("a tab queued for the lock that hears the holder's news meanwhile takes it, and spends nothing once it gets the lock", async () => {
+    disk.graceMs = 50;
+    const a = openTab();
+    const b = openTab();
+    a.auth.setTokens(server.tokens);
+    disk.deliver();
+    server.access = 'expired';
+    const inA = call(a.auth);
+    const inB = call(b.auth); // refused at the same time: queued behind A for the lock
+    await wait(10); // A refreshed and keeps the lock a moment
+    expect(server.refreshCalls).toBe(1);
+    disk.deliver();
+    await wait();
+    expect(await inA).toBe('ok with access-1');
+    expect(await inB).toBe('ok with access-1');
+    expect(server.refreshCalls).toBe(1);
+    expect(b.store.types()).toEqual(['tokensSet', 'refreshRequested', 'refreshSucceeded']);
+  });
+
+  test('without a lock (no Web Locks), a tab still looks at storage before spending its refresh token, and takes what another tab stored', async () => {
+    const withoutLock = (): TokenStorage => ({ ...disk.view(), lock: undefined });
+    const a = openTab(withoutLock());
+    const b = openTab(withoutLock());
+    a.auth.setTokens(server.tokens);
+    disk.deliver();
+    server.access = 'expired';
+    const inA = call(a.auth);
+    await wait();
+    expect(await inA).toBe('ok with access-1');
+    const inB = call(b.auth);
+    await wait();
+    expect(await inB).toBe('ok with access-1');
+    expect(server.refreshCalls).toBe(1);
+    expect(b.store.state.status).toBe('authenticated');
+  });
+
+  test('storage emptied by other code, found under the lock: the request fails with LoggedOutError and nothing is spent', async () => {
+    const a = openTab();
+    a.auth.setTokens(server.tokens);
+    disk.stored = null;
+    server.access = 'expired';
+    const request = call(a.auth);
+    await wait();
+    expect(await request).toBe('LoggedOutError');
+    expect(server.refreshCalls).toBe(0);
+    expect(a.store.state).toMatchObject({ status: 'unauthenticated', ended: { reason: 'storageCleared', elsewhere: true } });
+  });
+
+  test('a storage that cannot be read under the lock tells nothing: the tab refreshes as planned and stays signed in', async () => {
+    expectWarning('storage.get() failed (Error); the session goes on in memory.');
+    const a = openTab();
+    a.auth.setTokens(server.tokens);
+    disk.unreadable = true;
+    server.access = 'expired';
+    const request = call(a.auth);
+    await wait();
+    expect(await request).toBe('ok with access-1');
+    expect(a.store.state.status).toBe('authenticated');
+  });
+
+  test('an async storage (its read a Promise) with a lock: the tab refreshes as planned', async () => {
+    const view = disk.view();
+    const a = openTab({ ...view, get: async () => view.get() });
+    await wait(10);
+    a.auth.setTokens(server.tokens);
+    server.access = 'expired';
+    const request = call(a.auth);
+    await wait();
+    expect(await request).toBe('ok with access-1');
+    expect(server.refreshCalls).toBe(1);
+  });
+
+  test('a refresh that fails under the lock fails the request and lets go of the lock, so the other tabs go on', async () => {
+    const a = openTab();
+    a.auth.setTokens(server.tokens);
+    server.access = 'expired';
+    server.refuse = true;
+    const request = call(a.auth);
+    await wait();
+    expect(await request).toBe('TokenRefreshError');
+    expect(disk.held).toBe(false);
+    await expect(disk.view().lock!(async () => 'the next tab got it')).resolves.toBe('the next tab got it');
+  });
+
+  test('a lock manager that refuses the lock: the request fails at once, as a refresh that could not be done', async () => {
+    const view = disk.view();
+    const a = openTab({ ...view, lock: () => Promise.reject(new Error('the lock manager is gone')) });
+    a.auth.setTokens(server.tokens);
+    server.access = 'expired';
+    let outcome: string | undefined;
+    void call(a.auth).then((result) => (outcome = result));
+    await wait(100); // far less than the refresh timeout (10 s)
+    expect(outcome).toBe('RefreshUnavailableError');
+    expect(a.store.types()).toEqual(['tokensSet', 'refreshRequested', 'refreshUnavailable']);
+  });
+
+  test("a logout heard late, when storage holds another login's tokens by then: those stay, and the tab that stored them stays signed in", async () => {
+    const a = openTab();
+    const b = openTab();
+    a.auth.setTokens(server.tokens);
+    disk.deliver();
+    a.auth.clearTokens();
+    a.auth.setTokens({ accessToken: 'another-login' });
+    disk.deliver(); // B hears the logout with the new login already stored, then the new login
+    await wait(10);
+    disk.deliver();
+    expect(disk.stored).toMatchObject({ accessToken: 'another-login' });
+    expect(a.auth.getAccessToken()).toBe('another-login');
+    expect(b.auth.getAccessToken()).toBe('another-login');
+    expect(b.store.types()).toEqual(['tokensSet', 'loggedOut', 'tokensSet']);
+  });
+
+  test('a logout heard late, when storage holds tokens without a session id (an older release of the app wrote them): those stay', async () => {
+    const older = disk.view();
+    const b = openTab();
+    const login: StoredTokens = { accessToken: 'access-0', sessionId: 'login-a', version: 1 };
+    older.set(login);
+    disk.deliver();
+    older.clear('logout');
+    older.set({ accessToken: 'written-by-an-older-release' });
+    disk.deliver();
+    await wait(10);
+    expect(disk.stored).toEqual({ accessToken: 'written-by-an-older-release' });
+    expect(b.store.state.ended).toBeNull();
+    expect(b.auth.getAccessToken()).toBe('written-by-an-older-release');
+  });
+
+  test.each([
+    ['of another login', { accessToken: 'another-login', sessionId: 'login-x', version: 1 }],
+    ['without a session id', { accessToken: 'another-login' }],
+  ])(
+    "a tab restoring from the cookie hears another tab's logout: its restore ends, and tokens %s in storage stay",
+    async (_, tokens: StoredTokens) => {
+      const b = createTokenRefresh({
+        session: cookieSession(),
+        storage: disk.view(),
+        refresh: () => timer(50).pipe(mergeMap(() => of({ accessToken: 'restored' }))),
+      });
+      const store = createStore(b);
+      void b.restore();
+      await wait(1);
+      expect(store.state.status).toBe('restoring');
+      const other = disk.view();
+      other.clear('logout');
+      disk.stored = { ...tokens };
+      expect(() => disk.deliver()).not.toThrow();
+      expect(store.state).toMatchObject({ status: 'unauthenticated', ended: { reason: 'logout', elsewhere: true } });
+      expect(disk.stored).toEqual(tokens);
+      await wait(100);
+    },
+  );
+
+  test("a signed-out tab that hears another tab's logout has nothing to end and leaves storage alone", async () => {
+    const b = openTab();
+    disk.unreadable = true;
+    disk.view().clear('logout');
+    disk.deliver();
+    expect(b.store.types()).toEqual([]);
   });
 });
