@@ -402,7 +402,10 @@ export async function startAuthServer(options: AuthServerOptions = {}): Promise<
     }
     if (record.spent) return fail('invalid_grant', 'refresh token already used');
     // A DPoP-bound refresh token is only good with a proof of its key, and nothing is spent otherwise.
-    if (session.jkt !== null && jkt === null) return fail('invalid_dpop_proof', 'this refresh token is DPoP-bound: send a proof', 400);
+    if (session.jkt !== null && jkt === null) {
+      counters.dpopRefusals++;
+      return fail('invalid_dpop_proof', 'this refresh token is DPoP-bound: send a proof', 400);
+    }
     if (session.jkt !== jkt) {
       counters.dpopRefusals++;
       return fail(
@@ -536,7 +539,7 @@ export async function startAuthServer(options: AuthServerOptions = {}): Promise<
     if (dpopToken === undefined) {
       const verdict = await authenticate(header, arrivedAt);
       const bound = verdict.ok ? sessions.get(verdict.sid)?.jkt : boundKey(header);
-      if (header && (bound || dpop === 'required'))
+      if (verifier && header && (bound || dpop === 'required'))
         return dpopRefusal(
           'invalid_token',
           'a DPoP-bound token needs the DPoP scheme and a proof',
