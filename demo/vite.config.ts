@@ -19,6 +19,7 @@ export default defineConfig({
       { find: /^redux-observable-token-refresh\/rtk-query$/, replacement: here('../src/adapters/rtkQuery.ts') },
       { find: /^redux-observable-token-refresh\/fetch$/, replacement: here('../src/adapters/fetch.ts') },
       { find: /^redux-observable-token-refresh\/cookie$/, replacement: here('../src/cookie.ts') },
+      { find: /^redux-observable-token-refresh\/dpop$/, replacement: here('../src/dpop/index.ts') },
     ],
   },
   build: {

@@ -510,4 +510,70 @@ describeInBrowser('demo app in Chromium', () => {
     expect(log && log.y >= 0 && log.y < 800).toBe(true);
     expect(await overflow()).toEqual([]);
   });
+
+  test('DPoP mode (?dpop=1): every proof and its nonce in the log, a nonce rotation answered without a refresh, and a thief gets 401s', async () => {
+    await page.goto(`${server.url}/?dpop=1`);
+    await page.waitForSelector('[data-testid="login-page"]');
+    expect(await page.isChecked('[data-testid="dpop-switch"]')).toBe(true);
+    await page.click('button[type="submit"]');
+    await page.waitForSelector('[data-testid="dashboard"]');
+    expect(await text('token-type')).toBe('DPoP-bound tokens');
+    // The login's first proof had no nonce: the server's challenge, then the same login with it.
+    await eventually('the login proofs in the log', async () =>
+      (await logLines()).some((line) => /DPoP proof \S+: POST \/auth\/login .* ← 200/.test(line)),
+    );
+    expect(
+      (await logLines()).some(
+        (line) => line.includes('POST /auth/login · nonce none') && line.includes('use_dpop_nonce: nonce challenge, retried'),
+      ),
+    ).toBe(true);
+    await page.waitForFunction(() => document.querySelector('[data-testid="dpop-jkt"]')?.textContent?.startsWith('…'));
+
+    // Every client, each request with a proof that the server accepted.
+    server.reset();
+    await page.click('[data-testid="load-every-client"]');
+    await allTilesLoaded();
+    await page.waitForSelector('[data-testid="rtk-items"][data-state="ok"]');
+    await page.waitForSelector('[data-testid="fetch-echo"][data-state="ok"]');
+    const accepted = apiRecords();
+    expect(accepted).toHaveLength(8);
+    expect(accepted.every((record) => record.status === 200 && record.dpop?.jti && record.dpop.error === null)).toBe(true);
+    const proofLines = (await logLines()).filter((line) => /DPoP proof \S+: GET \/api\/\w+ · nonce \S+ · ath …\S{6} ← 200/.test(line));
+    expect(proofLines.length).toBeGreaterThanOrEqual(8);
+    expect(proofLines.some((line) => line.startsWith('epic') || line.includes('epic'))).toBe(true);
+
+    // A new nonce on the server: each request's first proof is challenged and retried, no refresh.
+    server.reset();
+    await page.click('[data-testid="dpop-rotate-nonce"]');
+    await eventually('the rotation in the log', async () => (await logLines()).some((line) => line.includes('new DPoP nonce')));
+    await page.click('[data-testid="load-everything"]');
+    await allTilesLoaded();
+    expect(server.stats()).toMatchObject({ refreshCalls: 0, dpopNonceChallenges: expect.any(Number) });
+    expect(server.stats().dpopNonceChallenges).toBeGreaterThanOrEqual(1);
+    expect((await logLines()).some((line) => line.includes('use_dpop_nonce: nonce challenge, retried with a new proof'))).toBe(true);
+    expect(await text('count-refreshes')).toBe('0');
+
+    // An expired token: 401 invalid_token, one refresh (with a proof of the same key), replays.
+    await runScenario('expired');
+    await allTilesLoaded();
+    expect(server.stats()).toMatchObject({ refreshCalls: 1, refreshOk: 1 });
+    expect((await logLines()).some((line) => line.includes('invalid_token: the token is refused, so a refresh'))).toBe(true);
+    expect(await text('count-refreshes')).toBe('1');
+
+    // The thief: the same token, without a proof, twice refused.
+    await page.click('[data-testid="dpop-thief"]');
+    await page.waitForFunction(() => document.querySelector('[data-testid="dpop-thief-401"]')?.textContent === '2');
+    const thief = (await logLines()).filter((line) => line.includes('Thief replays the access token'));
+    expect(thief).toHaveLength(2);
+    expect(thief[0]).toMatch(/as Bearer ← 401 invalid_token/);
+    expect(thief[1]).toMatch(/DPoP scheme but no proof ← 401 invalid_dpop_proof/);
+    await screenshot('d1-dpop-thief');
+
+    // The token is never on the page, nor in the store's state.
+    const token = JSON.parse((await storedTokens()) ?? '{}') as { accessToken?: string };
+    expect(token.accessToken).toEqual(expect.any(String));
+    const pageText = await page.evaluate(() => document.documentElement.outerHTML);
+    expect(pageText.includes(token.accessToken!)).toBe(false);
+    expect(pageText.includes(token.accessToken!.split('.')[2]!)).toBe(false);
+  });
 });

@@ -7,12 +7,19 @@
  * the tabs), or in an HttpOnly cookie (`session: cookieSession()` from
  * `redux-observable-token-refresh/cookie`: the package never sees it, the browser sends it to
  * /auth/refresh, and `auth.restore()` gets a session back after a reload).
+ *
+ * DPoP mode (mode.ts, `?dpop=1`): `dpop = createDpop()` (its key in IndexedDB) signs the login and
+ * the refresh (`dpop.fetch`: it answers the server's nonce challenge), and is passed to every client
+ * (`dpop.authorized` in the epics, `authFetch`, `authBaseQuery`); the server binds the tokens to the
+ * key. `traceDpop` reports each proof and its answer for the activity panel: the proof's claims and
+ * a fingerprint of `ath`, never a token.
  */
 import { Subject, defer, type Observable } from 'rxjs';
 import { fromFetch } from 'rxjs/fetch';
 import { createTokenRefresh, isTransientError, localStorageStorage, type Tokens } from 'redux-observable-token-refresh';
 import { cookieSession } from 'redux-observable-token-refresh/cookie';
-import { mode } from './mode';
+import { createDpop, type Dpop } from 'redux-observable-token-refresh/dpop';
+import { dpopMode, mode } from './mode';
 
 /** localStorage key of the session (storage mode): a reload keeps you signed in, logout removes it. */
 export const TOKEN_KEY = 'demo/tokens';
@@ -25,6 +32,8 @@ export class HttpError extends Error {
     readonly status: number,
     readonly code: string | undefined,
     message: string,
+    /** The answer's headers: `dpop.authorized` learns the nonce from them and spots a nonce challenge. */
+    readonly headers?: Headers,
   ) {
     super(message);
   }
@@ -32,11 +41,117 @@ export class HttpError extends Error {
 
 async function toHttpError(response: Response): Promise<HttpError> {
   const body = (await response.json().catch(() => null)) as { error?: string; error_description?: string } | null;
-  return new HttpError(response.status, body?.error, body?.error_description ?? `HTTP ${response.status}`);
+  return new HttpError(response.status, body?.error, body?.error_description ?? `HTTP ${response.status}`, response.headers);
 }
 
-async function postJson<T>(path: string, body: unknown, signal?: AbortSignal): Promise<T> {
-  const response = await fetch(path, {
+// ---------------------------------------------------------------------------------------------
+// DPoP
+
+/** What the activity panel shows of one proof and its answer. Never the token, nor the proof itself. */
+export interface DpopExchange {
+  /** The client that sent it (`epic`, `RTK Query`, `fetch`); null for the login and the refresh. */
+  client: string | null;
+  /** The proof's `jti`, first 8 characters. */
+  jti: string;
+  htm: string;
+  /** The proof's `htu`, as a path. */
+  htu: string;
+  /** The nonce the proof carried, first 8 characters; null without one. */
+  nonce: string | null;
+  /** The last 6 characters of `ath` (the token's SHA-256): which token, without showing it. */
+  ath: string | null;
+  status: number;
+  /** The DPoP or OAuth error of the answer: `use_dpop_nonce`, `invalid_token`, `invalid_dpop_proof`, … */
+  error: string | null;
+  /** The answer's `DPoP-Nonce`, first 8 characters, when it differs from the one the proof carried. */
+  nextNonce: string | null;
+}
+
+/** The demo's instrumentation: each proof sent and its answer. */
+export const dpopExchanges$ = new Subject<DpopExchange>();
+
+const short = (value: unknown, length = 8): string | null => (typeof value === 'string' && value !== '' ? value.slice(0, length) : null);
+
+function decodeSegment(segment: string | undefined): Record<string, unknown> | null {
+  if (!segment) return null;
+  try {
+    return JSON.parse(atob(segment.replace(/-/g, '+').replace(/_/g, '/'))) as Record<string, unknown>;
+  } catch {
+    return null;
+  }
+}
+
+/** Reports the proof in `headers` (if any) and what `response` said to it. */
+export async function traceDpop(client: string | null, headers: HeadersInit | undefined, response: Response): Promise<void> {
+  const claims = decodeSegment(new Headers(headers).get('DPoP')?.split('.')[1]);
+  if (!claims) return;
+  let error = /\bDPoP\b[^]*?\berror="?([\w-]+)/i.exec(response.headers.get('WWW-Authenticate') ?? '')?.[1] ?? null;
+  if (!error && response.status >= 400) {
+    const body = (await response
+      .clone()
+      .json()
+      .catch(() => null)) as { error?: unknown } | null;
+    error = typeof body?.error === 'string' ? body.error : null;
+  }
+  const nonce = typeof claims.nonce === 'string' ? claims.nonce : null;
+  const next = response.headers.get('DPoP-Nonce');
+  let htu = String(claims.htu);
+  try {
+    htu = new URL(htu).pathname;
+  } catch {
+    // shown as it is
+  }
+  dpopExchanges$.next({
+    client,
+    jti: short(claims.jti) ?? '?',
+    htm: String(claims.htm),
+    htu,
+    nonce: short(nonce),
+    ath: typeof claims.ath === 'string' ? claims.ath.slice(-6) : null,
+    status: response.status,
+    error,
+    nextNonce: next && next !== nonce ? short(next) : null,
+  });
+}
+
+/** A 401 that is the API's nonce challenge (`WWW-Authenticate: DPoP error="use_dpop_nonce"`): no verdict on the token. */
+export const isNonceChallenge = (status: number, headers: Headers | undefined): boolean =>
+  dpop !== undefined && headers !== undefined && dpop.isNonceChallenge(status, headers);
+
+/** The `fetch` under `dpop.fetch` (the login and the refresh): the browser's, and a report of each proof. */
+async function tracedFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+  const response = await fetch(input, init);
+  await traceDpop(null, init?.headers, response);
+  return response;
+}
+
+/**
+ * DPoP mode's one `dpop`: the key pair in IndexedDB (shared by the tabs, deleted at logout by
+ * `dpop.epic(auth)` in store.ts). Undefined in Bearer mode.
+ */
+export const dpop: Dpop | undefined = dpopMode ? createDpop({ fetchFn: tracedFetch }) : undefined;
+
+/** The login's and the refresh's `fetch`: `dpop.fetch` in DPoP mode (a proof, the nonce challenge answered). */
+const tokenRouteFetch = (input: RequestInfo | URL, init?: RequestInit): Promise<Response> =>
+  dpop ? dpop.fetch(input, init) : fetch(input, init);
+
+/** base64url(SHA-256(token)), the proof's `ath`: its last characters name a token without showing it. */
+export async function tokenFingerprint(token: string): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(token)));
+  const base64 = btoa(String.fromCharCode(...digest));
+  return base64.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '').slice(-6);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** POST JSON; the login and the refresh go through `dpop.fetch` in DPoP mode (a proof, the nonce challenge answered). */
+async function postJson<T>(
+  path: string,
+  body: unknown,
+  signal?: AbortSignal,
+  send: (input: RequestInfo | URL, init?: RequestInit) => Promise<Response> = fetch,
+): Promise<T> {
+  const response = await send(path, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
     body: JSON.stringify(body ?? {}),
@@ -78,7 +193,9 @@ export const refreshAttempts$ = new Subject<RefreshAttemptEvent>();
 async function refreshCall(refreshToken: string | undefined, signal: AbortSignal): Promise<Tokens> {
   refreshAttempts$.next({ type: 'sent', at: Date.now() });
   try {
-    const tokens = toTokens(await postJson<TokenResponse>('/auth/refresh', refreshToken === undefined ? {} : { refreshToken }, signal));
+    const tokens = toTokens(
+      await postJson<TokenResponse>('/auth/refresh', refreshToken === undefined ? {} : { refreshToken }, signal, tokenRouteFetch),
+    );
     refreshAttempts$.next({ type: 'answered', at: Date.now(), gen: tokenInfo(tokens.accessToken)?.gen ?? null });
     return tokens;
   } catch (error) {
@@ -128,9 +245,18 @@ export function refreshWindowOpensAt(token: TokenInfo | null, expiresAt: number 
 
 /** GET a protected API route with `token`; a non-2xx answer errors with `HttpError` (401 included). */
 export function getJson<T>(path: string, token: string): Observable<T> {
+  return getJsonWith<T>(path, { Authorization: `Bearer ${token}` });
+}
+
+/**
+ * GET a protected API route with these headers (`Authorization` and, in DPoP mode, the `DPoP`
+ * proof that `dpop.authorized` made); `client` names who sent it in the DPoP trace.
+ */
+export function getJsonWith<T>(path: string, headers: Record<string, string>, client = 'epic'): Observable<T> {
   return fromFetch(path, {
-    headers: { Authorization: `Bearer ${token}` },
+    headers,
     selector: async (response) => {
+      if (headers.DPoP) await traceDpop(client, headers, response);
       if (!response.ok) throw await toHttpError(response);
       return (await response.json()) as T;
     },
@@ -145,6 +271,8 @@ export const login = (username: string, password: string): Promise<Tokens> =>
   postJson<TokenResponse>(
     '/auth/login',
     mode === 'cookie' ? { username, password, refreshTokenIn: 'cookie' } : { username, password },
+    undefined,
+    tokenRouteFetch,
   ).then(toTokens);
 
 /**
@@ -156,7 +284,7 @@ export const revokeSession = (refreshToken: string | undefined): Observable<void
 
 /** The demo server's fault controls (`/control/*`). Lazy: the POST is sent on subscription, so `concat` orders them. */
 export const control = (
-  path: 'expire' | 'revoke' | 'slow-refresh' | 'fail-refresh' | 'reset' | 'reset-stats',
+  path: 'expire' | 'revoke' | 'slow-refresh' | 'fail-refresh' | 'reset' | 'reset-stats' | 'rotate-nonce',
   body?: unknown,
 ): Observable<void> => defer(() => postJson<void>(`/control/${path}`, body));
 

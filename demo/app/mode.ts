@@ -33,3 +33,42 @@ export function switchMode(next: SessionMode): void {
   window.localStorage.setItem(MODE_KEY, next);
   window.location.reload();
 }
+
+/**
+ * DPoP (RFC 9449), chosen on the sign-in page or with `?dpop=1` / `?dpop=0` in the address: the
+ * tokens are bound to a key pair made in this browser (kept in IndexedDB, its private half not
+ * extractable), and every request carries a proof signed with it. Like the session mode, it is
+ * fixed for a page load (`createDpop()` in auth.ts), so switching reloads.
+ */
+const DPOP_KEY = 'demo/dpop';
+/** auth.ts's TOKEN_KEY: a session of the other kind (Bearer or DPoP-bound) cannot go on after a switch. */
+const TOKENS_KEY = 'demo/tokens';
+
+function readDpop(): boolean {
+  try {
+    const stored = window.localStorage.getItem(DPOP_KEY) === 'on';
+    const param = new URLSearchParams(window.location.search).get('dpop');
+    if (param === null) return stored;
+    const wanted = ['1', 'on', 'true'].includes(param);
+    if (wanted !== stored) {
+      window.localStorage.setItem(DPOP_KEY, wanted ? 'on' : 'off');
+      window.localStorage.removeItem(TOKENS_KEY);
+    }
+    return wanted;
+  } catch {
+    return false;
+  }
+}
+
+/** This page load's DPoP mode. */
+export const dpopMode: boolean = readDpop();
+
+/** Remember `next` and reload without `?dpop`, so that `auth` and `dpop` are made anew for it. */
+export function switchDpop(next: boolean): void {
+  if (next === dpopMode) return;
+  window.localStorage.setItem(DPOP_KEY, next ? 'on' : 'off');
+  window.localStorage.removeItem(TOKENS_KEY);
+  const url = new URL(window.location.href);
+  url.searchParams.delete('dpop');
+  window.location.replace(url.href);
+}

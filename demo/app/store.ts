@@ -4,7 +4,7 @@
 import { combineReducers, configureStore } from '@reduxjs/toolkit';
 import { combineEpics, createEpicMiddleware } from 'redux-observable';
 import type { Reducer, UnknownAction } from 'redux';
-import { auth } from './auth';
+import { auth, dpop } from './auth';
 import { panels, type DemoPanel } from './panel';
 import { loginEpic, logoutEpic, restoreEpic, sessionSlice } from './features/session';
 import { activitySlice, refreshAttemptsEpic, resetEpic, statsEpic } from './features/activity';
@@ -47,6 +47,8 @@ epicMiddleware.run(
     statsEpic,
     resetEpic,
     refreshAttemptsEpic,
+    // DPoP mode: the key is deleted when the session ends (logout, a refresh refused for good).
+    ...(dpop ? [dpop.epic(auth)] : []),
     ...panels.flatMap((panel) => panel.epics ?? []),
   ),
 );

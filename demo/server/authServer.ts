@@ -8,6 +8,10 @@
  * `SameSite=Strict`, `Path=/auth` cookie that JavaScript never sees. Both rotate on every refresh,
  * with the same reuse detection.
  *
+ * DPoP (RFC 9449, `dpop` option, demo/server/dpop.ts): a login with a proof opens a session whose
+ * tokens are bound to the proof's key (`token_type: DPoP`, `cnf.jkt`), the refresh token included;
+ * the API then verifies a proof with every request and refuses the token as Bearer.
+ *
  * Every decision (401 or 200, rotate or reject) is taken when a request arrives; latency only delays
  * the answer. That is what makes a "late 401" possible: a request sent with the old token just before a
  * refresh is rejected, and the client only learns it after the refresh has already landed.
@@ -18,6 +22,7 @@ import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { extname, resolve, sep } from 'node:path';
 import { SignJWT, decodeJwt, jwtVerify, type JWTPayload } from 'jose';
+import { DPOP_ALGS, createDpopVerifier, type DpopErrorCode, type DpopProofInfo } from './dpop';
 
 export interface DemoUser {
   username: string;
@@ -51,6 +56,22 @@ export interface AuthServerOptions {
   jwtSecret?: string;
   /** Silence the one-line event log (logins, refreshes, logouts, reuse, controls). @default false */
   quiet?: boolean;
+  /**
+   * DPoP (RFC 9449). `false`: no DPoP header is looked at, every token is Bearer. `'optional'`: a
+   * login with a DPoP proof opens a DPoP-bound session (`token_type: DPoP`, `cnf.jkt` = the proof key's
+   * thumbprint, the refresh token bound to the same key); a login without one stays Bearer.
+   * `'required'`: every login and refresh needs a proof, and the API accepts no Bearer token.
+   * Proofs are checked with the server's nonce (a proof without it: 400 `use_dpop_nonce` at the token
+   * routes, 401 `WWW-Authenticate: DPoP error="use_dpop_nonce"` at the API, with `DPoP-Nonce`).
+   * @default false
+   */
+  dpop?: false | 'optional' | 'required';
+  /** How long a DPoP nonce lasts; the next request after that gets a new one, and the old one is refused. @default 60_000 */
+  dpopNonceTtlMs?: number;
+  /** Seconds a proof's `iat` may be off the server's clock. @default 60 */
+  dpopIatWindowS?: number;
+  /** The server's clock: token issue and expiry, refresh token expiry, the DPoP `iat` window and nonce. @default Date.now */
+  now?: () => number;
 }
 
 export interface RequestRecord {
@@ -63,6 +84,15 @@ export interface RequestRecord {
   gen: number | null;
   /** The carried access token was older than its session's newest one. */
   replaced: boolean;
+  /** The request's DPoP proof, when it had one (or used the DPoP scheme): what it said and the verdict. */
+  dpop?: RequestDpop;
+}
+
+export interface RequestDpop {
+  jti: string | null;
+  nonce: string | null;
+  /** null when the proof was accepted; else the error answered (`use_dpop_nonce`, `invalid_dpop_proof`, `invalid_token`). */
+  error: string | null;
 }
 
 /** The refresh cookie: HttpOnly, `SameSite=Strict`, sent only to `/auth` (refresh and logout). */
@@ -83,6 +113,10 @@ export interface Stats {
   /** API requests whose token's session had already moved to a newer generation (on arrival). */
   requestsWithReplacedToken: number;
   requestsWithoutToken: number;
+  /** DPoP proofs answered with a nonce challenge (token routes and API). */
+  dpopNonceChallenges: number;
+  /** Requests refused for DPoP's sake otherwise: a bad proof, a bound token sent as Bearer, another key. */
+  dpopRefusals: number;
   /** The last 100 auth and API requests, oldest first. */
   recent: RequestRecord[];
 }
@@ -99,6 +133,8 @@ export interface AuthServerControl {
   setLatency(latency: { apiMs?: number; refreshMs?: number }): void;
   /** Zero the counters and the recent list only; injected faults, latency and sessions stay. */
   resetStats(): void;
+  /** A new DPoP nonce now; proofs with the old one get a nonce challenge. Returns it (no-op and '' without DPoP). */
+  rotateDpopNonce(): string;
 }
 
 export interface AuthServer {
@@ -123,6 +159,8 @@ interface Session {
   expiredThroughGen: number;
   refreshRevoked: boolean;
   revoked: boolean;
+  /** DPoP: the thumbprint of the key its tokens are bound to; null for a Bearer session. */
+  jkt: string | null;
 }
 
 interface RefreshRecord {
@@ -139,6 +177,7 @@ interface Reply {
   delayMs?: number;
   gen?: number | null;
   replaced?: boolean;
+  dpop?: RequestDpop;
 }
 
 type Counters = Omit<Stats, 'recent'>;
@@ -185,6 +224,8 @@ const zeroCounters = (): Counters => ({
   logins: 0,
   requestsWithReplacedToken: 0,
   requestsWithoutToken: 0,
+  dpopNonceChallenges: 0,
+  dpopRefusals: 0,
 });
 
 const text = (value: unknown): string | undefined => (typeof value === 'string' && value !== '' ? value : undefined);
@@ -271,6 +312,10 @@ export async function startAuthServer(options: AuthServerOptions = {}): Promise<
     oauthRotateRefreshTokens = true,
     jwtSecret,
     quiet = false,
+    dpop = false,
+    dpopNonceTtlMs = 60_000,
+    dpopIatWindowS = 60,
+    now = Date.now,
   } = options;
   if (host !== '127.0.0.1')
     throw new TypeError(`startAuthServer: host must be '127.0.0.1' (got '${String(host)}'); the demo credentials are public.`);
@@ -286,6 +331,7 @@ export async function startAuthServer(options: AuthServerOptions = {}): Promise<
   let slowNextMs = 0;
   let failures = { status: 500, times: 0 };
   let closed = false;
+  const verifier = dpop ? createDpopVerifier({ now, iatWindowS: dpopIatWindowS, nonceTtlMs: dpopNonceTtlMs }) : null;
 
   const log = (message: string) => {
     if (!quiet) console.log(`[auth-server] ${message}`);
@@ -305,11 +351,11 @@ export async function startAuthServer(options: AuthServerOptions = {}): Promise<
 
   function issueRefreshToken(sid: string): string {
     const token = randomBytes(32).toString('base64url');
-    refreshTokens.set(token, { sid, expiresAt: Date.now() + refreshTtlMs, spent: false });
+    refreshTokens.set(token, { sid, expiresAt: now() + refreshTtlMs, spent: false });
     return token;
   }
 
-  function openSession(username: string, clientId: string | null, scope: string) {
+  function openSession(username: string, clientId: string | null, scope: string, jkt: string | null = null) {
     const session: Session = {
       sid: randomUUID(),
       username,
@@ -319,10 +365,11 @@ export async function startAuthServer(options: AuthServerOptions = {}): Promise<
       expiredThroughGen: 0,
       refreshRevoked: false,
       revoked: false,
+      jkt,
     };
     sessions.set(session.sid, session);
     counters.logins++;
-    log(`login ${username} (session ${session.sid.slice(0, 8)})`);
+    log(`login ${username} (session ${session.sid.slice(0, 8)})${jkt ? `, DPoP-bound to key ${jkt.slice(0, 8)}` : ''}`);
     return { session, refreshToken: issueRefreshToken(session.sid) };
   }
 
@@ -331,9 +378,17 @@ export async function startAuthServer(options: AuthServerOptions = {}): Promise<
     session.refreshRevoked = true;
   }
 
-  /** Validates and, on success, commits the rotation at once, before any await or delay. */
-  function redeem(token: string, clientId: string | null | undefined, rotate: boolean, scope?: string) {
-    const fail = (error: 'invalid_grant' | 'invalid_scope', description: string) => ({ ok: false as const, error, description });
+  /**
+   * Validates and, on success, commits the rotation at once, before any await or delay. `jkt`: the
+   * key of the request's DPoP proof (null without one), which must be the session's.
+   */
+  function redeem(token: string, clientId: string | null | undefined, rotate: boolean, scope?: string, jkt: string | null = null) {
+    const fail = (error: 'invalid_grant' | 'invalid_scope' | 'invalid_dpop_proof', description: string, status?: number) => ({
+      ok: false as const,
+      error,
+      description,
+      status,
+    });
     const record = refreshTokens.get(token);
     const session = record && sessions.get(record.sid);
     if (!record || !session) return fail('invalid_grant', 'unknown refresh token');
@@ -346,7 +401,20 @@ export async function startAuthServer(options: AuthServerOptions = {}): Promise<
       return fail('invalid_grant', 'refresh token already used; session revoked');
     }
     if (record.spent) return fail('invalid_grant', 'refresh token already used');
-    if (record.expiresAt <= Date.now()) return fail('invalid_grant', 'refresh token expired');
+    // A DPoP-bound refresh token is only good with a proof of its key, and nothing is spent otherwise.
+    if (session.jkt !== null && jkt === null) {
+      counters.dpopRefusals++;
+      return fail('invalid_dpop_proof', 'this refresh token is DPoP-bound: send a proof', 400);
+    }
+    if (session.jkt !== jkt) {
+      counters.dpopRefusals++;
+      return fail(
+        'invalid_grant',
+        session.jkt === null ? 'this refresh token is not DPoP-bound' : 'the proof key is not the key this refresh token is bound to',
+        400,
+      );
+    }
+    if (record.expiresAt <= now()) return fail('invalid_grant', 'refresh token expired');
     if (scope !== undefined && !scope.split(' ').every((s) => session.scope.split(' ').includes(s))) {
       return fail('invalid_scope', 'scope exceeds the one originally granted');
     }
@@ -364,12 +432,15 @@ export async function startAuthServer(options: AuthServerOptions = {}): Promise<
     inCookie = false,
   ): Promise<Reply> {
     const gen = session.generation;
-    const now = Date.now();
-    const accessToken = await new SignJWT({ sid: session.sid, gen })
+    const issuedAt = now();
+    const tokenType = session.jkt === null ? 'Bearer' : 'DPoP';
+    const accessToken = await new SignJWT(
+      session.jkt === null ? { sid: session.sid, gen } : { sid: session.sid, gen, cnf: { jkt: session.jkt } },
+    )
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
       .setSubject(session.username)
-      .setIssuedAt(Math.floor(now / 1000))
-      .setExpirationTime(Math.ceil((now + accessTtlMs) / 1000))
+      .setIssuedAt(Math.floor(issuedAt / 1000))
+      .setExpirationTime(Math.ceil((issuedAt + accessTtlMs) / 1000))
       .setJti(randomUUID())
       .sign(secret);
     const expiresIn = Math.max(1, Math.round(accessTtlMs / 1000));
@@ -377,15 +448,22 @@ export async function startAuthServer(options: AuthServerOptions = {}): Promise<
       const headers: Record<string, string> = refreshToken
         ? { 'Set-Cookie': refreshCookie(refreshToken, Math.round(refreshTtlMs / 1000)) }
         : {};
-      return { status: 200, body: { accessToken, expiresIn, tokenType: 'Bearer' }, headers, gen };
+      return { status: 200, body: { accessToken, expiresIn, tokenType }, headers, gen };
     }
     const body = oauth
-      ? { access_token: accessToken, token_type: 'Bearer', expires_in: expiresIn, refresh_token: refreshToken, scope }
-      : { accessToken, refreshToken, expiresIn, tokenType: 'Bearer' };
+      ? { access_token: accessToken, token_type: tokenType, expires_in: expiresIn, refresh_token: refreshToken, scope }
+      : { accessToken, refreshToken, expiresIn, tokenType };
     return { status: 200, body, gen };
   }
 
-  async function refresh(token: string | undefined, oauth: boolean, clientId?: string, scope?: string, inCookie = false): Promise<Reply> {
+  async function refresh(
+    token: string | undefined,
+    oauth: boolean,
+    clientId?: string,
+    scope?: string,
+    inCookie = false,
+    jkt: string | null = null,
+  ): Promise<Reply> {
     counters.refreshCalls++;
     if (inCookie) counters.cookieRefreshCalls++;
     const delayMs = latency.refreshMs + slowNextMs;
@@ -414,16 +492,89 @@ export async function startAuthServer(options: AuthServerOptions = {}): Promise<
         body: { error: 'invalid_grant', error_description: 'no refresh token: neither a refreshToken field nor the refresh cookie' },
       });
     }
-    const outcome = redeem(token, clientId, oauth ? oauthRotateRefreshTokens : true, scope);
+    const outcome = redeem(token, clientId, oauth ? oauthRotateRefreshTokens : true, scope, jkt);
     if (!outcome.ok) {
-      const reply: Reply = { status: oauth ? 400 : 401, body: { error: outcome.error, error_description: outcome.description } };
+      const reply: Reply = {
+        status: outcome.status ?? (oauth ? 400 : 401),
+        body: { error: outcome.error, error_description: outcome.description },
+      };
       // A dead refresh cookie is removed, so the browser stops sending it.
       return done(inCookie ? { ...reply, headers: { 'Set-Cookie': refreshCookie(null, 0) } } : reply);
     }
     return done(await tokenReply(outcome.session, outcome.refreshToken, oauth, scope, inCookie), outcome.session.sid);
   }
 
-  type Verdict = { ok: true; sub: string; sid: string; gen: number; replaced: boolean } | { ok: false; reply: Reply };
+  type Verdict = { ok: true; sub: string; sid: string; gen: number; replaced: boolean; dpop?: RequestDpop } | { ok: false; reply: Reply };
+
+  /** A 401 with a DPoP challenge (RFC 9449 §7.1); its `DPoP-Nonce` is added by `handle`. */
+  function dpopRefusal(
+    error: DpopErrorCode | 'invalid_token',
+    description: string,
+    base: Reply = { status: 401 },
+    proof?: Partial<DpopProofInfo>,
+  ): Verdict {
+    if (error === 'use_dpop_nonce') counters.dpopNonceChallenges++;
+    else counters.dpopRefusals++;
+    return {
+      ok: false,
+      reply: {
+        ...base,
+        status: 401,
+        body: { error, error_description: description },
+        headers: {
+          'WWW-Authenticate': `DPoP error="${error}", error_description="${description.replace(/"/g, "'")}", algs="${DPOP_ALGS.join(' ')}"`,
+        },
+        dpop: { jti: proof?.jti ?? null, nonce: proof?.nonce ?? null, error },
+      },
+    };
+  }
+
+  /**
+   * An API request's `Authorization` (and, with the DPoP scheme, its proof): Bearer as ever for a
+   * Bearer token; a DPoP-bound token only with the DPoP scheme and a proof of its key.
+   */
+  async function authorize(req: IncomingMessage, arrivedAt: number): Promise<Verdict> {
+    const header = req.headers.authorization;
+    const dpopToken = verifier ? /^DPoP\s+(\S+)$/i.exec(header ?? '')?.[1] : undefined;
+    if (dpopToken === undefined) {
+      const verdict = await authenticate(header, arrivedAt);
+      const bound = verdict.ok ? sessions.get(verdict.sid)?.jkt : boundKey(header);
+      if (verifier && header && (bound || dpop === 'required'))
+        return dpopRefusal(
+          'invalid_token',
+          'a DPoP-bound token needs the DPoP scheme and a proof',
+          verdict.ok ? { status: 401, gen: verdict.gen, replaced: verdict.replaced } : verdict.reply,
+        );
+      if (!verdict.ok && dpop === 'required' && !header)
+        verdict.reply.headers = { 'WWW-Authenticate': `DPoP algs="${DPOP_ALGS.join(' ')}"` };
+      return verdict;
+    }
+    const check = await verifier!.verify(req, dpopToken);
+    if (!check.ok) return dpopRefusal(check.error, check.description, undefined, check.proof);
+    const { proof } = check;
+    const record: RequestDpop = { jti: proof.jti, nonce: proof.nonce, error: null };
+    const verdict = await authenticate(`Bearer ${dpopToken}`, arrivedAt);
+    if (!verdict.ok) {
+      const description = (verdict.reply.body as { error_description?: string }).error_description ?? 'invalid token';
+      return dpopRefusal('invalid_token', description, verdict.reply, proof);
+    }
+    const jkt = sessions.get(verdict.sid)?.jkt ?? null;
+    const seen = { status: 401, gen: verdict.gen, replaced: verdict.replaced };
+    if (jkt === null) return dpopRefusal('invalid_token', 'the token is not DPoP-bound: send it as Bearer', seen, proof);
+    if (jkt !== proof.jkt) return dpopRefusal('invalid_dpop_proof', 'the proof key is not the key the token is bound to', seen, proof);
+    return { ...verdict, dpop: record };
+  }
+
+  /** The `cnf.jkt` a token claims, unverified: enough to refuse it as Bearer, never to accept it. */
+  function boundKey(header: string | undefined): string | undefined {
+    const token = /^\S+\s+(\S+)$/.exec(header ?? '')?.[1];
+    try {
+      const cnf = token ? (decodeJwt(token).cnf as { jkt?: unknown } | undefined) : undefined;
+      return typeof cnf?.jkt === 'string' ? cnf.jkt : undefined;
+    } catch {
+      return undefined;
+    }
+  }
 
   async function authenticate(header: string | undefined, arrivedAt: number): Promise<Verdict> {
     const token = /^Bearer\s+(\S+)$/i.exec(header ?? '')?.[1];
@@ -488,6 +639,41 @@ export async function startAuthServer(options: AuthServerOptions = {}): Promise<
     '/api/echo': ({ sub, gen, sid }) => ({ sub, gen, sid }),
   };
 
+  /**
+   * The DPoP proof of a login or refresh (RFC 9449 §5): `jkt` null without one (when none is
+   * required); a refused proof is a 400 with the OAuth error, `use_dpop_nonce` for a missing or old
+   * nonce (`handle` adds the `DPoP-Nonce` to use).
+   */
+  async function tokenRouteProof(req: IncomingMessage): Promise<{ jkt: string | null; dpop?: RequestDpop } | { reply: Reply }> {
+    if (!verifier) return { jkt: null };
+    if (req.headers.dpop === undefined) {
+      if (dpop !== 'required') return { jkt: null };
+      counters.dpopRefusals++;
+      return { reply: { status: 400, body: { error: 'invalid_dpop_proof', error_description: 'a DPoP proof is required' } } };
+    }
+    const check = await verifier.verify(req);
+    if (!check.ok) {
+      if (check.error === 'use_dpop_nonce') counters.dpopNonceChallenges++;
+      else counters.dpopRefusals++;
+      log(`DPoP proof refused at ${req.url}: ${check.error} (${check.description})`);
+      return {
+        reply: {
+          status: 400,
+          body: { error: check.error, error_description: check.description },
+          dpop: { jti: check.proof?.jti ?? null, nonce: check.proof?.nonce ?? null, error: check.error },
+        },
+      };
+    }
+    return { jkt: check.proof.jkt, dpop: { jti: check.proof.jti, nonce: check.proof.nonce, error: null } };
+  }
+
+  /** `reply` with the proof's record (the recent list shows which proof it answered). */
+  const withProof = (reply: Reply, dpop: RequestDpop | undefined): Reply => {
+    if (!dpop) return reply;
+    const refused = reply.status >= 400 ? ((reply.body as { error?: string } | undefined)?.error ?? String(reply.status)) : null;
+    return { ...reply, dpop: { ...dpop, error: refused } };
+  };
+
   function findUser(username: unknown, password: unknown): DemoUser | undefined {
     if (typeof username !== 'string' || typeof password !== 'string') return undefined;
     return users.find((user) => user.username === username && safeEqual(user.password, password));
@@ -518,7 +704,10 @@ export async function startAuthServer(options: AuthServerOptions = {}): Promise<
 
     const grant = form.get('grant_type');
     const scope = form.get('scope') ?? undefined;
-    if (grant === 'refresh_token') return refresh(text(form.get('refresh_token')), true, client.id, scope);
+    const proof = grant === 'refresh_token' || grant === 'password' ? await tokenRouteProof(req) : { jkt: null };
+    if ('reply' in proof) return proof.reply;
+    if (grant === 'refresh_token')
+      return withProof(await refresh(text(form.get('refresh_token')), true, client.id, scope, false, proof.jkt), proof.dpop);
     if (grant !== 'password') {
       return grant
         ? oauthError(400, 'unsupported_grant_type', `grant_type '${grant}' is not supported`)
@@ -531,8 +720,8 @@ export async function startAuthServer(options: AuthServerOptions = {}): Promise<
       return oauthError(400, 'invalid_scope', `known scopes: ${SCOPES.join(' ')}`);
     const user = findUser(username, password);
     if (!user) return oauthError(400, 'invalid_grant', 'wrong username or password');
-    const opened = openSession(user.username, client.id, scope ?? SCOPES.join(' '));
-    return tokenReply(opened.session, opened.refreshToken, true);
+    const opened = openSession(user.username, client.id, scope ?? SCOPES.join(' '), proof.jkt);
+    return withProof(await tokenReply(opened.session, opened.refreshToken, true), proof.dpop);
   }
 
   const control: AuthServerControl = {
@@ -559,6 +748,11 @@ export async function startAuthServer(options: AuthServerOptions = {}): Promise<
       counters = zeroCounters();
       recent = [];
     },
+    rotateDpopNonce() {
+      if (!verifier) return '';
+      log('control: new DPoP nonce; proofs with the old one get a nonce challenge');
+      return verifier.rotateNonce();
+    },
   };
 
   const stats = (): Stats => ({ ...counters, recent: recent.slice() });
@@ -579,22 +773,35 @@ export async function startAuthServer(options: AuthServerOptions = {}): Promise<
   const acknowledge = (act: () => void): Reply => (act(), { status: 204 });
 
   const routes: Record<string, Handler> = {
+    // With a DPoP proof (dpop option): a session whose tokens are bound to the proof's key.
     'POST /auth/login': async (req) => {
       const body = await readJson(req);
+      const proof = await tokenRouteProof(req);
+      if ('reply' in proof) return proof.reply;
       const user = findUser(body.username, body.password);
-      if (!user) return { status: 401, body: { error: 'invalid_credentials', error_description: 'wrong username or password' } };
+      if (!user)
+        return withProof(
+          { status: 401, body: { error: 'invalid_credentials', error_description: 'wrong username or password' } },
+          proof.dpop,
+        );
       if (body.refreshTokenIn !== undefined && body.refreshTokenIn !== 'body' && body.refreshTokenIn !== 'cookie') {
         throw badRequest("refreshTokenIn must be 'body' or 'cookie'");
       }
-      const opened = openSession(user.username, null, SCOPES.join(' '));
+      const opened = openSession(user.username, null, SCOPES.join(' '), proof.jkt);
       if (body.refreshTokenIn === 'cookie') log(`  refresh token in an HttpOnly cookie (${REFRESH_COOKIE}, Path=/auth)`);
-      return tokenReply(opened.session, opened.refreshToken, false, undefined, body.refreshTokenIn === 'cookie');
+      return withProof(
+        await tokenReply(opened.session, opened.refreshToken, false, undefined, body.refreshTokenIn === 'cookie'),
+        proof.dpop,
+      );
     },
     // The refresh token comes in the JSON body, or else in the cookie; the answer goes back the same way.
+    // A nonce challenge is answered before the refresh is counted: the retry that follows is the call.
     'POST /auth/refresh': async (req) => {
       const fromBody = text((await readJson(req)).refreshToken);
+      const proof = await tokenRouteProof(req);
+      if ('reply' in proof) return proof.reply;
       const fromCookie = fromBody ? undefined : readCookie(req, REFRESH_COOKIE);
-      return refresh(fromBody ?? fromCookie, false, undefined, undefined, fromCookie !== undefined);
+      return withProof(await refresh(fromBody ?? fromCookie, false, undefined, undefined, fromCookie !== undefined, proof.jkt), proof.dpop);
     },
     'POST /auth/logout': async (req) => {
       const fromBody = text((await readJson(req)).refreshToken);
@@ -626,22 +833,23 @@ export async function startAuthServer(options: AuthServerOptions = {}): Promise<
       const refreshMs = bodyNumber(body, 'refreshMs', latency.refreshMs, 0, 600_000);
       return acknowledge(() => control.setLatency({ apiMs, refreshMs }));
     },
+    'POST /control/rotate-nonce': () => acknowledge(() => control.rotateDpopNonce()),
     'POST /control/reset': () => acknowledge(reset),
     'POST /control/reset-stats': () => acknowledge(() => control.resetStats()),
     'GET /stats': () => ({ status: 200, body: stats() }),
   };
   for (const [path, answer] of Object.entries(apiRoutes)) {
     routes[`GET ${path}`] = async (req, url) => {
-      const arrivedAt = Date.now();
+      const arrivedAt = now();
       counters.apiRequests++;
-      const verdict = await authenticate(req.headers.authorization, arrivedAt);
+      const verdict = await authorize(req, arrivedAt);
       const delayMs = latency.apiMs;
       if (!verdict.ok) {
         counters.api401++;
         return { ...verdict.reply, delayMs };
       }
       counters.apiOk++;
-      return { status: 200, body: await answer(verdict, url), gen: verdict.gen, replaced: verdict.replaced, delayMs };
+      return { status: 200, body: await answer(verdict, url), gen: verdict.gen, replaced: verdict.replaced, delayMs, dpop: verdict.dpop };
     };
   }
 
@@ -686,7 +894,7 @@ export async function startAuthServer(options: AuthServerOptions = {}): Promise<
 
   async function handle(req: IncomingMessage, res: ServerResponse) {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    const arrivedAt = Date.now();
+    const arrivedAt = now();
     const method = req.method ?? 'GET';
     const route = routes[`${method} ${url.pathname}`];
     if (!route) {
@@ -711,9 +919,13 @@ export async function startAuthServer(options: AuthServerOptions = {}): Promise<
         status: reply.status,
         gen: reply.gen ?? null,
         replaced: reply.replaced ?? false,
+        ...(reply.dpop ? { dpop: reply.dpop } : {}),
       });
       if (recent.length > RECENT_LIMIT) recent.shift();
     }
+    // Every answer to a DPoP request says the nonce to use next (RFC 9449 §8), on the server's clock.
+    if (verifier && (req.headers.dpop !== undefined || /^DPoP\s/i.test(req.headers.authorization ?? '')))
+      reply = { ...reply, headers: { ...reply.headers, 'DPoP-Nonce': verifier.nonce(), Date: new Date(now()).toUTCString() } };
     await sleep(reply.delayMs ?? 0);
     send(res, reply);
   }

@@ -1,6 +1,6 @@
 /**
- * `tsx demo/server/main.ts [--port 5173] [--access-ttl 15] [--refresh-ttl 600]`
- * (or PORT, ACCESS_TTL, REFRESH_TTL): the demo's API and the built demo app on one origin, so the
+ * `tsx demo/server/main.ts [--port 5173] [--access-ttl 15] [--refresh-ttl 600] [--dpop optional|required|off]`
+ * (or PORT, ACCESS_TTL, REFRESH_TTL, DPOP): the demo's API and the built demo app on one origin, so the
  * browser needs no proxy and no CORS.
  */
 import { existsSync } from 'node:fs';
@@ -8,10 +8,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startAuthServer } from './authServer';
-import { DEMO_ACCESS_TTL_S, DEMO_REFRESH_TTL_S, demoServerOptions } from './config';
+import { DEMO_ACCESS_TTL_S, DEMO_DPOP, DEMO_REFRESH_TTL_S, demoServerOptions } from './config';
 
 const { values } = parseArgs({
-  options: { port: { type: 'string' }, 'access-ttl': { type: 'string' }, 'refresh-ttl': { type: 'string' } },
+  options: { port: { type: 'string' }, 'access-ttl': { type: 'string' }, 'refresh-ttl': { type: 'string' }, dpop: { type: 'string' } },
 });
 
 function numberSetting(name: string, raw: string | undefined, fallback: number, max: number): number {
@@ -33,17 +33,29 @@ const refreshTtl = numberSetting(
   30 * 86_400,
 );
 
+const dpopSetting: string = values.dpop ?? process.env.DPOP ?? DEMO_DPOP;
+if (!['optional', 'required', 'off'].includes(dpopSetting)) {
+  console.error(`Invalid DPoP setting '${dpopSetting}': expected optional, required or off.`);
+  process.exit(2);
+}
+const dpop = dpopSetting === 'off' ? false : (dpopSetting as 'optional' | 'required');
+
 const distDir = fileURLToPath(new URL('../dist', import.meta.url));
 const hasDist = existsSync(join(distDir, 'index.html'));
 
 const server = await startAuthServer({
-  ...demoServerOptions({ accessTtlS: accessTtl, refreshTtlS: refreshTtl }),
+  ...demoServerOptions({ accessTtlS: accessTtl, refreshTtlS: refreshTtl, dpop }),
   port: Math.trunc(port),
   staticDir: hasDist ? distDir : undefined,
 });
 
 console.log(`Demo server listening on ${server.url}`);
 console.log(`  log in as demo / demo; access tokens live ${accessTtl} s, refresh tokens ${refreshTtl} s`);
+console.log(
+  dpop === false
+    ? '  DPoP: off (Bearer tokens only)'
+    : `  DPoP: ${dpop}; open ${server.url}/?dpop=1 (or tick DPoP on the sign-in page) for tokens bound to a key in the browser`,
+);
 console.log(`  OAuth clients: demo-app (public), demo-confidential / demo-secret; stats at ${server.url}/stats`);
 console.log('  Press Ctrl-C to stop.');
 if (!hasDist) {

@@ -2,7 +2,7 @@ import { useEffect, useState } from 'react';
 import { useDispatch, useSelector } from 'react-redux';
 import { auth, refreshWindowOpensAt, tokenInfo } from '../auth';
 import { ActivityDock } from '../panels/ActivityPanel';
-import { mode } from '../mode';
+import { dpopMode, mode } from '../mode';
 import { panels, type DemoPanel } from '../panel';
 import { logoutRequested } from '../features/session';
 import type { RootState } from '../store';
@@ -88,6 +88,14 @@ export function Dashboard() {
           title="Where the refresh token lives (chosen on the sign-in page)"
         >
           refresh token: {mode === 'cookie' ? 'HttpOnly cookie' : 'localStorage'}
+        </span>
+        <span
+          className={`mode-pill ${dpopMode ? 'mode-pill-dpop' : ''}`}
+          data-testid="token-type"
+          data-dpop={dpopMode ? 'on' : 'off'}
+          title="DPoP binds the tokens to a key in this browser (chosen on the sign-in page, or ?dpop=1)"
+        >
+          {dpopMode ? 'DPoP-bound tokens' : 'Bearer tokens'}
         </span>
         <div className="user">
           <span className="avatar">{user.slice(0, 1).toUpperCase()}</span>

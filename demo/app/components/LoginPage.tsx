@@ -2,7 +2,7 @@ import { useState, type FormEvent } from 'react';
 import { useDispatch, useSelector } from 'react-redux';
 import type { RootState } from '../store';
 import { loginRequested } from '../features/session';
-import { MODE_LABELS, mode, switchMode, type SessionMode } from '../mode';
+import { MODE_LABELS, dpopMode, mode, switchDpop, switchMode, type SessionMode } from '../mode';
 import { Logo } from './Logo';
 
 export function LoginPage() {
@@ -69,6 +69,15 @@ export function LoginPage() {
               </label>
             ))}
           </fieldset>
+          <label className="mode-option dpop-switch">
+            <input type="checkbox" data-testid="dpop-switch" checked={dpopMode} onChange={(event) => switchDpop(event.target.checked)} />
+            <span>
+              <b>DPoP</b>{' '}
+              <span className="muted">
+                bind the tokens to a key made in this browser: a stolen token is useless without it (or open ?dpop=1)
+              </span>
+            </span>
+          </label>
           {loginError && (
             <p className="form-error" role="alert">
               {loginError}

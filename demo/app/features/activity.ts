@@ -17,10 +17,24 @@ import { scenarioStarted, controlApplied, scenarioFailed, scenarioNote, scenario
 import { CLIENT_LABELS, clientCallStarted, clientFailed, clientRejected, clientSent, clientSucceeded } from './clients';
 import { loginRequested, pageLoaded, restoreFinished } from './session';
 import { MODE_LABELS } from '../mode';
+import { dpopExchanged, nonceRotated, thiefAnswered, thiefSkipped } from './dpop';
+import type { DpopExchange } from '../auth';
 import type { RefreshReason } from 'redux-observable-token-refresh';
 
 export type EventKind =
-  'send' | 'replay' | 'wait' | 'unauthorized' | 'refresh' | 'attempt' | 'success' | 'failure' | 'session' | 'control' | 'note';
+  | 'send'
+  | 'replay'
+  | 'wait'
+  | 'unauthorized'
+  | 'refresh'
+  | 'attempt'
+  | 'success'
+  | 'failure'
+  | 'session'
+  | 'control'
+  | 'note'
+  | 'dpop'
+  | 'thief';
 
 export interface ActivityEvent {
   seq: number;
@@ -102,6 +116,18 @@ export function retryPlan(attempt: number, transient: boolean): { text: string; 
   if (attempt > REFRESH_RETRIES) return { text: `transient, but no retry left (refreshRetries: ${REFRESH_RETRIES})`, retryInMs: null };
   const retryInMs = REFRESH_BACKOFF_MS * 2 ** (attempt - 1);
   return { text: `transient: retry ${attempt} of ${REFRESH_RETRIES} in ${retryInMs} ms`, retryInMs };
+}
+
+/** One DPoP proof and its answer, in words: "DPoP proof 1a2b3c4d: GET /api/items · nonce Xy7Qa1b2 · ath …c3d4e5 ← 200". */
+export function describeExchange({ jti, htm, htu, nonce, ath, status, error, nextNonce }: DpopExchange): string {
+  const proof = `DPoP proof ${jti}: ${htm} ${htu} · nonce ${nonce ?? 'none'}${ath ? ` · ath …${ath}` : ''}`;
+  if (status < 300) return `${proof} ← ${status}`;
+  if (error === 'use_dpop_nonce')
+    return nextNonce
+      ? `${proof} ← ${status} use_dpop_nonce: nonce challenge, retried with a new proof and the nonce ${nextNonce}`
+      : `${proof} ← ${status} use_dpop_nonce: nonce challenge with the same nonce, not retried`;
+  if (error === 'invalid_token') return `${proof} ← ${status} invalid_token: the token is refused, so a refresh, then a replay`;
+  return `${proof} ← ${status}${error ? ` ${error}` : ''}`;
 }
 
 export const activitySlice = createSlice({
@@ -240,6 +266,16 @@ export const activitySlice = createSlice({
           ? log(state, 'session', `Session restored from the cookie without a sign-in · token gen ${payload.gen ?? '?'}`)
           : log(state, 'session', `No session to restore${payload.error ? ` (${payload.error})` : ' (no valid refresh cookie)'}: sign in`));
       })
+      .addCase(dpopExchanged, (state, { payload }) => log(state, 'dpop', describeExchange(payload), payload.client ?? undefined))
+      .addCase(thiefAnswered, (state, { payload }) => {
+        const how = payload.scheme === 'Bearer' ? 'as Bearer' : 'with the DPoP scheme but no proof';
+        const why = [payload.error, payload.description].filter(Boolean).join(': ');
+        log(state, 'thief', `Thief replays the access token (ath …${payload.ath}) ${how} ← ${payload.status}${why ? ` ${why}` : ''}`);
+      })
+      .addCase(thiefSkipped, (state) => log(state, 'note', 'No access token to replay: sign in first'))
+      .addCase(nonceRotated, (state) =>
+        log(state, 'control', "Server: new DPoP nonce; each client's next proof carries the old one and gets a nonce challenge"),
+      )
       .addCase(scenarioStarted, (state, { payload }) => log(state, 'control', `Scenario: ${SCENARIOS[payload.id].title}`))
       .addCase(scenarioNote, (state, { payload }) => log(state, 'note', payload.text))
       .addCase(scenarioCountersReset, (state) => {

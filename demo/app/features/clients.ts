@@ -56,7 +56,7 @@ export const clientFailed = createAction<{ call: string; error: { name: string; 
 /** The token generation an attempt carried, read from its `Authorization` header. */
 export function genOf(headers: HeadersInit | undefined): number | null {
   const authorization = new Headers(headers).get('Authorization');
-  return tokenInfo(authorization?.replace(/^Bearer /, ''))?.gen ?? null;
+  return tokenInfo(authorization?.replace(/^(Bearer|DPoP) /, ''))?.gen ?? null;
 }
 
 /** What the tiles show of one call's attempts, as the Workspace tiles do. */

@@ -7,7 +7,7 @@ import { createAction, createSlice } from '@reduxjs/toolkit';
 import type { Epic } from 'redux-observable';
 import { Subject, catchError, filter, finalize, from, map, merge, mergeMap, of, tap, type Observable } from 'rxjs';
 import type { UnknownAction } from 'redux';
-import { auth, getJson, tokenInfo } from '../auth';
+import { auth, dpop, getJson, getJsonWith, isNonceChallenge, tokenInfo, type HttpError } from '../auth';
 import { nextRequestNumber } from './numbers';
 import { loginRequested } from './signIn';
 
@@ -162,6 +162,10 @@ export const loadEverythingEpic: Epic<UnknownAction, UnknownAction, { requests: 
  * One request: `auth.authorized` hands each attempt the current token, waits while a refresh runs,
  * and on a 401 refreshes once for every caller and replays. The progress subject reports each
  * attempt and each rejection; `catchError` inside `mergeMap` keeps one failure from ending the epic.
+ *
+ * In DPoP mode `dpop.authorized(auth, { method, url }, send)` does the same with `Authorization: DPoP`
+ * and a fresh proof per attempt, and answers the API's nonce challenge inside the attempt: that
+ * retry is no replay (no refresh came before it), so it is not reported as one.
  */
 export const requestEpic: Epic<UnknownAction, UnknownAction, Record<string, unknown>> = (action$, state$) =>
   action$.pipe(
@@ -170,27 +174,34 @@ export const requestEpic: Epic<UnknownAction, UnknownAction, Record<string, unkn
       const progress$ = new Subject<UnknownAction>();
       let attempt = 0;
       const refreshing = mustWait(auth.selectState(state$.value as never).status);
-      const call$ = auth
-        .authorized((token) => {
-          const current = ++attempt;
-          progress$.next(requestSent({ id, attempt: current, gen: tokenInfo(token)?.gen ?? null }));
-          return getJson<unknown>(ENDPOINTS[endpoint].path, token).pipe(
-            tap({
-              error: (error: { status?: number; message?: string }) => {
-                if (typeof error?.status === 'number') {
-                  progress$.next(requestRejected({ id, attempt: current, status: error.status, message: error.message ?? '' }));
-                }
-              },
-            }),
-          );
-        })
-        .pipe(
-          map((body) => requestSucceeded({ id, summary: (summaries[endpoint] as (body: unknown) => string)(body) })),
-          catchError((error: Error) =>
-            of(requestFailed({ id, error: { name: error?.name ?? 'Error', message: error?.message ?? String(error) } })),
-          ),
-          finalize(() => progress$.complete()),
+      const path = ENDPOINTS[endpoint].path;
+      let challenged = false; // the last answer was a nonce challenge: the next send is its retry
+      const report = (token: string, request$: Observable<unknown>) => {
+        if (!challenged) progress$.next(requestSent({ id, attempt: ++attempt, gen: tokenInfo(token)?.gen ?? null }));
+        challenged = false;
+        const current = attempt;
+        return request$.pipe(
+          tap({
+            error: (error: Partial<HttpError>) => {
+              if (typeof error?.status !== 'number') return;
+              if (isNonceChallenge(error.status, error.headers)) challenged = true;
+              else progress$.next(requestRejected({ id, attempt: current, status: error.status, message: error.message ?? '' }));
+            },
+          }),
         );
+      };
+      const answer$: Observable<unknown> = dpop
+        ? dpop.authorized(auth, { method: 'GET', url: path }, (headers) =>
+            report(headers.Authorization.replace(/^DPoP /, ''), getJsonWith<unknown>(path, headers)),
+          )
+        : auth.authorized((token) => report(token, getJson<unknown>(path, token)));
+      const call$ = answer$.pipe(
+        map((body) => requestSucceeded({ id, summary: (summaries[endpoint] as (body: unknown) => string)(body) })),
+        catchError((error: Error) =>
+          of(requestFailed({ id, error: { name: error?.name ?? 'Error', message: error?.message ?? String(error) } })),
+        ),
+        finalize(() => progress$.complete()),
+      );
       return merge(refreshing ? of(requestWaiting({ id })) : [], progress$, call$);
     }),
   );

@@ -6,12 +6,14 @@
  *
  * The `fetchFn` under the adapter is the browser's `fetch` plus a report of each attempt, for the
  * card and the activity panel: the demo's instrumentation only. An app writes
- * `authFetch(auth, { allowedOrigins: [location.origin] })`.
+ * `authFetch(auth, { allowedOrigins: [location.origin] })`, and in DPoP mode adds `dpop`: the
+ * adapter then sends `Authorization: DPoP` with a proof, which `dpop.wrap` puts in the headers this
+ * `fetchFn` gets, and answers a nonce challenge with one more call of it (no replay, no refresh).
  */
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { useStore } from 'react-redux';
 import { authFetch } from 'redux-observable-token-refresh/fetch';
-import { auth } from '../auth';
+import { auth, dpop, isNonceChallenge, traceDpop } from '../auth';
 import { clock } from '../features/activity';
 import { mustWait } from '../features/requests';
 import {
@@ -35,11 +37,19 @@ interface AttemptObserver {
 
 /** Keyed by the call's own `AbortSignal`, which `authFetch` passes on to every attempt. */
 const observers = new WeakMap<AbortSignal, AttemptObserver>();
+/** Calls whose last answer was a DPoP nonce challenge: their next attempt is its retry, not a replay. */
+const challenged = new WeakSet<AbortSignal>();
 
 async function observedFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
-  const observer = init?.signal ? observers.get(init.signal) : undefined;
-  observer?.sent(genOf(init?.headers));
+  const signal = init?.signal ?? undefined;
+  const observer = signal ? observers.get(signal) : undefined;
+  if (!signal || !challenged.delete(signal)) observer?.sent(genOf(init?.headers));
   const response = await fetch(input, init);
+  await traceDpop('fetch', init?.headers, response);
+  if (signal && isNonceChallenge(response.status, response.headers)) {
+    challenged.add(signal);
+    return response;
+  }
   if (observer && response.status === 401) {
     const body = (await response
       .clone()
@@ -50,7 +60,7 @@ async function observedFetch(input: RequestInfo | URL, init?: RequestInit): Prom
   return response;
 }
 
-export const apiFetch = authFetch(auth, { allowedOrigins: [location.origin], fetchFn: observedFetch });
+export const apiFetch = authFetch(auth, { allowedOrigins: [location.origin], fetchFn: observedFetch, dpop });
 
 interface Echo {
   sub: string;

@@ -6,7 +6,8 @@
  *
  * `reportCalls` and `reportAttempts` are the demo's instrumentation only: they put each call and
  * each attempt in the activity panel, around the adapter and as its `fetchFn`. An app writes
- * `baseQuery: authBaseQuery(auth, { fetchBaseQuery, baseUrl: '/api' })` and nothing else.
+ * `baseQuery: authBaseQuery(auth, { fetchBaseQuery, baseUrl: '/api' })` and nothing else (with
+ * `dpop` in DPoP mode).
  */
 import { createSlice } from '@reduxjs/toolkit';
 import {
@@ -23,7 +24,7 @@ import type { UnknownAction } from 'redux';
 import type { Epic } from 'redux-observable';
 import { authBaseQuery } from 'redux-observable-token-refresh/rtk-query';
 import { filter, map } from 'rxjs';
-import { auth } from '../auth';
+import { auth, dpop, isNonceChallenge, traceDpop } from '../auth';
 import { clock } from '../features/activity';
 import { mustWait } from '../features/requests';
 import { loginRequested } from '../features/signIn';
@@ -48,7 +49,7 @@ type FetchQuery = BaseQueryFn<string | FetchArgs, unknown, FetchBaseQueryError, 
  * an `X-Demo-Call` header: the adapter adds the token inside fetchBaseQuery, so an attempt is seen
  * at its `fetchFn`, as the `Request` that leaves.
  */
-const calls = new Map<string, { call: string; attempts: number; dispatch: (action: UnknownAction) => unknown }>();
+const calls = new Map<string, { call: string; attempts: number; challenged: boolean; dispatch: (action: UnknownAction) => unknown }>();
 
 const pathOf = (args: string | FetchArgs) => `/api/${typeof args === 'string' ? args : args.url}`;
 
@@ -67,7 +68,7 @@ const reportCalls =
     const waiting = mustWait(auth.selectState(api.getState() as never).status);
     const started = clientCallStarted('rtk-query', api.endpoint, pathOf(args), waiting);
     const { call } = started.payload;
-    calls.set(call, { call, attempts: 0, dispatch: api.dispatch });
+    calls.set(call, { call, attempts: 0, challenged: false, dispatch: api.dispatch });
     api.dispatch(started);
     const tagged =
       typeof args === 'string'
@@ -78,14 +79,24 @@ const reportCalls =
     return result;
   };
 
-/** The adapter's `fetchFn`: each attempt it sends, with the token generation it carries, and its 401. */
+/**
+ * The adapter's `fetchFn`: each attempt it sends, with the token generation it carries, and its 401.
+ * In DPoP mode the proof is in `init.headers` (`dpop.wrap` puts it there), and the retry that answers
+ * a nonce challenge is the same attempt, not a replay.
+ */
 const reportAttempts = async (input: RequestInfo, init?: RequestInit): Promise<Response> => {
   const request = input as Request;
   const current = calls.get(request.headers.get('X-Demo-Call') ?? '');
   if (!current) return fetch(input, init);
-  const attempt = ++current.attempts;
-  current.dispatch(clientSent({ call: current.call, attempt, gen: genOf(request.headers) }));
+  if (!current.challenged) current.dispatch(clientSent({ call: current.call, attempt: ++current.attempts, gen: genOf(request.headers) }));
+  current.challenged = false;
+  const attempt = current.attempts;
   const response = await fetch(input, init);
+  await traceDpop('RTK Query', init?.headers ?? request.headers, response);
+  if (isNonceChallenge(response.status, response.headers)) {
+    current.challenged = true;
+    return response;
+  }
   if (!response.ok) {
     const body = (await response
       .clone()
@@ -114,7 +125,7 @@ interface ItemList {
 
 export const api = createApi({
   reducerPath: 'rtkQueryApi',
-  baseQuery: reportCalls(authBaseQuery(auth, { fetchBaseQuery, baseUrl: '/api', fetchFn: reportAttempts })),
+  baseQuery: reportCalls(authBaseQuery(auth, { fetchBaseQuery, baseUrl: '/api', fetchFn: reportAttempts, dpop })),
   endpoints: (build) => ({
     profile: build.query<Profile, void>({ query: () => 'profile' }),
     items: build.query<ItemList, void>({ query: () => 'items' }),
