@@ -76,6 +76,8 @@ export interface DpopServers {
   resourceOrigin: string;
   /** The code flow, then the code exchange with a proof of `keyPair` (nonce retry included). */
   login(keyPair: CryptoKeyPair): Promise<TokenResponse>;
+  /** The code flow up to the code, for a client that makes the exchange itself (a browser page with its own key). */
+  authorize(): Promise<{ code: string; codeVerifier: string }>;
   /** Every protected request the resource server saw since the start or `clearLog()`. */
   log(): Promise<RsLogEntry[]>;
   clearLog(): Promise<void>;
@@ -311,6 +313,10 @@ export async function startDpopServers(options: DpopServersOptions = {}): Promis
       });
       if (status !== 200) throw new Error(`login: the code exchange answered ${status} ${JSON.stringify(body)}`);
       return { ...(body as Omit<TokenResponse, 'dpopNonce'>), dpopNonce: nonce ?? sentNonce };
+    },
+    async authorize() {
+      const codeVerifier = randomBytes(32).toString('base64url');
+      return { code: await authorizationCode(issuer, clientId, redirectUri, codeVerifier), codeVerifier };
     },
     log: () => control<RsLogEntry[]>('GET', '/control/log'),
     clearLog: () => control<undefined>('DELETE', '/control/log'),
