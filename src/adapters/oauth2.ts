@@ -268,9 +268,9 @@ export function oauth2RefreshGrant(options: OAuth2RefreshGrantOptions): OAuth2Re
         errorCode(scrub(fields.error)) ?? 'invalid_response',
         text(scrub(fields.error_description)),
       );
-      // DPoP: a nonce challenge (400, as invalid_grant) refuses the proof, not the refresh token.
-      if (dpop?.isNonceChallenge(response.status, response.headers, fields)) throw dpop.nonceError(error);
-      throw error;
+      // DPoP: a nonce challenge or `invalid_dpop_proof` (400, as invalid_grant) refuses the proof,
+      // not the refresh token.
+      throw dpop?.proofRefused(response.status, response.headers, fields, error) ?? error;
     }
     const accessToken = text(fields.access_token);
     if (!accessToken) throw new OAuth2Error(response.status, 'invalid_response', 'the answer has no access_token');

@@ -97,10 +97,12 @@ export interface Dpop {
     send: (headers: { Authorization: string; DPoP: string }) => ObservableInput<T>,
   ): Observable<T>;
   /**
-   * @internal For oauth2RefreshGrant: the error for a token endpoint's nonce challenge that the one
-   * retry did not satisfy. Not the refresh token's refusal (that is 400 too), so it does not end the session.
+   * @internal For oauth2RefreshGrant: the error for a token endpoint's answer that refused the proof,
+   * not the refresh token (both are 400): a nonce challenge the one retry did not satisfy
+   * (`DPOP_NONCE`) or `invalid_dpop_proof` (`DPOP_PROOF`). Undefined for any other answer. It does
+   * not end the session.
    */
-  nonceError(cause: unknown): DpopError;
+  proofRefused(status: number, headers: HeadersLike | null | undefined, body: unknown, cause: unknown): DpopError | undefined;
   /** @internal For attachAxios: the headers of one request, signed ahead. */
   signAhead(method: string | undefined, url: string, accessToken: string): Promise<SignedAhead>;
   /** One proof (the `DPoP` header's value) for `method` and `url`, bound to `accessToken` when given. */
@@ -326,14 +328,29 @@ export function createDpop(options: DpopOptions = {}): Dpop {
     proof: async (method, url, accessToken) => (await sign(method, url, accessToken)).proof,
     learn,
     isNonceChallenge: (status, headers, body) => challengeCode(status, headers, body) === 'use_dpop_nonce',
-    nonceError: (cause) =>
-      new DpopError(
-        'DPOP_NONCE',
-        () =>
-          process.env.NODE_ENV !== 'production' &&
-          'The token endpoint asked for a DPoP nonce again after the retry with its nonce. The session and the refresh token are kept; the next refresh sends the nonce learned.',
-        cause,
-      ),
+    proofRefused: (status, headers, body, cause) => {
+      const code = challengeCode(status, headers, body);
+      if (code === 'use_dpop_nonce')
+        return new DpopError(
+          'DPOP_NONCE',
+          () =>
+            process.env.NODE_ENV !== 'production' &&
+            'The token endpoint asked for a DPoP nonce again after the retry with its nonce. The session and the refresh token are kept; the next refresh sends the nonce learned.',
+          cause,
+        );
+      // A key the refresh token is not bound to is `invalid_grant` (oidc-provider: "failed jkt
+      // verification"); this is the proof itself (its `iat` on a clock the server did not show, a
+      // replayed `jti`), which the next refresh makes anew.
+      if (code === 'invalid_dpop_proof')
+        return new DpopError(
+          'DPOP_PROOF',
+          () =>
+            process.env.NODE_ENV !== 'production' &&
+            "The token endpoint refused the DPoP proof (invalid_dpop_proof), not the refresh token: the session is kept. If this machine's clock is off, expose the server's Date header (Access-Control-Expose-Headers: Date) so that proofs are dated on its clock.",
+          cause,
+        );
+      return undefined;
+    },
     thumbprint: async () => thumbprintOf(await publicJwk((await keys()).publicKey)),
     ready: () => keys().then(() => undefined),
     clear: () => serial(() => store.delete()),
