@@ -6,8 +6,13 @@
  * Access tokens live 3 s on the servers and the page is told they live an hour, so the calls after
  * the wait meet the API's 401 `invalid_token` (a real server's expiry cannot run in virtual time).
  *
+ * Init scripts make the browsers the package must refuse to work in (no IndexedDB, an IndexedDB
+ * that refuses) and hold two tabs' key generations until both have started one; every request a
+ * tab sends to the servers is recorded, headers included.
+ *
  * Without /usr/bin/chromium (or CHROMIUM_PATH) these tests skip, as the other browser suites do.
  */
+import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -19,10 +24,26 @@ const ROOT = join(__dirname, '..', '..');
 const inCi = process.env.CI === 'true';
 const describeInBrowser = hasChromium || inCi ? describe : describe.skip;
 
+/** What the page saw thrown or rejected (dpop-app/main.ts). */
+interface Failure {
+  name: string;
+  code?: string;
+  dpopError: boolean;
+  /** The `name` of a DpopError's `cause`: what the platform said. */
+  cause?: string;
+  message: string;
+}
 interface App {
+  setupError(): Failure | undefined;
   login(code: string, codeVerifier: string): Promise<void>;
+  tryLogin(code: string, codeVerifier: string): Promise<'ok' | Failure>;
+  logoutThenLogin(code: string, codeVerifier: string): Promise<void>;
   calls(n: number): Promise<Array<number | string>>;
   thumbprint(): Promise<string>;
+  firstProof(): Promise<string>;
+  ready(): Promise<'ready' | Failure>;
+  tokenJkt(): string | undefined;
+  storedKeys(): Promise<string[]>;
   refreshes(): number;
   status(): string;
   logout(): void;
@@ -35,6 +56,77 @@ const app = <M extends keyof App>(page: Page, method: M, ...args: Parameters<App
     [method, args] as [string, unknown[]],
   ) as Promise<Awaited<ReturnType<App[M]>>>;
 
+/** A request a page sent to one of the servers, as it left the browser. */
+interface Sent {
+  method: string;
+  url: string;
+  authorization: string | undefined;
+  dpop: string | undefined;
+}
+
+/** RFC 7638 thumbprint of the key in a proof's header, computed here, apart from the package's code. */
+function keyOfProof(proof: string): string {
+  const { jwk } = JSON.parse(Buffer.from(proof.split('.')[0]!, 'base64url').toString('utf8')) as { jwk: Record<string, string> };
+  return createHash('sha256')
+    .update(JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y }))
+    .digest('base64url');
+}
+
+// Init scripts: they run in the page before its bundle, so the package meets the browser they make.
+
+/** A browser without IndexedDB. */
+function withoutIndexedDb(): void {
+  delete (window as { indexedDB?: IDBFactory }).indexedDB;
+  if (typeof indexedDB !== 'undefined') Object.defineProperty(window, 'indexedDB', { value: undefined, configurable: true });
+}
+/** IndexedDB whose `open` fails as some private windows make it fail: `error` fired, `InvalidStateError`. */
+function indexedDbOpenFiresError(): void {
+  IDBFactory.prototype.open = function () {
+    const request = {
+      readyState: 'pending',
+      result: undefined,
+      error: new DOMException('A mutation operation was attempted on a database that did not allow mutations.', 'InvalidStateError'),
+      onsuccess: null,
+      onupgradeneeded: null,
+      onblocked: null,
+      onerror: null as ((event: Event) => void) | null,
+    };
+    // As IndexedDB answers: in a later task.
+    setTimeout(() => ((request.readyState = 'done'), request.onerror?.(new Event('error'))));
+    return request as unknown as IDBOpenDBRequest;
+  };
+}
+/** IndexedDB whose `open` throws, as where storage is blocked: `SecurityError`. */
+function indexedDbOpenThrows(): void {
+  IDBFactory.prototype.open = function () {
+    throw new DOMException('The operation is insecure.', 'SecurityError');
+  };
+}
+/**
+ * Counts this tab's key generations (`window.__generated`), and holds each until another tab of the
+ * origin has started one too (5 s at most): a tab makes a key only after it read none, so both tabs
+ * then write theirs after both read an empty store, the interleaving a shared store must survive.
+ */
+function meetAtKeyGeneration(): void {
+  const channel = new BroadcastChannel('dpop-e2e-key-generation');
+  const counter = window as unknown as { __generated: number };
+  counter.__generated = 0;
+  let heard = false;
+  let wake = () => {};
+  channel.onmessage = () => ((heard = true), wake());
+  const generate = SubtleCrypto.prototype.generateKey;
+  SubtleCrypto.prototype.generateKey = async function (this: SubtleCrypto, ...args: unknown[]) {
+    counter.__generated++;
+    channel.postMessage('generating');
+    await new Promise<void>((resolve) => {
+      if (heard) return resolve();
+      wake = resolve;
+      setTimeout(resolve, 5_000);
+    });
+    return Reflect.apply(generate, this, args) as CryptoKeyPair;
+  } as typeof generate;
+}
+
 jest.setTimeout(60_000);
 
 let servers: DpopServers;
@@ -43,6 +135,8 @@ let origin: string;
 let browser: Browser;
 let context: BrowserContext;
 let pageErrors: string[];
+/** Requests each page sent to the servers (the authorization server's and the resource server's origins). */
+let sent: Map<Page, Sent[]>;
 
 describeInBrowser('DPoP in Chromium tabs', () => {
   beforeAll(async () => {
@@ -70,6 +164,7 @@ describeInBrowser('DPoP in Chromium tabs', () => {
   beforeEach(async () => {
     context = await browser.newContext();
     pageErrors = [];
+    sent = new Map();
     await servers.clearLog();
   });
   afterEach(async () => {
@@ -77,10 +172,20 @@ describeInBrowser('DPoP in Chromium tabs', () => {
     expect(pageErrors).toEqual([]);
   });
 
-  async function tab(): Promise<Page> {
+  /** A new tab of the app; `init` runs in it before the app's code. */
+  async function tab(init?: () => void): Promise<Page> {
     const page = await context.newPage();
     page.setDefaultTimeout(20_000);
     page.on('pageerror', (error) => pageErrors.push(error.message));
+    const serverOrigins = [new URL(servers.tokenEndpoint).origin, servers.resourceOrigin];
+    const requests: Sent[] = [];
+    sent.set(page, requests);
+    page.on('request', (request) => {
+      if (!serverOrigins.includes(new URL(request.url()).origin)) return;
+      const headers = request.headers();
+      requests.push({ method: request.method(), url: request.url(), authorization: headers.authorization, dpop: headers.dpop });
+    });
+    if (init) await page.addInitScript(init);
     const query = new URLSearchParams({
       token: servers.tokenEndpoint,
       client: servers.clientId,
@@ -136,4 +241,83 @@ describeInBrowser('DPoP in Chromium tabs', () => {
     await a.waitForFunction(async () => (await (window as unknown as { __app: App }).__app.stealKey()) === 'no key');
     expect(await app(b, 'thumbprint')).not.toBe(jkt);
   });
+
+  test('a login in the same tick as a logout is signed with a new key: the new token is bound to it, the old key is gone from IndexedDB, and the new session works', async () => {
+    const page = await tab();
+    await signedIn(page);
+    const oldJkt = await app(page, 'thumbprint');
+    expect(await app(page, 'tokenJkt')).toBe(oldJkt);
+    const { code, codeVerifier } = await servers.authorize();
+    const before = sent.get(page)!.length;
+
+    await app(page, 'logoutThenLogin', code, codeVerifier);
+
+    expect(await app(page, 'status')).toBe('authenticated');
+    expect(await app(page, 'calls', 1)).toEqual([200]);
+    const newJkt = await app(page, 'thumbprint');
+    expect(newJkt).not.toBe(oldJkt);
+    expect(await app(page, 'tokenJkt')).toBe(newJkt);
+    // The exchange's proofs (the nonce challenge's and the retry's) carried the new key, never the old one.
+    const loginProofs = sent
+      .get(page)!
+      .slice(before)
+      .filter((request) => request.method === 'POST' && request.url === servers.tokenEndpoint)
+      .map((request) => request.dpop);
+    expect(loginProofs.length).toBeGreaterThanOrEqual(1);
+    expect(new Set(loginProofs.map((proof) => keyOfProof(proof!)))).toEqual(new Set([newJkt]));
+    expect(await app(page, 'storedKeys')).toEqual([newJkt]);
+    // The page's first call meets the API's nonce challenge, then succeeds with the new key.
+    const log = await servers.log();
+    expect(log.at(-1)).toMatchObject({ status: 200, scheme: 'DPoP', jktOk: true, athOk: true });
+    expect(log.every((entry) => entry.scheme === 'DPoP' && entry.jktOk !== false)).toBe(true);
+  });
+
+  test('two new tabs making their first proof at the same time end up with one key: the same thumbprint in both, one key pair in IndexedDB', async () => {
+    const a = await tab(meetAtKeyGeneration);
+    const b = await tab(meetAtKeyGeneration);
+    const [fromA, fromB] = await Promise.all([app(a, 'firstProof'), app(b, 'firstProof')]);
+    // Both tabs read an empty store and made a key: the race took place, and one key was kept.
+    const generated = (page: Page) => page.evaluate(() => (window as unknown as { __generated: number }).__generated);
+    expect([await generated(a), await generated(b)]).toEqual([1, 1]);
+    expect(fromB).toBe(fromA);
+    expect(await app(a, 'thumbprint')).toBe(fromA);
+    expect(await app(b, 'thumbprint')).toBe(fromA);
+    expect(await app(a, 'storedKeys')).toEqual([fromA]);
+  });
+
+  test('without IndexedDB, createDpop() throws DpopError DPOP_KEY_STORAGE at setup and the page sends nothing, though a session is stored', async () => {
+    const a = await tab();
+    await signedIn(a);
+    await servers.clearLog();
+    const b = await tab(withoutIndexedDb);
+    expect(await b.evaluate(() => typeof indexedDB)).toBe('undefined');
+    expect(await app(b, 'setupError')).toMatchObject({ name: 'DpopError', code: 'DPOP_KEY_STORAGE', dpopError: true });
+    await b.waitForLoadState('networkidle');
+    expect(sent.get(b)).toEqual([]);
+    expect(await servers.log()).toEqual([]);
+  });
+
+  test.each([
+    ['fires an error (a private window)', indexedDbOpenFiresError, 'InvalidStateError'],
+    ['throws (storage blocked)', indexedDbOpenThrows, 'SecurityError'],
+  ])(
+    'IndexedDB whose open %s: dpop.ready(), every call and a login reject with DpopError DPOP_KEY_STORAGE, and nothing reaches the servers, never as Bearer',
+    async (_, refuse, platformError) => {
+      const a = await tab();
+      await signedIn(a);
+      await servers.clearLog();
+      const b = await tab(refuse);
+      expect(await app(b, 'setupError')).toBeUndefined();
+      // The session A stored: a tab that fell back to Bearer would have a token to send.
+      await b.waitForFunction(() => (window as unknown as { __app: App }).__app.status() === 'authenticated');
+      const refused = { name: 'DpopError', code: 'DPOP_KEY_STORAGE', dpopError: true, cause: platformError };
+      expect(await app(b, 'ready')).toMatchObject(refused);
+      expect(await app(b, 'calls', 3)).toEqual(Array(3).fill('DpopError DPOP_KEY_STORAGE'));
+      const { code, codeVerifier } = await servers.authorize();
+      expect(await app(b, 'tryLogin', code, codeVerifier)).toMatchObject(refused);
+      await b.waitForLoadState('networkidle');
+      expect(sent.get(b)).toEqual([]);
+      expect(await servers.log()).toEqual([]);
+    },
+  );
 });
