@@ -246,7 +246,7 @@ export function createCoordinator({
           if (restored) stored.restored = true;
           // Storage must not keep tokens we have moved on from: a previous user's, or a spent refresh token.
           if (store.set(stored)) core.seen = session.accessToken;
-          else store.clear();
+          else store.drop();
           break;
         }
         case 'clear': {

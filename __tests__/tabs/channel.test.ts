@@ -7,7 +7,7 @@
  * Jest's fake timers drive the grace timer, RxJS's async scheduler and the refresh latency alike.
  */
 import { firstValueFrom, mergeMap, of, throwError, timer } from 'rxjs';
-import { createTokenRefresh, memoryStorage, syncTabs, type LocksLike, type TokenStorage, type Tokens } from '../../src';
+import { asyncStorage, createTokenRefresh, memoryStorage, syncTabs, type LocksLike, type TokenStorage, type Tokens } from '../../src';
 import { expectWarning } from '../support/console';
 import { createStore, type TestStore } from '../support/harness';
 
@@ -297,15 +297,120 @@ describe('an async storage', () => {
     expect(b.auth.getAccessToken()).toBe('access-0');
   });
 
-  test('a write that failed is not announced: the other tabs never hear of tokens that were not kept', async () => {
+  test('a login whose write failed reaches the other tabs all the same, once the write is done: they take it in memory, and the clear after the failure logs out nobody', async () => {
     expectWarning('storage.set() failed (Error); the session goes on in memory.');
     const a = openTab(syncTabs(slowStorage(true), 'app'));
-    const b = openTab(syncTabs(memoryStorage(), 'app'));
+    const memoryB = memoryStorage();
+    const b = openTab(syncTabs(memoryB, 'app'));
     await settle(20);
     a.auth.setTokens(server.tokens);
+    expect(browser.pending).toBe(0);
     await settle(50);
     expect(a.auth.getAccessToken()).toBe('access-0');
-    expect(b.store.types()).not.toContain('tokensSet');
+    expect(b.auth.getAccessToken()).toBe('access-0');
+    expect(memoryB.get()).toMatchObject({ accessToken: 'access-0' });
+    expect(a.store.types()).toEqual(['loggedOut', 'tokensSet', 'storageFailed']); // loggedOut: nothing stored at start (noSession)
+    expect(b.store.types()).toEqual(['tokensSet']);
+  });
+
+  /** One backend the tabs share (IndexedDB, localForage) whose writes can be made to fail, as a full disk. */
+  const sharedBackend = () => {
+    const data = new Map<string, string>();
+    const disk = {
+      data,
+      /** setItem rejects. */
+      full: false,
+      /** removeItem rejects. */
+      stuck: false,
+      backend: {
+        getItem: async (key: string) => data.get(key) ?? null,
+        setItem: async (key: string, value: string) => {
+          if (disk.full) throw new Error('Database or disk is full');
+          data.set(key, value);
+        },
+        removeItem: async (key: string) => {
+          if (disk.stuck) throw new Error('Database is closed');
+          data.delete(key);
+        },
+      },
+    };
+    return disk;
+  };
+
+  test('a refresh whose write fails in one tab logs out no tab: the other tab takes the new tokens and spends no refresh token, and the writing tab goes on in memory', async () => {
+    expectWarning('storage.set() failed (Error); the session goes on in memory.');
+    const disk = sharedBackend();
+    const a = openTab(syncTabs(asyncStorage(disk.backend, 'app/tokens'), 'app'));
+    const b = openTab(syncTabs(asyncStorage(disk.backend, 'app/tokens'), 'app'));
+    await settle(20); // both read the empty backend: loggedOut (noSession)
+    const [startA, startB] = [a.store.actions.length, b.store.actions.length];
+    a.auth.setTokens(server.tokens);
+    await settle(20);
+    expect(b.auth.getAccessToken()).toBe('access-0');
+
+    disk.full = true;
+    server.expire();
+    const inA = firstValueFrom(a.auth.authorized(server.api)).catch((error: Error) => error.name);
+    await settle();
+    expect(await inA).toBe('ok with access-1');
+    expect(disk.data.size).toBe(0); // the spent refresh token is not kept
+
+    // The writing tab: the session goes on in memory, the failed write reported (docs/errors.md).
+    expect(a.store.types().slice(startA)).toEqual(['tokensSet', 'refreshRequested', 'refreshSucceeded', 'storageFailed']);
+    expect(a.store.state).toMatchObject({ status: 'authenticated', ended: null });
+    // The other tab: no logout, and its next request goes with the tokens of that refresh.
+    expect(b.store.types().slice(startB)).toEqual(['tokensSet', 'refreshSucceeded']);
+    expect(b.store.state).toMatchObject({ status: 'authenticated', ended: null });
+    const inB = firstValueFrom(b.auth.authorized(server.api)).catch((error: Error) => error.name);
+    await settle();
+    expect(await inB).toBe('ok with access-1');
+    expect(server.refreshCalls).toBe(1);
+    expect(a.store.state.status).toBe('authenticated');
+  });
+
+  test('a refresh whose write throws at once (a full synchronous storage) logs out no tab either: the other tab takes the new tokens', async () => {
+    expectWarning('storage.set() failed (Error); the session goes on in memory.');
+    let full = false;
+    const memoryA = memoryStorage();
+    const throwing: TokenStorage = {
+      ...memoryA,
+      set: (tokens) => {
+        if (full) throw new Error('QuotaExceededError');
+        memoryA.set(tokens);
+      },
+    };
+    const a = openTab(syncTabs(throwing, 'app'));
+    const b = openTab(syncTabs(memoryStorage(), 'app'));
+    a.auth.setTokens(server.tokens);
+    browser.deliver();
+    full = true;
+    server.expire();
+    const inA = firstValueFrom(a.auth.authorized(server.api)).catch((error: Error) => error.name);
+    await settle();
+    expect(await inA).toBe('ok with access-1');
+    expect(memoryA.get()).toBeNull(); // the spent refresh token is not kept
+    expect(a.store.types()).toEqual(['tokensSet', 'refreshRequested', 'storageFailed', 'refreshSucceeded']);
+    expect(b.store.types()).toEqual(['tokensSet', 'refreshSucceeded']);
+    const inB = firstValueFrom(b.auth.authorized(server.api)).catch((error: Error) => error.name);
+    await settle();
+    expect(await inB).toBe('ok with access-1');
+    expect(server.refreshCalls).toBe(1);
+  });
+
+  test('a logout whose clear fails in one tab still ends the session in the others', async () => {
+    expectWarning('storage.clear() failed (Error); the session goes on in memory.');
+    const disk = sharedBackend();
+    const a = openTab(syncTabs(asyncStorage(disk.backend, 'app/tokens'), 'app'));
+    const b = openTab(syncTabs(asyncStorage(disk.backend, 'app/tokens'), 'app'));
+    await settle(20);
+    a.auth.setTokens(server.tokens);
+    await settle(20);
+    expect(b.auth.getAccessToken()).toBe('access-0');
+    disk.stuck = true;
+    a.auth.clearTokens();
+    await settle(20);
+    expect(ended(a.store)).toEqual({ reason: 'logout', elsewhere: false });
+    expect(ended(b.store)).toEqual({ reason: 'logout', elsewhere: true });
     expect(b.auth.getAccessToken()).toBeUndefined();
   });
 });

@@ -10,7 +10,12 @@ export type StorageOperation = 'get' | 'set' | 'clear';
  * storage (QuotaExceededError) or a broken one must never hang a request or end a session: the
  * session is in memory, storage only carries it across reloads and tabs.
  */
-export function guardStorage(storage: TokenStorage, report: (operation: StorageOperation, error: unknown) => void) {
+export function guardStorage(storage: TokenStorage & { drop?(): unknown }, report: (operation: StorageOperation, error: unknown) => void) {
+  /**
+   * Forget the tokens after a write of ours failed: nobody's session ended, so a storage the tabs
+   * share forgets them without telling the other tabs (`drop`), which would take it for a logout.
+   */
+  const drop = () => (storage.drop ? storage.drop() : storage.clear());
   /** The last write still in flight: the next waits for it, so a late `set` never overwrites a newer one. */
   let writing: PromiseLike<unknown> | null = null;
   /** False when a synchronous write failed (reported); a Promise's outcome is reported later. */
@@ -53,11 +58,14 @@ export function guardStorage(storage: TokenStorage, report: (operation: StorageO
       write('set', () => {
         const written = storage.set(tokens);
         // A write that fails must not leave tokens we moved on from (a previous user's, a spent
-        // refresh token): a synchronous one is cleared by the coordinator, an async one here, in turn.
+        // refresh token): they are dropped, after a synchronous one by the coordinator, after an
+        // async one here, in turn.
         return isThenable(written)
-          ? Promise.resolve(written).then(undefined, (error: unknown) => (report('set', error), call('clear', () => storage.clear())))
+          ? Promise.resolve(written).then(undefined, (error: unknown) => (report('set', error), call('clear', drop)))
           : written;
       }),
     clear: (reason?: EndReason) => write('clear', () => storage.clear(reason)),
+    /** The clear after a synchronous write that failed (see `drop`). */
+    drop: () => write('clear', drop),
   };
 }

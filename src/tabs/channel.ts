@@ -71,17 +71,25 @@ export function syncTabs(storage: TokenStorage, name = 'tokenRefresh'): TokenSto
     const reason = tokens ? undefined : endReasonOf(JSON.stringify({ ended: data?.ended }));
     for (const listener of listeners) listener(tokens, reason);
   };
-  const post = <T>(result: T, tokens?: Tokens, ended?: EndReason): T => {
+  // Told once the write is done, also when it failed (it was reported): the news travels here, not
+  // in storage, and the other tabs take it in memory as above. Else a refresh whose write failed
+  // leaves them with a spent refresh token, and a logout whose clear failed leaves them signed in.
+  const post = <T>(write: () => T, tokens?: Tokens, ended?: EndReason): T => {
     const send = () => channel.postMessage({ tokens, ended });
-    if (isThenable(result))
-      result.then(send, () => {}); // a failed write was reported; nothing to tell
-    else send();
-    return result;
+    let result: T | undefined;
+    try {
+      return (result = write());
+    } finally {
+      if (isThenable(result)) result.then(send, send);
+      else send();
+    }
   };
   return shareTabs({
     get: () => storage.get(),
-    set: (tokens) => post(storage.set(tokens), tokens),
-    clear: (reason) => post(storage.clear(reason), undefined, reason ?? 'logout'),
+    set: (tokens) => post(() => storage.set(tokens), tokens),
+    clear: (reason) => post(() => storage.clear(reason), undefined, reason ?? 'logout'),
+    // After a write of ours that failed: the tokens go, and no tab's session ends.
+    drop: () => storage.clear(),
     subscribe: (listener) => (listeners.add(listener), () => listeners.delete(listener)),
     lock: storage.lock?.bind(storage) ?? (locks ? tabLock(locks, `${name}:refresh`) : undefined),
   });
