@@ -1,13 +1,15 @@
 /**
  * The token endpoint's nonce challenge (400 `use_dpop_nonce`) and `invalid_dpop_proof` share their
- * status with `invalid_grant`, but they refuse the proof, not the refresh token: however often they
- * come, they never end the session. `invalid_grant` still does.
+ * status with `invalid_grant`, but they refuse the proof, not the refresh token: they keep the
+ * session (`invalid_dpop_proof` up to the third in a row: some servers answer
+ * a key the refresh token is not bound to so). `invalid_grant` ends it at once.
  */
 import { createTokenRefresh } from '../../src';
 import { oauth2RefreshGrant } from '../../src/adapters/oauth2';
 import { createDpop, memoryKeys } from '../../src/dpop';
 import { createStore } from '../support/harness';
 import { sendJson, startScriptedServer, type ScriptedServer } from '../support/dpop/scriptedServer';
+import { thumbprint } from './support';
 
 let as: ScriptedServer;
 let challenges = 0;
@@ -84,4 +86,65 @@ test('invalid_grant from a DPoP token endpoint still ends the session', async ()
   auth.setTokens({ accessToken: 'at', refreshToken: 'rt' });
   await expect(auth.refresh()).rejects.toMatchObject({ name: 'TokenRefreshError', cause: { status: 400, error: 'invalid_grant' } });
   expect(store.types()).toContain('loggedOut');
+});
+
+describe('a refresh token bound to a key this app no longer has', () => {
+  // Duende IdentityServer ("The DPoP proof token in the refresh token request does not match the
+  // original used.") and Spring Authorization Server ("jwk header is invalid.") answer a public
+  // client's refresh with another key 400 `invalid_dpop_proof`, not `invalid_grant`. The key is gone
+  // after a reload with memoryKeys() (docs/dpop.md: "a reload then needs a new login"), a restart of
+  // a React Native or Node app (memory is the default there), or IndexedDB cleared: that refresh
+  // token can never be spent again, and the session must end rather than fail every request forever.
+  let bound: ScriptedServer;
+  let jkt = '';
+  beforeAll(async () => {
+    bound = await startScriptedServer((request, res) => {
+      void thumbprint(request.proof!.header.jwk).then((key) =>
+        key === jkt
+          ? sendJson(res, 200, { access_token: 'at-2', refresh_token: 'rt-2', token_type: 'DPoP', expires_in: 300 })
+          : sendJson(res, 400, {
+              error: 'invalid_dpop_proof',
+              error_description: 'The DPoP proof token in the refresh token request does not match the original used.',
+            }),
+      );
+    });
+  });
+  afterAll(() => bound.close());
+
+  test('the session ends after a few refusals in a row: no session that keeps failing every request and never asks to log in', async () => {
+    jkt = await createDpop({ keys: memoryKeys() }).thumbprint(); // the key of the login, lost since
+    const dpop = createDpop({ keys: memoryKeys() }); // after the reload: a new key
+    const auth = createTokenRefresh({
+      refresh: oauth2RefreshGrant({ tokenEndpoint: `${bound.url}/token`, clientId: 'app', dpop }),
+      refreshRetries: 0,
+    });
+    const store = createStore(auth);
+    auth.setTokens({ accessToken: 'at', refreshToken: 'rt' });
+    for (let attempt = 0; attempt < 10 && store.state.status !== 'unauthenticated'; attempt++) await auth.refresh().catch(() => undefined);
+    expect(store.state).toMatchObject({ status: 'unauthenticated', ended: { reason: 'rejected', elsewhere: false } });
+    expect(bound.received.length).toBeLessThanOrEqual(3);
+  });
+
+  test('a refusal that the next refresh does not repeat counts anew: one now and then never ends the session', async () => {
+    const dpop = createDpop({ keys: memoryKeys() });
+    jkt = await dpop.thumbprint();
+    let refuseNext = 0;
+    const flaky = await startScriptedServer((request, res, index) => {
+      if (index % 2 === 0 && refuseNext++ < 5) return sendJson(res, 400, { error: 'invalid_dpop_proof' });
+      sendJson(res, 200, { access_token: `at-${index}`, token_type: 'DPoP', expires_in: 300 }); // not rotating
+    });
+    try {
+      const auth = createTokenRefresh({
+        refresh: oauth2RefreshGrant({ tokenEndpoint: `${flaky.url}/token`, clientId: 'app', dpop }),
+        refreshRetries: 0,
+      });
+      const store = createStore(auth);
+      auth.setTokens({ accessToken: 'at', refreshToken: 'rt' });
+      for (let attempt = 0; attempt < 8; attempt++) await auth.refresh().catch(() => undefined);
+      expect(store.types()).not.toContain('loggedOut');
+      expect(flaky.received).toHaveLength(8);
+    } finally {
+      await flaky.close();
+    }
+  });
 });

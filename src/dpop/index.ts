@@ -182,6 +182,11 @@ export function createDpop(options: DpopOptions = {}): Dpop {
   const keys = () => serial(async () => (await store.get()) ?? store.add(await generateKeys()));
 
   const nonces = new Map<string, string>();
+  // `invalid_dpop_proof` from a token endpoint since the last answer that went through (or the
+  // last key): some servers (Duende IdentityServer, Spring Authorization Server) say so, not
+  // `invalid_grant`, for a refresh token bound to a key this app no longer has (a reload with
+  // memoryKeys(), IndexedDB cleared). That refresh token never passes: the third ends the session.
+  let proofRefusals = 0;
   const offsets = new Map<string, number>();
 
   /** One proof, and the nonce and clock offset it was made with (to tell a stale one from a fresh challenge). */
@@ -233,6 +238,7 @@ export function createDpop(options: DpopOptions = {}): Dpop {
         headers.set('DPoP', made.proof);
         const response = await send(first ? (request ?? input) : (spare ?? input), { ...init, headers });
         learn(response.url || url, response.headers);
+        if (response.ok) proofRefusals = 0;
         return { response, made };
       };
       const { response, made } = await attempt(true);
@@ -338,22 +344,24 @@ export function createDpop(options: DpopOptions = {}): Dpop {
             'The token endpoint asked for a DPoP nonce again after the retry with its nonce. The session and the refresh token are kept; the next refresh sends the nonce learned.',
           cause,
         );
-      // A key the refresh token is not bound to is `invalid_grant` (oidc-provider: "failed jkt
-      // verification"); this is the proof itself (its `iat` on a clock the server did not show, a
-      // replayed `jti`), which the next refresh makes anew.
-      if (code === 'invalid_dpop_proof')
-        return new DpopError(
-          'DPOP_PROOF',
-          () =>
-            process.env.NODE_ENV !== 'production' &&
-            "The token endpoint refused the DPoP proof (invalid_dpop_proof), not the refresh token: the session is kept. If this machine's clock is off, expose the server's Date header (Access-Control-Expose-Headers: Date) so that proofs are dated on its clock.",
-          cause,
-        );
+      // The proof itself (its `iat` on a clock the server did not show, a replayed `jti`), which the
+      // next refresh makes anew; the third in a row is taken as the refresh token's refusal.
+      if (code === 'invalid_dpop_proof') {
+        if (++proofRefusals < 3)
+          return new DpopError(
+            'DPOP_PROOF',
+            () =>
+              process.env.NODE_ENV !== 'production' &&
+              "The token endpoint refused the DPoP proof (invalid_dpop_proof), not the refresh token: the session is kept. If this machine's clock is off, expose the server's Date header (Access-Control-Expose-Headers: Date) so that proofs are dated on its clock.",
+            cause,
+          );
+        proofRefusals = 0;
+      }
       return undefined;
     },
     thumbprint: async () => thumbprintOf(await publicJwk((await keys()).publicKey)),
     ready: () => keys().then(() => undefined),
-    clear: () => serial(() => store.delete()),
+    clear: () => ((proofRefusals = 0), serial(() => store.delete())),
     epic:
       ({ actions }) =>
       (action$) =>
