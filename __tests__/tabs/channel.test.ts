@@ -452,3 +452,36 @@ describe('where the browser lacks something', () => {
     expect(syncTabs(storage, 'app')).toBe(storage);
   });
 });
+
+describe('an account switch in one tab', () => {
+  beforeEach(() => {
+    uninstall = browser.install();
+  });
+
+  // Found in review (pre-existing, not from 9fe328a: no write fails here). A tab that hears a logout
+  // clears its own storage, and syncTabs announces that clear as a logout of its own: an echo. When
+  // the tab that logged out has meanwhile logged another user in (`clearTokens()` then `setTokens()`,
+  // as an account switch does), the echo arrives after that login and ends it, in every tab (and,
+  // depending on timing, storage keeps the new user's tokens, which a reload then signs in).
+  test("another tab's echo of the logout does not end the login that followed it", async () => {
+    const data = new Map<string, string>();
+    const backend = {
+      getItem: async (key: string) => data.get(key) ?? null,
+      setItem: async (key: string, value: string) => void data.set(key, value),
+      removeItem: async (key: string) => void data.delete(key),
+    };
+    const a = openTab(syncTabs(asyncStorage(backend, 'app/tokens'), 'app'));
+    const b = openTab(syncTabs(asyncStorage(backend, 'app/tokens'), 'app'));
+    await settle(20);
+    a.auth.setTokens(server.tokens);
+    await settle(20);
+    expect(b.auth.getAccessToken()).toBe('access-0');
+    b.auth.clearTokens();
+    await settle(10);
+    b.auth.setTokens({ accessToken: 'user2-access', refreshToken: 'user2-refresh' });
+    await settle(300);
+    expect(b.store.state).toMatchObject({ status: 'authenticated', ended: null });
+    expect(a.auth.getAccessToken()).toBe('user2-access');
+    expect(data.get('app/tokens')).toContain('user2-access');
+  });
+});

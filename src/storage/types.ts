@@ -31,7 +31,7 @@ export interface TokenStorage {
    * with why if the other tab said (else `storageCleared`). Returns an unsubscribe function. A storage
    * with `subscribe` or `lock` is passed through `syncTabs(storage)`, which connects it to the session.
    */
-  subscribe?(listener: (tokens: Tokens | null, reason?: EndReason) => void): () => void;
+  subscribe?(listener: (tokens: Tokens | null, reason?: EndReason, told?: boolean) => void): () => void;
   /** Run `task` while holding a lock shared by every tab, so that only one tab refreshes at a time. */
   lock?<T>(task: () => Promise<T>): Promise<T>;
 }

@@ -57,7 +57,7 @@ export function syncTabs(storage: TokenStorage, name = 'tokenRefresh'): TokenSto
   const channel = new Channel(`${name}:tokens`);
   // Node (tests, server-side rendering with a document shim) keeps a process alive for an open channel.
   (channel as { unref?: () => void }).unref?.();
-  const listeners = new Set<(tokens: Tokens | null, reason?: EndReason) => void>();
+  const listeners = new Set<(tokens: Tokens | null, reason?: EndReason, told?: boolean) => void>();
   channel.onmessage = ({ data }: MessageEvent<{ tokens?: Tokens; ended?: string }>) => {
     const tokens = data?.tokens ?? null;
     // Kept here first, so a tab that gets the lock afterwards finds them and adopts them. A write
@@ -69,7 +69,8 @@ export function syncTabs(storage: TokenStorage, name = 'tokenRefresh'): TokenSto
       // a storage that throws: as above
     }
     const reason = tokens ? undefined : endReasonOf(JSON.stringify({ ended: data?.ended }));
-    for (const listener of listeners) listener(tokens, reason);
+    // `told`: every tab heard it from the tab that wrote it, which needs no echo.
+    for (const listener of listeners) listener(tokens, reason, true);
   };
   // Told once the write is done, also when it failed (it was reported): the news travels here, not
   // in storage, and the other tabs take it in memory as above. Else a refresh whose write failed

@@ -71,16 +71,20 @@ export function shareTabs<S extends TokenStorage>(storage: S): S & SharedStorage
     connect(core: Core): Attempt {
       // Another tab changed the shared storage: it logged out, logged in, or refreshed. Its tokens
       // replace ours and end a refresh we were running; the store hears of it like of a login.
-      storage.subscribe?.((tokens, reason = 'storageCleared') => {
+      storage.subscribe?.((tokens, reason = 'storageCleared', told) => {
         if (!tokens) {
           if (core.state.status === 'unauthenticated') return;
-          // Clear storage again (the tab where other code cleared it heard nothing), unless it holds
-          // another login's tokens by now. A late write of this login goes too.
-          const kept = core.store.get() as StoredTokens | null;
+          // Told by the tab that ended it (the channel): every tab heard it. A late write of this
+          // login goes, quietly: an echo would end the login that tab may have made since.
+          if (told) core.store.drop();
+          // Else clear storage again (the tab where other code cleared it heard nothing), unless it
+          // holds another login's tokens by now. A late write of this login goes too.
+          const kept = told ? null : (core.store.get() as StoredTokens | null);
           const clear =
-            isThenable(kept) ||
-            !kept?.accessToken ||
-            (kept.sessionId !== undefined && (core.over.has(kept.sessionId) || kept.sessionId === core.state.session?.identity.id));
+            !told &&
+            (isThenable(kept) ||
+              !kept?.accessToken ||
+              (kept.sessionId !== undefined && (core.over.has(kept.sessionId) || kept.sessionId === core.state.session?.identity.id)));
           return void core.dispatch({ type: 'logout', reason, elsewhere: true, announce: true, clear });
         }
         core.seen = tokens.accessToken;
