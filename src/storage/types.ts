@@ -28,8 +28,11 @@ export interface TokenStorage {
   /**
    * Tell the coordinator when another tab changed the tokens, so this tab uses them instead of
    * spending a refresh token that the other tab already rotated; `null` when they were removed,
-   * with why if the other tab said (else `storageCleared`). Returns an unsubscribe function. A storage
-   * with `subscribe` or `lock` is passed through `syncTabs(storage)`, which connects it to the session.
+   * with why if the other tab said (else `storageCleared`). `told`: the tab that made the change told
+   * every tab itself (a message channel), so this tab does not pass the removal on to the others
+   * (without it, a tab whose storage other code cleared would hear nothing). Returns an unsubscribe
+   * function. A storage with `subscribe` or `lock` is passed through `syncTabs(storage)`, which
+   * connects it to the session.
    */
   subscribe?(listener: (tokens: Tokens | null, reason?: EndReason, told?: boolean) => void): () => void;
   /** Run `task` while holding a lock shared by every tab, so that only one tab refreshes at a time. */
