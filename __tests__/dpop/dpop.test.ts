@@ -188,6 +188,20 @@ describe('the key and the session', () => {
     expect(await keyAfter([action])).toBe(times);
   });
 
+  test('a key store that fails to delete does not stop dpop.epic(auth): the next logout deletes again', async () => {
+    const auth = createTokenRefresh({ refresh: async () => ({ accessToken: 'x' }) });
+    let attempts = 0;
+    const keys: DpopKeyStore = { ...memoryKeys(), delete: () => (attempts++, Promise.reject(new Error('IndexedDB refused'))) };
+    const action$ = new Subject<unknown>();
+    const done = firstValueFrom(createDpop({ keys }).epic(auth)(action$).pipe(toArray()));
+    action$.next(loggedOut({ reason: 'logout', elsewhere: false }));
+    while (attempts < 1) await new Promise((resolve) => setImmediate(resolve));
+    action$.next(loggedOut({ reason: 'rejected', elsewhere: false }));
+    action$.complete();
+    await expect(done).resolves.toEqual([]);
+    expect(attempts).toBe(2);
+  });
+
   test('a proof asked for right after a logout is made with the new key, not the deleted one', async () => {
     const dpop = createDpop({ keys: memoryKeys() });
     const before = await dpop.thumbprint();
