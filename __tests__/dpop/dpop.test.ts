@@ -457,6 +457,7 @@ describe('dpop.authorized (a request the app sends itself)', () => {
     ['an Error without an answer', new Error('network down')],
     ['a thrown string', 'oops'],
     ['a thrown null', null],
+    ['a thrown undefined', undefined],
   ])('%s is passed on as it is, unretried', async (_, error) => {
     const { run, sent } = session();
     await expect(run([() => throwError(() => error), () => of('retried')])).rejects.toBe(error);
@@ -479,6 +480,7 @@ describe('dpop.authorized (a request the app sends itself)', () => {
     ['a value without headers', { ok: true }],
     ['a string', 'text'],
     ['null', null],
+    ['undefined (a Promise<void>)', undefined],
   ])('an answer that is %s goes through', async (_, answer) => {
     const { run } = session();
     await expect(run([() => of(answer)])).resolves.toBe(answer);
