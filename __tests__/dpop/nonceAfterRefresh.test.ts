@@ -3,7 +3,7 @@
  * and a proof with the nonce known so far, and the resource server rotated its nonce meanwhile. That
  * challenge says nothing about the new token: it is answered with the nonce, never with a second refresh.
  */
-import axios from 'axios';
+import axios, { type InternalAxiosRequestConfig } from 'axios';
 import { createTokenRefresh } from '../../src';
 import { attachAxios } from '../../src/adapters/axios';
 import { authFetch } from '../../src/adapters/fetch';
@@ -14,6 +14,7 @@ import { sendJson, startScriptedServer, type ScriptedServer } from '../support/d
 let api: ScriptedServer;
 beforeAll(async () => {
   api = await startScriptedServer((request, res) => {
+    if (request.path.startsWith('/plain/')) return sendJson(res, 200, { path: request.path });
     if (request.authorization !== 'DPoP new-token')
       return sendJson(res, 401, {}, { 'WWW-Authenticate': 'DPoP error="invalid_token"', 'DPoP-Nonce': 'n1' });
     if (request.proof?.payload.nonce !== 'n2')
@@ -52,4 +53,50 @@ test('authFetch: the same', async () => {
   expect((await apiFetch(`${api.url}/items`)).status).toBe(200);
   expect(refreshes()).toBe(1);
   expect(sent()).toEqual(expected);
+});
+
+describe('attachAxios: the proof is for the request that leaves', () => {
+  function axiosSession(interceptor: Parameters<ReturnType<typeof axios.create>['interceptors']['request']['use']>[0]) {
+    const { auth, dpop } = session();
+    const instance = axios.create({ baseURL: api.url });
+    instance.interceptors.request.use(interceptor); // registered before attachAxios: runs after it
+    attachAxios(auth, instance, { allowedOrigins: [api.origin], dpop });
+    auth.setTokens({ accessToken: 'new-token', refreshToken: 'rt2' });
+    return instance;
+  }
+
+  test.each([
+    ['moves it to another path', (config: InternalAxiosRequestConfig) => ({ ...config, url: '/plain/elsewhere' })],
+    ['changes its method', (config: InternalAxiosRequestConfig) => ({ ...config, method: 'post' })],
+  ])('an interceptor that %s after the proof was made: DpopError DPOP_URL_CHANGED, nothing sent', async (_, interceptor) => {
+    const instance = axiosSession(interceptor);
+    await expect(instance.get('/plain/items')).rejects.toMatchObject({
+      name: 'DpopError',
+      code: 'DPOP_URL_CHANGED',
+      message: expect.stringMatching(/register attachAxios first/),
+    });
+    expect(api.received).toHaveLength(0);
+  });
+
+  test('in production DPOP_URL_CHANGED says only its code', async () => {
+    const instance = axiosSession((config) => ({ ...config, url: '/plain/elsewhere' }));
+    const before = process.env.NODE_ENV;
+    process.env.NODE_ENV = 'production';
+    try {
+      await expect(instance.get('/plain/items')).rejects.toThrow(
+        /^\[redux-observable-token-refresh\] DPOP_URL_CHANGED: see docs\/errors\.md#dpop_url_changed$/,
+      );
+    } finally {
+      process.env.NODE_ENV = before;
+    }
+  });
+
+  test('an interceptor that leaves method and URL as they were (a header added, the same URL) is sent with its proof', async () => {
+    const instance = axiosSession((config) => (config.headers.set('X-Trace', '1'), config));
+    const response = await instance.get('/plain/items?page=2');
+    expect(response.data).toEqual({ path: '/plain/items?page=2' });
+    expect(api.received.map((r) => `${String(r.headers['x-trace'])} ${r.proof?.payload.htm} ${r.proof?.payload.htu}`)).toEqual([
+      `1 GET ${api.url}/plain/items`,
+    ]);
+  });
 });

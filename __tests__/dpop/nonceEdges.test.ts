@@ -5,7 +5,9 @@ import { startScriptedServer, type ScriptedServer } from '../support/dpop/script
 
 let api: ScriptedServer;
 beforeAll(async () => {
-  api = await startScriptedServer((_, res) => {
+  api = await startScriptedServer((request, res) => {
+    // A JSON answer other than a 400 whose body streams on (a feed, a long export): its headers are the answer.
+    if (request.path === '/feed') return void res.writeHead(401, { 'Content-Type': 'application/json' }).write('{"items": [');
     // A 400 whose body streams on (a long report, a stream): its headers are the answer.
     res.writeHead(400, { 'Content-Type': 'text/plain' }).write('still going');
   });
@@ -17,6 +19,14 @@ test('a 400 whose body is not JSON resolves when its headers arrive, as fetch do
   const controller = new AbortController();
   const response = await dpop.fetch(`${api.url}/text`, { signal: controller.signal });
   expect(response.status).toBe(400);
+  controller.abort();
+});
+
+test('a JSON answer other than a 400 resolves when its headers arrive; its body is not read', async () => {
+  const dpop = createDpop({ keys: memoryKeys() });
+  const controller = new AbortController();
+  const response = await dpop.fetch(`${api.url}/feed`, { signal: controller.signal });
+  expect(response.status).toBe(401);
   controller.abort();
 });
 

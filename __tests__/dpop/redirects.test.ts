@@ -7,7 +7,7 @@
 import { createTokenRefresh } from '../../src';
 import { authFetch } from '../../src/adapters/fetch';
 import { createDpop, memoryKeys } from '../../src/dpop';
-import { athOf } from './support';
+import { athOf, json, scriptedFetch, type Seen } from './support';
 import { createStore } from '../support/harness';
 import { sendJson, startScriptedServer, type ScriptedServer } from '../support/dpop/scriptedServer';
 
@@ -91,4 +91,82 @@ test("redirect: 'manual' is the caller's: the redirect comes back as it is", asy
   const response = await apiFetch(`${api.url}/moved`, { redirect: 'manual' });
   expect(response.status).toBe(307);
   expect(elsewhere.received).toHaveLength(0);
+});
+
+describe('each hop as fetch would send it (RFC 9110 §15.4), with its own proof', () => {
+  const APP = 'https://api.example.com';
+  /** A server that redirects `/from` with `status` (to `to`), and answers anything else with 200. */
+  function redirecting(status: number, to = `${APP}/to`) {
+    return scriptedFetch((request) =>
+      new URL(request.url).pathname === '/from' ? new Response(null, { status, headers: { Location: to } }) : json(200, {}),
+    );
+  }
+  const hops = (seen: Seen[]) =>
+    seen.map(
+      (s) =>
+        `${s.method} ${s.url} body=${s.body ?? '-'} type=${s.headers.get('content-type') ?? '-'} dpop=${s.proof ? `${s.proof.payload.htm} ${s.proof.payload.htu}` : '-'} auth=${s.authorization ?? '-'}`,
+    );
+
+  test.each([
+    [301, 'POST', 'GET'],
+    [302, 'POST', 'GET'],
+    [302, 'post', 'GET'],
+    [303, 'POST', 'GET'],
+    [303, 'PUT', 'GET'],
+    [301, 'PUT', 'PUT'],
+    [302, 'PUT', 'PUT'],
+    [302, 'REPOST', 'REPOST'],
+    [302, 'POSTAL', 'POSTAL'],
+    [307, 'POST', 'POST'],
+    [308, 'DELETE', 'DELETE'],
+  ])('%i after %s: the next hop is a %s', async (status, method, next) => {
+    const { fetchFn, seen } = redirecting(status);
+    const dpop = createDpop({ keys: memoryKeys(), fetchFn });
+    const response = await dpop.fetch(`${APP}/from`, {
+      method,
+      body: 'a=1',
+      headers: { 'Content-Type': 'text/plain', Authorization: 'DPoP tok' },
+    });
+    expect(response.status).toBe(200);
+    expect(response.redirected).toBe(true);
+    const kept = next !== 'GET';
+    expect(hops(seen)).toEqual([
+      `${method.toUpperCase()} ${APP}/from body=a=1 type=text/plain dpop=${method.toUpperCase()} ${APP}/from auth=DPoP tok`,
+      `${next} ${APP}/to body=${kept ? 'a=1' : '-'} type=${kept ? 'text/plain' : '-'} dpop=${next} ${APP}/to auth=DPoP tok`,
+    ]);
+  });
+
+  test.each([
+    ['HEAD', 'HEAD'],
+    ['AHEAD', 'GET'],
+    ['HEADS', 'GET'],
+  ])('303 after %s: the next hop is a %s', async (method, next) => {
+    const { fetchFn, seen } = redirecting(303);
+    const dpop = createDpop({ keys: memoryKeys(), fetchFn });
+    await dpop.fetch(`${APP}/from`, { method });
+    expect(seen.map((s) => `${s.method} ${s.proof?.payload.htm}`)).toEqual([`${method} ${method}`, `${next} ${next}`]);
+  });
+
+  test('307 after a POST to another origin: the method and body go on, without the token and without a proof', async () => {
+    const { fetchFn, seen } = redirecting(307, 'https://elsewhere.example.com/landing');
+    const dpop = createDpop({ keys: memoryKeys(), fetchFn });
+    await dpop.fetch(`${APP}/from`, { method: 'POST', body: 'a=1', headers: { 'Content-Type': 'text/plain', Authorization: 'DPoP tok' } });
+    expect(hops(seen)[1]).toBe('POST https://elsewhere.example.com/landing body=a=1 type=text/plain dpop=- auth=-');
+  });
+
+  test('a redirect loop stops after 20 redirects, as fetch does: the last redirect is returned', async () => {
+    const { fetchFn, seen } = scriptedFetch(() => new Response(null, { status: 302, headers: { Location: '/again' } }));
+    const dpop = createDpop({ keys: memoryKeys(), fetchFn });
+    const response = await dpop.fetch(`${APP}/start`);
+    expect(response.status).toBe(302);
+    expect(seen).toHaveLength(21);
+    expect(new Set(seen.map((s) => s.proof!.payload.jti)).size).toBe(21);
+  });
+
+  test('a 3xx without Location is the answer', async () => {
+    const { fetchFn, seen } = scriptedFetch(() => new Response(null, { status: 304 }));
+    const dpop = createDpop({ keys: memoryKeys(), fetchFn });
+    expect((await dpop.fetch(`${APP}/cached`)).status).toBe(304);
+    expect(seen).toHaveLength(1);
+  });
 });

@@ -47,6 +47,7 @@ export interface Seen {
   proof: DecodedProof | undefined;
   raw: string | null;
   body: string | undefined;
+  headers: Headers;
 }
 
 /**
@@ -65,6 +66,7 @@ export function scriptedFetch(answer: (seen: Seen, index: number) => Response) {
       proof: raw ? decodeProof(raw) : undefined,
       raw,
       body: request.body ? await request.text() : undefined,
+      headers: request.headers,
     };
     seen.push(entry);
     return answer(entry, seen.length - 1);
