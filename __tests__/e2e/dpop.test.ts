@@ -8,7 +8,8 @@
  *
  * Init scripts make the browsers the package must refuse to work in (no IndexedDB, an IndexedDB
  * that refuses) and hold two tabs' key generations until both have started one; every request a
- * tab sends to the servers is recorded, headers included.
+ * tab sends to the servers is recorded, headers and form included, with its answer (status, DPoP-Nonce,
+ * WWW-Authenticate, and the token endpoint's JSON). A burst can hold calls signed and not yet sent.
  *
  * Without /usr/bin/chromium (or CHROMIUM_PATH) these tests skip, as the other browser suites do.
  */
@@ -16,7 +17,7 @@ import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page, Request as BrowserRequest } from 'playwright-core';
 import { CHROMIUM, bundleForBrowser, hasChromium, launchChromium } from './support/chromium';
 import { startDpopServers, type DpopServers } from '../support/dpop/servers';
 
@@ -48,6 +49,12 @@ interface App {
   status(): string;
   logout(): void;
   stealKey(): Promise<string>;
+  startBurst(n: number, holdFrom: number): void;
+  burstState(): { held: number; answered: number };
+  release(): void;
+  burstResult(): Promise<Array<number | string>>;
+  refresh(): Promise<'ok' | Failure>;
+  actions(): string[];
 }
 /** Calls `window.__app[method](...args)` in the page. */
 const app = <M extends keyof App>(page: Page, method: M, ...args: Parameters<App[M]>): Promise<Awaited<ReturnType<App[M]>>> =>
@@ -56,12 +63,33 @@ const app = <M extends keyof App>(page: Page, method: M, ...args: Parameters<App
     [method, args] as [string, unknown[]],
   ) as Promise<Awaited<ReturnType<App[M]>>>;
 
-/** A request a page sent to one of the servers, as it left the browser. */
+/** A request a page sent to one of the servers, as it left the browser, and its answer once it came. */
 interface Sent {
   method: string;
   url: string;
   authorization: string | undefined;
   dpop: string | undefined;
+  /** The form a token request posted. */
+  body: string | null;
+  answer?: Answer;
+}
+interface Answer {
+  status: number;
+  /** The answer's `DPoP-Nonce`. */
+  nonce: string | undefined;
+  wwwAuthenticate: string | undefined;
+  /** The JSON body of the token endpoint's answers (undefined elsewhere). */
+  json: Promise<Record<string, unknown> | undefined>;
+}
+
+/** The claims of a proof that tell one attempt from another: its `jti` and the `nonce` it carried. */
+function claimsOfProof(proof: string): { jti: string; nonce?: string; htm: string; htu: string } {
+  return JSON.parse(Buffer.from(proof.split('.')[1]!, 'base64url').toString('utf8')) as {
+    jti: string;
+    nonce?: string;
+    htm: string;
+    htu: string;
+  };
 }
 
 /** RFC 7638 thumbprint of the key in a proof's header, computed here, apart from the package's code. */
@@ -179,11 +207,37 @@ describeInBrowser('DPoP in Chromium tabs', () => {
     page.on('pageerror', (error) => pageErrors.push(error.message));
     const serverOrigins = [new URL(servers.tokenEndpoint).origin, servers.resourceOrigin];
     const requests: Sent[] = [];
+    const entries = new Map<BrowserRequest, Sent>();
     sent.set(page, requests);
     page.on('request', (request) => {
       if (!serverOrigins.includes(new URL(request.url()).origin)) return;
       const headers = request.headers();
-      requests.push({ method: request.method(), url: request.url(), authorization: headers.authorization, dpop: headers.dpop });
+      const entry = {
+        method: request.method(),
+        url: request.url(),
+        authorization: headers.authorization,
+        dpop: headers.dpop,
+        body: request.postData(),
+      };
+      entries.set(request, entry);
+      requests.push(entry);
+    });
+    page.on('response', (response) => {
+      const entry = entries.get(response.request());
+      if (!entry) return;
+      const headers = response.headers();
+      entry.answer = {
+        status: response.status(),
+        nonce: headers['dpop-nonce'],
+        wwwAuthenticate: headers['www-authenticate'],
+        json:
+          entry.url === servers.tokenEndpoint
+            ? response.json().then(
+                (json) => json as Record<string, unknown>,
+                () => undefined,
+              )
+            : Promise.resolve(undefined),
+      };
     });
     if (init) await page.addInitScript(init);
     const query = new URLSearchParams({
@@ -202,6 +256,29 @@ describeInBrowser('DPoP in Chromium tabs', () => {
     await page.waitForFunction(() => (window as unknown as { __app: App }).__app.status() === 'authenticated');
   }
   const expire = () => new Promise((resolve) => setTimeout(resolve, 3_300));
+
+  /** Polls `condition` every 20 ms, failing with `what` after `ms`. */
+  async function until(what: string, condition: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
+    for (const deadline = Date.now() + ms; !(await condition()); await new Promise((resolve) => setTimeout(resolve, 20)))
+      if (Date.now() > deadline) throw new Error(`not within ${ms} ms: ${what}`);
+  }
+  /** The requests `page` sent from the `from`-th on that `match`, once each has its answer. */
+  async function answered(page: Page, from: number, match: (request: Sent) => boolean): Promise<Array<Sent & { answer: Answer }>> {
+    const requests = () => sent.get(page)!.slice(from).filter(match);
+    await until('every request answered', () => requests().every((request) => request.answer));
+    return requests() as Array<Sent & { answer: Answer }>;
+  }
+  const tokenRequests = (request: Sent) => request.method === 'POST' && request.url === servers.tokenEndpoint;
+  /** Every request the page sent to either server carried a proof, and a token only as DPoP: never Bearer. */
+  function expectDpopOnly(page: Page): void {
+    const requests = sent.get(page)!;
+    expect(requests.length).toBeGreaterThan(0);
+    for (const request of requests) {
+      expect(request.dpop).toEqual(expect.any(String));
+      if (request.authorization !== undefined) expect(request.authorization).toMatch(/^DPoP \S+$/);
+      expect(request.authorization ?? '').not.toMatch(/bearer/i);
+    }
+  }
 
   test('the key is in IndexedDB, cannot be exported, survives a reload; ten calls after expiry cause one refresh and all succeed', async () => {
     const page = await tab();
@@ -283,6 +360,164 @@ describeInBrowser('DPoP in Chromium tabs', () => {
     expect(await app(a, 'thumbprint')).toBe(fromA);
     expect(await app(b, 'thumbprint')).toBe(fromA);
     expect(await app(a, 'storedKeys')).toEqual([fromA]);
+  });
+
+  test("after a reload the first refresh meets the token endpoint's nonce challenge (400 use_dpop_nonce), is retried once with that nonce and succeeds: the session stays, its refresh token is spent once", async () => {
+    const page = await tab();
+    await signedIn(page);
+    const jkt = await app(page, 'thumbprint');
+    // The nonce the login learned went with the page: the refresh after the reload has none to send.
+    await page.reload();
+    await page.waitForFunction(() => (window as unknown as { __app: App }).__app.status() === 'authenticated');
+    const from = sent.get(page)!.length;
+    await expire();
+    expect(await app(page, 'calls', 5)).toEqual(Array(5).fill(200));
+    expect(await app(page, 'refreshes')).toBe(1);
+
+    const [challenge, retry, ...others] = await answered(page, from, tokenRequests);
+    expect(others).toEqual([]);
+    expect(challenge!.answer).toMatchObject({ status: 400, nonce: expect.any(String) });
+    expect(await challenge!.answer.json).toMatchObject({ error: 'use_dpop_nonce' });
+    expect(claimsOfProof(challenge!.dpop!).nonce).toBeUndefined();
+    expect(retry!.answer.status).toBe(200);
+    expect(claimsOfProof(retry!.dpop!).nonce).toBe(challenge!.answer.nonce);
+    expect(claimsOfProof(retry!.dpop!).jti).not.toBe(claimsOfProof(challenge!.dpop!).jti);
+    expect([keyOfProof(challenge!.dpop!), keyOfProof(retry!.dpop!)]).toEqual([jkt, jkt]);
+    // The same refresh token both times: the challenge refused the proof and spent nothing (the
+    // server rotates refresh tokens, so a spent one would have been refused); the retry spent it.
+    const form = new URLSearchParams(challenge!.body!);
+    const refreshToken = form.get('refresh_token');
+    expect(form.get('grant_type')).toBe('refresh_token');
+    expect(refreshToken).toEqual(expect.any(String));
+    expect(new URLSearchParams(retry!.body!).get('refresh_token')).toBe(refreshToken);
+    const rotated = (await retry!.answer.json)!;
+    expect(rotated).toMatchObject({ token_type: 'DPoP', refresh_token: expect.any(String) });
+    expect(rotated.refresh_token).not.toBe(refreshToken);
+
+    expect(await app(page, 'status')).toBe('authenticated');
+    const actions = await app(page, 'actions');
+    expect(actions.filter((type) => type === 'refreshSucceeded')).toHaveLength(1);
+    expect(actions).not.toContain('loggedOut');
+    expect(actions).not.toContain('refreshFailed');
+    expect(actions).not.toContain('refreshUnavailable');
+
+    // The next refresh sends the rotated refresh token with the nonce it learned: no challenge.
+    const next = sent.get(page)!.length;
+    expect(await app(page, 'refresh')).toBe('ok');
+    const [again, ...more] = await answered(page, next, tokenRequests);
+    expect(more).toEqual([]);
+    expect(again!.answer.status).toBe(200);
+    expect(claimsOfProof(again!.dpop!).nonce).toEqual(expect.any(String));
+    expect(new URLSearchParams(again!.body!).get('refresh_token')).toBe(rotated.refresh_token);
+    // In the whole life of the page, the first refresh token was accepted once.
+    const accepted = (await answered(page, 0, tokenRequests)).filter(
+      (request) => request.answer.status === 200 && new URLSearchParams(request.body!).get('refresh_token') === refreshToken,
+    );
+    expect(accepted).toHaveLength(1);
+    expect(await app(page, 'calls', 1)).toEqual([200]);
+    expect(await app(page, 'status')).toBe('authenticated');
+    expect(await app(page, 'actions')).not.toContain('loggedOut');
+    expectDpopOnly(page);
+  });
+
+  test("the API's nonce rotating in the middle of a burst costs each call at most one retry, with the new nonce and a new jti, and starts no refresh", async () => {
+    const page = await tab();
+    await signedIn(page);
+    expect(await app(page, 'calls', 1)).toEqual([200]); // learns the API's nonce
+    await servers.clearLog();
+    const before = await servers.rsNonce();
+    const from = sent.get(page)!.length;
+    const actionsBefore = (await app(page, 'actions')).length;
+    const refreshesBefore = await app(page, 'refreshes');
+
+    await app(page, 'startBurst', 10, 5);
+    // Five answered; five signed with the nonce of then and on their way out, held: the nonce rotates now.
+    await page.waitForFunction(() => {
+      const state = (window as unknown as { __app: App }).__app.burstState();
+      return state.held === 5 && state.answered === 5;
+    });
+    const rotated = await servers.rotateNonce();
+    expect(rotated).not.toBe(before);
+    await app(page, 'release');
+    expect(await app(page, 'burstResult')).toEqual(Array(10).fill(200));
+
+    const burst = await answered(page, from, () => true);
+    expect(burst.every((request) => request.url.startsWith(`${servers.resourceUrl}?call=`))).toBe(true); // no refresh
+    const attempts = (call: number) => burst.filter((request) => new URL(request.url).searchParams.get('call') === String(call));
+    for (let call = 0; call < 5; call++) {
+      const [only, ...rest] = attempts(call);
+      expect(rest).toEqual([]);
+      expect(only!.answer.status).toBe(200);
+      expect(claimsOfProof(only!.dpop!).nonce).toBe(before);
+    }
+    for (let call = 5; call < 10; call++) {
+      const [first, retry, ...rest] = attempts(call);
+      expect(rest).toEqual([]);
+      expect(first!.answer).toMatchObject({
+        status: 401,
+        nonce: rotated,
+        wwwAuthenticate: expect.stringMatching(/error="use_dpop_nonce"/),
+      });
+      expect(claimsOfProof(first!.dpop!).nonce).toBe(before);
+      expect(retry!.answer.status).toBe(200);
+      expect(claimsOfProof(retry!.dpop!).nonce).toBe(rotated);
+      expect(claimsOfProof(retry!.dpop!).jti).not.toBe(claimsOfProof(first!.dpop!).jti);
+    }
+    const jtis = burst.map((request) => claimsOfProof(request.dpop!).jti);
+    expect(new Set(jtis).size).toBe(15);
+
+    const log = await servers.log();
+    expect(log).toHaveLength(15);
+    expect(log.filter((entry) => entry.outcome === 'use_dpop_nonce')).toHaveLength(5);
+    expect(log.filter((entry) => entry.status === 200)).toHaveLength(10);
+    expect(log.every((entry) => entry.scheme === 'DPoP')).toBe(true);
+    expect(log.filter((entry) => entry.status === 200).every((entry) => entry.jktOk && entry.athOk)).toBe(true);
+    expect(await app(page, 'refreshes')).toBe(refreshesBefore);
+    expect((await app(page, 'actions')).slice(actionsBefore)).toEqual([]);
+    expect(await app(page, 'status')).toBe('authenticated');
+    expectDpopOnly(page);
+  });
+
+  test('one key across refreshes: the same thumbprint before and after two refreshes, in dpop.thumbprint(), every proof, every token and IndexedDB; the token endpoint never saw another key', async () => {
+    const page = await tab();
+    await signedIn(page);
+    const jkt = await app(page, 'thumbprint');
+    expect(await app(page, 'tokenJkt')).toBe(jkt);
+    // The first refresh: the API's 401 invalid_token after the expiry starts it.
+    await expire();
+    expect(await app(page, 'calls', 3)).toEqual(Array(3).fill(200));
+    expect(await app(page, 'refreshes')).toBe(1);
+    expect(await app(page, 'thumbprint')).toBe(jkt);
+    expect(await app(page, 'tokenJkt')).toBe(jkt);
+    // The second: asked for.
+    expect(await app(page, 'refresh')).toBe('ok');
+    expect(await app(page, 'refreshes')).toBe(2);
+    expect(await app(page, 'calls', 1)).toEqual([200]);
+    expect(await app(page, 'thumbprint')).toBe(jkt);
+    expect(await app(page, 'tokenJkt')).toBe(jkt);
+    expect(await app(page, 'storedKeys')).toEqual([jkt]);
+
+    const exchanges = await answered(page, 0, tokenRequests);
+    const granted = exchanges.filter((request) => request.answer.status === 200);
+    expect(granted.map((request) => new URLSearchParams(request.body!).get('grant_type'))).toEqual([
+      'authorization_code',
+      'refresh_token',
+      'refresh_token',
+    ]);
+    expect(new Set(exchanges.map((request) => keyOfProof(request.dpop!)))).toEqual(new Set([jkt]));
+    // Each access token the server issued is bound to that key.
+    for (const request of granted) {
+      const { access_token: token, token_type: type } = (await request.answer.json) as { access_token: string; token_type: string };
+      expect(type).toBe('DPoP');
+      const claims = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')) as { cnf: { jkt: string } };
+      expect(claims.cnf.jkt).toBe(jkt);
+    }
+    // And so was every proof the API saw.
+    expect(new Set(sent.get(page)!.map((request) => keyOfProof(request.dpop!)))).toEqual(new Set([jkt]));
+    const log = await servers.log();
+    expect(log.filter((entry) => entry.status === 200).every((entry) => entry.jktOk && entry.athOk)).toBe(true);
+    expect(await app(page, 'actions')).not.toContain('loggedOut');
+    expectDpopOnly(page);
   });
 
   test('without IndexedDB, createDpop() throws DpopError DPOP_KEY_STORAGE at setup and the page sends nothing, though a session is stored', async () => {

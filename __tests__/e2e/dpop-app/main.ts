@@ -6,7 +6,7 @@
  * Where `createDpop()` throws at setup (no IndexedDB), the page builds nothing else, as an app that
  * shows an error page would: `__app.setupError()` says what was thrown.
  */
-import { configureStore } from '@reduxjs/toolkit';
+import { configureStore, type Middleware } from '@reduxjs/toolkit';
 import { combineEpics, createEpicMiddleware } from 'redux-observable';
 import { createTokenRefresh, localStorageStorage } from '../../../src';
 import { authFetch } from '../../../src/adapters/fetch';
@@ -78,12 +78,42 @@ function app(dpop: Dpop) {
     }),
   });
   const epicMiddleware = createEpicMiddleware();
+  /** The auth actions dispatched in this tab since it loaded, without their prefix. */
+  const actions: string[] = [];
+  const prefix = `${auth.reducerPath}/`;
+  const record: Middleware = () => (next) => (action) => {
+    const { type } = action as { type: string };
+    if (type.startsWith(prefix)) actions.push(type.slice(prefix.length));
+    return next(action);
+  };
   const store = configureStore({
     reducer: { [auth.reducerPath]: auth.reducer },
-    middleware: (getDefault) => getDefault().concat(epicMiddleware),
+    middleware: (getDefault) => getDefault().concat(record, epicMiddleware),
   });
   epicMiddleware.run(combineEpics(auth.epic, dpop.epic(auth)));
   const apiFetch = authFetch(auth, { allowedOrigins: [new URL(resourceUrl).origin], dpop });
+
+  // A burst some of whose calls are held at the wire: signed (their proofs made, with the nonce
+  // known then), not yet sent, until the test opens the gate. What a rotation meets in flight.
+  /** The URLs whose first attempt waits at the gate (a retry goes at once). */
+  const holding = new Set<string>();
+  let held = 0;
+  let answered = 0;
+  let open = () => {};
+  let gate = Promise.resolve();
+  let burst: Promise<Array<number | string>> = Promise.resolve([]);
+  const heldFetch = authFetch(auth, {
+    allowedOrigins: [new URL(resourceUrl).origin],
+    dpop,
+    fetchFn: async (input, init) => {
+      const url = input instanceof Request ? input.url : String(input);
+      if (holding.delete(url)) {
+        held++;
+        await gate;
+      }
+      return fetch(input, init);
+    },
+  });
 
   /** The code exchange, signed with this origin's key: the tokens are bound to it from the start. */
   async function login(code: string, codeVerifier: string) {
@@ -126,6 +156,31 @@ function app(dpop: Dpop) {
           ),
         ),
       ),
+    /**
+     * Starts `n` calls, the i-th to `api?call=i`, those from `holdFrom` on held at the gate until
+     * `release()`; `burstState()` says how many are held and answered, `burstResult()` their statuses.
+     */
+    startBurst(n: number, holdFrom: number) {
+      gate = new Promise<void>((resolve) => (open = resolve));
+      held = 0;
+      answered = 0;
+      const urls = Array.from({ length: n }, (_, i) => `${resourceUrl}?call=${i}`);
+      urls.slice(holdFrom).forEach((url) => holding.add(url));
+      burst = Promise.all(
+        urls.map((url) =>
+          heldFetch(url).then(
+            (response) => (answered++, response.status),
+            (error: Error) => (answered++, error instanceof DpopError ? `${error.name} ${error.code}` : error.name),
+          ),
+        ),
+      );
+    },
+    burstState: () => ({ held, answered }),
+    release: () => open(),
+    burstResult: () => burst,
+    /** `auth.refresh()`, answering `'ok'` or what it failed with. */
+    refresh: () => auth.refresh().then(() => 'ok' as const, failure),
+    actions: () => [...actions],
     thumbprint: () => dpop.thumbprint(),
     /** This tab's first proof (for the token endpoint, as a login makes it), as the thumbprint of the key that signed it. */
     firstProof: async () => proofThumbprint(await dpop.proof('POST', tokenEndpoint)),
