@@ -32,13 +32,7 @@ beforeEach(() => {
 
 test('a nonce challenge the one retry did not satisfy keeps the session and the refresh token; the next refresh works', async () => {
   challenges = 2;
-  const dpop = createDpop({ keys: memoryKeys() });
-  const auth = createTokenRefresh({
-    refresh: oauth2RefreshGrant({ tokenEndpoint: `${as.url}/token`, clientId: 'app', dpop }),
-    refreshRetries: 0,
-  });
-  const store = createStore(auth);
-  auth.setTokens({ accessToken: 'at', refreshToken: 'rt' });
+  const { auth, store } = signedIn(as);
   await expect(auth.refresh()).rejects.toMatchObject({
     name: 'RefreshUnavailableError',
     cause: { name: 'DpopError', code: 'DPOP_NONCE', cause: { status: 400, error: 'use_dpop_nonce' } },
@@ -54,13 +48,7 @@ test('a nonce challenge the one retry did not satisfy keeps the session and the 
 test('invalid_dpop_proof from the token endpoint keeps the session and the refresh token (DPOP_PROOF); the next refresh works', async () => {
   challenges = 1;
   refusal = 'invalid_dpop_proof';
-  const dpop = createDpop({ keys: memoryKeys() });
-  const auth = createTokenRefresh({
-    refresh: oauth2RefreshGrant({ tokenEndpoint: `${as.url}/token`, clientId: 'app', dpop }),
-    refreshRetries: 0,
-  });
-  const store = createStore(auth);
-  auth.setTokens({ accessToken: 'at', refreshToken: 'rt' });
+  const { auth, store } = signedIn(as);
   await expect(auth.refresh()).rejects.toMatchObject({
     name: 'RefreshUnavailableError',
     cause: { name: 'DpopError', code: 'DPOP_PROOF', cause: { status: 400, error: 'invalid_dpop_proof' } },
@@ -77,13 +65,7 @@ test('invalid_dpop_proof from the token endpoint keeps the session and the refre
 test('invalid_grant from a DPoP token endpoint still ends the session', async () => {
   challenges = 1;
   refusal = 'invalid_grant';
-  const dpop = createDpop({ keys: memoryKeys() });
-  const auth = createTokenRefresh({
-    refresh: oauth2RefreshGrant({ tokenEndpoint: `${as.url}/token`, clientId: 'app', dpop }),
-    refreshRetries: 0,
-  });
-  const store = createStore(auth);
-  auth.setTokens({ accessToken: 'at', refreshToken: 'rt' });
+  const { auth, store } = signedIn(as);
   await expect(auth.refresh()).rejects.toMatchObject({ name: 'TokenRefreshError', cause: { status: 400, error: 'invalid_grant' } });
   expect(store.types()).toContain('loggedOut');
 });
@@ -113,13 +95,7 @@ describe('a refresh token bound to a key this app no longer has', () => {
 
   test('the session ends after a few refusals in a row: no session that keeps failing every request and never asks to log in', async () => {
     jkt = await createDpop({ keys: memoryKeys() }).thumbprint(); // the key of the login, lost since
-    const dpop = createDpop({ keys: memoryKeys() }); // after the reload: a new key
-    const auth = createTokenRefresh({
-      refresh: oauth2RefreshGrant({ tokenEndpoint: `${bound.url}/token`, clientId: 'app', dpop }),
-      refreshRetries: 0,
-    });
-    const store = createStore(auth);
-    auth.setTokens({ accessToken: 'at', refreshToken: 'rt' });
+    const { auth, store } = signedIn(bound); // after the reload: a new key
     for (let attempt = 0; attempt < 10 && store.state.status !== 'unauthenticated'; attempt++) await auth.refresh().catch(() => undefined);
     expect(store.state).toMatchObject({ status: 'unauthenticated', ended: { reason: 'rejected', elsewhere: false } });
     expect(bound.received.length).toBeLessThanOrEqual(3);
@@ -134,12 +110,7 @@ describe('a refresh token bound to a key this app no longer has', () => {
       sendJson(res, 200, { access_token: `at-${index}`, token_type: 'DPoP', expires_in: 300 }); // not rotating
     });
     try {
-      const auth = createTokenRefresh({
-        refresh: oauth2RefreshGrant({ tokenEndpoint: `${flaky.url}/token`, clientId: 'app', dpop }),
-        refreshRetries: 0,
-      });
-      const store = createStore(auth);
-      auth.setTokens({ accessToken: 'at', refreshToken: 'rt' });
+      const { auth, store } = signedIn(flaky, dpop);
       for (let attempt = 0; attempt < 8; attempt++) await auth.refresh().catch(() => undefined);
       expect(store.types()).not.toContain('loggedOut');
       expect(flaky.received).toHaveLength(8);
@@ -148,3 +119,14 @@ describe('a refresh token bound to a key this app no longer has', () => {
     }
   });
 });
+
+/** A session whose refresh goes to `server`'s token endpoint with DPoP (a key of its own), no retries. */
+function signedIn(server: ScriptedServer, dpop = createDpop({ keys: memoryKeys() })) {
+  const auth = createTokenRefresh({
+    refresh: oauth2RefreshGrant({ tokenEndpoint: `${server.url}/token`, clientId: 'app', dpop }),
+    refreshRetries: 0,
+  });
+  const store = createStore(auth);
+  auth.setTokens({ accessToken: 'at', refreshToken: 'rt' });
+  return { auth, store };
+}
