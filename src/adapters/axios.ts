@@ -7,7 +7,6 @@ import { untilAborted } from './abort';
 import { authErrorTest, checkAuth, hasNoSession, isApiAnswer, type AuthClient } from './AuthClient';
 import { createOriginGuard, type OriginOptions } from './originGuard';
 import { typeError } from '../message';
-import type { Dpop, SignedAhead } from '../dpop';
 
 export type { AuthClient } from './AuthClient';
 export type { OriginOptions } from './originGuard';
@@ -36,18 +35,7 @@ declare module 'axios' {
  * attachAxios(auth, http, { allowedOrigins: ['https://api.example.com', 'https://files.example.com'] });
  * ```
  */
-export interface AttachAxiosOptions extends OriginOptions {
-  /**
-   * DPoP instead of Bearer (`createDpop()` from `redux-observable-token-refresh/dpop`): the token goes
-   * as `Authorization: DPoP <token>` with a fresh proof for the URL called, a nonce challenge is
-   * answered once without a refresh, and a 401 that is still a nonce challenge is returned as is.
-   * The proof is signed in the request interceptor; an interceptor registered before `attachAxios`
-   * (axios runs those after it) that then moves the request elsewhere makes it fail with
-   * `DpopError` `DPOP_URL_CHANGED` instead of sending a proof for another URL.
-   * @default undefined (Bearer)
-   */
-  dpop?: Dpop;
-}
+export type AttachAxiosOptions = OriginOptions;
 
 /** One request of an attached instance, from its request interceptor to its answer. */
 interface Call {
@@ -104,6 +92,9 @@ const calls = new WeakMap<object, Call>();
  * (or send with `skipAuthRefresh: true`)**: otherwise the refresh call waits in the request
  * interceptor for the refresh it is making, until `refreshTimeoutMs` fails it.
  * axios itself is not imported: you pass your instance, and axios stays an optional peer.
+ * For DPoP, give the instance `dpop.axiosAdapter` (`createDpop()` from
+ * `redux-observable-token-refresh/dpop`): it turns the token into `Authorization: DPoP` with a proof
+ * made as the request leaves, for the URL called.
  *
  * @example
  * ```ts
@@ -133,10 +124,6 @@ export function attachAxios(auth: AuthClient, instance: AxiosInstance, options: 
   const allowed = createOriginGuard('attachAxios', options ?? {});
 
   const isAuthError = authErrorTest(auth);
-  const dpop = options?.dpop;
-  /** With DPoP: the proof each sent config carried, and the configs that are their call's one nonce retry. */
-  const proofs = new WeakMap<object, SignedAhead>();
-  const nonceRetries = new WeakSet<object>();
 
   /**
    * The token goes in at the last moment: a request transform, which axios runs after every request
@@ -145,20 +132,10 @@ export function attachAxios(auth: AuthClient, instance: AxiosInstance, options: 
    * `baseURL` or `url`; checked here, the URL is the one that is called. A transform list replaced
    * by a later interceptor drops the token: the request goes out without it, never elsewhere with it.
    */
-  const attachAtSend = (token: string, call?: Call, signed?: SignedAhead, nonceRetry?: boolean) => {
+  const attachAtSend = (token: string, call?: Call) => {
     const attach = function (this: InternalAxiosRequestConfig, data: unknown) {
       if (this?.headers && allowed(instance.getUri(this))) {
-        if (signed) {
-          try {
-            signed.check(this.method, instance.getUri(this)); // DPoP: the proof is for this very request
-          } catch (failure) {
-            call?.settle();
-            throw failure;
-          }
-          proofs.set(this, signed);
-          if (nonceRetry) nonceRetries.add(this);
-        }
-        this.headers.set(signed ? signed.headers : { Authorization: `Bearer ${token}` });
+        this.headers.set('Authorization', `Bearer ${token}`);
         if (call) calls.set(this, call).set(call.config, call);
       } else if (call) {
         call.settle(); // not ours after all: its answer says nothing about the token
@@ -168,18 +145,10 @@ export function attachAxios(auth: AuthClient, instance: AxiosInstance, options: 
     ours.add(attach);
     return attach;
   };
-  const withTransform = <C extends AxiosRequestConfig>(
-    config: C,
-    token: string,
-    call?: Call,
-    signed?: SignedAhead,
-    nonceRetry?: boolean,
-  ): C => ({
+  const withTransform = <C extends AxiosRequestConfig>(config: C, token: string, call?: Call): C => ({
     ...config,
-    transformRequest: [...toArray(config.transformRequest).filter((fn) => !ours.has(fn)), attachAtSend(token, call, signed, nonceRetry)],
+    transformRequest: [...toArray(config.transformRequest).filter((fn) => !ours.has(fn)), attachAtSend(token, call)],
   });
-  /** With DPoP, the proof for `config` as it is now, bound to `token`. */
-  const sign = (config: AxiosRequestConfig, token: string) => dpop?.signAhead(config.method, instance.getUri(config), token);
 
   /**
    * Each request runs inside the one `authorized` call that gave it its token, from the request
@@ -221,8 +190,8 @@ export function attachAxios(auth: AuthClient, instance: AxiosInstance, options: 
                 handOut(current);
               })
             : from(
-                Promise.resolve(sign(call.config, current))
-                  .then((proof) => instance.request(withTransform(replayOf(call.config), current, undefined, proof)))
+                instance
+                  .request(withTransform(replayOf(call.config), current))
                   .catch((failure: unknown) => Promise.reject((call.last = failure))),
               ),
         )
@@ -238,39 +207,18 @@ export function attachAxios(auth: AuthClient, instance: AxiosInstance, options: 
       throw failure;
     });
     if (given === undefined) return config;
-    let signed: SignedAhead | undefined;
-    try {
-      signed = await sign(config, given);
-    } catch (failure) {
-      call.settle(); // no proof, nothing sent: the key could not be read
-      throw failure;
-    }
-    config.transformRequest = withTransform(config, given, call, signed).transformRequest;
+    config.transformRequest = withTransform(config, given, call).transformRequest;
     return config;
   };
 
   const onResponse = (response: AxiosResponse): AxiosResponse => {
-    const call = calls.get(response.config);
-    proofs.get(response.config)?.answered(response.status, response.headers); // DPoP: learns the nonce and the clock
-    call?.settle(response);
+    calls.get(response.config)?.settle(response);
     return response;
   };
 
   const onResponseError = (error: AxiosError): Promise<unknown> => {
     const config = error?.config;
     const call = config && calls.get(config);
-    const answer = error?.response;
-    const signed = config && proofs.get(config);
-    // DPoP: a nonce challenge is answered once with the nonce and a new proof, and is no verdict on
-    // the token; a replay after a refresh (no call of its own) included.
-    const challenge = signed && answer && signed.answered(answer.status, answer.headers, answer.data);
-    if (challenge) {
-      const again = replayOf(config);
-      if (challenge === 'retry' && !nonceRetries.has(config))
-        return sign(again, signed.token)!.then((next) => instance.request(withTransform(again, signed.token, call, next, true)));
-      call?.settle();
-      return Promise.reject(error);
-    }
     if (!config || !call) return Promise.reject(error);
     if (!isAuthError(error) || redirectedElsewhere(error, allowed)) {
       call.settle();
@@ -305,13 +253,7 @@ function toArray<T>(value: T | readonly T[] | undefined): T[] {
 
 /** The failed request again, without the token it carried; the replay's own transform adds the current one. */
 function replayOf(config: InternalAxiosRequestConfig): AxiosRequestConfig {
-  const {
-    Authorization: _sent,
-    authorization: _sentLower,
-    DPoP: _proof,
-    dpop: _proofLower,
-    ...headers
-  } = (config.headers?.toJSON?.() ?? {}) as Record<string, unknown>;
+  const { Authorization: _sent, authorization: _sentLower, ...headers } = (config.headers?.toJSON?.() ?? {}) as Record<string, unknown>;
   return { ...config, headers: headers as AxiosRequestConfig['headers'], skipAuthRefresh: true };
 }
 

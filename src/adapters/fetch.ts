@@ -5,7 +5,6 @@ import { authErrorTest, checkAuth, hasNoSession, isApiAnswer, type AuthClient } 
 import { defaultFetchFn } from './defaultFetchFn';
 import { createOriginGuard, type OriginOptions } from './originGuard';
 import { typeError } from '../message';
-import type { Dpop } from '../dpop';
 
 export type { AuthClient } from './AuthClient';
 export type { OriginOptions } from './originGuard';
@@ -23,17 +22,12 @@ export type { OriginOptions } from './originGuard';
  */
 export interface AuthFetchOptions extends OriginOptions {
   /**
-   * The `fetch` that sends the requests. Inject one in tests or to add your own layer.
+   * The `fetch` that sends the requests. Inject one in tests or to add your own layer. For DPoP,
+   * `dpop.resourceFetch` (`createDpop()` from `redux-observable-token-refresh/dpop`): the token goes
+   * as `Authorization: DPoP` with a proof for the URL called.
    * @default (...args) => globalThis.fetch(...args), looked up on every call so that a later polyfill or mock counts
    */
   fetchFn?: (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;
-  /**
-   * DPoP instead of Bearer (`createDpop()` from `redux-observable-token-refresh/dpop`): the token goes
-   * as `Authorization: DPoP <token>` with a fresh proof for the URL called, a server's nonce challenge
-   * is answered once without a refresh, and a 401 that is still a nonce challenge is returned as is.
-   * @default undefined (Bearer)
-   */
-  dpop?: Dpop;
 }
 
 /**
@@ -105,7 +99,7 @@ export type AuthFetch = (input: RequestInfo | URL, init?: AuthFetchInit) => Prom
  */
 export function authFetch(auth: AuthClient, options: AuthFetchOptions = {}): AuthFetch {
   checkAuth('authFetch', auth);
-  const { fetchFn = defaultFetchFn, dpop, ...origins } = options ?? {};
+  const { fetchFn = defaultFetchFn, ...origins } = options ?? {};
   if (typeof fetchFn !== 'function')
     throw typeError(
       'INVALID_OPTION',
@@ -113,9 +107,6 @@ export function authFetch(auth: AuthClient, options: AuthFetchOptions = {}): Aut
       'authFetch: option "fetchFn"',
     );
   const allowed = createOriginGuard('authFetch', origins);
-  // With DPoP, what carries the token also carries its proof (and answers nonce challenges).
-  const sendWithToken = dpop ? dpop.wrap(fetchFn) : fetchFn;
-  const scheme = dpop ? 'DPoP' : 'Bearer';
 
   return (input, init) => {
     const { skipAuthRefresh, ...requestInit } = init ?? {};
@@ -140,17 +131,11 @@ export function authFetch(auth: AuthClient, options: AuthFetchOptions = {}): Aut
         discard(rejected); // a replay: the rejected answer before it is not needed any more
         rejected = undefined;
         const headers = new Headers(requestInit.headers ?? request?.headers);
-        headers.set('Authorization', `${scheme} ${token}`);
-        return from(sendWithToken(request ? request.clone() : target, { ...requestInit, headers })).pipe(
+        headers.set('Authorization', `Bearer ${token}`);
+        return from(fetchFn(request ? request.clone() : target, { ...requestInit, headers })).pipe(
           map((response) => {
-            // Redirected to another origin: that server's 401 says nothing about our token. A DPoP
-            // nonce challenge that the one retry did not satisfy is no verdict on the token either.
-            if (
-              !isAuthError(response) ||
-              (response.redirected && response.url && !allowed(response.url)) ||
-              dpop?.isNonceChallenge(response.status, response.headers)
-            )
-              return response;
+            // Redirected to another origin: that server's 401 says nothing about our token.
+            if (!isAuthError(response) || (response.redirected && response.url && !allowed(response.url))) return response;
             // Thrown to `authorized`, which refreshes (or replays a late one) and counts the retries.
             rejected = response;
             // eslint-disable-next-line @typescript-eslint/only-throw-error -- the API's own answer, handed to `authorized` as its auth error

@@ -4,7 +4,6 @@ import { optionChecker } from '../checkOption';
 import { redactSecrets } from '../redact';
 import { defaultFetchFn } from './defaultFetchFn';
 import { OAuth2Error } from './OAuth2Error';
-import type { Dpop } from '../dpop';
 
 export { OAuth2Error } from './OAuth2Error';
 
@@ -52,7 +51,8 @@ export interface OAuth2RefreshGrantOptions {
    */
   scope?: string | readonly string[];
   /**
-   * The `fetch` that calls the token endpoint.
+   * The `fetch` that calls the token endpoint. For DPoP, `dpop.fetch` (`createDpop()` from
+   * `redux-observable-token-refresh/dpop`): each refresh carries a proof and must come back bound to the key.
    * @default (...args) => globalThis.fetch(...args)
    */
   fetchFn?: (input: string | URL, init?: RequestInit) => Promise<Response>;
@@ -67,15 +67,6 @@ export interface OAuth2RefreshGrantOptions {
    * @default 'omit'
    */
   credentials?: RequestCredentials;
-  /**
-   * DPoP (`createDpop()` from `redux-observable-token-refresh/dpop`): each refresh carries a proof
-   * signed with the session's key, so the server keeps the refresh token bound to it; its nonce
-   * challenge (400 `use_dpop_nonce`) is answered once, and the nonce learned is sent with the next
-   * refresh up front. The answer must be a DPoP-bound token (`token_type: DPoP`): a Bearer answer is
-   * refused (`invalid_response`), never used as a weaker token.
-   * @default undefined (Bearer)
-   */
-  dpop?: Dpop;
 }
 
 /**
@@ -141,7 +132,6 @@ export function oauth2RefreshGrant(options: OAuth2RefreshGrantOptions): OAuth2Re
     fetchFn = defaultFetchFn,
     now = Date.now,
     credentials = 'omit',
-    dpop,
   } = options;
   check(
     tokenEndpoint instanceof URL || (typeof tokenEndpoint === 'string' && tokenEndpoint !== ''),
@@ -176,15 +166,6 @@ export function oauth2RefreshGrant(options: OAuth2RefreshGrantOptions): OAuth2Re
     'tokenEndpoint',
     () => process.env.NODE_ENV !== 'production' && 'an https URL (plain http only on loopback: localhost, 127.0.0.1, [::1])',
   );
-  check(
-    dpop === undefined || typeof dpop?.wrap === 'function',
-    'dpop',
-    () => process.env.NODE_ENV !== 'production' && 'what createDpop() returns',
-  );
-  const post = dpop
-    ? (dpop.wrap(fetchFn as (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>) as typeof fetchFn)
-    : fetchFn;
-  const tokenTypeExpected = dpop ? 'dpop' : 'bearer';
   const scopeParam = Array.isArray(scope) ? scope.join(' ') : (scope as string | undefined);
   try {
     if (
@@ -231,7 +212,7 @@ export function oauth2RefreshGrant(options: OAuth2RefreshGrantOptions): OAuth2Re
     if (refreshToken !== undefined) body.set('refresh_token', refreshToken); // cookie mode: the cookie carries it
     let response: Response;
     try {
-      response = await post(endpoint ?? tokenEndpoint, {
+      response = await fetchFn(endpoint ?? tokenEndpoint, {
         method: 'POST',
         headers,
         body,
@@ -263,26 +244,17 @@ export function oauth2RefreshGrant(options: OAuth2RefreshGrantOptions): OAuth2Re
     }
     const fields = (typeof answer === 'object' && answer !== null ? answer : {}) as Record<string, unknown>;
     if (!response.ok) {
-      const error = new OAuth2Error(
-        response.status,
-        errorCode(scrub(fields.error)) ?? 'invalid_response',
-        text(scrub(fields.error_description)),
-      );
-      // DPoP: a nonce challenge or `invalid_dpop_proof` (400, as invalid_grant) refuses the proof,
-      // not the refresh token.
-      throw dpop?.proofRefused(response.status, response.headers, fields, error) ?? error;
+      throw new OAuth2Error(response.status, errorCode(scrub(fields.error)) ?? 'invalid_response', text(scrub(fields.error_description)));
     }
     const accessToken = text(fields.access_token);
     if (!accessToken) throw new OAuth2Error(response.status, 'invalid_response', 'the answer has no access_token');
     const tokenType = text(fields.token_type);
-    // With DPoP an absent token_type is no proof of binding either (RFC 9449 §5: the server says DPoP).
-    if ((tokenType || dpop) && tokenType?.toLowerCase() !== tokenTypeExpected) {
+    // DPoP: `fetchFn: dpop.fetch` refuses an answer that is not DPoP-bound before it gets here.
+    if (tokenType && !/^(?:bearer|dpop)$/i.test(tokenType)) {
       throw new OAuth2Error(
         response.status,
         'invalid_response',
-        dpop
-          ? `token_type '${scrub(tokenType) ?? ''}' is not DPoP: the server did not bind the token to the key`
-          : `token_type '${scrub(tokenType)}' is not Bearer, the only type this package sends without DPoP`,
+        `token_type '${scrub(tokenType)}' is not Bearer or DPoP, the types this package sends`,
       );
     }
     const tokens: Tokens = { accessToken };

@@ -13,7 +13,6 @@ import { authErrorTest, checkAuth, hasNoSession, isApiAnswer, type AuthClient } 
 import { defaultFetchFn } from './defaultFetchFn';
 import { createOriginGuard, originOf, type OriginOptions } from './originGuard';
 import { typeError } from '../message';
-import type { Dpop } from '../dpop';
 
 export type { AuthClient } from './AuthClient';
 export type { OriginOptions } from './originGuard';
@@ -51,13 +50,6 @@ export type AuthFetchBaseQueryOptions = FetchBaseQueryArgs &
      * @default `{ status: 'CUSTOM_ERROR', error: message, data: { name, code, status?, message } }`, the package's own text only
      */
     toError?: (error: AuthRefreshError) => FetchBaseQueryError;
-    /**
-     * DPoP instead of Bearer (`createDpop()` from `redux-observable-token-refresh/dpop`): the token
-     * goes as `Authorization: DPoP <token>` with a proof made after `prepareHeaders`, for the URL
-     * called; a nonce challenge is answered once without a refresh.
-     * @default undefined (Bearer)
-     */
-    dpop?: Dpop;
   };
 
 /**
@@ -98,6 +90,8 @@ type AnyBaseQuery<Args, Result, BaseQueryError, DefinitionExtraOptions, Meta> = 
  * Invisible except for the token:
  * - The base query's `headers`, the endpoint's `headers`, `prepareHeaders`, bodies, params,
  *   `responseHandler`, `validateStatus`, `timeout` and `fetchFn` behave as in `fetchBaseQuery`.
+ *   For DPoP, `fetchFn: dpop.resourceFetch` (`createDpop()` from `redux-observable-token-refresh/dpop`):
+ *   the token goes as `Authorization: DPoP` with a proof made after `prepareHeaders`, for the URL called.
  * - An `Authorization` header the query already has (from the endpoint, `headers` or your
  *   `prepareHeaders`) is kept. Such a request is not this package's: its 401 refreshes nothing.
  * - The token goes only to `allowedOrigins` (default: the origin of an absolute `baseUrl`, else the
@@ -162,7 +156,7 @@ function authFetchBaseQuery(
   options: AuthFetchBaseQueryOptions,
   // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- fetchBaseQuery's own extra-options type, as RTK declares it
 ): BaseQueryFn<string | FetchArgs, unknown, FetchBaseQueryError, {}, FetchBaseQueryMeta> {
-  const { fetchBaseQuery, allowedOrigins, baseOrigin, toError = customError, fetchFn = defaultFetchFn, dpop, ...fetchOptions } = options;
+  const { fetchBaseQuery, allowedOrigins, baseOrigin, toError = customError, fetchFn = defaultFetchFn, ...fetchOptions } = options;
   if (typeof toError !== 'function')
     throw typeError(
       'INVALID_OPTION',
@@ -182,7 +176,6 @@ function authFetchBaseQuery(
     { defaults: baseUrlOrigin ? [baseUrlOrigin] : undefined, lenient: true },
   );
   const isAuthError = authErrorTest(auth);
-  const sendWithToken = dpop ? (dpop.wrap(fetchFn as Parameters<Dpop['wrap']>[0]) as typeof fetchFn) : fetchFn;
   type Returned = QueryReturnValue<unknown, FetchBaseQueryError, FetchBaseQueryMeta>;
 
   return async (args, api, extraOptions) => {
@@ -211,14 +204,10 @@ function authFetchBaseQuery(
           if (!request.signal?.aborted) failure = error;
           throw error; // aborted: fetchBaseQuery answers FETCH_ERROR / TIMEOUT_ERROR, as for an aborted fetch
         }
-        request.headers.set('Authorization', `${dpop ? 'DPoP' : 'Bearer'} ${token}`);
-        const response = await sendWithToken(request, init);
-        // A redirect to another origin: whoever answered there did not judge our token. Nor did a
-        // DPoP nonce challenge that the one retry did not satisfy.
-        sent =
-          (response.redirected && response.url && !allowed(response.url)) || dpop?.isNonceChallenge(response.status, response.headers)
-            ? undefined
-            : token;
+        request.headers.set('Authorization', `Bearer ${token}`);
+        const response = await fetchFn(request, init);
+        // A redirect to another origin: whoever answered there did not judge our token.
+        sent = response.redirected && response.url && !allowed(response.url) ? undefined : token;
         return response;
       },
     });

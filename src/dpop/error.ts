@@ -1,16 +1,18 @@
 import { msg } from '../message';
 
 /** Why a DPoP request could not be made. */
-export type DpopErrorCode = 'DPOP_KEY_STORAGE' | 'DPOP_UNSUPPORTED' | 'DPOP_URL_CHANGED' | 'DPOP_NONCE' | 'DPOP_PROOF';
+export type DpopErrorCode = 'DPOP_KEY_STORAGE' | 'DPOP_UNSUPPORTED' | 'DPOP_NONCE' | 'DPOP_PROOF' | 'DPOP_NOT_BOUND';
 
 /**
- * A DPoP proof could not be made: the key cannot be kept (`DPOP_KEY_STORAGE`), WebCrypto is missing
- * (`DPOP_UNSUPPORTED`: not a secure context, or an old runtime), or an axios interceptor moved the
- * request after its proof was signed (`DPOP_URL_CHANGED`). The request is not sent; nothing falls
- * back to Bearer. `cause` is what the platform said. `DPOP_NONCE`: the token endpoint still asked
- * for a nonce after the retry with its nonce; `cause` is its `OAuth2Error`. That refused the proof,
- * not the refresh token: the session is kept, and the next refresh carries the nonce learned.
- * `DPOP_PROOF`: the token endpoint answered `invalid_dpop_proof`; the session is kept too.
+ * A DPoP request could not be made, or the server refused its proof rather than its token or grant.
+ * - `DPOP_KEY_STORAGE`: the key cannot be kept; `DPOP_UNSUPPORTED`: WebCrypto is missing (not a
+ *   secure context, or an old runtime). The request is not sent; nothing falls back to Bearer.
+ *   `cause` is what the platform said.
+ * - `DPOP_NONCE`: a server still asked for a nonce after the retry with its nonce. Nothing was
+ *   refreshed; a refresh it refused keeps the session, and the next one carries the nonce learned.
+ * - `DPOP_PROOF`: the token endpoint answered `invalid_dpop_proof`; the session is kept.
+ * - `DPOP_NOT_BOUND`: the token endpoint answered with tokens that are not DPoP-bound (it ignored
+ *   the proof); they are not used. The session is kept.
  *
  * @example
  * ```ts

@@ -41,36 +41,68 @@ export interface DpopOptions {
 }
 
 /**
- * @internal A proof signed ahead for a client that sets its headers synchronously, after its own
- * interceptors (axios): checked against the request as it leaves.
+ * An axios adapter, as `axios.getAdapter()` returns it: a function of the request config, after
+ * every interceptor and request transform.
  */
-export interface SignedAhead {
-  readonly token: string;
-  readonly headers: { Authorization: string; DPoP: string };
-  /** Throws `DpopError` `DPOP_URL_CHANGED` when the request leaving is not the one signed. */
-  check(method: string | undefined, url: string): void;
-  /**
-   * Learns from the answer; `'retry'` for a nonce challenge that brought a nonce this proof did not
-   * carry, `'challenge'` for one that did not, else undefined.
-   */
-  answered(status: number, headers: HeadersLike | null | undefined, body?: unknown): 'retry' | 'challenge' | undefined;
+export type AxiosAdapterLike = (config: AxiosConfigLike) => Promise<{ headers?: unknown }>;
+
+/** What `dpop.axiosAdapter` reads of an axios request config. */
+export interface AxiosConfigLike {
+  url?: string;
+  baseURL?: string;
+  allowAbsoluteUrls?: boolean;
+  method?: string;
+  headers: { get(name: string): unknown; set(name: string, value: string): unknown; delete(name: string): unknown };
+  signal?: unknown;
 }
 
-/** What `createDpop` returns: pass it as the `dpop` option of the adapters and `oauth2RefreshGrant`. */
+/** What `createDpop` returns: its fetches and adapter are the transports of the clients. */
 export interface Dpop {
   /**
-   * A `fetch` that sends a DPoP proof with every request, for the URL and method called: with `ath`
-   * when the request carries `Authorization: DPoP <token>`. It learns each server's nonce from every
-   * answer and retries once, with a new proof, when a server answers with a nonce challenge (400
-   * `use_dpop_nonce` from a token endpoint, 401 `WWW-Authenticate: DPoP error="use_dpop_nonce"` from
-   * an API). For your own login call (the authorization code exchange) and anything else you call
-   * yourself; the adapters do the same for the requests they authorize.
+   * A `fetch` for the authorization server: every request it sends carries a fresh DPoP proof for
+   * the URL and method called. Pass it as `fetchFn` to `oauth2RefreshGrant`, and call it for your
+   * login's code exchange. It learns each server's nonce from every answer and retries once, with a
+   * new proof, when a server answers with a nonce challenge (400 `use_dpop_nonce`). It rejects with
+   * `DpopError` when the server refused the proof and not the grant (`DPOP_NONCE`, `DPOP_PROOF`), or
+   * answered with tokens not bound to the key (`DPOP_NOT_BOUND`).
+   *
+   * @example
+   * ```ts
+   * const auth = createTokenRefresh({ refresh: oauth2RefreshGrant({ tokenEndpoint, clientId, fetchFn: dpop.fetch }) });
+   * ```
    */
   fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
   /** `dpop.fetch` over another `fetch`. */
-  wrap(
-    fetchFn: (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>,
-  ): (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;
+  wrap(fetchFn: FetchFn): FetchFn;
+  /**
+   * A `fetch` for the APIs: a request that carries an access token (`Authorization: Bearer <token>`,
+   * as `authFetch` and `authBaseQuery` add it) goes as `Authorization: DPoP <token>` with a fresh
+   * proof bound to it (`ath`); a request without one is sent untouched, with no proof. Pass it as
+   * `fetchFn` to `authFetch` and `authBaseQuery`. A nonce challenge (401 `WWW-Authenticate: DPoP
+   * error="use_dpop_nonce"`) is answered once inside the request: it starts no refresh and does not
+   * count against `maxRetries`; one the retry did not satisfy rejects with `DpopError` `DPOP_NONCE`.
+   *
+   * @example
+   * ```ts
+   * const apiFetch = authFetch(auth, { allowedOrigins: ['https://api.example.com'], fetchFn: dpop.resourceFetch });
+   * ```
+   */
+  resourceFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
+  /** `dpop.resourceFetch` over another `fetch`. */
+  wrapResource(fetchFn: FetchFn): FetchFn;
+  /**
+   * `dpop.resourceFetch` for axios: an adapter around axios' own, which runs after every
+   * interceptor and after `attachAxios` added the token, so the proof is for the URL called.
+   * Requires axios 1.5 or later (`axios.getAdapter`).
+   *
+   * @example
+   * ```ts
+   * const api = axios.create({ baseURL: 'https://api.example.com' });
+   * api.defaults.adapter = dpop.axiosAdapter(axios.getAdapter(api.defaults.adapter));
+   * attachAxios(auth, api);
+   * ```
+   */
+  axiosAdapter<A extends AxiosAdapterLike>(adapter: A): A;
   /**
    * `auth.authorized` for a request you send yourself (rxjs `ajax` in an epic): `send` gets the
    * headers of one attempt, `Authorization: DPoP <token>` and a fresh `DPoP` proof for `method` and
@@ -96,15 +128,6 @@ export interface Dpop {
     request: { method: string; url: string | URL },
     send: (headers: { Authorization: string; DPoP: string }) => ObservableInput<T>,
   ): Observable<T>;
-  /**
-   * @internal For oauth2RefreshGrant: the error for a token endpoint's answer that refused the proof,
-   * not the refresh token (both are 400): a nonce challenge the one retry did not satisfy
-   * (`DPOP_NONCE`) or `invalid_dpop_proof` (`DPOP_PROOF`). Undefined for any other answer. It does
-   * not end the session.
-   */
-  proofRefused(status: number, headers: HeadersLike | null | undefined, body: unknown, cause: unknown): DpopError | undefined;
-  /** @internal For attachAxios: the headers of one request, signed ahead. */
-  signAhead(method: string | undefined, url: string, accessToken: string): Promise<SignedAhead>;
   /** One proof (the `DPoP` header's value) for `method` and `url`, bound to `accessToken` when given. */
   proof(method: string, url: string | URL, accessToken?: string): Promise<string>;
   /** Learns the nonce (`DPoP-Nonce`) and the clock (`Date`) of the server that answered `url`. */
@@ -133,9 +156,11 @@ type FetchFn = (input: RequestInfo | URL, init?: RequestInit) => Promise<Respons
 /**
  * DPoP (RFC 9449): tokens a thief cannot use. Every request carries a fresh proof signed with a key
  * pair whose private half never leaves the device (a non-extractable WebCrypto key, in IndexedDB in
- * browsers, shared by the tabs), and the server binds the tokens to that key. Pass the result as
- * `dpop` to `oauth2RefreshGrant`, `authFetch`, `authBaseQuery` and `attachAxios`; add `dpop.epic(auth)`
- * to your root epic so that a logout deletes the key.
+ * browsers, shared by the tabs), and the server binds the tokens to that key. DPoP is the clients'
+ * transport, so an app without it carries none of it: `dpop.fetch` is the `fetchFn` of
+ * `oauth2RefreshGrant`, `dpop.resourceFetch` that of `authFetch` and `authBaseQuery`,
+ * `dpop.axiosAdapter` the adapter of an axios instance given to `attachAxios`. Add
+ * `dpop.epic(auth)` to your root epic so that a logout deletes the key.
  *
  * @throws {DpopError} `DPOP_UNSUPPORTED` without WebCrypto (`crypto.subtle`: a secure context),
  *   `DPOP_KEY_STORAGE` in a browser without IndexedDB when no `keys` is given.
@@ -144,8 +169,8 @@ type FetchFn = (input: RequestInfo | URL, init?: RequestInit) => Promise<Respons
  * import { createDpop } from 'redux-observable-token-refresh/dpop';
  *
  * const dpop = createDpop();
- * const auth = createTokenRefresh({ refresh: oauth2RefreshGrant({ tokenEndpoint, clientId, dpop }) });
- * const apiFetch = authFetch(auth, { allowedOrigins: ['https://api.example.com'], dpop });
+ * const auth = createTokenRefresh({ refresh: oauth2RefreshGrant({ tokenEndpoint, clientId, fetchFn: dpop.fetch }) });
+ * const apiFetch = authFetch(auth, { allowedOrigins: ['https://api.example.com'], fetchFn: dpop.resourceFetch });
  * const rootEpic = combineEpics(auth.epic, dpop.epic(auth));
  * ```
  */
@@ -216,20 +241,32 @@ export function createDpop(options: DpopOptions = {}): Dpop {
     if (Number.isFinite(date)) offsets.set(origin, Math.abs(date - now()) > 5_000 ? date - now() : 0);
   };
 
-  const wrap =
-    (send: FetchFn): FetchFn =>
+  /** The error for a challenge the one retry did not answer: the proof was refused, not the token or grant. */
+  const nonceRefused = () =>
+    new DpopError(
+      'DPOP_NONCE',
+      () =>
+        process.env.NODE_ENV !== 'production' &&
+        'The server asked for a DPoP nonce again after the retry with its nonce. Nothing was refreshed and the session is kept; the next request sends the nonce learned.',
+    );
+
+  /** `dpop.fetch` (every request, `all`) or `dpop.resourceFetch` (requests that carry a token) over `send`. */
+  const wrapWith =
+    (send: FetchFn, all: boolean): FetchFn =>
     async (input, init) => {
       const request = isRequest(input) ? input : undefined;
+      const headers = new Headers(init?.headers ?? request?.headers);
+      const token = tokenIn(headers.get('authorization'));
+      if (!all && token === undefined) return send(input, init);
       // A redirect followed by fetch would re-send this proof (for another URL, so refused) and,
       // across origins, the public key to a server that must not see it. Outside browsers, where
       // fetch shows the redirect, it is followed here: a new proof on this origin, none elsewhere.
       if (!browser && (init?.redirect ?? request?.redirect ?? 'follow') === 'follow')
-        return followed(send, input, { ...init, redirect: 'manual' }, request);
+        return followed(send, all, input, { ...init, redirect: 'manual' }, request);
       // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a string or a URL here
       const url = absolute(request ? request.url : String(input));
       const method = init?.method ?? request?.method ?? 'GET';
-      const headers = new Headers(init?.headers ?? request?.headers);
-      const token = /^DPoP\s+(\S+)$/i.exec(headers.get('authorization') ?? '')?.[1];
+      if (token !== undefined) headers.set('Authorization', `DPoP ${token}`); // never Bearer: the token is bound to the key
       const spare = request?.clone(); // for the one retry: a Request's body can be read once
       const signal = init?.signal ?? request?.signal;
       const attempt = async (first: boolean) => {
@@ -239,25 +276,64 @@ export function createDpop(options: DpopOptions = {}): Dpop {
         const response = await send(first ? (request ?? input) : (spare ?? input), { ...init, headers });
         learn(response.url || url, response.headers);
         if (response.ok) proofRefusals = 0;
-        return { response, made };
+        // A token endpoint's answer (no token sent) says in its JSON body what a 401 says in a header.
+        const body = token === undefined ? await tokenAnswer(response) : undefined;
+        return { response, made, body, code: challengeCode(response.status, response.headers, body) };
       };
-      const { response, made } = await attempt(true);
-      const code = await proofChallenge(response);
-      // Retried once, and only when this answer taught something the proof lacked: a nonce other
-      // than the one it carried (another request may have learned it first), or the server's clock.
-      const retry =
-        (code === 'use_dpop_nonce' && nonces.get(made.origin) !== made.nonce) ||
-        (code === 'invalid_dpop_proof' && (offsets.get(made.origin) ?? 0) !== made.offset);
-      if (!retry) return response;
-      await response.body?.cancel().catch(() => undefined); // frees the connection
-      return (await attempt(false)).response;
+      let answer = await attempt(true);
+      if (retries(answer.code, answer.made)) {
+        await answer.response.body?.cancel().catch(() => undefined); // frees the connection
+        answer = await attempt(false);
+      }
+      const { response, code, body } = answer;
+      if (code === 'use_dpop_nonce' || (code === 'invalid_dpop_proof' && response.status === 400 && ++proofRefusals < 3)) {
+        await response.body?.cancel().catch(() => undefined);
+        throw code === 'use_dpop_nonce'
+          ? nonceRefused()
+          : new DpopError(
+              'DPOP_PROOF',
+              () =>
+                process.env.NODE_ENV !== 'production' &&
+                "The token endpoint refused the DPoP proof (invalid_dpop_proof), not the refresh token: the session is kept. If this machine's clock is off, expose the server's Date header (Access-Control-Expose-Headers: Date) so that proofs are dated on its clock.",
+            );
+      }
+      // The third in a row is the refresh token's refusal: the answer goes on, and ends the session.
+      if (code === 'invalid_dpop_proof' && response.status === 400) proofRefusals = 0;
+      // Tokens the server did not bind to the key (it ignored the proof) are never used as Bearer.
+      const granted = body as { access_token?: unknown; token_type?: unknown } | undefined;
+      if (response.ok && typeof granted?.access_token === 'string' && !/^DPoP$/i.test(String(granted.token_type))) {
+        await response.body?.cancel().catch(() => undefined);
+        throw new DpopError(
+          'DPOP_NOT_BOUND',
+          () =>
+            process.env.NODE_ENV !== 'production' &&
+            `The server answered with token_type '${typeof granted.token_type === 'string' ? granted.token_type.slice(0, 20) : ''}', not DPoP: it did not bind the tokens to the key. Enable DPoP for this client on the authorization server.`,
+        );
+      }
+      return response;
     };
 
-  /** `wrap(send)` for a request whose redirects are followed here, each hop with its own proof. */
-  const followed = async (send: FetchFn, input: RequestInfo | URL, init: RequestInit, request?: Request, hops = 0): Promise<Response> => {
+  /**
+   * Whether an answer with the DPoP error `code` is retried, once: when it taught something the
+   * proof lacked, a nonce other than the one it carried (another request may have learned it
+   * first) or the server's clock.
+   */
+  const retries = (code: string | undefined, made: { origin: string; nonce?: string; offset: number }) =>
+    (code === 'use_dpop_nonce' && nonces.get(made.origin) !== made.nonce) ||
+    (code === 'invalid_dpop_proof' && (offsets.get(made.origin) ?? 0) !== made.offset);
+
+  /** `wrapWith(send, all)` for a request whose redirects are followed here, each hop with its own proof. */
+  const followed = async (
+    send: FetchFn,
+    all: boolean,
+    input: RequestInfo | URL,
+    init: RequestInit,
+    request?: Request,
+    hops = 0,
+  ): Promise<Response> => {
     // A body sent again by a 307 or 308: read before it goes, from a copy (a Request's is read once).
     const body = request?.body ? await request.clone().arrayBuffer() : init.body;
-    const response = await wrap(send)(input, init);
+    const response = await wrapWith(send, all)(input, init);
     const location = [301, 302, 303, 307, 308].includes(response.status) ? response.headers.get('location') : null;
     if (location === null || hops >= 20) return response;
     await response.body?.cancel().catch(() => undefined);
@@ -271,12 +347,48 @@ export function createDpop(options: DpopOptions = {}): Dpop {
     const next: RequestInit = { ...init, method: get ? 'GET' : method, body: get ? undefined : body, headers };
     const answer =
       originOf(to) === originOf(from)
-        ? await followed(send, to, next, undefined, hops + 1)
+        ? await followed(send, all, to, next, undefined, hops + 1)
         : // Elsewhere: as written, without the token and without a proof, as fetch drops Authorization.
           (headers.delete('authorization'), headers.delete('dpop'), await send(to, { ...next, redirect: 'follow' }));
     // As fetch says of a response it reached through a redirect.
     return answer.redirected ? answer : Object.defineProperty(answer, 'redirected', { value: true });
   };
+
+  /**
+   * An axios adapter around `adapter`: the config it gets is final (interceptors and transforms
+   * ran), so the proof is for the URL called. The config keeps its identity, so attachAxios finds
+   * its call by it; an error of this module carries it (without the token) for the same reason.
+   */
+  const axiosAdapter = <A extends AxiosAdapterLike>(adapter: A): A =>
+    (async (config: AxiosConfigLike) => {
+      const token = tokenIn(config.headers?.get('authorization'));
+      if (token === undefined) return adapter(config);
+      const url = absolute(axiosUrl(config));
+      const attempt = async () => {
+        const made = await abortable(sign(config.method ?? 'get', url, token), config.signal as AbortSignal | undefined);
+        config.headers.set('Authorization', `DPoP ${token}`);
+        config.headers.set('DPoP', made.proof);
+        try {
+          const response = await adapter(config);
+          learn(url, response.headers as HeadersLike);
+          return { response, made };
+        } catch (error) {
+          const answer = (error as { response?: { status: number; headers?: HeadersLike } } | null)?.response;
+          if (!answer) throw error;
+          learn(url, answer.headers);
+          return { error, made, code: challengeCode(answer.status, answer.headers) };
+        }
+      };
+      let outcome = await attempt();
+      if (retries(outcome.code, outcome.made)) outcome = await attempt();
+      if (outcome.code === 'use_dpop_nonce') {
+        config.headers.delete('Authorization');
+        config.headers.delete('DPoP');
+        throw Object.defineProperty(nonceRefused(), 'config', { value: config });
+      }
+      if ('error' in outcome) throw outcome.error;
+      return outcome.response;
+    }) as A;
 
   const authorized = <T>(
     auth: Pick<TokenRefresh<string>, 'authorized'>,
@@ -303,62 +415,16 @@ export function createDpop(options: DpopOptions = {}): Dpop {
       return attempt();
     });
 
-  const signAhead = async (method = 'get', url: string, token: string): Promise<SignedAhead> => {
-    const made = await sign(method, url, token);
-    const target = (m = 'get', u: string) => `${m.toUpperCase()} ${htuOf(absolute(u))}`;
-    return {
-      token,
-      headers: { Authorization: `DPoP ${token}`, DPoP: made.proof },
-      check: (m, u) => {
-        if (target(m, u) !== target(method, url))
-          throw new DpopError(
-            'DPOP_URL_CHANGED',
-            () =>
-              process.env.NODE_ENV !== 'production' &&
-              'attachAxios: an interceptor registered before attachAxios moved the request after its DPoP proof was made; register attachAxios first.',
-          );
-      },
-      answered: (status, headers, body) => {
-        learn(url, headers);
-        if (challengeCode(status, headers, body) !== 'use_dpop_nonce') return undefined;
-        return nonces.get(made.origin) === made.nonce ? 'challenge' : 'retry';
-      },
-    };
-  };
-
   return {
     authorized,
-    signAhead,
-    fetch: wrap(fetchFn),
-    wrap,
+    fetch: wrapWith(fetchFn, true),
+    wrap: (send) => wrapWith(send, true),
+    resourceFetch: wrapWith(fetchFn, false),
+    wrapResource: (send) => wrapWith(send, false),
+    axiosAdapter,
     proof: async (method, url, accessToken) => (await sign(method, url, accessToken)).proof,
     learn,
     isNonceChallenge: (status, headers, body) => challengeCode(status, headers, body) === 'use_dpop_nonce',
-    proofRefused: (status, headers, body, cause) => {
-      const code = challengeCode(status, headers, body);
-      if (code === 'use_dpop_nonce')
-        return new DpopError(
-          'DPOP_NONCE',
-          () =>
-            process.env.NODE_ENV !== 'production' &&
-            'The token endpoint asked for a DPoP nonce again after the retry with its nonce. The session and the refresh token are kept; the next refresh sends the nonce learned.',
-          cause,
-        );
-      // The proof itself (its `iat` on a clock the server did not show, a replayed `jti`), which the
-      // next refresh makes anew; the third in a row is taken as the refresh token's refusal.
-      if (code === 'invalid_dpop_proof') {
-        if (++proofRefusals < 3)
-          return new DpopError(
-            'DPOP_PROOF',
-            () =>
-              process.env.NODE_ENV !== 'production' &&
-              "The token endpoint refused the DPoP proof (invalid_dpop_proof), not the refresh token: the session is kept. If this machine's clock is off, expose the server's Date header (Access-Control-Expose-Headers: Date) so that proofs are dated on its clock.",
-            cause,
-          );
-        proofRefusals = 0;
-      }
-      return undefined;
-    },
     thumbprint: async () => thumbprintOf(await publicJwk((await keys()).publicKey)),
     ready: () => keys().then(() => undefined),
     clear: () => ((proofRefusals = 0), serial(() => store.delete())),
@@ -391,16 +457,32 @@ function challengeCode(status: number, headers: HeadersLike | null | undefined, 
   return status === 400 && typeof error === 'string' ? error : undefined;
 }
 
-/** The DPoP `error` of a fetch answer, if it has one (a JSON 400's body is read from a clone). */
-async function proofChallenge(response: Response): Promise<string | undefined> {
-  let body: unknown;
-  // Only JSON can say `use_dpop_nonce`: any other 400 is returned when its headers arrive, unread.
-  if (response.status === 400 && /[/+]json\b/i.test(response.headers.get('content-type') ?? ''))
-    body = await response
+/**
+ * The JSON body of a 400 (where a token endpoint says `use_dpop_nonce`) or of a 2xx that may hold
+ * tokens, read from a clone; undefined for any other answer, which is returned unread.
+ */
+async function tokenAnswer(response: Response): Promise<unknown> {
+  if ((response.status === 400 || response.ok) && /[/+]json\b/i.test(response.headers.get('content-type') ?? ''))
+    return response
       .clone()
       .json()
       .catch(() => undefined);
-  return challengeCode(response.status, response.headers, body);
+  return undefined;
+}
+
+/** The access token of an `Authorization: Bearer` (or `DPoP`) header. */
+function tokenIn(authorization: unknown): string | undefined {
+  return typeof authorization === 'string' ? /^(?:Bearer|DPoP)\s+(\S+)$/i.exec(authorization)?.[1] : undefined;
+}
+
+/** The URL axios calls for `config` (its `buildFullPath`; the query, which `htu` leaves out, aside). */
+function axiosUrl({ url = '', baseURL, allowAbsoluteUrls = true }: AxiosConfigLike): string {
+  const isAbsolute = /^([a-z][a-z\d+\-.]*:)?\/\//i.test(url);
+  return baseURL && (!isAbsolute || !allowAbsoluteUrls)
+    ? url
+      ? `${baseURL.replace(/\/?\/$/, '')}/${url.replace(/^\/+/, '')}`
+      : baseURL
+    : url;
 }
 
 /** `promise`, or the abort reason of `signal` as soon as it aborts. */
