@@ -173,8 +173,14 @@ describe('oauth2RefreshGrant against an RFC 6749 token endpoint', () => {
     await expect(
       oauth2RefreshGrant({ tokenEndpoint: 'https://auth.example.test/token', clientId: 'x', fetchFn: mac })('r', { signal: signal() }),
     ).rejects.toMatchObject({
-      errorDescription: expect.stringMatching(/token_type 'mac' is not Bearer/),
+      errorDescription: expect.stringMatching(/token_type 'mac' is neither Bearer nor DPoP/),
     });
+  });
+
+  test.each(['Bearer', 'bearer', 'DPoP', 'dpop', undefined])('token_type %p is a token this package can send', async (tokenType) => {
+    const fetchFn = async () => new Response(JSON.stringify({ access_token: 'a', token_type: tokenType }), { status: 200 });
+    const refresh = oauth2RefreshGrant({ tokenEndpoint: 'https://auth.example.test/token', clientId: 'x', fetchFn });
+    await expect(refresh('r', { signal: signal() })).resolves.toMatchObject({ accessToken: 'a' });
   });
 
   test('the grant plugs into createTokenRefresh, and bad options throw a TypeError naming the option', () => {

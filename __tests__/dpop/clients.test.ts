@@ -44,7 +44,7 @@ async function signIn(make: (auth: TokenRefresh, dpop: Dpop) => Client = () => (
   const dpop = createDpop({ keys });
   const login = await servers.login(keyPair);
   const auth = createTokenRefresh({
-    refresh: oauth2RefreshGrant({ tokenEndpoint: servers.tokenEndpoint, clientId: servers.clientId, dpop }),
+    refresh: oauth2RefreshGrant({ tokenEndpoint: servers.tokenEndpoint, clientId: servers.clientId, fetchFn: dpop.fetch }),
   });
   const client = make(auth, dpop);
   const store = createStore(auth, client.store);
@@ -60,11 +60,11 @@ const expire = () => new Promise((resolve) => setTimeout(resolve, 3_300));
 
 const clients: Record<string, (auth: TokenRefresh, dpop: Dpop) => Client> = {
   authFetch: (auth, dpop) => {
-    const apiFetch = authFetch(auth, { allowedOrigins: [servers.resourceOrigin], dpop });
+    const apiFetch = authFetch(auth, { allowedOrigins: [servers.resourceOrigin], fetchFn: dpop.resourceFetch });
     return { get: async () => (await apiFetch(servers.resourceUrl)).status };
   },
   'authFetch in an epic (auth.authorized)': (auth, dpop) => {
-    const apiFetch = authFetch(auth, { allowedOrigins: [servers.resourceOrigin], dpop });
+    const apiFetch = authFetch(auth, { allowedOrigins: [servers.resourceOrigin], fetchFn: dpop.resourceFetch });
     return {
       get: () =>
         new Promise((resolve, reject) => from(apiFetch(servers.resourceUrl)).subscribe({ next: (r) => resolve(r.status), error: reject })),
@@ -90,7 +90,7 @@ const clients: Record<string, (auth: TokenRefresh, dpop: Dpop) => Client> = {
   authBaseQuery: (auth, dpop) => {
     const api = createApi({
       keepUnusedDataFor: 0,
-      baseQuery: authBaseQuery(auth, { fetchBaseQuery, baseUrl: servers.resourceOrigin, dpop }),
+      baseQuery: authBaseQuery(auth, { fetchBaseQuery, baseUrl: servers.resourceOrigin, fetchFn: dpop.resourceFetch }),
       endpoints: (build) => ({ items: build.query<unknown, number>({ query: () => '/api/items' }) }),
     });
     let n = 0;
@@ -104,7 +104,8 @@ const clients: Record<string, (auth: TokenRefresh, dpop: Dpop) => Client> = {
   },
   attachAxios: (auth, dpop) => {
     const instance = axios.create({ baseURL: servers.resourceOrigin });
-    attachAxios(auth, instance, { allowedOrigins: [servers.resourceOrigin], dpop });
+    instance.defaults.adapter = dpop.axiosAdapter(axios.getAdapter(instance.defaults.adapter));
+    attachAxios(auth, instance, { allowedOrigins: [servers.resourceOrigin] });
     return {
       get: () =>
         instance.get('/api/items').then(
@@ -181,11 +182,11 @@ describe('DPoP sessions', () => {
     const dpop = createDpop({ keys, now: () => Date.now() - 7 * 60_000 });
     const login = await servers.login(keyPair);
     const auth = createTokenRefresh({
-      refresh: oauth2RefreshGrant({ tokenEndpoint: servers.tokenEndpoint, clientId: servers.clientId, dpop }),
+      refresh: oauth2RefreshGrant({ tokenEndpoint: servers.tokenEndpoint, clientId: servers.clientId, fetchFn: dpop.fetch }),
     });
     createStore(auth);
     auth.setTokens({ accessToken: login.access_token, refreshToken: login.refresh_token, expiresAt: Date.now() + 3_600_000 });
-    const apiFetch = authFetch(auth, { allowedOrigins: [servers.resourceOrigin], dpop });
+    const apiFetch = authFetch(auth, { allowedOrigins: [servers.resourceOrigin], fetchFn: dpop.resourceFetch });
     expect((await apiFetch(servers.resourceUrl)).status).toBe(200);
     expect((await apiFetch(servers.resourceUrl)).status).toBe(200);
     await auth.refresh();

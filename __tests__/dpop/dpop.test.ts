@@ -97,7 +97,7 @@ describe('nonces (RFC 9449 §8, §9)', () => {
   test("a token endpoint's 400 use_dpop_nonce is retried once with the same body", async () => {
     const { fetchFn, seen } = scriptedFetch((request) =>
       request.proof?.payload.nonce === 'as1'
-        ? json(200, { access_token: 'a' })
+        ? json(200, { access_token: 'a', token_type: 'DPoP' })
         : json(400, { error: 'use_dpop_nonce' }, { 'DPoP-Nonce': 'as1' }),
     );
     const dpop = createDpop({ keys: memoryKeys(), fetchFn });
@@ -110,13 +110,14 @@ describe('nonces (RFC 9449 §8, §9)', () => {
     expect(seen.map((s) => s.proof?.payload.ath)).toEqual([undefined, undefined]);
   });
 
-  test('a server that keeps challenging gets one retry, not a loop, and its answer is returned', async () => {
-    let n = 0;
-    const { fetchFn, seen } = scriptedFetch(() =>
-      json(401, {}, { 'www-authenticate': 'DPoP error="use_dpop_nonce"', 'dpop-nonce': `n${++n}` }),
-    );
+  let n = 0; // a new nonce in every challenge
+  test.each([
+    ['an API (401)', () => json(401, {}, { 'www-authenticate': 'DPoP error="use_dpop_nonce"', 'dpop-nonce': `n${++n}` })],
+    ['a token endpoint (400)', () => json(400, { error: 'use_dpop_nonce' }, { 'dpop-nonce': `n${++n}` })],
+  ])('%s that keeps challenging gets one retry, not a loop, then DpopError DPOP_NONCE', async (_, answer) => {
+    const { fetchFn, seen } = scriptedFetch(answer);
     const dpop = createDpop({ keys: memoryKeys(), fetchFn });
-    expect((await dpop.fetch(`${API}/items`)).status).toBe(401);
+    await expect(dpop.fetch(`${API}/items`)).rejects.toMatchObject({ name: 'DpopError', code: 'DPOP_NONCE' });
     expect(seen).toHaveLength(2);
   });
 
@@ -263,14 +264,17 @@ describe('what dpop.fetch sends', () => {
   test.each([
     ['DPoP tok', 'tok'],
     ['dpop   tok', 'tok'],
-    ['Bearer tok', undefined],
+    ['Bearer tok', 'tok'],
+    ['bearer\ttok', 'tok'],
     ['DPoP tok extra', undefined],
     ['NotDPoP tok', undefined],
-  ])('Authorization %p: the proof is bound (ath) to %p', async (authorization, token) => {
+    ['Basic YXBwOnNlY3JldA==', undefined],
+  ])('Authorization %p: the proof is bound (ath) to %p, and the token goes as DPoP', async (authorization, token) => {
     const { fetchFn, seen } = scriptedFetch(() => json(200, {}));
     const dpop = createDpop({ keys: memoryKeys(), fetchFn });
     await dpop.fetch(`${API}/items`, { headers: { Authorization: authorization } });
     expect(seen[0]!.proof!.payload.ath).toBe(token === undefined ? undefined : await athOf(token));
+    expect(seen[0]!.authorization).toBe(token === undefined ? authorization : `DPoP ${token}`);
   });
 
   test('a Request with a body, challenged for a nonce, is sent twice with its body', async () => {
@@ -302,11 +306,17 @@ describe('what dpop.fetch sends', () => {
     ],
     ['a 400 invalid_grant that brings a new nonce', json(400, { error: 'invalid_grant' }, { 'DPoP-Nonce': 'n1' })],
     ['a 200 that shows another clock', json(200, {}, { date: new Date(Date.now() + 3_600_000).toUTCString() })],
-    ['a 401 use_dpop_nonce that brings no new nonce', json(401, {}, { 'WWW-Authenticate': 'DPoP error="use_dpop_nonce"' })],
   ])('%s is returned as it is: sent once', async (_, answer) => {
     const { fetchFn, seen } = scriptedFetch(() => answer.clone());
     const dpop = createDpop({ keys: memoryKeys(), fetchFn });
     expect((await dpop.fetch(`${API}/items`)).status).toBe(answer.status);
+    expect(seen).toHaveLength(1);
+  });
+
+  test('a 401 use_dpop_nonce that brings no new nonce is not retried: DpopError DPOP_NONCE, sent once', async () => {
+    const { fetchFn, seen } = scriptedFetch(() => json(401, {}, { 'WWW-Authenticate': 'DPoP error="use_dpop_nonce"' }));
+    const dpop = createDpop({ keys: memoryKeys(), fetchFn });
+    await expect(dpop.fetch(`${API}/items`)).rejects.toMatchObject({ code: 'DPOP_NONCE' });
     expect(seen).toHaveLength(1);
   });
 
@@ -553,28 +563,46 @@ describe('DpopError messages', () => {
       process.env.NODE_ENV = before;
     }
   };
+  const inProductionAsync = async <T>(run: () => Promise<T>): Promise<T> => {
+    const before = process.env.NODE_ENV;
+    process.env.NODE_ENV = 'production';
+    try {
+      return await run();
+    } finally {
+      process.env.NODE_ENV = before;
+    }
+  };
   const short = (code: string) => `[redux-observable-token-refresh] ${code}: see docs/errors.md#${code.toLowerCase()}`;
 
-  test('DPOP_NONCE and DPOP_PROOF say the session is kept, carry their cause, and are short in production', () => {
-    const dpop = createDpop({ keys: memoryKeys() });
-    const cause = new Error('the token endpoint said so');
-    const nonce = dpop.proofRefused(400, null, { error: 'use_dpop_nonce' }, cause)!;
-    const proof = dpop.proofRefused(400, null, { error: 'invalid_dpop_proof' }, cause)!;
-    expect(nonce).toMatchObject({
+  test('DPOP_NONCE, DPOP_PROOF and DPOP_NOT_BOUND say what happened and what to do, quote nothing the server said, and are short in production', async () => {
+    const errorOf = async (answer: () => Response) => {
+      const { fetchFn } = scriptedFetch(answer);
+      const dpop = createDpop({ keys: memoryKeys(), fetchFn });
+      return dpop.fetch('https://auth.example.com/token', { method: 'POST', body: 'grant_type=refresh_token' }).then(
+        () => undefined,
+        (error: unknown) => error as DpopError,
+      );
+    };
+    const nonce = () => json(400, { error: 'use_dpop_nonce', error_description: 'secret words' }, { 'DPoP-Nonce': 'same' });
+    const proof = () => json(400, { error: 'invalid_dpop_proof', error_description: 'secret words' });
+    const bearer = () => json(200, { access_token: 'at-secret', token_type: 'Bearer', refresh_token: 'rt-secret' });
+    expect(await errorOf(nonce)).toMatchObject({
       name: 'DpopError',
       code: 'DPOP_NONCE',
-      cause,
-      message: expect.stringMatching(/session and the refresh token are kept/),
+      message: expect.stringMatching(/session is kept/),
     });
-    expect(proof).toMatchObject({
-      name: 'DpopError',
+    expect(await errorOf(proof)).toMatchObject({
       code: 'DPOP_PROOF',
-      cause,
       message: expect.stringMatching(/Access-Control-Expose-Headers: Date/),
     });
-    expect(dpop.proofRefused(400, null, { error: 'invalid_grant' }, cause)).toBeUndefined();
-    expect(inProduction(() => dpop.proofRefused(400, null, { error: 'use_dpop_nonce' }, cause))!.message).toBe(short('DPOP_NONCE'));
-    expect(inProduction(() => dpop.proofRefused(400, null, { error: 'invalid_dpop_proof' }, cause))!.message).toBe(short('DPOP_PROOF'));
+    const unbound = (await errorOf(bearer))!;
+    expect(unbound).toMatchObject({ code: 'DPOP_NOT_BOUND', message: expect.stringMatching(/token_type is not DPoP.*Enable DPoP/) });
+    for (const error of [await errorOf(nonce), await errorOf(proof), unbound]) {
+      expect(JSON.stringify({ message: error!.message, cause: String(error!.cause) })).not.toMatch(/secret/);
+    }
+    expect((await inProductionAsync(() => errorOf(nonce)))!.message).toBe(short('DPOP_NONCE'));
+    expect((await inProductionAsync(() => errorOf(proof)))!.message).toBe(short('DPOP_PROOF'));
+    expect((await inProductionAsync(() => errorOf(bearer)))!.message).toBe(short('DPOP_NOT_BOUND'));
   });
 
   test('setup errors name the fix, have no cause, and are short in production', () => {
@@ -609,26 +637,195 @@ describe('DpopError messages', () => {
   });
 });
 
-describe('dpop.signAhead (for attachAxios)', () => {
-  test('without a method it signs a GET; check() accepts that request and refuses another method or URL', async () => {
-    const dpop = createDpop({ keys: memoryKeys() });
-    const signed = await dpop.signAhead(undefined, `${API}/items?page=1`, 'tok');
-    expect(signed.headers.Authorization).toBe('DPoP tok');
-    expect(decodeProof(signed.headers.DPoP).payload).toMatchObject({ htm: 'GET', htu: `${API}/items`, ath: await athOf('tok') });
-    expect(() => signed.check(undefined, `${API}/items?page=2`)).not.toThrow();
-    expect(() => signed.check('get', `${API}/items`)).not.toThrow();
-    expect(() => signed.check('post', `${API}/items`)).toThrow(expect.objectContaining({ code: 'DPOP_URL_CHANGED' }));
-    expect(() => signed.check('get', `${API}/other`)).toThrow(expect.objectContaining({ code: 'DPOP_URL_CHANGED' }));
+describe('dpop.resourceFetch (authFetch, authBaseQuery)', () => {
+  test.each([
+    ['no Authorization', {}],
+    ['Basic credentials', { Authorization: 'Basic YXBwOnNlY3JldA==' }],
+  ])('a request with %s is sent untouched: no proof, no public key, the same arguments', async (_, headers) => {
+    const calls: unknown[][] = [];
+    const fetchFn = async (...args: unknown[]) => (calls.push(args), json(200, {}));
+    const dpop = createDpop({ keys: memoryKeys(), fetchFn });
+    const init = { headers, method: 'POST', body: 'x' };
+    expect((await dpop.resourceFetch('https://partner.example.com/upload', init)).status).toBe(200);
+    expect(calls).toEqual([['https://partner.example.com/upload', init]]);
   });
 
-  test('answered(): retry for a challenge with a new nonce, challenge for one without, nothing for other answers', async () => {
+  test('a request with a Bearer token goes as DPoP with a proof bound to it; the answer is not read', async () => {
+    const { fetchFn, seen } = scriptedFetch(() => json(200, { access_token: 'not a token answer', token_type: 'Bearer' }));
+    const dpop = createDpop({ keys: memoryKeys(), fetchFn });
+    const response = await dpop.resourceFetch(`${API}/items?page=1`, { headers: { Authorization: 'Bearer tok' } });
+    expect(response.bodyUsed).toBe(false);
+    expect(await response.json()).toEqual({ access_token: 'not a token answer', token_type: 'Bearer' });
+    expect(seen[0]).toMatchObject({
+      authorization: 'DPoP tok',
+      proof: { payload: { htm: 'GET', htu: `${API}/items`, ath: await athOf('tok') } },
+    });
+  });
+
+  test("an API's nonce challenge is answered once inside the request; a second is DpopError DPOP_NONCE", async () => {
+    let n = 0;
+    const { fetchFn, seen } = scriptedFetch(() =>
+      json(401, {}, { 'www-authenticate': 'DPoP error="use_dpop_nonce"', 'dpop-nonce': `n${++n}` }),
+    );
+    const dpop = createDpop({ keys: memoryKeys(), fetchFn });
+    await expect(dpop.resourceFetch(`${API}/items`, { headers: { Authorization: 'Bearer tok' } })).rejects.toMatchObject({
+      code: 'DPOP_NONCE',
+    });
+    expect(seen.map((s) => s.proof?.payload.nonce)).toEqual([undefined, 'n1']);
+  });
+
+  test('wrapResource(fetchFn) sends through the fetch it wraps', async () => {
+    const { fetchFn, seen } = scriptedFetch(() => json(200, {}));
     const dpop = createDpop({ keys: memoryKeys() });
-    const challenge = { 'www-authenticate': 'DPoP error="use_dpop_nonce"' };
-    expect((await dpop.signAhead('get', API, 't')).answered(401, { ...challenge, 'dpop-nonce': 'n1' })).toBe('retry');
-    expect((await dpop.signAhead('get', API, 't')).answered(401, { ...challenge, 'dpop-nonce': 'n1' })).toBe('challenge');
-    const other = await dpop.signAhead('get', API, 't');
-    expect(other.answered(401, { 'www-authenticate': 'DPoP error="invalid_token"', 'dpop-nonce': 'n2' })).toBeUndefined();
-    expect(other.answered(200, { 'dpop-nonce': 'n3' })).toBeUndefined();
-    expect(decodeProof(await dpop.proof('GET', API)).payload.nonce).toBe('n3');
+    await dpop.wrapResource(fetchFn)(`${API}/items`, { headers: { Authorization: 'Bearer tok' } });
+    expect(seen.map((s) => s.authorization)).toEqual(['DPoP tok']);
+  });
+});
+
+describe('dpop.fetch and the tokens a token endpoint answers', () => {
+  const grant = { method: 'POST', body: 'grant_type=refresh_token&refresh_token=rt' };
+  test.each([
+    ['DPoP', { access_token: 'a', token_type: 'DPoP' }, true],
+    ['dpop (case does not matter)', { access_token: 'a', token_type: 'dpop' }, true],
+    ['Bearer', { access_token: 'a', token_type: 'Bearer' }, false],
+    ['no token_type', { access_token: 'a' }, false],
+    ['no access_token (not a token answer)', { request_uri: 'urn:x', token_type: 'Bearer' }, true],
+  ])('token_type %s: %p is used: %p', async (_, body, used) => {
+    const { fetchFn } = scriptedFetch(() => json(200, body));
+    const dpop = createDpop({ keys: memoryKeys(), fetchFn });
+    const answer = dpop.fetch('https://auth.example.com/token', grant);
+    if (used) expect(await (await answer).json()).toEqual(body);
+    else await expect(answer).rejects.toMatchObject({ name: 'DpopError', code: 'DPOP_NOT_BOUND' });
+  });
+
+  test('invalid_dpop_proof: DPOP_PROOF twice in a row, the third is passed on; a 2xx in between starts the count anew', async () => {
+    const answers = ['proof', 'proof', 'ok', 'proof', 'proof', 'proof', 'proof'];
+    const { fetchFn } = scriptedFetch((_, i) =>
+      answers[i] === 'ok' ? json(200, { access_token: 'a', token_type: 'DPoP' }) : json(400, { error: 'invalid_dpop_proof' }),
+    );
+    const dpop = createDpop({ keys: memoryKeys(), fetchFn });
+    const outcomes: string[] = [];
+    for (const _ of answers)
+      outcomes.push(
+        await dpop.fetch('https://auth.example.com/token', grant).then(
+          (response) => String(response.status),
+          (error: DpopError) => error.code,
+        ),
+      );
+    expect(outcomes).toEqual(['DPOP_PROOF', 'DPOP_PROOF', '200', 'DPOP_PROOF', 'DPOP_PROOF', '400', 'DPOP_PROOF']);
+  });
+});
+
+describe('dpop.axiosAdapter (attachAxios)', () => {
+  /** axios' config as the adapter gets it: AxiosHeaders are case-insensitive. */
+  const configOf = (fields: Record<string, unknown>, headers: Record<string, string> = {}) => {
+    const map = new Map(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
+    return {
+      ...fields,
+      headers: {
+        get: (name: string) => map.get(name.toLowerCase()),
+        set: (name: string, value: string) => map.set(name.toLowerCase(), value),
+        delete: (name: string) => map.delete(name.toLowerCase()),
+        map,
+      },
+    };
+  };
+  type Config = ReturnType<typeof configOf>;
+  const adapterOf = (answer: (config: Config, index: number) => Promise<{ status: number; headers: Record<string, string> }>) => {
+    const sent: Array<{ authorization?: string; proof?: ReturnType<typeof decodeProof> }> = [];
+    const adapter = async (config: Config) => {
+      const raw = config.headers.map.get('dpop');
+      sent.push({ authorization: config.headers.map.get('authorization'), proof: raw ? decodeProof(raw) : undefined });
+      return answer(config, sent.length - 1);
+    };
+    return { adapter, sent };
+  };
+  const ok = async () => ({ status: 200, headers: {} });
+  const challenge = (nonce?: string) => {
+    const error = Object.assign(new Error('Request failed with status code 401'), {
+      response: { status: 401, headers: { 'www-authenticate': 'DPoP error="use_dpop_nonce"', ...(nonce ? { 'dpop-nonce': nonce } : {}) } },
+    });
+    return Promise.reject(error);
+  };
+
+  test.each([
+    [{ baseURL: 'https://api.example.com/v1', url: '/items?page=2' }, 'https://api.example.com/v1/items'],
+    [{ baseURL: 'https://api.example.com/v1/', url: 'items' }, 'https://api.example.com/v1/items'],
+    [{ baseURL: 'https://api.example.com', url: 'https://files.example.com/f' }, 'https://files.example.com/f'],
+    [
+      { baseURL: 'https://api.example.com', url: 'https://x.example.com/f', allowAbsoluteUrls: false },
+      'https://api.example.com/https://x.example.com/f',
+    ],
+    [{ baseURL: 'https://api.example.com/v1' }, 'https://api.example.com/v1'],
+    [{ url: 'https://api.example.com/items', method: 'post' }, 'https://api.example.com/items'],
+  ])('%p: the token goes as DPoP with a proof for %s, the URL axios calls', async (fields, htu) => {
+    const { adapter, sent } = adapterOf(ok);
+    const dpop = createDpop({ keys: memoryKeys() });
+    await dpop.axiosAdapter(adapter)(configOf(fields, { Authorization: 'Bearer tok' }));
+    expect(sent[0]).toMatchObject({
+      authorization: 'DPoP tok',
+      proof: { payload: { htu, htm: (fields as { method?: string }).method === 'post' ? 'POST' : 'GET', ath: await athOf('tok') } },
+    });
+  });
+
+  test('a config without a token is passed on untouched, with no proof', async () => {
+    const { adapter, sent } = adapterOf(ok);
+    const dpop = createDpop({ keys: memoryKeys() });
+    const config = configOf({ url: 'https://partner.example.com/x' }, { 'X-Other': '1' });
+    await dpop.axiosAdapter(adapter)(config);
+    expect(sent).toEqual([{ authorization: undefined, proof: undefined }]);
+    expect([...config.headers.map.keys()]).toEqual(['x-other']);
+  });
+
+  test("the API's nonce challenge is retried once with its nonce, and the nonce is kept for the next request", async () => {
+    const { adapter, sent } = adapterOf((config, i) => (i === 0 ? challenge('n1') : ok()));
+    const dpop = createDpop({ keys: memoryKeys() });
+    const send = dpop.axiosAdapter(adapter);
+    expect((await send(configOf({ url: `${API}/items` }, { Authorization: 'Bearer tok' }))).status).toBe(200);
+    await send(configOf({ url: `${API}/other` }, { Authorization: 'Bearer tok' }));
+    expect(sent.map((s) => s.proof?.payload.nonce)).toEqual([undefined, 'n1', 'n1']);
+    expect(sent[0]!.proof!.payload.jti).not.toBe(sent[1]!.proof!.payload.jti);
+  });
+
+  test('a second challenge is DpopError DPOP_NONCE that carries its config, without the token', async () => {
+    let n = 0;
+    const { adapter, sent } = adapterOf(() => challenge(`n${++n}`));
+    const dpop = createDpop({ keys: memoryKeys() });
+    const config = configOf({ url: `${API}/items` }, { Authorization: 'Bearer tok' });
+    const error = (await dpop
+      .axiosAdapter(adapter)(config)
+      .catch((e: unknown) => e)) as DpopError & { config?: unknown };
+    expect(error).toMatchObject({ name: 'DpopError', code: 'DPOP_NONCE' });
+    expect(error.config).toBe(config); // attachAxios finds its call by it
+    expect(Object.keys(error)).not.toContain('config');
+    expect(config.headers.get('authorization')).toBeUndefined();
+    expect(config.headers.get('dpop')).toBeUndefined();
+    expect(sent).toHaveLength(2);
+  });
+
+  test.each([
+    ['an invalid_token 401 (a refresh answers it)', { status: 401, headers: { 'www-authenticate': 'DPoP error="invalid_token"' } }],
+    ['a 500', { status: 500, headers: {} }],
+  ])('%s is rejected as the adapter rejected it, sent once', async (_, response) => {
+    const failure = Object.assign(new Error('failed'), { response });
+    const { adapter, sent } = adapterOf(() => Promise.reject(failure));
+    const dpop = createDpop({ keys: memoryKeys() });
+    await expect(dpop.axiosAdapter(adapter)(configOf({ url: `${API}/items` }, { Authorization: 'Bearer tok' }))).rejects.toBe(failure);
+    expect(sent).toHaveLength(1);
+  });
+
+  test('a network error (no answer) is rejected as it is', async () => {
+    const failure = new Error('socket hang up');
+    const { adapter } = adapterOf(() => Promise.reject(failure));
+    const dpop = createDpop({ keys: memoryKeys() });
+    await expect(dpop.axiosAdapter(adapter)(configOf({ url: `${API}/items` }, { Authorization: 'Bearer tok' }))).rejects.toBe(failure);
+  });
+
+  test('an aborted signal rejects before anything is sent', async () => {
+    const { adapter, sent } = adapterOf(ok);
+    const dpop = createDpop({ keys: memoryKeys() });
+    const config = configOf({ url: `${API}/items`, signal: AbortSignal.abort() }, { Authorization: 'Bearer tok' });
+    await expect(dpop.axiosAdapter(adapter)(config)).rejects.toMatchObject({ name: 'AbortError' });
+    expect(sent).toHaveLength(0);
   });
 });

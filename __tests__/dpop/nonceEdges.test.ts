@@ -30,7 +30,7 @@ test('a JSON answer other than a 400 resolves when its headers arrive; its body 
   controller.abort();
 });
 
-test('garbage in DPoP-Nonce, WWW-Authenticate and Date is ignored: no throw, nothing echoed, one request', async () => {
+test('garbage in DPoP-Nonce, WWW-Authenticate and Date is ignored: nothing echoed, one request; a challenge without a usable nonce is DpopError DPOP_NONCE', async () => {
   const { fetchFn, seen } = scriptedFetch(
     () =>
       new Response('{', {
@@ -44,7 +44,9 @@ test('garbage in DPoP-Nonce, WWW-Authenticate and Date is ignored: no throw, not
   );
   const now = Date.UTC(2026, 0, 1);
   const dpop = createDpop({ keys: memoryKeys(), fetchFn, now: () => now });
-  expect((await dpop.fetch('https://api.example.com/x')).status).toBe(401);
+  const error = (await dpop.fetch('https://api.example.com/x').catch((e: unknown) => e)) as Error;
+  expect(error).toMatchObject({ name: 'DpopError', code: 'DPOP_NONCE' });
+  expect(error.message).not.toMatch(/a b|not a date|error=,/);
   const { payload } = decodeProof(await dpop.proof('GET', 'https://api.example.com/x'));
   expect(payload.nonce).toBeUndefined();
   expect(payload.iat).toBe(now / 1000);

@@ -43,7 +43,7 @@ function session() {
   const auth = createTokenRefresh({ refresh: async () => (refreshes++, { accessToken: 'fresh-token', refreshToken: 'rt2' }) });
   createStore(auth);
   auth.setTokens({ accessToken: 'the-token', refreshToken: 'rt' });
-  const apiFetch = authFetch(auth, { allowedOrigins: [api.origin], dpop: createDpop({ keys: memoryKeys() }) });
+  const apiFetch = authFetch(auth, { allowedOrigins: [api.origin], fetchFn: createDpop({ keys: memoryKeys() }).resourceFetch });
   return { apiFetch, refreshes: () => refreshes };
 }
 

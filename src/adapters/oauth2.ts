@@ -254,7 +254,7 @@ export function oauth2RefreshGrant(options: OAuth2RefreshGrantOptions): OAuth2Re
       throw new OAuth2Error(
         response.status,
         'invalid_response',
-        `token_type '${scrub(tokenType)}' is not Bearer or DPoP, the types this package sends`,
+        `token_type '${scrub(tokenType)}' is neither Bearer nor DPoP`,
       );
     }
     const tokens: Tokens = { accessToken };

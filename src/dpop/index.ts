@@ -44,7 +44,8 @@ export interface DpopOptions {
  * An axios adapter, as `axios.getAdapter()` returns it: a function of the request config, after
  * every interceptor and request transform.
  */
-export type AxiosAdapterLike = (config: AxiosConfigLike) => Promise<{ headers?: unknown }>;
+// A method's parameter is bivariant: axios' own adapter type (and a test double) fits.
+export type AxiosAdapterLike = { adapter(config: AxiosConfigLike): Promise<{ headers?: unknown }> }['adapter'];
 
 /** What `dpop.axiosAdapter` reads of an axios request config. */
 export interface AxiosConfigLike {
@@ -307,7 +308,7 @@ export function createDpop(options: DpopOptions = {}): Dpop {
           'DPOP_NOT_BOUND',
           () =>
             process.env.NODE_ENV !== 'production' &&
-            `The server answered with token_type '${typeof granted.token_type === 'string' ? granted.token_type.slice(0, 20) : ''}', not DPoP: it did not bind the tokens to the key. Enable DPoP for this client on the authorization server.`,
+            'The token endpoint answered with tokens whose token_type is not DPoP: it ignored the proof and did not bind them to the key, so they are not used. Enable DPoP for this client on the authorization server.',
         );
       }
       return response;
