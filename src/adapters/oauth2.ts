@@ -251,11 +251,7 @@ export function oauth2RefreshGrant(options: OAuth2RefreshGrantOptions): OAuth2Re
     const tokenType = text(fields.token_type);
     // DPoP: `fetchFn: dpop.fetch` refuses an answer that is not DPoP-bound before it gets here.
     if (tokenType && !/^(?:bearer|dpop)$/i.test(tokenType)) {
-      throw new OAuth2Error(
-        response.status,
-        'invalid_response',
-        `token_type '${scrub(tokenType)}' is neither Bearer nor DPoP`,
-      );
+      throw new OAuth2Error(response.status, 'invalid_response', `token_type '${scrub(tokenType)}' is neither Bearer nor DPoP`);
     }
     const tokens: Tokens = { accessToken };
     const refreshTokenNext = text(fields.refresh_token);
