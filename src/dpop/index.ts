@@ -365,8 +365,18 @@ export function createDpop(options: DpopOptions = {}): Dpop {
       const token = tokenIn(config.headers?.get('authorization'));
       if (token === undefined) return adapter(config);
       const url = absolute(axiosUrl(config));
+      /** Our error, carrying the config (without the token) as axios' errors do: attachAxios finds its call by it. */
+      const fail = (error: DpopError) => {
+        config.headers.delete('Authorization');
+        config.headers.delete('DPoP');
+        return Object.defineProperty(error, 'config', { value: config });
+      };
       const attempt = async () => {
-        const made = await abortable(sign(config.method ?? 'get', url, token), config.signal as AbortSignal | undefined);
+        const made = await abortable(sign(config.method ?? 'get', url, token), config.signal as AbortSignal | undefined).catch(
+          (error: unknown) => {
+            throw error instanceof DpopError ? fail(error) : error; // no key, nothing sent
+          },
+        );
         config.headers.set('Authorization', `DPoP ${token}`);
         config.headers.set('DPoP', made.proof);
         try {
@@ -382,11 +392,7 @@ export function createDpop(options: DpopOptions = {}): Dpop {
       };
       let outcome = await attempt();
       if (retries(outcome.code, outcome.made)) outcome = await attempt();
-      if (outcome.code === 'use_dpop_nonce') {
-        config.headers.delete('Authorization');
-        config.headers.delete('DPoP');
-        throw Object.defineProperty(nonceRefused(), 'config', { value: config });
-      }
+      if (outcome.code === 'use_dpop_nonce') throw fail(nonceRefused());
       if ('error' in outcome) throw outcome.error;
       return outcome.response;
     }) as A;
