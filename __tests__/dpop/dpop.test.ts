@@ -447,21 +447,31 @@ describe('dpop.authorized (a request the app sends itself)', () => {
     expect(refreshes()).toBe(0);
   });
 
-  test('a second challenge is the caller’s error: one retry only', async () => {
-    const { run, sent } = session();
-    const second = axiosError(400, { 'dpop-nonce': 'n2' }, { error: 'use_dpop_nonce' });
+  test.each([
+    ['an axios 400', (nonce: string) => axiosError(400, { 'dpop-nonce': nonce }, { error: 'use_dpop_nonce' })],
+    ['an AjaxError 401', (nonce: string) => ajaxError(401, { 'WWW-Authenticate': 'DPoP error="use_dpop_nonce"', 'DPoP-Nonce': nonce })],
+  ])('a second challenge (%s) is DpopError DPOP_NONCE: one retry only, and no refresh', async (_, challenge) => {
+    const { run, sent, refreshes } = session();
     await expect(
-      run([
-        () => throwError(() => axiosError(400, { 'dpop-nonce': 'n1' }, { error: 'use_dpop_nonce' })),
-        () => throwError(() => second),
-        () => of('3rd'),
-      ]),
-    ).rejects.toBe(second);
+      run([() => throwError(() => challenge('n1')), () => throwError(() => challenge('n2')), () => of('3rd')]),
+    ).rejects.toMatchObject({ name: 'DpopError', code: 'DPOP_NONCE' });
     expect(sent).toHaveLength(2);
+    expect(refreshes()).toBe(0);
+  });
+
+  test('a challenge that brings no new nonce is DpopError DPOP_NONCE, unretried, and no refresh', async () => {
+    const { run, sent, refreshes } = session();
+    const error = await run([
+      () => throwError(() => ajaxError(401, { 'WWW-Authenticate': 'DPoP error="use_dpop_nonce"' })),
+      () => of('retried'),
+    ]).catch((e: unknown) => e as DpopError);
+    expect(error).toMatchObject({ name: 'DpopError', code: 'DPOP_NONCE' });
+    expect(error).not.toHaveProperty('cause'); // the client's error holds the request, and its token
+    expect(sent).toHaveLength(1);
+    expect(refreshes()).toBe(0);
   });
 
   test.each([
-    ['a challenge that brings no new nonce', axiosError(400, {}, { error: 'use_dpop_nonce' })],
     ['a 500 whose body says use_dpop_nonce', axiosError(500, { 'dpop-nonce': 'n1' }, { error: 'use_dpop_nonce' })],
     ['an AjaxError 403', ajaxError(403, { 'DPoP-Nonce': 'n1' }, { error: 'use_dpop_nonce' })],
     ['an Error without an answer', new Error('network down')],
@@ -713,6 +723,52 @@ describe('dpop.fetch and the tokens a token endpoint answers', () => {
         ),
       );
     expect(outcomes).toEqual(['DPOP_PROOF', 'DPOP_PROOF', '200', 'DPOP_PROOF', 'DPOP_PROOF', '400', 'DPOP_PROOF']);
+  });
+});
+
+describe('the count of invalid_dpop_proof starts anew with a new key and with any answer that went through', () => {
+  const grant = { method: 'POST', body: 'grant_type=refresh_token&refresh_token=rt' };
+  const refused = () => json(400, { error: 'invalid_dpop_proof' });
+  const outcome = (dpop: ReturnType<typeof createDpop>) =>
+    dpop.fetch('https://auth.example.com/token', grant).then(
+      (response) => String(response.status),
+      (error: DpopError) => error.code,
+    );
+
+  test.each([
+    ['dpop.clear()', async (dpop: ReturnType<typeof createDpop>) => dpop.clear()],
+    [
+      "dpop.epic(auth) deleting the key at the session's end",
+      async (dpop: ReturnType<typeof createDpop>) => {
+        const auth = createTokenRefresh({ refresh: async () => ({ accessToken: 'x' }) });
+        const action$ = new Subject<unknown>();
+        const done = firstValueFrom(dpop.epic(auth)(action$).pipe(toArray()));
+        action$.next(auth.actions.loggedOut({ reason: 'logout', elsewhere: false }));
+        action$.complete();
+        await done;
+        await dpop.ready(); // after the deletion
+      },
+    ],
+    [
+      'a 2xx through dpop.axiosAdapter',
+      async (dpop: ReturnType<typeof createDpop>) => {
+        const headers = new Map([['authorization', 'Bearer t']]);
+        await dpop.axiosAdapter(async () => ({ status: 200, headers: {} }))({
+          url: `${API}/x`,
+          headers: {
+            get: (n: string) => headers.get(n),
+            set: (n: string, v: string) => headers.set(n.toLowerCase(), v),
+            delete: () => true,
+          },
+        });
+      },
+    ],
+  ])('%s', async (_, between) => {
+    const { fetchFn } = scriptedFetch(refused);
+    const dpop = createDpop({ keys: memoryKeys(), fetchFn });
+    expect([await outcome(dpop), await outcome(dpop)]).toEqual(['DPOP_PROOF', 'DPOP_PROOF']);
+    await between(dpop);
+    expect([await outcome(dpop), await outcome(dpop), await outcome(dpop)]).toEqual(['DPOP_PROOF', 'DPOP_PROOF', '400']);
   });
 });
 

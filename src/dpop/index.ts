@@ -382,6 +382,7 @@ export function createDpop(options: DpopOptions = {}): Dpop {
         try {
           const response = await adapter(config);
           learn(url, response.headers as HeadersLike);
+          proofRefusals = 0; // axios settles anything but a 2xx as an error
           return { response, made };
         } catch (error) {
           const answer = (error as { response?: { status: number; headers?: HeadersLike } } | null)?.response;
@@ -412,7 +413,10 @@ export function createDpop(options: DpopOptions = {}): Dpop {
               catchError((error: unknown) => {
                 learn(url, headersOf(error));
                 const code = challengeCode(httpStatusOf(error) ?? 0, headersOf(error), bodyOf(error));
-                if (retried || code !== 'use_dpop_nonce' || nonces.get(made.origin) === made.nonce) throw error;
+                if (code !== 'use_dpop_nonce') throw error;
+                // A challenge not answered (no new nonce, or a second one) is no verdict on the token:
+                // this error, not the 401, so that `auth.authorized` starts no refresh.
+                if (retried || nonces.get(made.origin) === made.nonce) throw nonceRefused();
                 retried = true;
                 return attempt();
               }),
@@ -445,7 +449,7 @@ export function createDpop(options: DpopOptions = {}): Dpop {
             const end = action.payload;
             return !end || (!end.elsewhere && end.reason !== 'otherUser' && end.reason !== 'noSession');
           }),
-          mergeMap(() => from(serial(() => store.delete())).pipe(catchError(() => EMPTY))),
+          mergeMap(() => from(serial(() => ((proofRefusals = 0), store.delete()))).pipe(catchError(() => EMPTY))),
           ignoreElements(),
         ),
   };
