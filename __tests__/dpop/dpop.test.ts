@@ -753,7 +753,7 @@ describe('the count of invalid_dpop_proof starts anew with a new key and with an
       'a 2xx through dpop.axiosAdapter',
       async (dpop: ReturnType<typeof createDpop>) => {
         const headers = new Map([['authorization', 'Bearer t']]);
-        await dpop.axiosAdapter(async () => ({ status: 200, headers: {} }))({
+        await dpop.axiosAdapter(async (_config: unknown) => ({ status: 200, headers: {} }))({
           url: `${API}/x`,
           headers: {
             get: (n: string) => headers.get(n),
