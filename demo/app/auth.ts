@@ -8,11 +8,13 @@
  * `redux-observable-token-refresh/cookie`: the package never sees it, the browser sends it to
  * /auth/refresh, and `auth.restore()` gets a session back after a reload).
  *
- * DPoP mode (mode.ts, `?dpop=1`): `dpop = createDpop()` (its key in IndexedDB) signs the login and
- * the refresh (`dpop.fetch`: it answers the server's nonce challenge), and is passed to every client
- * (`dpop.authorized` in the epics, `authFetch`, `authBaseQuery`); the server binds the tokens to the
- * key. `traceDpop` reports each proof and its answer for the activity panel: the proof's claims and
- * a fingerprint of `ath`, never a token.
+ * DPoP mode (mode.ts, `?dpop=1`): `dpop = createDpop()` (its key in IndexedDB) is the clients'
+ * transport. `dpop.fetch` signs every request of the login and the refresh (and answers the server's
+ * nonce challenge); `dpop.resourceFetch` (here `dpop.wrapResource` over each client's instrumented
+ * fetch) is the `fetchFn` of `authFetch` and `authBaseQuery`, and turns their `Authorization: Bearer`
+ * into `Authorization: DPoP` with a proof bound to the token; the epics call `dpop.authorized`. The
+ * server binds the tokens to the key. `traceDpop` reports each proof and its answer for the activity
+ * panel: the proof's claims and a fingerprint of `ath`, never a token.
  */
 import { Subject, defer, type Observable } from 'rxjs';
 import { fromFetch } from 'rxjs/fetch';
@@ -118,7 +120,11 @@ export async function traceDpop(client: string | null, headers: HeadersInit | un
 export const isNonceChallenge = (status: number, headers: Headers | undefined): boolean =>
   dpop !== undefined && headers !== undefined && dpop.isNonceChallenge(status, headers);
 
-/** The `fetch` under `dpop.fetch` (the login and the refresh): the browser's, and a report of each proof. */
+/**
+ * The `fetch` under `dpop.fetch` (the login and the refresh): the browser's, and a report of each
+ * proof. (`dpop.resourceFetch` would send through it too; the demo's API clients use
+ * `dpop.wrapResource` over their own instrumented fetch instead, so each proof is told once.)
+ */
 async function tracedFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
   const response = await fetch(input, init);
   await traceDpop(null, init?.headers, response);
@@ -134,6 +140,16 @@ export const dpop: Dpop | undefined = dpopMode ? createDpop({ fetchFn: tracedFet
 /** The login's and the refresh's `fetch`: `dpop.fetch` in DPoP mode (a proof, the nonce challenge answered). */
 const tokenRouteFetch = (input: RequestInfo | URL, init?: RequestInit): Promise<Response> =>
   dpop ? dpop.fetch(input, init) : fetch(input, init);
+
+type FetchFn = (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;
+
+/**
+ * The `fetchFn` of an API client (`authFetch`, `authBaseQuery`) over `send`: `dpop.wrapResource(send)`
+ * in DPoP mode (what `dpop.resourceFetch` is over the browser's fetch), so each request that carries
+ * the token goes as `Authorization: DPoP` with a proof bound to it, and `send` sees that proof in its
+ * headers and the one retry of a nonce challenge as a second call; `send` itself in Bearer mode.
+ */
+export const resourceFetchOver = (send: FetchFn): FetchFn => (dpop ? dpop.wrapResource(send) : send);
 
 /** base64url(SHA-256(token)), the proof's `ath`: its last characters name a token without showing it. */
 export async function tokenFingerprint(token: string): Promise<string> {

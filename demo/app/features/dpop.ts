@@ -90,7 +90,7 @@ export const dpopKeyEpic: Epic<UnknownAction, UnknownAction> = (action$) =>
 
 /** What the API answered the thief: the challenge's error, and its description from the body. */
 async function asThief(scheme: ThiefScheme, token: string, ath: string): Promise<ThiefResult> {
-  // The browser's own fetch, not `dpop.fetch` nor an adapter: no proof, no refresh, no replay.
+  // The browser's own fetch, not `dpop.fetch`, `dpop.resourceFetch` nor an adapter: no proof, no refresh, no replay.
   const response = await fetch('/api/echo', { headers: { Authorization: `${scheme} ${token}` }, cache: 'no-store' });
   const challenge = response.headers.get('WWW-Authenticate') ?? '';
   const body = (await response.json().catch(() => null)) as { error?: string; error_description?: string } | null;

@@ -6,14 +6,16 @@
  *
  * The `fetchFn` under the adapter is the browser's `fetch` plus a report of each attempt, for the
  * card and the activity panel: the demo's instrumentation only. An app writes
- * `authFetch(auth, { allowedOrigins: [location.origin] })`, and in DPoP mode adds `dpop`: the
- * adapter then sends `Authorization: DPoP` with a proof, which `dpop.wrap` puts in the headers this
- * `fetchFn` gets, and answers a nonce challenge with one more call of it (no replay, no refresh).
+ * `authFetch(auth, { allowedOrigins: [location.origin] })`, and in DPoP mode
+ * `authFetch(auth, { allowedOrigins: [location.origin], fetchFn: dpop.resourceFetch })`. Here DPoP
+ * mode's `fetchFn` is `dpop.wrapResource(observedFetch)`: the request then goes as
+ * `Authorization: DPoP` with a proof, which it puts in the headers `observedFetch` gets, and a nonce
+ * challenge is answered with one more call of `observedFetch` (no replay, no refresh).
  */
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { useStore } from 'react-redux';
 import { authFetch } from 'redux-observable-token-refresh/fetch';
-import { auth, dpop, isNonceChallenge, traceDpop } from '../auth';
+import { auth, isNonceChallenge, resourceFetchOver, traceDpop } from '../auth';
 import { clock } from '../features/activity';
 import { mustWait } from '../features/requests';
 import {
@@ -60,7 +62,7 @@ async function observedFetch(input: RequestInfo | URL, init?: RequestInit): Prom
   return response;
 }
 
-export const apiFetch = authFetch(auth, { allowedOrigins: [location.origin], fetchFn: observedFetch, dpop });
+export const apiFetch = authFetch(auth, { allowedOrigins: [location.origin], fetchFn: resourceFetchOver(observedFetch) });
 
 interface Echo {
   sub: string;

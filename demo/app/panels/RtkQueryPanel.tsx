@@ -7,7 +7,7 @@
  * `reportCalls` and `reportAttempts` are the demo's instrumentation only: they put each call and
  * each attempt in the activity panel, around the adapter and as its `fetchFn`. An app writes
  * `baseQuery: authBaseQuery(auth, { fetchBaseQuery, baseUrl: '/api' })` and nothing else (with
- * `dpop` in DPoP mode).
+ * `fetchFn: dpop.resourceFetch` in DPoP mode; here `dpop.wrapResource(reportAttempts)`).
  */
 import { createSlice } from '@reduxjs/toolkit';
 import {
@@ -24,7 +24,7 @@ import type { UnknownAction } from 'redux';
 import type { Epic } from 'redux-observable';
 import { authBaseQuery } from 'redux-observable-token-refresh/rtk-query';
 import { filter, map } from 'rxjs';
-import { auth, dpop, isNonceChallenge, traceDpop } from '../auth';
+import { auth, dpop, isNonceChallenge, resourceFetchOver, traceDpop } from '../auth';
 import { clock } from '../features/activity';
 import { mustWait } from '../features/requests';
 import { loginRequested } from '../features/signIn';
@@ -81,10 +81,10 @@ const reportCalls =
 
 /**
  * The adapter's `fetchFn`: each attempt it sends, with the token generation it carries, and its 401.
- * In DPoP mode the proof is in `init.headers` (`dpop.wrap` puts it there), and the retry that answers
- * a nonce challenge is the same attempt, not a replay.
+ * In DPoP mode it runs under `dpop.wrapResource`: the proof is in `init.headers` (put there with
+ * `Authorization: DPoP`), and the retry that answers a nonce challenge is the same attempt, not a replay.
  */
-const reportAttempts = async (input: RequestInfo, init?: RequestInit): Promise<Response> => {
+const reportAttempts = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
   const request = input as Request;
   const current = calls.get(request.headers.get('X-Demo-Call') ?? '');
   if (!current) return fetch(input, init);
@@ -125,7 +125,7 @@ interface ItemList {
 
 export const api = createApi({
   reducerPath: 'rtkQueryApi',
-  baseQuery: reportCalls(authBaseQuery(auth, { fetchBaseQuery, baseUrl: '/api', fetchFn: reportAttempts, dpop })),
+  baseQuery: reportCalls(authBaseQuery(auth, { fetchBaseQuery, baseUrl: '/api', fetchFn: resourceFetchOver(reportAttempts) })),
   endpoints: (build) => ({
     profile: build.query<Profile, void>({ query: () => 'profile' }),
     items: build.query<ItemList, void>({ query: () => 'items' }),
@@ -307,7 +307,9 @@ function RefetchButton() {
 export const panel: DemoPanel = {
   id: 'rtk-query',
   title: 'RTK Query',
-  subtitle: 'createApi on authBaseQuery(auth, { fetchBaseQuery, baseUrl: "/api" })',
+  subtitle: dpop
+    ? 'createApi on authBaseQuery(auth, { fetchBaseQuery, baseUrl: "/api", fetchFn: dpop.resourceFetch })'
+    : 'createApi on authBaseQuery(auth, { fetchBaseQuery, baseUrl: "/api" })',
   column: 'main',
   order: 15,
   Component: RtkQueryPanel,
