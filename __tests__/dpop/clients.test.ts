@@ -60,11 +60,11 @@ const expire = () => new Promise((resolve) => setTimeout(resolve, 3_300));
 
 const clients: Record<string, (auth: TokenRefresh, dpop: Dpop) => Client> = {
   authFetch: (auth, dpop) => {
-    const apiFetch = authFetch(auth, { allowedOrigins: [servers.resourceOrigin], fetchFn: dpop.resourceFetch });
+    const apiFetch = authFetch(auth, { allowedOrigins: [servers.resourceOrigin], fetchFn: dpop.resourceFetch(auth) });
     return { get: async () => (await apiFetch(servers.resourceUrl)).status };
   },
   'authFetch in an epic (auth.authorized)': (auth, dpop) => {
-    const apiFetch = authFetch(auth, { allowedOrigins: [servers.resourceOrigin], fetchFn: dpop.resourceFetch });
+    const apiFetch = authFetch(auth, { allowedOrigins: [servers.resourceOrigin], fetchFn: dpop.resourceFetch(auth) });
     return {
       get: () =>
         new Promise((resolve, reject) => from(apiFetch(servers.resourceUrl)).subscribe({ next: (r) => resolve(r.status), error: reject })),
@@ -90,7 +90,7 @@ const clients: Record<string, (auth: TokenRefresh, dpop: Dpop) => Client> = {
   authBaseQuery: (auth, dpop) => {
     const api = createApi({
       keepUnusedDataFor: 0,
-      baseQuery: authBaseQuery(auth, { fetchBaseQuery, baseUrl: servers.resourceOrigin, fetchFn: dpop.resourceFetch }),
+      baseQuery: authBaseQuery(auth, { fetchBaseQuery, baseUrl: servers.resourceOrigin, fetchFn: dpop.resourceFetch(auth) }),
       endpoints: (build) => ({ items: build.query<unknown, number>({ query: () => '/api/items' }) }),
     });
     let n = 0;
@@ -104,7 +104,7 @@ const clients: Record<string, (auth: TokenRefresh, dpop: Dpop) => Client> = {
   },
   attachAxios: (auth, dpop) => {
     const instance = axios.create({ baseURL: servers.resourceOrigin });
-    instance.defaults.adapter = dpop.axiosAdapter(axios.getAdapter(instance.defaults.adapter));
+    instance.defaults.adapter = dpop.axiosAdapter(auth, axios.getAdapter(instance.defaults.adapter));
     attachAxios(auth, instance, { allowedOrigins: [servers.resourceOrigin] });
     return {
       get: () =>
@@ -186,7 +186,7 @@ describe('DPoP sessions', () => {
     });
     createStore(auth);
     auth.setTokens({ accessToken: login.access_token, refreshToken: login.refresh_token, expiresAt: Date.now() + 3_600_000 });
-    const apiFetch = authFetch(auth, { allowedOrigins: [servers.resourceOrigin], fetchFn: dpop.resourceFetch });
+    const apiFetch = authFetch(auth, { allowedOrigins: [servers.resourceOrigin], fetchFn: dpop.resourceFetch(auth) });
     expect((await apiFetch(servers.resourceUrl)).status).toBe(200);
     expect((await apiFetch(servers.resourceUrl)).status).toBe(200);
     await auth.refresh();

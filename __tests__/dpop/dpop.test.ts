@@ -117,7 +117,10 @@ describe('nonces (RFC 9449 §8, §9)', () => {
   ])('%s that keeps challenging gets one retry, not a loop, then DpopError DPOP_NONCE', async (_, answer) => {
     const { fetchFn, seen } = scriptedFetch(answer);
     const dpop = createDpop({ keys: memoryKeys(), fetchFn });
-    await expect(dpop.fetch(`${API}/items`)).rejects.toMatchObject({ name: 'DpopError', code: 'DPOP_NONCE' });
+    await expect(dpop.fetch(`${API}/token`, { method: 'POST', body: 'grant_type=refresh_token' })).rejects.toMatchObject({
+      name: 'DpopError',
+      code: 'DPOP_NONCE',
+    });
     expect(seen).toHaveLength(2);
   });
 
@@ -647,6 +650,9 @@ describe('DpopError messages', () => {
   });
 });
 
+/** The session whose token the transports send as DPoP (`auth` in an app). */
+const session = { getAccessToken: () => 'tok' };
+
 describe('dpop.resourceFetch (authFetch, authBaseQuery)', () => {
   test.each([
     ['no Authorization', {}],
@@ -656,14 +662,14 @@ describe('dpop.resourceFetch (authFetch, authBaseQuery)', () => {
     const fetchFn = async (...args: unknown[]) => (calls.push(args), json(200, {}));
     const dpop = createDpop({ keys: memoryKeys(), fetchFn });
     const init = { headers, method: 'POST', body: 'x' };
-    expect((await dpop.resourceFetch('https://partner.example.com/upload', init)).status).toBe(200);
+    expect((await dpop.resourceFetch(session)('https://partner.example.com/upload', init)).status).toBe(200);
     expect(calls).toEqual([['https://partner.example.com/upload', init]]);
   });
 
   test('a request with a Bearer token goes as DPoP with a proof bound to it; the answer is not read', async () => {
     const { fetchFn, seen } = scriptedFetch(() => json(200, { access_token: 'not a token answer', token_type: 'Bearer' }));
     const dpop = createDpop({ keys: memoryKeys(), fetchFn });
-    const response = await dpop.resourceFetch(`${API}/items?page=1`, { headers: { Authorization: 'Bearer tok' } });
+    const response = await dpop.resourceFetch(session)(`${API}/items?page=1`, { headers: { Authorization: 'Bearer tok' } });
     expect(response.bodyUsed).toBe(false);
     expect(await response.json()).toEqual({ access_token: 'not a token answer', token_type: 'Bearer' });
     expect(seen[0]).toMatchObject({
@@ -678,16 +684,45 @@ describe('dpop.resourceFetch (authFetch, authBaseQuery)', () => {
       json(401, {}, { 'www-authenticate': 'DPoP error="use_dpop_nonce"', 'dpop-nonce': `n${++n}` }),
     );
     const dpop = createDpop({ keys: memoryKeys(), fetchFn });
-    await expect(dpop.resourceFetch(`${API}/items`, { headers: { Authorization: 'Bearer tok' } })).rejects.toMatchObject({
+    await expect(dpop.resourceFetch(session)(`${API}/items`, { headers: { Authorization: 'Bearer tok' } })).rejects.toMatchObject({
       code: 'DPOP_NONCE',
     });
     expect(seen.map((s) => s.proof?.payload.nonce)).toEqual([undefined, 'n1']);
   });
 
-  test('wrapResource(fetchFn) sends through the fetch it wraps', async () => {
+  test("the session's token replaced while its request was on the way still goes as DPoP; a token never the session's goes untouched", async () => {
+    const { fetchFn, seen } = scriptedFetch(() => json(200, {}));
+    let current = 't1';
+    const dpop = createDpop({ keys: memoryKeys(), fetchFn });
+    const send = dpop.resourceFetch({ getAccessToken: () => current }, fetchFn);
+    await send(`${API}/a`, { headers: { Authorization: 'Bearer t1' } });
+    current = 't2'; // a refresh ended between the hand-out of t1 and its request
+    await send(`${API}/b`, { headers: { Authorization: 'Bearer t1' } });
+    await send(`${API}/c`, { headers: { Authorization: 'Bearer someone-else' } });
+    expect(seen.map((s) => `${s.authorization} ${s.proof ? 'proof' : '-'}`)).toEqual([
+      'DPoP t1 proof',
+      'DPoP t1 proof',
+      'Bearer someone-else -',
+    ]);
+  });
+
+  test('a token the token endpoint bound to this key (through dpop.fetch) goes as DPoP before the session holds it', async () => {
+    const { fetchFn, seen } = scriptedFetch((request) =>
+      request.method === 'POST' ? json(200, { access_token: 'fresh', token_type: 'DPoP' }) : json(200, {}),
+    );
+    const dpop = createDpop({ keys: memoryKeys(), fetchFn });
+    await dpop.fetch('https://auth.example.com/token', { method: 'POST', body: 'grant_type=refresh_token' });
+    await dpop.resourceFetch({ getAccessToken: () => 'older' })(`${API}/a`, { headers: { Authorization: 'Bearer fresh' } });
+    expect(seen[1]).toMatchObject({ authorization: 'DPoP fresh', proof: { payload: { ath: await athOf('fresh') } } });
+    await dpop.clear(); // a new key: tokens bound to the old one are not this key's
+    await dpop.resourceFetch({ getAccessToken: () => 'older' })(`${API}/b`, { headers: { Authorization: 'Bearer fresh' } });
+    expect(seen[2]).toMatchObject({ authorization: 'Bearer fresh', proof: undefined });
+  });
+
+  test('resourceFetch(auth, fetchFn) sends through the fetch given', async () => {
     const { fetchFn, seen } = scriptedFetch(() => json(200, {}));
     const dpop = createDpop({ keys: memoryKeys() });
-    await dpop.wrapResource(fetchFn)(`${API}/items`, { headers: { Authorization: 'Bearer tok' } });
+    await dpop.resourceFetch(session, fetchFn)(`${API}/items`, { headers: { Authorization: 'Bearer tok' } });
     expect(seen.map((s) => s.authorization)).toEqual(['DPoP tok']);
   });
 });
@@ -726,7 +761,7 @@ describe('dpop.fetch and the tokens a token endpoint answers', () => {
   });
 });
 
-describe('the count of invalid_dpop_proof starts anew with a new key and with any answer that went through', () => {
+describe('the count of invalid_dpop_proof starts anew with a new key and with a 2xx of the token endpoint', () => {
   const grant = { method: 'POST', body: 'grant_type=refresh_token&refresh_token=rt' };
   const refused = () => json(400, { error: 'invalid_dpop_proof' });
   const outcome = (dpop: ReturnType<typeof createDpop>) =>
@@ -749,26 +784,51 @@ describe('the count of invalid_dpop_proof starts anew with a new key and with an
         await dpop.ready(); // after the deletion
       },
     ],
-    [
-      'a 2xx through dpop.axiosAdapter',
-      async (dpop: ReturnType<typeof createDpop>) => {
-        const headers = new Map([['authorization', 'Bearer t']]);
-        await dpop.axiosAdapter(async (_config: unknown) => ({ status: 200, headers: {} }))({
-          url: `${API}/x`,
-          headers: {
-            get: (n: string) => headers.get(n),
-            set: (n: string, v: string) => headers.set(n.toLowerCase(), v),
-            delete: () => true,
-          },
-        });
-      },
-    ],
   ])('%s', async (_, between) => {
     const { fetchFn } = scriptedFetch(refused);
     const dpop = createDpop({ keys: memoryKeys(), fetchFn });
     expect([await outcome(dpop), await outcome(dpop)]).toEqual(['DPOP_PROOF', 'DPOP_PROOF']);
     await between(dpop);
     expect([await outcome(dpop), await outcome(dpop), await outcome(dpop)]).toEqual(['DPOP_PROOF', 'DPOP_PROOF', '400']);
+  });
+
+  test('2xx answers of APIs (a public endpoint, through the transports) do not keep a refused refresh token alive', async () => {
+    const { fetchFn } = scriptedFetch((seen) => (seen.method === 'POST' ? refused() : json(200, { public: true })));
+    const dpop = createDpop({ keys: memoryKeys(), fetchFn });
+    const outcomes: string[] = [];
+    const headers = new Map([['authorization', 'Bearer tok']]);
+    for (const _ of [1, 2, 3]) {
+      outcomes.push(await outcome(dpop));
+      await dpop.resourceFetch(session)(`${API}/public/status`, { headers: { Authorization: 'Bearer tok' } });
+      await dpop.axiosAdapter(session, async (_config: unknown) => ({ status: 200, headers: {} }))({
+        url: `${API}/x`,
+        headers: {
+          get: (n: string) => headers.get(n.toLowerCase()),
+          set: (n: string, v: string) => headers.set(n.toLowerCase(), v),
+          delete: () => true,
+        },
+      });
+    }
+    expect(outcomes).toEqual(['DPOP_PROOF', 'DPOP_PROOF', '400']);
+  });
+
+  test('each token endpoint (origin) has its own count', async () => {
+    const { fetchFn } = scriptedFetch(refused);
+    const dpop = createDpop({ keys: memoryKeys(), fetchFn });
+    const at = (origin: string) =>
+      dpop.fetch(`${origin}/token`, grant).then(
+        (response) => String(response.status),
+        (error: DpopError) => error.code,
+      );
+    const a = 'https://a.example.com';
+    const b = 'https://b.example.com';
+    expect([await at(a), await at(a), await at(b), await at(a), await at(b)]).toEqual([
+      'DPOP_PROOF',
+      'DPOP_PROOF',
+      'DPOP_PROOF',
+      '400',
+      'DPOP_PROOF',
+    ]);
   });
 });
 
@@ -817,7 +877,7 @@ describe('dpop.axiosAdapter (attachAxios)', () => {
   ])('%p: the token goes as DPoP with a proof for %s, the URL axios calls', async (fields, htu) => {
     const { adapter, sent } = adapterOf(ok);
     const dpop = createDpop({ keys: memoryKeys() });
-    await dpop.axiosAdapter(adapter)(configOf(fields, { Authorization: 'Bearer tok' }));
+    await dpop.axiosAdapter(session, adapter)(configOf(fields, { Authorization: 'Bearer tok' }));
     expect(sent[0]).toMatchObject({
       authorization: 'DPoP tok',
       proof: { payload: { htu, htm: (fields as { method?: string }).method === 'post' ? 'POST' : 'GET', ath: await athOf('tok') } },
@@ -828,7 +888,7 @@ describe('dpop.axiosAdapter (attachAxios)', () => {
     const { adapter, sent } = adapterOf(ok);
     const dpop = createDpop({ keys: memoryKeys() });
     const config = configOf({ url: 'https://partner.example.com/x' }, { 'X-Other': '1' });
-    await dpop.axiosAdapter(adapter)(config);
+    await dpop.axiosAdapter(session, adapter)(config);
     expect(sent).toEqual([{ authorization: undefined, proof: undefined }]);
     expect([...config.headers.map.keys()]).toEqual(['x-other']);
   });
@@ -836,7 +896,7 @@ describe('dpop.axiosAdapter (attachAxios)', () => {
   test("the API's nonce challenge is retried once with its nonce, and the nonce is kept for the next request", async () => {
     const { adapter, sent } = adapterOf((config, i) => (i === 0 ? challenge('n1') : ok()));
     const dpop = createDpop({ keys: memoryKeys() });
-    const send = dpop.axiosAdapter(adapter);
+    const send = dpop.axiosAdapter(session, adapter);
     expect((await send(configOf({ url: `${API}/items` }, { Authorization: 'Bearer tok' }))).status).toBe(200);
     await send(configOf({ url: `${API}/other` }, { Authorization: 'Bearer tok' }));
     expect(sent.map((s) => s.proof?.payload.nonce)).toEqual([undefined, 'n1', 'n1']);
@@ -849,7 +909,10 @@ describe('dpop.axiosAdapter (attachAxios)', () => {
     const dpop = createDpop({ keys: memoryKeys() });
     const config = configOf({ url: `${API}/items` }, { Authorization: 'Bearer tok' });
     const error = (await dpop
-      .axiosAdapter(adapter)(config)
+      .axiosAdapter(
+        session,
+        adapter,
+      )(config)
       .catch((e: unknown) => e)) as DpopError & { config?: unknown };
     expect(error).toMatchObject({ name: 'DpopError', code: 'DPOP_NONCE' });
     expect(error.config).toBe(config); // attachAxios finds its call by it
@@ -866,7 +929,9 @@ describe('dpop.axiosAdapter (attachAxios)', () => {
     const failure = Object.assign(new Error('failed'), { response });
     const { adapter, sent } = adapterOf(() => Promise.reject(failure));
     const dpop = createDpop({ keys: memoryKeys() });
-    await expect(dpop.axiosAdapter(adapter)(configOf({ url: `${API}/items` }, { Authorization: 'Bearer tok' }))).rejects.toBe(failure);
+    await expect(dpop.axiosAdapter(session, adapter)(configOf({ url: `${API}/items` }, { Authorization: 'Bearer tok' }))).rejects.toBe(
+      failure,
+    );
     expect(sent).toHaveLength(1);
   });
 
@@ -874,14 +939,16 @@ describe('dpop.axiosAdapter (attachAxios)', () => {
     const failure = new Error('socket hang up');
     const { adapter } = adapterOf(() => Promise.reject(failure));
     const dpop = createDpop({ keys: memoryKeys() });
-    await expect(dpop.axiosAdapter(adapter)(configOf({ url: `${API}/items` }, { Authorization: 'Bearer tok' }))).rejects.toBe(failure);
+    await expect(dpop.axiosAdapter(session, adapter)(configOf({ url: `${API}/items` }, { Authorization: 'Bearer tok' }))).rejects.toBe(
+      failure,
+    );
   });
 
   test('an aborted signal rejects before anything is sent', async () => {
     const { adapter, sent } = adapterOf(ok);
     const dpop = createDpop({ keys: memoryKeys() });
     const config = configOf({ url: `${API}/items`, signal: AbortSignal.abort() }, { Authorization: 'Bearer tok' });
-    await expect(dpop.axiosAdapter(adapter)(config)).rejects.toMatchObject({ name: 'AbortError' });
+    await expect(dpop.axiosAdapter(session, adapter)(config)).rejects.toMatchObject({ name: 'AbortError' });
     expect(sent).toHaveLength(0);
   });
 });

@@ -40,7 +40,7 @@ const expected = ['DPoP old-token -', 'DPoP new-token n1', 'DPoP new-token n2'];
 test('attachAxios: the replay after a refresh answers its nonce challenge with one retry, and refreshes once', async () => {
   const { auth, dpop, refreshes } = session();
   const instance = axios.create({ baseURL: api.url });
-  instance.defaults.adapter = dpop.axiosAdapter(axios.getAdapter(instance.defaults.adapter));
+  instance.defaults.adapter = dpop.axiosAdapter(auth, axios.getAdapter(instance.defaults.adapter));
   attachAxios(auth, instance, { allowedOrigins: [api.origin] });
   const response = await instance.get('/items');
   expect(response.status).toBe(200);
@@ -50,7 +50,7 @@ test('attachAxios: the replay after a refresh answers its nonce challenge with o
 
 test('authFetch: the same', async () => {
   const { auth, dpop, refreshes } = session();
-  const apiFetch = authFetch(auth, { allowedOrigins: [api.origin], fetchFn: dpop.resourceFetch });
+  const apiFetch = authFetch(auth, { allowedOrigins: [api.origin], fetchFn: dpop.resourceFetch(auth) });
   expect((await apiFetch(`${api.url}/items`)).status).toBe(200);
   expect(refreshes()).toBe(1);
   expect(sent()).toEqual(expected);
@@ -61,7 +61,7 @@ describe('attachAxios: the proof is for the request that leaves', () => {
     const { auth, dpop } = session();
     const instance = axios.create({ baseURL: api.url });
     instance.interceptors.request.use(interceptor); // registered before attachAxios: runs after it
-    instance.defaults.adapter = dpop.axiosAdapter(axios.getAdapter(instance.defaults.adapter));
+    instance.defaults.adapter = dpop.axiosAdapter(auth, axios.getAdapter(instance.defaults.adapter));
     attachAxios(auth, instance, { allowedOrigins: [api.origin] });
     auth.setTokens({ accessToken: 'new-token', refreshToken: 'rt2' });
     return instance;

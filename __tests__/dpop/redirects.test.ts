@@ -43,7 +43,7 @@ function session() {
   const auth = createTokenRefresh({ refresh: async () => (refreshes++, { accessToken: 'fresh-token', refreshToken: 'rt2' }) });
   createStore(auth);
   auth.setTokens({ accessToken: 'the-token', refreshToken: 'rt' });
-  const apiFetch = authFetch(auth, { allowedOrigins: [api.origin], fetchFn: createDpop({ keys: memoryKeys() }).resourceFetch });
+  const apiFetch = authFetch(auth, { allowedOrigins: [api.origin], fetchFn: createDpop({ keys: memoryKeys() }).resourceFetch(auth) });
   return { apiFetch, refreshes: () => refreshes };
 }
 

@@ -519,7 +519,7 @@ describeInBrowser('demo app in Chromium', () => {
     await page.waitForSelector('[data-testid="dashboard"]');
     expect(await text('token-type')).toBe('DPoP-bound tokens');
     // The RTK Query card shows its base query as DPoP mode makes it: dpop.resourceFetch is its fetchFn.
-    expect(await page.evaluate(() => document.body.textContent?.includes('fetchFn: dpop.resourceFetch }'))).toBe(true);
+    expect(await page.evaluate(() => document.body.textContent?.includes('fetchFn: dpop.resourceFetch(auth) }'))).toBe(true);
     // The login's first proof had no nonce: the server's challenge, then the same login with it.
     await eventually('the login proofs in the log', async () =>
       (await logLines()).some((line) => /DPoP proof \S+: POST \/auth\/login .* ← 200/.test(line)),

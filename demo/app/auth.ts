@@ -10,7 +10,7 @@
  *
  * DPoP mode (mode.ts, `?dpop=1`): `dpop = createDpop()` (its key in IndexedDB) is the clients'
  * transport. `dpop.fetch` signs every request of the login and the refresh (and answers the server's
- * nonce challenge); `dpop.resourceFetch` (here `dpop.wrapResource` over each client's instrumented
+ * nonce challenge); `dpop.resourceFetch(auth)` (here `dpop.resourceFetch(auth, send)` over each client's instrumented
  * fetch) is the `fetchFn` of `authFetch` and `authBaseQuery`, and turns their `Authorization: Bearer`
  * into `Authorization: DPoP` with a proof bound to the token; the epics call `dpop.authorized`. The
  * server binds the tokens to the key. `traceDpop` reports each proof and its answer for the activity
@@ -123,7 +123,7 @@ export const isNonceChallenge = (status: number, headers: Headers | undefined): 
 /**
  * The `fetch` under `dpop.fetch` (the login and the refresh): the browser's, and a report of each
  * proof. (`dpop.resourceFetch` would send through it too; the demo's API clients use
- * `dpop.wrapResource` over their own instrumented fetch instead, so each proof is told once.)
+ * `dpop.resourceFetch(auth, send)` over their own instrumented fetch instead, so each proof is told once.)
  */
 async function tracedFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
   const response = await fetch(input, init);
@@ -144,12 +144,12 @@ const tokenRouteFetch = (input: RequestInfo | URL, init?: RequestInit): Promise<
 type FetchFn = (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;
 
 /**
- * The `fetchFn` of an API client (`authFetch`, `authBaseQuery`) over `send`: `dpop.wrapResource(send)`
+ * The `fetchFn` of an API client (`authFetch`, `authBaseQuery`) over `send`: `dpop.resourceFetch(auth, send)`
  * in DPoP mode (what `dpop.resourceFetch` is over the browser's fetch), so each request that carries
  * the token goes as `Authorization: DPoP` with a proof bound to it, and `send` sees that proof in its
  * headers and the one retry of a nonce challenge as a second call; `send` itself in Bearer mode.
  */
-export const resourceFetchOver = (send: FetchFn): FetchFn => (dpop ? dpop.wrapResource(send) : send);
+export const resourceFetchOver = (send: FetchFn): FetchFn => (dpop ? dpop.resourceFetch(auth, send) : send);
 
 /** base64url(SHA-256(token)), the proof's `ath`: its last characters name a token without showing it. */
 export async function tokenFingerprint(token: string): Promise<string> {

@@ -55,6 +55,19 @@ export interface AxiosConfigLike {
   method?: string;
   headers: { get(name: string): unknown; set(name: string, value: string): unknown; delete(name: string): unknown };
   signal?: unknown;
+  data?: unknown;
+  /** Node's http adapter calls it before it follows a redirect (follow-redirects' options). */
+  // A method: its parameters are bivariant, so axios' own (more precise) type fits.
+  beforeRedirect?(this: void, options: { headers?: Record<string, unknown> }, ...details: unknown[]): void;
+}
+
+/** The session whose access token `dpop.resourceFetch` and `dpop.axiosAdapter` send as DPoP: `auth`. */
+export type DpopSession = Pick<TokenRefresh<string>, 'getAccessToken'>;
+
+/** What `dpop.axiosAdapter` reads of axios' answer, or of the `response` of its error. */
+interface AxiosAnswer {
+  status?: number;
+  headers?: HeadersLike;
 }
 
 /** What `createDpop` returns: its fetches and adapter are the transports of the clients. */
@@ -76,34 +89,35 @@ export interface Dpop {
   /** `dpop.fetch` over another `fetch`. */
   wrap(fetchFn: FetchFn): FetchFn;
   /**
-   * A `fetch` for the APIs: a request that carries an access token (`Authorization: Bearer <token>`,
-   * as `authFetch` and `authBaseQuery` add it) goes as `Authorization: DPoP <token>` with a fresh
-   * proof bound to it (`ath`); a request without one is sent untouched, with no proof. Pass it as
-   * `fetchFn` to `authFetch` and `authBaseQuery`. A nonce challenge (401 `WWW-Authenticate: DPoP
-   * error="use_dpop_nonce"`) is answered once inside the request: it starts no refresh and does not
-   * count against `maxRetries`; one the retry did not satisfy rejects with `DpopError` `DPOP_NONCE`.
+   * A `fetch` for the APIs of `auth`'s session: a request that carries the session's access token
+   * (`Authorization: Bearer <token>`, as `authFetch` and `authBaseQuery` add it) goes as
+   * `Authorization: DPoP <token>` with a fresh proof bound to it (`ath`); any other request (no
+   * token, or a credential of your own for another service) is sent untouched, with no proof and
+   * no public key. Pass it as `fetchFn` to `authFetch` and `authBaseQuery`; `fetchFn` sends (default:
+   * createDpop's). A nonce challenge (401 `WWW-Authenticate: DPoP error="use_dpop_nonce"`) is
+   * answered once inside the request: it starts no refresh and does not count against
+   * `maxRetries`; one the retry did not satisfy rejects with `DpopError` `DPOP_NONCE`.
    *
    * @example
    * ```ts
-   * const apiFetch = authFetch(auth, { allowedOrigins: ['https://api.example.com'], fetchFn: dpop.resourceFetch });
+   * const apiFetch = authFetch(auth, { allowedOrigins: ['https://api.example.com'], fetchFn: dpop.resourceFetch(auth) });
    * ```
    */
-  resourceFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
-  /** `dpop.resourceFetch` over another `fetch`. */
-  wrapResource(fetchFn: FetchFn): FetchFn;
+  resourceFetch(auth: DpopSession, fetchFn?: FetchFn): FetchFn;
   /**
    * `dpop.resourceFetch` for axios: an adapter around axios' own, which runs after every
-   * interceptor and after `attachAxios` added the token, so the proof is for the URL called.
+   * interceptor and after `attachAxios` added the token, so the proof is for the URL called. A
+   * redirect that Node's adapter follows goes without the proof (it was for another URL).
    * Requires axios 1.5 or later (`axios.getAdapter`).
    *
    * @example
    * ```ts
    * const api = axios.create({ baseURL: 'https://api.example.com' });
-   * api.defaults.adapter = dpop.axiosAdapter(axios.getAdapter(api.defaults.adapter));
+   * api.defaults.adapter = dpop.axiosAdapter(auth, axios.getAdapter(api.defaults.adapter));
    * attachAxios(auth, api);
    * ```
    */
-  axiosAdapter<A extends AxiosAdapterLike>(adapter: A): A;
+  axiosAdapter<A extends AxiosAdapterLike>(auth: DpopSession, adapter: A): A;
   /**
    * `auth.authorized` for a request you send yourself (rxjs `ajax` in an epic): `send` gets the
    * headers of one attempt, `Authorization: DPoP <token>` and a fresh `DPoP` proof for `method` and
@@ -208,11 +222,19 @@ export function createDpop(options: DpopOptions = {}): Dpop {
   const keys = () => serial(async () => (await store.get()) ?? store.add(await generateKeys()));
 
   const nonces = new Map<string, string>();
-  // `invalid_dpop_proof` from a token endpoint since the last answer that went through (or the
-  // last key): some servers (Duende IdentityServer, Spring Authorization Server) say so, not
+  // `invalid_dpop_proof` from a token endpoint since its last 2xx (or the last key), per endpoint's
+  // origin: some servers (Duende IdentityServer, Spring Authorization Server) say so, not
   // `invalid_grant`, for a refresh token bound to a key this app no longer has (a reload with
   // memoryKeys(), IndexedDB cleared). That refresh token never passes: the third ends the session.
-  let proofRefusals = 0;
+  const proofRefusals = new Map<string, number>();
+  // Access tokens the token endpoint bound to this key, as they came through `dpop.fetch`: with the
+  // session's current one, what `resourceFetch` sends as DPoP (a token replaced while its request
+  // was on the way included).
+  const bound: string[] = [];
+  const remember = (token: string) => {
+    if (bound.includes(token)) return;
+    if (bound.push(token) > 4) bound.shift();
+  };
   const offsets = new Map<string, number>();
 
   /** One proof, and the nonce and clock offset it was made with (to tell a stale one from a fresh challenge). */
@@ -251,19 +273,33 @@ export function createDpop(options: DpopOptions = {}): Dpop {
         'The server asked for a DPoP nonce again after the retry with its nonce. Nothing was refreshed and the session is kept; the next request sends the nonce learned.',
     );
 
-  /** `dpop.fetch` (every request, `all`) or `dpop.resourceFetch` (requests that carry a token) over `send`. */
+  /** A new key: the tokens bound to the old one and the count of its refusals go with it. */
+  const forget = () => {
+    proofRefusals.clear();
+    bound.length = 0;
+    return store.delete();
+  };
+
+  /** Whether `token` is `session`'s: sent as DPoP; anything else is not this module's to sign. */
+  const ours = (session: DpopSession, token: string | undefined): token is string => {
+    const current = session.getAccessToken();
+    if (current !== undefined) remember(current);
+    return token !== undefined && bound.includes(token);
+  };
+
+  /** `dpop.fetch` (every request: no `session`) or `dpop.resourceFetch` (only `session`'s token) over `send`. */
   const wrapWith =
-    (send: FetchFn, all: boolean): FetchFn =>
+    (send: FetchFn, session?: DpopSession): FetchFn =>
     async (input, init) => {
       const request = isRequest(input) ? input : undefined;
       const headers = new Headers(init?.headers ?? request?.headers);
       const token = tokenIn(headers.get('authorization'));
-      if (!all && token === undefined) return send(input, init);
+      if (session && !ours(session, token)) return send(input, init);
       // A redirect followed by fetch would re-send this proof (for another URL, so refused) and,
       // across origins, the public key to a server that must not see it. Outside browsers, where
       // fetch shows the redirect, it is followed here: a new proof on this origin, none elsewhere.
       if (!browser && (init?.redirect ?? request?.redirect ?? 'follow') === 'follow')
-        return followed(send, all, input, { ...init, redirect: 'manual' }, request);
+        return followed(send, session, input, { ...init, redirect: 'manual' }, request);
       // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a string or a URL here
       const url = absolute(request ? request.url : String(input));
       const method = init?.method ?? request?.method ?? 'GET';
@@ -276,9 +312,9 @@ export function createDpop(options: DpopOptions = {}): Dpop {
         headers.set('DPoP', made.proof);
         const response = await send(first ? (request ?? input) : (spare ?? input), { ...init, headers });
         learn(response.url || url, response.headers);
-        if (response.ok) proofRefusals = 0;
-        // A token endpoint's answer (no token sent) says in its JSON body what a 401 says in a header.
-        const body = token === undefined ? await tokenAnswer(response) : undefined;
+        // A token endpoint's answer (a POST with no token) says in its body what a 401 says in a
+        // header, whatever its Content-Type says.
+        const body = token === undefined && /^POST$/i.test(method) ? await tokenAnswer(response) : undefined;
         return { response, made, body, code: challengeCode(response.status, response.headers, body) };
       };
       let answer = await attempt(true);
@@ -287,7 +323,11 @@ export function createDpop(options: DpopOptions = {}): Dpop {
         answer = await attempt(false);
       }
       const { response, code, body } = answer;
-      if (code === 'use_dpop_nonce' || (code === 'invalid_dpop_proof' && response.status === 400 && ++proofRefusals < 3)) {
+      const origin = answer.made.origin;
+      const refusals = code === 'invalid_dpop_proof' && response.status === 400 ? (proofRefusals.get(origin) ?? 0) + 1 : 0;
+      // Counted only where it may end a session: answers to what no token went with (a token endpoint).
+      if (token === undefined && (refusals || response.ok)) proofRefusals.set(origin, refusals % 3);
+      if (code === 'use_dpop_nonce' || (refusals && refusals < 3)) {
         await response.body?.cancel().catch(() => undefined);
         throw code === 'use_dpop_nonce'
           ? nonceRefused()
@@ -299,7 +339,6 @@ export function createDpop(options: DpopOptions = {}): Dpop {
             );
       }
       // The third in a row is the refresh token's refusal: the answer goes on, and ends the session.
-      if (code === 'invalid_dpop_proof' && response.status === 400) proofRefusals = 0;
       // Tokens the server did not bind to the key (it ignored the proof) are never used as Bearer.
       const granted = body as { access_token?: unknown; token_type?: unknown } | undefined;
       if (response.ok && typeof granted?.access_token === 'string' && !/^DPoP$/i.test(String(granted.token_type))) {
@@ -311,6 +350,7 @@ export function createDpop(options: DpopOptions = {}): Dpop {
             'The token endpoint answered with tokens whose token_type is not DPoP: it ignored the proof and did not bind them to the key, so they are not used. Enable DPoP for this client on the authorization server.',
         );
       }
+      if (response.ok && typeof granted?.access_token === 'string') remember(granted.access_token);
       return response;
     };
 
@@ -323,10 +363,10 @@ export function createDpop(options: DpopOptions = {}): Dpop {
     (code === 'use_dpop_nonce' && nonces.get(made.origin) !== made.nonce) ||
     (code === 'invalid_dpop_proof' && (offsets.get(made.origin) ?? 0) !== made.offset);
 
-  /** `wrapWith(send, all)` for a request whose redirects are followed here, each hop with its own proof. */
+  /** `wrapWith(send, session)` for a request whose redirects are followed here, each hop with its own proof. */
   const followed = async (
     send: FetchFn,
-    all: boolean,
+    session: DpopSession | undefined,
     input: RequestInfo | URL,
     init: RequestInit,
     request?: Request,
@@ -334,7 +374,7 @@ export function createDpop(options: DpopOptions = {}): Dpop {
   ): Promise<Response> => {
     // A body sent again by a 307 or 308: read before it goes, from a copy (a Request's is read once).
     const body = request?.body ? await request.clone().arrayBuffer() : init.body;
-    const response = await wrapWith(send, all)(input, init);
+    const response = await wrapWith(send, session)(input, init);
     const location = [301, 302, 303, 307, 308].includes(response.status) ? response.headers.get('location') : null;
     if (location === null || hops >= 20) return response;
     await response.body?.cancel().catch(() => undefined);
@@ -348,9 +388,10 @@ export function createDpop(options: DpopOptions = {}): Dpop {
     const next: RequestInit = { ...init, method: get ? 'GET' : method, body: get ? undefined : body, headers };
     const answer =
       originOf(to) === originOf(from)
-        ? await followed(send, all, to, next, undefined, hops + 1)
-        : // Elsewhere: as written, without the token and without a proof, as fetch drops Authorization.
-          (headers.delete('authorization'), headers.delete('dpop'), await send(to, { ...next, redirect: 'follow' }));
+        ? await followed(send, session, to, next, undefined, hops + 1)
+        : // Elsewhere: as written, without the token, the proof or the credentials fetch drops there.
+          (['authorization', 'dpop', 'cookie', 'proxy-authorization'].forEach((name) => headers.delete(name)),
+          await send(to, { ...next, redirect: 'follow' }));
     // As fetch says of a response it reached through a redirect.
     return answer.redirected ? answer : Object.defineProperty(answer, 'redirected', { value: true });
   };
@@ -360,42 +401,62 @@ export function createDpop(options: DpopOptions = {}): Dpop {
    * ran), so the proof is for the URL called. The config keeps its identity, so attachAxios finds
    * its call by it; an error of this module carries it (without the token) for the same reason.
    */
-  const axiosAdapter = <A extends AxiosAdapterLike>(adapter: A): A =>
+  const axiosAdapter = <A extends AxiosAdapterLike>(session: DpopSession, adapter: A): A =>
     (async (config: AxiosConfigLike) => {
       const token = tokenIn(config.headers?.get('authorization'));
-      if (token === undefined) return adapter(config);
-      const url = absolute(axiosUrl(config));
-      /** Our error, carrying the config (without the token) as axios' errors do: attachAxios finds its call by it. */
+      if (!ours(session, token)) return adapter(config);
+      /** Our error, carrying the config (without the token) as axios' errors do: attachAxios settles its call by it. */
       const fail = (error: DpopError) => {
         config.headers.delete('Authorization');
         config.headers.delete('DPoP');
         return Object.defineProperty(error, 'config', { value: config });
       };
+      const signal = config.signal as AbortSignal | undefined;
+      const url = absolute(axiosUrl(config));
+      const redirect = config.beforeRedirect;
+      // A redirect Node's adapter follows would carry this proof (made for another URL) and the public key.
+      config.beforeRedirect = (options, ...details) => {
+        for (const name of Object.keys(options.headers ?? {})) if (/^dpop$/i.test(name)) delete options.headers![name];
+        redirect?.(options, ...details);
+      };
       const attempt = async () => {
-        const made = await abortable(sign(config.method ?? 'get', url, token), config.signal as AbortSignal | undefined).catch(
-          (error: unknown) => {
-            throw error instanceof DpopError ? fail(error) : error; // no key, nothing sent
-          },
-        );
+        const made = await abortable(sign(config.method ?? 'get', url, token), signal).catch((error: unknown) => {
+          if (signal?.aborted) throw error; // axios answers with its CanceledError
+          throw fail(
+            error instanceof DpopError
+              ? error
+              : new DpopError(
+                  'DPOP_KEY_STORAGE',
+                  () => process.env.NODE_ENV !== 'production' && 'The DPoP key store failed: no proof was made, and nothing was sent.',
+                  error,
+                ),
+          );
+        });
         config.headers.set('Authorization', `DPoP ${token}`);
         config.headers.set('DPoP', made.proof);
+        let answer: AxiosAnswer, outcome: { response: Awaited<ReturnType<A>> } | { error: unknown };
         try {
-          const response = await adapter(config);
-          learn(url, response.headers as HeadersLike);
-          proofRefusals = 0; // axios settles anything but a 2xx as an error
-          return { response, made };
+          const response = await (adapter(config) as Promise<Awaited<ReturnType<A>>>);
+          answer = response as AxiosAnswer;
+          outcome = { response };
         } catch (error) {
-          const answer = (error as { response?: { status: number; headers?: HeadersLike } } | null)?.response;
-          if (!answer) throw error;
-          learn(url, answer.headers);
-          return { error, made, code: challengeCode(answer.status, answer.headers) };
+          const response = (error as { response?: AxiosAnswer } | null)?.response;
+          if (!response) throw error;
+          answer = response;
+          outcome = { error };
         }
+        learn(url, answer.headers);
+        // Whether axios settled it as an answer or as an error (its `validateStatus`).
+        return { outcome, made, code: challengeCode(answer.status ?? 0, answer.headers) };
       };
-      let outcome = await attempt();
-      if (retries(outcome.code, outcome.made)) outcome = await attempt();
-      if (outcome.code === 'use_dpop_nonce') throw fail(nonceRefused());
-      if ('error' in outcome) throw outcome.error;
-      return outcome.response;
+      let answer = await attempt();
+      // A body that is sent once (a stream) cannot go again: the challenge is answered by the next request.
+      const data = config.data as { pipe?: unknown; getReader?: unknown } | null | undefined;
+      const once = typeof data?.pipe === 'function' || typeof data?.getReader === 'function';
+      if (!once && retries(answer.code, answer.made)) answer = await attempt();
+      if (answer.code === 'use_dpop_nonce') throw fail(nonceRefused());
+      if ('error' in answer.outcome) throw answer.outcome.error;
+      return answer.outcome.response;
     }) as A;
 
   const authorized = <T>(
@@ -413,12 +474,14 @@ export function createDpop(options: DpopOptions = {}): Dpop {
               catchError((error: unknown) => {
                 learn(url, headersOf(error));
                 const code = challengeCode(httpStatusOf(error) ?? 0, headersOf(error), bodyOf(error));
-                if (code !== 'use_dpop_nonce') throw error;
-                // A challenge not answered (no new nonce, or a second one) is no verdict on the token:
-                // this error, not the 401, so that `auth.authorized` starts no refresh.
-                if (retried || nonces.get(made.origin) === made.nonce) throw nonceRefused();
-                retried = true;
-                return attempt();
+                if (!retried && retries(code, made)) {
+                  retried = true;
+                  return attempt();
+                }
+                // A nonce challenge not answered (no new nonce, or a second one) is no verdict on the
+                // token: this error, not the 401, so that `auth.authorized` starts no refresh.
+                if (code === 'use_dpop_nonce') throw nonceRefused();
+                throw error;
               }),
             ),
           ),
@@ -428,17 +491,16 @@ export function createDpop(options: DpopOptions = {}): Dpop {
 
   return {
     authorized,
-    fetch: wrapWith(fetchFn, true),
-    wrap: (send) => wrapWith(send, true),
-    resourceFetch: wrapWith(fetchFn, false),
-    wrapResource: (send) => wrapWith(send, false),
+    fetch: wrapWith(fetchFn),
+    wrap: (send) => wrapWith(send),
+    resourceFetch: (session, send = fetchFn) => wrapWith(send, session),
     axiosAdapter,
     proof: async (method, url, accessToken) => (await sign(method, url, accessToken)).proof,
     learn,
     isNonceChallenge: (status, headers, body) => challengeCode(status, headers, body) === 'use_dpop_nonce',
     thumbprint: async () => thumbprintOf(await publicJwk((await keys()).publicKey)),
     ready: () => keys().then(() => undefined),
-    clear: () => ((proofRefusals = 0), serial(() => store.delete())),
+    clear: () => serial(forget),
     epic:
       ({ actions }) =>
       (action$) =>
@@ -449,7 +511,7 @@ export function createDpop(options: DpopOptions = {}): Dpop {
             const end = action.payload;
             return !end || (!end.elsewhere && end.reason !== 'otherUser' && end.reason !== 'noSession');
           }),
-          mergeMap(() => from(serial(() => ((proofRefusals = 0), store.delete()))).pipe(catchError(() => EMPTY))),
+          mergeMap(() => from(serial(forget)).pipe(catchError(() => EMPTY))),
           ignoreElements(),
         ),
   };
@@ -469,16 +531,17 @@ function challengeCode(status: number, headers: HeadersLike | null | undefined, 
 }
 
 /**
- * The JSON body of a 400 (where a token endpoint says `use_dpop_nonce`) or of a 2xx that may hold
- * tokens, read from a clone; undefined for any other answer, which is returned unread.
+ * The parsed body of a token endpoint's 400 (where it says `use_dpop_nonce`) or 2xx (the tokens),
+ * read from a clone whatever its Content-Type (oauth2RefreshGrant parses any); undefined for any
+ * other answer, which is returned unread.
  */
 async function tokenAnswer(response: Response): Promise<unknown> {
-  if ((response.status === 400 || response.ok) && /[/+]json\b/i.test(response.headers.get('content-type') ?? ''))
-    return response
-      .clone()
-      .json()
-      .catch(() => undefined);
-  return undefined;
+  if (response.status !== 400 && !response.ok) return undefined;
+  try {
+    return JSON.parse(await response.clone().text()) as unknown;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The access token of an `Authorization: Bearer` (or `DPoP`) header. */
@@ -491,7 +554,7 @@ function axiosUrl({ url = '', baseURL, allowAbsoluteUrls = true }: AxiosConfigLi
   const isAbsolute = /^([a-z][a-z\d+\-.]*:)?\/\//i.test(url);
   return baseURL && (!isAbsolute || !allowAbsoluteUrls)
     ? url
-      ? `${baseURL.replace(/\/?\/$/, '')}/${url.replace(/^\/+/, '')}`
+      ? `${baseURL.replace(/\/+$/, '')}/${url.replace(/^\/+/, '')}`
       : baseURL
     : url;
 }

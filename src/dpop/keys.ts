@@ -77,11 +77,15 @@ export function indexedDbKeys({
     open().then(
       (db) =>
         new Promise<T>((resolve, reject) => {
-          const transaction = db.transaction('keys', mode);
-          let value: T;
-          body(transaction.objectStore('keys'), (result) => (value = result));
-          transaction.oncomplete = () => resolve(value);
-          transaction.onerror = transaction.onabort = () => reject(keyStorageError(transaction.error));
+          try {
+            const transaction = db.transaction('keys', mode);
+            let value: T;
+            body(transaction.objectStore('keys'), (result) => (value = result));
+            transaction.oncomplete = () => resolve(value);
+            transaction.onerror = transaction.onabort = () => reject(keyStorageError(transaction.error));
+          } catch (cause) {
+            reject(keyStorageError(cause)); // a connection closed by another tab: InvalidStateError
+          }
         }),
     );
   return {

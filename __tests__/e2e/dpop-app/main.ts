@@ -2,7 +2,7 @@
  * The page of the DPoP browser tests (dpop.test.ts): the package's src with its default key store
  * (IndexedDB), tab sync through localStorage, the OAuth refresh grant and authFetch, all on one
  * `dpop`'s transports: `dpop.fetch` for the code exchange and, as `dpop.wrap` over a counting fetch,
- * under the refresh grant; `dpop.resourceFetch` (as `dpop.wrapResource` for the held burst) under
+ * under the refresh grant; `dpop.resourceFetch` (over a held fetch for the held burst) under
  * authFetch. The test reads and drives it through `window.__app`.
  *
  * Where `createDpop()` throws at setup (no IndexedDB), the page builds nothing else, as an app that
@@ -93,7 +93,7 @@ function app(dpop: Dpop) {
     middleware: (getDefault) => getDefault().concat(record, epicMiddleware),
   });
   epicMiddleware.run(combineEpics(auth.epic, dpop.epic(auth)));
-  const apiFetch = authFetch(auth, { allowedOrigins: [new URL(resourceUrl).origin], fetchFn: dpop.resourceFetch });
+  const apiFetch = authFetch(auth, { allowedOrigins: [new URL(resourceUrl).origin], fetchFn: dpop.resourceFetch(auth) });
 
   // A burst some of whose calls are held at the wire: signed (their proofs made, with the nonce
   // known then), not yet sent, until the test opens the gate. What a rotation meets in flight.
@@ -106,8 +106,8 @@ function app(dpop: Dpop) {
   let burst: Promise<Array<number | string>> = Promise.resolve([]);
   const heldFetch = authFetch(auth, {
     allowedOrigins: [new URL(resourceUrl).origin],
-    // Under dpop.wrapResource: the proof is made before the hold, so a held call carries the nonce of then.
-    fetchFn: dpop.wrapResource(async (input, init) => {
+    // Under dpop.resourceFetch(auth, held): the proof is made before the hold, so a held call carries the nonce of then.
+    fetchFn: dpop.resourceFetch(auth, async (input, init) => {
       const url = input instanceof Request ? input.url : String(input);
       if (holding.delete(url)) {
         held++;

@@ -7,8 +7,8 @@
  * The `fetchFn` under the adapter is the browser's `fetch` plus a report of each attempt, for the
  * card and the activity panel: the demo's instrumentation only. An app writes
  * `authFetch(auth, { allowedOrigins: [location.origin] })`, and in DPoP mode
- * `authFetch(auth, { allowedOrigins: [location.origin], fetchFn: dpop.resourceFetch })`. Here DPoP
- * mode's `fetchFn` is `dpop.wrapResource(observedFetch)`: the request then goes as
+ * `authFetch(auth, { allowedOrigins: [location.origin], fetchFn: dpop.resourceFetch(auth) })`. Here DPoP
+ * mode's `fetchFn` is `dpop.resourceFetch(auth, observedFetch)`: the request then goes as
  * `Authorization: DPoP` with a proof, which it puts in the headers `observedFetch` gets, and a nonce
  * challenge is answered with one more call of `observedFetch` (no replay, no refresh).
  */

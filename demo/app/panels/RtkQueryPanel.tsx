@@ -7,7 +7,7 @@
  * `reportCalls` and `reportAttempts` are the demo's instrumentation only: they put each call and
  * each attempt in the activity panel, around the adapter and as its `fetchFn`. An app writes
  * `baseQuery: authBaseQuery(auth, { fetchBaseQuery, baseUrl: '/api' })` and nothing else (with
- * `fetchFn: dpop.resourceFetch` in DPoP mode; here `dpop.wrapResource(reportAttempts)`).
+ * `fetchFn: dpop.resourceFetch(auth)` in DPoP mode; here `dpop.resourceFetch(auth, reportAttempts)`).
  */
 import { createSlice } from '@reduxjs/toolkit';
 import {
@@ -81,7 +81,7 @@ const reportCalls =
 
 /**
  * The adapter's `fetchFn`: each attempt it sends, with the token generation it carries, and its 401.
- * In DPoP mode it runs under `dpop.wrapResource`: the proof is in `init.headers` (put there with
+ * In DPoP mode it runs under `dpop.resourceFetch(auth, …)`: the proof is in `init.headers` (put there with
  * `Authorization: DPoP`), and the retry that answers a nonce challenge is the same attempt, not a replay.
  */
 const reportAttempts = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
@@ -308,7 +308,7 @@ export const panel: DemoPanel = {
   id: 'rtk-query',
   title: 'RTK Query',
   subtitle: dpop
-    ? 'createApi on authBaseQuery(auth, { fetchBaseQuery, baseUrl: "/api", fetchFn: dpop.resourceFetch })'
+    ? 'createApi on authBaseQuery(auth, { fetchBaseQuery, baseUrl: "/api", fetchFn: dpop.resourceFetch(auth) })'
     : 'createApi on authBaseQuery(auth, { fetchBaseQuery, baseUrl: "/api" })',
   column: 'main',
   order: 15,
