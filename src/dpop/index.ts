@@ -185,7 +185,7 @@ type FetchFn = (input: RequestInfo | URL, init?: RequestInit) => Promise<Respons
  *
  * const dpop = createDpop();
  * const auth = createTokenRefresh({ refresh: oauth2RefreshGrant({ tokenEndpoint, clientId, fetchFn: dpop.fetch }) });
- * const apiFetch = authFetch(auth, { allowedOrigins: ['https://api.example.com'], fetchFn: dpop.resourceFetch });
+ * const apiFetch = authFetch(auth, { allowedOrigins: ['https://api.example.com'], fetchFn: dpop.resourceFetch(auth) });
  * const rootEpic = combineEpics(auth.epic, dpop.epic(auth));
  * ```
  */
