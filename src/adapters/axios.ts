@@ -92,9 +92,9 @@ const calls = new WeakMap<object, Call>();
  * (or send with `skipAuthRefresh: true`)**: otherwise the refresh call waits in the request
  * interceptor for the refresh it is making, until `refreshTimeoutMs` fails it.
  * axios itself is not imported: you pass your instance, and axios stays an optional peer.
- * For DPoP, give the instance `dpop.axiosAdapter` (`createDpop()` from
- * `redux-observable-token-refresh/dpop`): it turns the token into `Authorization: DPoP` with a proof
- * made as the request leaves, for the URL called.
+ * For DPoP, give the instance `api.defaults.adapter = dpop.axiosAdapter(auth, axios.getAdapter(api.defaults.adapter))`
+ * (`createDpop()` from `redux-observable-token-refresh/dpop`): it turns the session's token into
+ * `Authorization: DPoP` with a proof made as the request leaves, for the URL called.
  *
  * @example
  * ```ts

@@ -23,8 +23,8 @@ export type { OriginOptions } from './originGuard';
 export interface AuthFetchOptions extends OriginOptions {
   /**
    * The `fetch` that sends the requests. Inject one in tests or to add your own layer. For DPoP,
-   * `dpop.resourceFetch` (`createDpop()` from `redux-observable-token-refresh/dpop`): the token goes
-   * as `Authorization: DPoP` with a proof for the URL called.
+   * `dpop.resourceFetch(auth)` (`createDpop()` from `redux-observable-token-refresh/dpop`): the
+   * session's token goes as `Authorization: DPoP` with a proof for the URL called.
    * @default (...args) => globalThis.fetch(...args), looked up on every call so that a later polyfill or mock counts
    */
   fetchFn?: (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;

@@ -90,7 +90,7 @@ type AnyBaseQuery<Args, Result, BaseQueryError, DefinitionExtraOptions, Meta> = 
  * Invisible except for the token:
  * - The base query's `headers`, the endpoint's `headers`, `prepareHeaders`, bodies, params,
  *   `responseHandler`, `validateStatus`, `timeout` and `fetchFn` behave as in `fetchBaseQuery`.
- *   For DPoP, `fetchFn: dpop.resourceFetch` (`createDpop()` from `redux-observable-token-refresh/dpop`):
+ *   For DPoP, `fetchFn: dpop.resourceFetch(auth)` (`createDpop()` from `redux-observable-token-refresh/dpop`):
  *   the token goes as `Authorization: DPoP` with a proof made after `prepareHeaders`, for the URL called.
  * - An `Authorization` header the query already has (from the endpoint, `headers` or your
  *   `prepareHeaders`) is kept. Such a request is not this package's: its 401 refreshes nothing.

@@ -270,7 +270,7 @@ export function createDpop(options: DpopOptions = {}): Dpop {
       'DPOP_NONCE',
       () =>
         process.env.NODE_ENV !== 'production' &&
-        'The server asked for a DPoP nonce again after the retry with its nonce. Nothing was refreshed and the session is kept; the next request sends the nonce learned.',
+        'The server asked for a DPoP nonce this request could not bring: its challenge named none new, came again after the retry, or the body could not be sent twice. Nothing was refreshed and the session is kept; the next request sends the latest nonce learned.',
     );
 
   /** A new key: the tokens bound to the old one and the count of its refusals go with it. */
