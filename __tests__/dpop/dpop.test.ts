@@ -690,6 +690,22 @@ describe('dpop.resourceFetch (authFetch, authBaseQuery)', () => {
     expect(seen.map((s) => s.proof?.payload.nonce)).toEqual([undefined, 'n1']);
   });
 
+  test('the session keeps its last four tokens, each once; no token (logged out) takes a place', async () => {
+    const { fetchFn, seen } = scriptedFetch(() => json(200, {}));
+    let current: string | undefined;
+    const dpop = createDpop({ keys: memoryKeys(), fetchFn });
+    const send = dpop.resourceFetch({ getAccessToken: () => current }, fetchFn);
+    const call = (token: string) => send(`${API}/x`, { headers: { Authorization: `Bearer ${token}` } });
+    for (const token of ['t1', 't2', 't2', 't2', 't2', 't3', undefined, undefined, 't4']) {
+      current = token;
+      await call('nobody');
+    }
+    await call('t1'); // four tokens: t1 is still the session's
+    current = 't5';
+    await call('t1'); // five: t1 is not any more
+    expect(seen.slice(-2).map((s) => s.authorization)).toEqual(['DPoP t1', 'Bearer t1']);
+  });
+
   test("the session's token replaced while its request was on the way still goes as DPoP; a token never the session's goes untouched", async () => {
     const { fetchFn, seen } = scriptedFetch(() => json(200, {}));
     let current = 't1';
@@ -735,12 +751,58 @@ describe('dpop.fetch and the tokens a token endpoint answers', () => {
     ['Bearer', { access_token: 'a', token_type: 'Bearer' }, false],
     ['no token_type', { access_token: 'a' }, false],
     ['no access_token (not a token answer)', { request_uri: 'urn:x', token_type: 'Bearer' }, true],
+    ['NotDPoP', { access_token: 'a', token_type: 'NotDPoP' }, false],
+    ['DPoP2', { access_token: 'a', token_type: 'DPoP2' }, false],
   ])('token_type %s: %p is used: %p', async (_, body, used) => {
     const { fetchFn } = scriptedFetch(() => json(200, body));
     const dpop = createDpop({ keys: memoryKeys(), fetchFn });
     const answer = dpop.fetch('https://auth.example.com/token', grant);
     if (used) expect(await (await answer).json()).toEqual(body);
     else await expect(answer).rejects.toMatchObject({ name: 'DpopError', code: 'DPOP_NOT_BOUND' });
+  });
+
+  test('a GET is no token request: its answer is returned unread, whatever it holds', async () => {
+    const { fetchFn } = scriptedFetch(() => json(200, { access_token: 'a', token_type: 'Bearer', error: 'use_dpop_nonce' }));
+    const dpop = createDpop({ keys: memoryKeys(), fetchFn });
+    const response = await dpop.fetch('https://auth.example.com/.well-known/openid-configuration');
+    expect(response.bodyUsed).toBe(false);
+    expect(await response.json()).toMatchObject({ access_token: 'a' });
+  });
+
+  test('a 2xx whose body has an error member is no challenge: returned as it is', async () => {
+    const { fetchFn, seen } = scriptedFetch(() => json(201, { error: 'use_dpop_nonce', request_uri: 'urn:x' }, { 'DPoP-Nonce': 'n9' }));
+    const dpop = createDpop({ keys: memoryKeys(), fetchFn });
+    expect((await dpop.fetch('https://auth.example.com/par', grant)).status).toBe(201);
+    expect(seen).toHaveLength(1);
+  });
+
+  test('dpop.wrap(fetchFn) signs every request through the fetch given', async () => {
+    const { fetchFn, seen } = scriptedFetch(() => json(200, {}));
+    const dpop = createDpop({ keys: memoryKeys() });
+    await dpop.wrap(fetchFn)('https://auth.example.com/par', grant);
+    expect(seen.map((s) => `${s.proof?.payload.htm} ${s.proof?.payload.htu}`)).toEqual(['POST https://auth.example.com/par']);
+  });
+
+  test('a 401 invalid_dpop_proof, or a 400 or 500 of another kind, neither counts as a refusal nor starts the count anew', async () => {
+    const answers = [
+      json(400, { error: 'invalid_dpop_proof' }),
+      json(401, {}, { 'WWW-Authenticate': 'DPoP error="invalid_dpop_proof"' }),
+      json(400, { error: 'invalid_request' }),
+      json(500, {}),
+      json(400, { error: 'invalid_dpop_proof' }),
+      json(400, { error: 'invalid_dpop_proof' }),
+    ];
+    const { fetchFn } = scriptedFetch((_, i) => answers[i]!);
+    const dpop = createDpop({ keys: memoryKeys(), fetchFn });
+    const outcomes: string[] = [];
+    for (const _ of answers)
+      outcomes.push(
+        await dpop.fetch('https://auth.example.com/token', grant).then(
+          (response) => String(response.status),
+          (error: DpopError) => error.code,
+        ),
+      );
+    expect(outcomes).toEqual(['DPOP_PROOF', '401', '400', '500', 'DPOP_PROOF', '400']);
   });
 
   test('invalid_dpop_proof: DPOP_PROOF twice in a row, the third is passed on; a 2xx in between starts the count anew', async () => {
@@ -874,6 +936,8 @@ describe('dpop.axiosAdapter (attachAxios)', () => {
     ],
     [{ baseURL: 'https://api.example.com/v1' }, 'https://api.example.com/v1'],
     [{ url: 'https://api.example.com/items', method: 'post' }, 'https://api.example.com/items'],
+    [{ baseURL: 'https://api.example.com/v1', url: 'items//x' }, 'https://api.example.com/v1/items//x'],
+    [{ baseURL: 'https://api.example.com/v1', url: 'https:/x' }, 'https://api.example.com/v1/https:/x'],
   ])('%p: the token goes as DPoP with a proof for %s, the URL axios calls', async (fields, htu) => {
     const { adapter, sent } = adapterOf(ok);
     const dpop = createDpop({ keys: memoryKeys() });
@@ -882,6 +946,22 @@ describe('dpop.axiosAdapter (attachAxios)', () => {
       authorization: 'DPoP tok',
       proof: { payload: { htu, htm: (fields as { method?: string }).method === 'post' ? 'POST' : 'GET', ath: await athOf('tok') } },
     });
+  });
+
+  test('a URL that cannot be resolved here (protocol-relative, in Node) rejects with its config, without the token; nothing is sent', async () => {
+    const { adapter, sent } = adapterOf(ok);
+    const dpop = createDpop({ keys: memoryKeys() });
+    const config = configOf({ baseURL: 'https://api.example.com', url: '//files.example.com/f' }, { Authorization: 'Bearer tok' });
+    const error = (await dpop
+      .axiosAdapter(
+        session,
+        adapter,
+      )(config)
+      .catch((e: unknown) => e)) as TypeError & { config?: unknown };
+    expect(error).toMatchObject({ name: 'TypeError' }); // new URL's, from Node's realm
+    expect(error.config).toBe(config);
+    expect(config.headers.get('authorization')).toBeUndefined();
+    expect(sent).toHaveLength(0);
   });
 
   test('a config without a token is passed on untouched, with no proof', async () => {

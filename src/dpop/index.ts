@@ -406,13 +406,18 @@ export function createDpop(options: DpopOptions = {}): Dpop {
       const token = tokenIn(config.headers?.get('authorization'));
       if (!ours(session, token)) return adapter(config);
       /** Our error, carrying the config (without the token) as axios' errors do: attachAxios settles its call by it. */
-      const fail = (error: DpopError) => {
+      const fail = (error: Error) => {
         config.headers.delete('Authorization');
         config.headers.delete('DPoP');
         return Object.defineProperty(error, 'config', { value: config });
       };
       const signal = config.signal as AbortSignal | undefined;
-      const url = absolute(axiosUrl(config));
+      let url: string;
+      try {
+        url = absolute(axiosUrl(config));
+      } catch (error) {
+        throw fail(error as Error); // a URL that cannot be resolved here (`//host/path` in Node): nothing is sent
+      }
       const redirect = config.beforeRedirect;
       // A redirect Node's adapter follows would carry this proof (made for another URL) and the public key.
       config.beforeRedirect = (options, ...details) => {
