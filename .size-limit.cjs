@@ -72,7 +72,7 @@ module.exports = [
       'dist/fetch.js': '{ authFetch }',
       'dist/dpop.js': '{ createDpop }',
     },
-    '12600 B',
+    '12870 B',
   ),
   line(
     'createTokenRefresh + oauth2RefreshGrant + attachAxios + createDpop (DPoP)',
@@ -83,7 +83,7 @@ module.exports = [
       'dist/axios.js': '{ attachAxios }',
       'dist/dpop.js': '{ createDpop }',
     },
-    '13040 B',
+    '13310 B',
   ),
   line(
     'epics: createScheduledRefreshEpic + createHeartbeatEpic',
